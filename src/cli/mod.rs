@@ -1,0 +1,168 @@
+//! The `unitwin` command line: check scenes, run them headless.
+//! Exit status: 0 success, 1 a run or output failure, 2 an invalid scene or bad arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::runner::{RunError, RunRequest, default_out_dir, run_scene};
+use crate::scene::{CheckedScene, Diagnostics, Placement, check_scene, read_scene};
+use crate::sim::RunOptions;
+
+#[derive(Parser, Debug)]
+#[command(name = "unitwin", version, about = "Digital-twin crowd simulation for urban minimum management units")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check scene files and report every problem with file:line:column.
+    Check {
+        /// Scene files (scenes/*.ron).
+        #[arg(required = true)]
+        scenes: Vec<PathBuf>,
+    },
+    /// Run a scene headless and write trajectories.txt, summary.json and run.ron.
+    Run {
+        scene: PathBuf,
+        /// Random seed (default: the scene's `run.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop at this simulated time in seconds (default: the scene's `run.duration`).
+        #[arg(long)]
+        until: Option<f64>,
+        /// Output folder (default: out/<scene>-seed<N>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite the files of an existing output folder.
+        #[arg(long)]
+        force: bool,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { scenes } => check(&scenes),
+        Command::Run { scene, seed, until, out, force, threads, quiet } => {
+            run(scene, seed, until, out, force, threads, quiet)
+        }
+    }
+}
+
+fn load(path: &PathBuf) -> Result<CheckedScene, Diagnostics> {
+    check_scene(read_scene(path)?)
+}
+
+fn check(scenes: &[PathBuf]) -> ExitCode {
+    let mut failed = 0;
+    for path in scenes {
+        match load(path) {
+            Ok(checked) => println!("ok: {} — {}", path.display(), describe(&checked)),
+            Err(diags) => {
+                failed += 1;
+                eprint!("{diags}");
+                eprintln!("{}: {} problem(s)", path.display(), diags.0.len());
+            }
+        }
+    }
+    if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+fn describe(checked: &CheckedScene) -> String {
+    let scene = checked.scene();
+    let exits = checked.space.doors.iter().filter(|d| d.boundary && d.exit).count();
+    let placed: u32 = scene
+        .populations
+        .iter()
+        .map(|p| match p.placement {
+            Placement::Area { count, .. } => count,
+            Placement::Arrivals { .. } => 0,
+        })
+        .sum();
+    let arrivals = scene.populations.iter().filter(|p| matches!(p.placement, Placement::Arrivals { .. })).count();
+    let area: f64 = checked.space.levels.iter().map(|l| l.walkable_area()).sum();
+    format!(
+        "'{}' ({:?}): {} level(s), {area:.0} m² walkable, {} door(s) of which {exits} exit(s), {placed} agents placed, {arrivals} arrival flow(s)",
+        scene.unit.name,
+        scene.unit.kind,
+        scene.levels.len(),
+        scene.doors.len(),
+    )
+}
+
+fn run(
+    scene: PathBuf,
+    seed: Option<u64>,
+    until: Option<f64>,
+    out: Option<PathBuf>,
+    force: bool,
+    threads: Option<usize>,
+    quiet: bool,
+) -> ExitCode {
+    let checked = match load(&scene) {
+        Ok(c) => c,
+        Err(diags) => {
+            eprint!("{diags}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(until) = until
+        && !(until > 0.0 && until.is_finite())
+    {
+        eprintln!("error: --until must be a positive number of seconds (got {until})");
+        return ExitCode::from(2);
+    }
+    if threads == Some(0) {
+        eprintln!("error: --threads must be at least 1");
+        return ExitCode::from(2);
+    }
+    let mut options = RunOptions::from_scene(&checked);
+    options.seed = seed.unwrap_or(options.seed);
+    options.until = until.unwrap_or(options.until);
+    options.threads = threads;
+    let out_dir = out.unwrap_or_else(|| default_out_dir(&checked, options.seed));
+    let request = RunRequest { options, out_dir, force, progress: !quiet };
+    match run_scene(&checked, &request) {
+        Ok(result) => {
+            let s = &result.summary;
+            println!("unitwin run: {} (seed {})", scene.display(), s.seed);
+            println!(
+                "  simulated {:.1} s in {} steps, {:.2} s wall ({:.0}× real time)",
+                s.simulated_time,
+                result.steps,
+                result.wall_seconds,
+                s.simulated_time / result.wall_seconds.max(1e-9)
+            );
+            println!("  agents: {} spawned, {} exited, {} on site", s.agents.spawned, s.agents.exited, s.agents.on_site);
+            match s.evacuation_time {
+                Some(t) => println!("  everyone left; the last at {t:.1} s"),
+                None => println!("  not everyone left by the end of the run"),
+            }
+            let exits: Vec<String> = s.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("  exits: {}", exits.join(", "));
+            if let Some(p) = &s.peak_density {
+                println!("  peak local density {:.2} persons/m² at ({:.1}, {:.1}) on '{}', t = {:.1} s", p.density, p.x, p.y, p.level, p.t);
+            }
+            println!("  wrote {}/{{trajectories.txt, summary.json, run.ron}}", result.out_dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(RunError::Scene(diags)) => {
+            eprint!("{diags}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

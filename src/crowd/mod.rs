@@ -1,0 +1,133 @@
+//! Pedestrians: agent components, placement and arrivals, steering and movement.
+//! The operational model is the collision-free speed model (Tordeux, Chraibi, Seyfried 2016).
+
+pub mod model;
+pub mod motion;
+pub mod spawn;
+
+use bevy::math::DVec2;
+use bevy::prelude::*;
+use rstar::RTree;
+use rstar::primitives::GeomWithData;
+
+use crate::sim::SimSystems;
+
+/// Stable agent identity: assigned in spawn order, used for every ordering and in outputs.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AgentId(pub u32);
+
+/// Where an agent is, and where it was one step ago.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Body {
+    pub level: u16,
+    pub pos: DVec2,
+    pub prev: DVec2,
+    pub radius: f64,
+}
+
+/// Personal walking parameters.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Walker {
+    /// Desired (free) speed, m/s.
+    pub v0: f64,
+    /// Time gap to the person in front, s.
+    pub time_gap: f64,
+    /// Index of the population the agent belongs to.
+    pub population: u16,
+}
+
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct Velocity(pub DVec2);
+
+/// What the agent is doing now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activity {
+    /// Pre-movement: standing until the given time.
+    Waiting { until: f64 },
+    /// Walking along a floor field.
+    Walking,
+    /// Staying at a destination until the given time.
+    Dwelling { until: f64 },
+    /// Left the space through a door this step.
+    Left { door: u16 },
+}
+
+/// The agent's route: which leg it is on and the field that leg follows.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Plan {
+    pub activity: Activity,
+    pub leg: u16,
+    pub field: u32,
+}
+
+/// Positions of every agent at the start of the step, ordered by `AgentId`, with one R-tree per
+/// level for neighbour queries. Steering reads only this, so agents can be updated in parallel.
+#[derive(Resource, Default)]
+pub struct CrowdSnapshot {
+    pub agents: Vec<SnapAgent>,
+    pub trees: Vec<RTree<GeomWithData<[f64; 2], u32>>>,
+    pub max_radius: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SnapAgent {
+    pub id: u32,
+    pub level: u16,
+    pub pos: DVec2,
+    pub radius: f64,
+}
+
+pub struct CrowdPlugin;
+
+impl Plugin for CrowdPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CrowdSnapshot>()
+            .init_resource::<Census>()
+            .init_resource::<model::ModelParams>()
+            .add_systems(crate::sim::SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
+            .add_systems(crate::sim::SimStep, build_snapshot.in_set(SimSystems::Snapshot))
+            .add_systems(crate::sim::SimStep, model::steer.in_set(SimSystems::Steer))
+            .add_systems(crate::sim::SimStep, motion::advance.in_set(SimSystems::Move))
+            .add_systems(crate::sim::SimStep, motion::remove_leavers.in_set(SimSystems::Leave));
+    }
+}
+
+fn build_snapshot(mut snapshot: ResMut<CrowdSnapshot>, agents: Query<(&AgentId, &Body)>, space: Res<crate::space::SpaceRes>) {
+    let snapshot = &mut *snapshot;
+    snapshot.agents.clear();
+    snapshot.agents.extend(agents.iter().map(|(id, body)| SnapAgent {
+        id: id.0,
+        level: body.level,
+        pos: body.pos,
+        radius: body.radius,
+    }));
+    snapshot.agents.sort_unstable_by_key(|a| a.id);
+    snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
+    let levels = space.0.levels.len();
+    snapshot.trees.resize_with(levels, RTree::new);
+    for level in 0..levels {
+        let points: Vec<_> = snapshot
+            .agents
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.level as usize == level)
+            .map(|(i, a)| GeomWithData::new([a.pos.x, a.pos.y], i as u32))
+            .collect();
+        snapshot.trees[level] = RTree::bulk_load(points);
+    }
+}
+
+/// Running totals of who came and who left.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Census {
+    pub spawned: u32,
+    pub exited: u32,
+    pub per_exit: std::collections::BTreeMap<String, u32>,
+    pub last_exit: Option<f64>,
+}
+
+impl Census {
+    pub fn on_site(&self) -> u32 {
+        self.spawned - self.exited
+    }
+}

@@ -1,0 +1,139 @@
+//! Moving agents: integration with hard wall constraints, leaving by exits, dwelling at
+//! destinations and going on to the next leg of the route.
+
+use bevy::math::DVec2;
+use bevy::prelude::*;
+
+use super::spawn::{Populations, agent_rng};
+use super::{Activity, AgentId, Body, Census, Plan, Velocity, Walker};
+use crate::nav::Navigation;
+use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
+use crate::sim::{SimClock, SimSeed};
+use crate::space::geom::{closest_on_segment, distance_to_segment, segments_intersect, v};
+use crate::space::{LevelSpace, Space, SpaceRes};
+
+pub fn advance(
+    clock: Res<SimClock>,
+    seed: Res<SimSeed>,
+    space: Res<SpaceRes>,
+    nav: Res<Navigation>,
+    populations: Res<Populations>,
+    mut agents: Query<(&AgentId, &Walker, &mut Body, &Velocity, &mut Plan)>,
+) {
+    let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
+    let (space, nav, populations) = (&space.0, &*nav, &*populations);
+    agents.par_iter_mut().for_each(|(id, walker, mut body, velocity, mut plan)| {
+        let legs = &populations.list[walker.population as usize].legs;
+        body.prev = body.pos;
+        match plan.activity {
+            Activity::Waiting { until } => {
+                if now + dt >= until {
+                    plan.activity = Activity::Walking;
+                }
+            }
+            Activity::Dwelling { until } => {
+                if now + dt >= until {
+                    let leg = (plan.leg as usize + 1).min(legs.len() - 1);
+                    plan.leg = leg as u16;
+                    plan.field = legs[leg].field;
+                    plan.activity = Activity::Walking;
+                }
+            }
+            Activity::Walking => {
+                let level = &space.levels[body.level as usize];
+                let target = body.pos + velocity.0 * dt;
+                body.pos = constrain(level, body.pos, target, body.radius);
+                if let Some(door) = left_through(space, nav, &plan, &body) {
+                    plan.activity = Activity::Left { door: door as u16 };
+                } else if arrived(nav, &plan, &body) {
+                    let leg = &legs[plan.leg as usize];
+                    let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
+                    let dwell = leg.dwell.as_ref().map_or(0.0, |d| super::spawn::sample(d, &mut rng));
+                    plan.activity = Activity::Dwelling { until: now + dt + dwell };
+                }
+            }
+            Activity::Left { .. } => {}
+        }
+    });
+}
+
+/// Moves from `from` towards `to` but never closer than `radius` to a wall, and never across one.
+pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVec2 {
+    let mut p = to;
+    for _ in 0..3 {
+        let mut moved = false;
+        for wall in level.walls_near(p, radius) {
+            let (a, b) = (v(wall.geom().from), v(wall.geom().to));
+            let q = closest_on_segment(p, a, b);
+            let d = p - q;
+            let dist = d.length();
+            if dist < radius {
+                let away = if dist > 1e-9 {
+                    d / dist
+                } else {
+                    // Exactly on the wall: push back to the side we came from.
+                    let n = (b - a).perp().normalize_or_zero();
+                    if (from - a).dot(n) >= 0.0 { n } else { -n }
+                };
+                p = q + away * radius;
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    let crosses = level
+        .walls_near((from + p) * 0.5, from.distance(p) * 0.5 + 1e-6)
+        .any(|w| segments_intersect(from, p, v(w.geom().from), v(w.geom().to)));
+    if crosses || level.walls_near(p, radius * 0.999).next().is_some() { from } else { p }
+}
+
+/// The exit door the agent's body now touches, if it is open.
+fn left_through(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<usize> {
+    let level = body.level as usize;
+    let grid = &nav.grids[level];
+    let k = grid.cell_at(body.pos)?;
+    let source = nav.fields[plan.field as usize].source[k];
+    let touches = |d: usize| {
+        let door = &space.doors[d];
+        door.is_open_exit() && distance_to_segment(body.pos, door.a, door.b) <= body.radius
+    };
+    if source != NOT_SOURCE && source != IN_DESTINATION && touches(source as usize) {
+        return Some(source as usize);
+    }
+    // Off the walkable grid: the agent went through some other open exit.
+    if !grid.walkable[k] {
+        return space.doors_on(level).map(|(i, _)| i).find(|&i| touches(i));
+    }
+    None
+}
+
+fn arrived(nav: &Navigation, plan: &Plan, body: &Body) -> bool {
+    let grid = &nav.grids[body.level as usize];
+    grid.cell_at(body.pos).is_some_and(|k| nav.fields[plan.field as usize].source[k] == IN_DESTINATION)
+}
+
+pub fn remove_leavers(
+    mut commands: Commands,
+    clock: Res<SimClock>,
+    space: Res<SpaceRes>,
+    mut census: ResMut<Census>,
+    agents: Query<(Entity, &AgentId, &Plan)>,
+) {
+    let mut leaving: Vec<(u32, Entity, u16)> = agents
+        .iter()
+        .filter_map(|(e, id, plan)| match plan.activity {
+            Activity::Left { door } => Some((id.0, e, door)),
+            _ => None,
+        })
+        .collect();
+    leaving.sort_unstable_by_key(|l| l.0);
+    let t = clock.now() + clock.dt;
+    for (_, entity, door) in leaving {
+        census.exited += 1;
+        *census.per_exit.entry(space.0.doors[door as usize].id.clone()).or_default() += 1;
+        census.last_exit = Some(t);
+        commands.entity(entity).despawn();
+    }
+}

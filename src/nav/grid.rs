@@ -1,0 +1,143 @@
+//! The navigation grid of one level: which cells are walkable, which cell edges a wall crosses,
+//! and how much slower walking is close to walls (so that routes keep off walls and corners).
+
+use bevy::math::DVec2;
+
+use crate::space::LevelSpace;
+use crate::space::geom::segments_intersect;
+
+/// A wall crosses the edge to the cell at +x.
+pub const BLOCK_X: u8 = 1;
+/// A wall crosses the edge to the cell at +y.
+pub const BLOCK_Y: u8 = 2;
+
+/// Walls repel routes within this distance (m).
+const WALL_RANGE: f64 = 0.5;
+/// Extra cost of walking right at a wall, relative to open space.
+const WALL_COST: f64 = 0.8;
+
+#[derive(Clone, Debug)]
+pub struct NavGrid {
+    pub origin: DVec2,
+    pub cell: f64,
+    pub nx: usize,
+    pub ny: usize,
+    pub walkable: Vec<bool>,
+    pub blocked: Vec<u8>,
+    /// Travel time per metre relative to free walking.
+    pub slowness: Vec<f32>,
+}
+
+impl NavGrid {
+    pub fn build(level: &LevelSpace, cell: f64) -> Self {
+        let origin = level.min - DVec2::splat(2.0 * cell);
+        let size = level.max - level.min + DVec2::splat(4.0 * cell);
+        let nx = (size.x / cell).ceil().max(1.0) as usize;
+        let ny = (size.y / cell).ceil().max(1.0) as usize;
+        let mut grid = NavGrid {
+            origin,
+            cell,
+            nx,
+            ny,
+            walkable: vec![false; nx * ny],
+            blocked: vec![0; nx * ny],
+            slowness: vec![1.0; nx * ny],
+        };
+        grid.rasterize(level);
+        grid.block_walls(level);
+        for k in 0..nx * ny {
+            if grid.walkable[k] {
+                let d = level.wall_distance(grid.center(k));
+                let near = (1.0 - d / WALL_RANGE).max(0.0);
+                grid.slowness[k] = (1.0 + WALL_COST * near * near) as f32;
+            }
+        }
+        grid
+    }
+
+    #[inline]
+    pub fn center(&self, k: usize) -> DVec2 {
+        let (i, j) = (k % self.nx, k / self.nx);
+        self.origin + DVec2::new((i as f64 + 0.5) * self.cell, (j as f64 + 0.5) * self.cell)
+    }
+
+    /// The cell containing `p`, if inside the grid.
+    #[inline]
+    pub fn cell_at(&self, p: DVec2) -> Option<usize> {
+        let q = (p - self.origin) / self.cell;
+        if q.x < 0.0 || q.y < 0.0 {
+            return None;
+        }
+        let (i, j) = (q.x as usize, q.y as usize);
+        (i < self.nx && j < self.ny).then_some(j * self.nx + i)
+    }
+
+    /// Walkable 4-neighbours reachable from `k` without crossing a wall.
+    #[inline]
+    pub fn neighbours(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
+        let (i, j) = (k % self.nx, k / self.nx);
+        let nx = self.nx;
+        let cands = [
+            (i + 1 < nx && self.blocked[k] & BLOCK_X == 0).then(|| k + 1),
+            (i > 0 && self.blocked[k - 1] & BLOCK_X == 0).then(|| k - 1),
+            (j + 1 < self.ny && self.blocked[k] & BLOCK_Y == 0).then(|| k + nx),
+            (j > 0 && self.blocked[k - nx] & BLOCK_Y == 0).then(|| k - nx),
+        ];
+        cands.into_iter().flatten().filter(|&n| self.walkable[n])
+    }
+
+    /// Marks cells whose centre lies inside the walkable space (scanline, even-odd rule).
+    fn rasterize(&mut self, level: &LevelSpace) {
+        let mut crossings: Vec<Vec<f64>> = vec![Vec::new(); self.ny];
+        for poly in &level.walkable.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for line in ring.lines() {
+                    let (y0, y1) = (line.start.y, line.end.y);
+                    if y0 == y1 {
+                        continue;
+                    }
+                    let rows = |y: f64| (y - self.origin.y) / self.cell - 0.5;
+                    let lo = rows(y0.min(y1)).ceil().max(0.0) as usize;
+                    let hi = (rows(y0.max(y1)).ceil().max(0.0) as usize).min(self.ny);
+                    for (j, row) in crossings.iter_mut().enumerate().take(hi).skip(lo) {
+                        let y = self.origin.y + (j as f64 + 0.5) * self.cell;
+                        if (y0 > y) != (y1 > y) {
+                            row.push(line.start.x + (y - y0) * (line.end.x - line.start.x) / (y1 - y0));
+                        }
+                    }
+                }
+            }
+        }
+        for (j, xs) in crossings.iter_mut().enumerate() {
+            xs.sort_by(f64::total_cmp);
+            for pair in xs.chunks_exact(2) {
+                let first = ((pair[0] - self.origin.x) / self.cell - 0.5).ceil().max(0.0) as usize;
+                let last = ((pair[1] - self.origin.x) / self.cell - 0.5).ceil().max(0.0) as usize;
+                for i in first..last.min(self.nx) {
+                    self.walkable[j * self.nx + i] = true;
+                }
+            }
+        }
+    }
+
+    /// Marks every cell edge whose centre-to-centre link crosses a wall.
+    fn block_walls(&mut self, level: &LevelSpace) {
+        for wall in &level.walls {
+            let lo = ((wall.a.min(wall.b) - self.origin) / self.cell - DVec2::splat(1.5)).max(DVec2::ZERO);
+            let hi = (wall.a.max(wall.b) - self.origin) / self.cell + DVec2::splat(1.5);
+            let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
+            for j in lo.y as usize..=j1 {
+                for i in lo.x as usize..=i1 {
+                    let k = j * self.nx + i;
+                    let c = self.center(k);
+                    if i + 1 < self.nx && segments_intersect(c, self.center(k + 1), wall.a, wall.b) {
+                        self.blocked[k] |= BLOCK_X;
+                    }
+                    if j + 1 < self.ny && segments_intersect(c, self.center(k + self.nx), wall.a, wall.b) {
+                        self.blocked[k] |= BLOCK_Y;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The walkable space of each level: areas joined, obstacles cut out, walls and doors.
+//! Owns the wall R-trees used for wall interaction and the door geometry (open or closed).
+
+pub mod geom;
+
+use std::collections::BTreeMap;
+
+use bevy::math::DVec2;
+use geo::{BooleanOps, Contains, Coord, LineString, MultiPolygon, Polygon};
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Line};
+
+use crate::scene::{Diagnostics, Point, Scene, SourceMap};
+use geom::{closest_on_segment, distance_to_segment, v};
+
+/// How far (m) a door's `at` point may lie from its wall.
+pub const DOOR_SNAP: f64 = 0.05;
+
+pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WallSegment {
+    pub a: DVec2,
+    pub b: DVec2,
+}
+
+#[derive(Clone, Debug)]
+pub struct DoorGeom {
+    pub id: String,
+    pub level: usize,
+    pub a: DVec2,
+    pub b: DVec2,
+    pub open: bool,
+    /// On the outer boundary of the walkable space (one side is outside).
+    pub boundary: bool,
+    /// A boundary door that agents may leave by.
+    pub exit: bool,
+    /// Unit normal; for boundary doors it points out of the walkable space.
+    pub normal: DVec2,
+}
+
+impl DoorGeom {
+    pub fn width(&self) -> f64 {
+        self.a.distance(self.b)
+    }
+    pub fn midpoint(&self) -> DVec2 {
+        (self.a + self.b) * 0.5
+    }
+    /// Whether agents can currently leave the space through it.
+    pub fn is_open_exit(&self) -> bool {
+        self.open && self.boundary && self.exit
+    }
+    /// Whether walls have a gap here now.
+    fn cuts_wall(&self) -> bool {
+        self.open && (!self.boundary || self.exit)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LevelSpace {
+    pub id: String,
+    pub elevation: f64,
+    pub walkable: MultiPolygon<f64>,
+    /// The walkable areas joined, before obstacles and buildings are cut out.
+    pub outline: MultiPolygon<f64>,
+    /// Boundary edges and interior walls, before doors are cut into them.
+    base_walls: Vec<WallSegment>,
+    /// Walls as they stand now: open doors are gaps, closed doors are wall.
+    pub walls: Vec<WallSegment>,
+    pub wall_tree: RTree<WallObject>,
+    pub min: DVec2,
+    pub max: DVec2,
+}
+
+impl LevelSpace {
+    pub fn contains(&self, p: DVec2) -> bool {
+        self.walkable.contains(&geo::Point::new(p.x, p.y))
+    }
+
+    /// Distance from `p` to the nearest wall, or infinity on a level without walls.
+    pub fn wall_distance(&self, p: DVec2) -> f64 {
+        self.wall_tree
+            .nearest_neighbor(&[p.x, p.y])
+            .map_or(f64::INFINITY, |w| distance_to_segment(p, v(w.geom().from), v(w.geom().to)))
+    }
+
+    /// Walls within `radius` of `p`, in index order.
+    pub fn walls_near(&self, p: DVec2, radius: f64) -> impl Iterator<Item = &WallObject> {
+        self.wall_tree.locate_within_distance([p.x, p.y], radius * radius)
+    }
+
+    pub fn walkable_area(&self) -> f64 {
+        use geo::Area;
+        self.walkable.unsigned_area()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Space {
+    pub levels: Vec<LevelSpace>,
+    pub doors: Vec<DoorGeom>,
+    pub level_index: BTreeMap<String, usize>,
+    pub door_index: BTreeMap<String, usize>,
+}
+
+pub fn polygon(outer: &[Point], holes: &[Vec<Point>]) -> Polygon<f64> {
+    let ring = |pts: &[Point]| LineString::from(pts.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>());
+    Polygon::new(ring(outer), holes.iter().map(|h| ring(h)).collect())
+}
+
+fn rings(mp: &MultiPolygon<f64>) -> impl Iterator<Item = &LineString<f64>> {
+    mp.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+}
+
+impl Space {
+    /// Builds every level. Problems with doors are reported into `diags`; the objects at fault
+    /// are left out so that the rest can still be checked. `usable` tells which polygons passed
+    /// their own validation (by object id); others are skipped.
+    pub fn build(scene: &Scene, src: &SourceMap, usable: &dyn Fn(&str) -> bool, diags: &mut Diagnostics) -> Space {
+        let level_index: BTreeMap<String, usize> =
+            scene.levels.iter().enumerate().map(|(i, l)| (l.id.clone(), i)).collect();
+        let mut levels = Vec::with_capacity(scene.levels.len());
+        for (li, level) in scene.levels.iter().enumerate() {
+            let areas: Vec<Polygon<f64>> =
+                level.walkable.iter().filter(|a| usable(&a.id)).map(|a| polygon(&a.outer, &a.holes)).collect();
+            let outline = geo::unary_union(areas.iter());
+            let mut walkable = outline.clone();
+            let blocked: Vec<Polygon<f64>> = scene
+                .obstacles
+                .iter()
+                .filter(|o| level_index.get(&o.level) == Some(&li) && usable(&o.id))
+                .map(|o| polygon(&o.footprint, &[]))
+                .chain(
+                    scene
+                        .buildings
+                        .iter()
+                        .filter(|b| level_index.get(&b.level) == Some(&li) && usable(&b.id))
+                        .map(|b| polygon(&b.footprint, &[])),
+                )
+                .collect();
+            if !blocked.is_empty() {
+                walkable = walkable.difference(&geo::unary_union(blocked.iter()));
+            }
+            let mut base_walls = Vec::new();
+            for ring in rings(&walkable) {
+                for line in ring.lines() {
+                    let (a, b) = (DVec2::new(line.start.x, line.start.y), DVec2::new(line.end.x, line.end.y));
+                    if a.distance(b) > 1e-9 {
+                        base_walls.push(WallSegment { a, b });
+                    }
+                }
+            }
+            for wall in level.walls.iter().filter(|w| usable(&w.id)) {
+                for pair in wall.points.windows(2) {
+                    let (a, b) = (v(pair[0]), v(pair[1]));
+                    if a.distance(b) > 1e-9 {
+                        base_walls.push(WallSegment { a, b });
+                    }
+                }
+            }
+            let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+            for w in &base_walls {
+                min = min.min(w.a).min(w.b);
+                max = max.max(w.a).max(w.b);
+            }
+            if base_walls.is_empty() {
+                (min, max) = (DVec2::ZERO, DVec2::ZERO);
+            }
+            levels.push(LevelSpace {
+                id: level.id.clone(),
+                elevation: level.elevation,
+                walkable,
+                outline,
+                base_walls,
+                walls: Vec::new(),
+                wall_tree: RTree::new(),
+                min,
+                max,
+            });
+        }
+
+        let mut doors = Vec::new();
+        let mut door_index = BTreeMap::new();
+        for door in &scene.doors {
+            let Some(&li) = level_index.get(&door.level) else { continue };
+            if !(door.width > 0.0) || door.at.iter().any(|c| !c.is_finite()) {
+                continue; // reported by validation
+            }
+            let level = &levels[li];
+            let at = v(door.at);
+            let nearest = level
+                .base_walls
+                .iter()
+                .map(|w| (distance_to_segment(at, w.a, w.b), w))
+                .min_by(|x, y| x.0.total_cmp(&y.0));
+            let Some((dist, wall)) = nearest.filter(|(d, _)| *d <= DOOR_SNAP) else {
+                let mut d = src.at_id("door", &door.id, format!("is not on a wall or on the boundary of level '{}'", door.level));
+                d = match nearest {
+                    Some((dist, w)) => {
+                        let c = closest_on_segment(at, w.a, w.b);
+                        d.hint(format!(
+                            "the nearest wall is {dist:.2} m away, at ({:.2}, {:.2}); put `at` on a wall (within {DOOR_SNAP} m)",
+                            c.x, c.y
+                        ))
+                    }
+                    None => d.hint("the level has no walls to put a door in"),
+                };
+                diags.push(d);
+                continue;
+            };
+            let _ = dist;
+            let dir = (wall.b - wall.a).normalize();
+            let centre = closest_on_segment(at, wall.a, wall.b);
+            let (a, b) = (centre - dir * door.width / 2.0, centre + dir * door.width / 2.0);
+            let covered: f64 = level.base_walls.iter().map(|w| collinear_overlap(a, b, w)).sum();
+            if covered < door.width - 0.01 {
+                diags.push(
+                    src.at_id(
+                        "door",
+                        &door.id,
+                        format!("is {:.2} m wide but its wall is only {covered:.2} m long around `at`", door.width),
+                    )
+                    .hint("make the door narrower or move `at` so that the whole door lies on one straight wall"),
+                );
+                continue;
+            }
+            let normal = DVec2::new(-dir.y, dir.x);
+            let probe = 0.05;
+            let (left_in, right_in) = (level.contains(centre + normal * probe), level.contains(centre - normal * probe));
+            let (boundary, normal) = match (left_in, right_in) {
+                (true, true) => (false, normal),
+                (true, false) => (true, -normal),
+                (false, true) => (true, normal),
+                (false, false) => {
+                    diags.push(
+                        src.at_id("door", &door.id, "has no walkable space on either side")
+                            .hint("a door must lead out of, or between, walkable areas"),
+                    );
+                    continue;
+                }
+            };
+            door_index.insert(door.id.clone(), doors.len());
+            doors.push(DoorGeom {
+                id: door.id.clone(),
+                level: li,
+                a,
+                b,
+                open: door.open,
+                boundary,
+                exit: boundary && door.exit,
+                normal,
+            });
+        }
+        let mut space = Space { levels, doors, level_index, door_index };
+        for li in 0..space.levels.len() {
+            space.rebuild_walls(li);
+        }
+        space
+    }
+
+    /// Opens or closes a door and rebuilds its level's walls. Returns the level.
+    pub fn set_door_open(&mut self, door: usize, open: bool) -> usize {
+        self.doors[door].open = open;
+        let level = self.doors[door].level;
+        self.rebuild_walls(level);
+        level
+    }
+
+    fn rebuild_walls(&mut self, li: usize) {
+        let cuts: Vec<(DVec2, DVec2)> =
+            self.doors.iter().filter(|d| d.level == li && d.cuts_wall()).map(|d| (d.a, d.b)).collect();
+        let level = &mut self.levels[li];
+        level.walls.clear();
+        for wall in &level.base_walls {
+            cut_gaps(*wall, &cuts, &mut level.walls);
+        }
+        let objects = level
+            .walls
+            .iter()
+            .enumerate()
+            .map(|(i, w)| GeomWithData::new(Line::new([w.a.x, w.a.y], [w.b.x, w.b.y]), i as u32))
+            .collect();
+        level.wall_tree = RTree::bulk_load(objects);
+    }
+
+    pub fn doors_on(&self, level: usize) -> impl Iterator<Item = (usize, &DoorGeom)> {
+        self.doors.iter().enumerate().filter(move |(_, d)| d.level == level)
+    }
+}
+
+/// Length of the part of `w` that lies on the segment `a`–`b` (zero unless collinear).
+fn collinear_overlap(a: DVec2, b: DVec2, w: &WallSegment) -> f64 {
+    let len = a.distance(b);
+    let dir = (b - a) / len;
+    let off = |p: DVec2| (p - a).perp_dot(dir).abs();
+    if off(w.a) > 1e-3 || off(w.b) > 1e-3 {
+        return 0.0;
+    }
+    let (s0, s1) = ((w.a - a).dot(dir), (w.b - a).dot(dir));
+    (s0.max(s1).min(len) - s0.min(s1).max(0.0)).max(0.0)
+}
+
+/// Pushes the pieces of `wall` that no gap covers.
+fn cut_gaps(wall: WallSegment, gaps: &[(DVec2, DVec2)], out: &mut Vec<WallSegment>) {
+    let len = wall.a.distance(wall.b);
+    let dir = (wall.b - wall.a) / len;
+    let mut removed: Vec<(f64, f64)> = Vec::new();
+    for &(a, b) in gaps {
+        let off = |p: DVec2| (p - wall.a).perp_dot(dir).abs();
+        if off(a) > 1e-3 || off(b) > 1e-3 {
+            continue;
+        }
+        let (s0, s1) = ((a - wall.a).dot(dir), (b - wall.a).dot(dir));
+        let (lo, hi) = (s0.min(s1).max(0.0), s0.max(s1).min(len));
+        if hi > lo {
+            removed.push((lo, hi));
+        }
+    }
+    removed.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut start = 0.0;
+    for (lo, hi) in removed {
+        if lo > start + 1e-6 {
+            out.push(WallSegment { a: wall.a + dir * start, b: wall.a + dir * lo });
+        }
+        start = start.max(hi);
+    }
+    if len > start + 1e-6 {
+        out.push(WallSegment { a: wall.a + dir * start, b: wall.b });
+    }
+}
+
+/// The space as a world resource; incidents change it, everything else reads it.
+#[derive(bevy::prelude::Resource, Clone, Debug)]
+pub struct SpaceRes(pub Space);

@@ -262,9 +262,6 @@ fn polygon_problem(outer: &[Point], holes: &[Vec<Point>]) -> Option<(String, Str
                 "list the corners in order; the ring closes by itself".into(),
             ));
         }
-        if ring_signed_area(&distinct).abs() < 1e-6 {
-            return Some((format!("its {role} is degenerate: it has zero area (all points on one line)"), "check the coordinates".into()));
-        }
         let n = distinct.len();
         for i in 0..n {
             for j in i + 2..n {
@@ -283,6 +280,9 @@ fn polygon_problem(outer: &[Point], holes: &[Vec<Point>]) -> Option<(String, Str
                     ));
                 }
             }
+        }
+        if ring_signed_area(&distinct).abs() < 1e-6 {
+            return Some((format!("its {role} is degenerate: it has zero area (all points on one line)"), "check the coordinates".into()));
         }
     }
     if let Err(e) = polygon(outer, holes).check_validation() {
@@ -425,6 +425,14 @@ fn check_geometry(
                     continue;
                 }
                 let free = spawn_poly.intersection(&level.walkable).unsigned_area();
+                if free < 0.01 && *count > 0 {
+                    diags.push(
+                        src.at_id("population", &p.id, format!("all {count} agents would stand inside obstacles or buildings: the spawn area has no free walkable space"))
+                            .hint("move the spawn area off the obstacles and buildings that cover it"),
+                    );
+                    result.push(None);
+                    continue;
+                }
                 if *count as f64 > MAX_SPAWN_DENSITY * free {
                     diags.push(
                         src.at_id(

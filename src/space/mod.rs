@@ -183,6 +183,9 @@ impl Space {
         let mut door_index = BTreeMap::new();
         for door in &scene.doors {
             let Some(&li) = level_index.get(&door.level) else { continue };
+            if !scene.levels[li].walkable.iter().all(|a| usable(&a.id)) {
+                continue; // the broken area is reported; its doors cannot be placed meaningfully
+            }
             if !(door.width > 0.0) || door.at.iter().any(|c| !c.is_finite()) {
                 continue; // reported by validation
             }

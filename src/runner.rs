@@ -48,8 +48,11 @@ pub fn run_scene(checked: &CheckedScene, request: &RunRequest) -> Result<RunResu
     let traj_path = request.out_dir.join("trajectories.txt");
     let (traj_file, mut writer) = AtomicFile::create(&traj_path)?;
     let framerate = 1.0 / scene.run.output_interval;
-    std::io::Write::write_all(&mut writer, trajectory_header(&scene.unit.name, request.options.seed, framerate).as_bytes())
-        .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
+    std::io::Write::write_all(
+        &mut writer,
+        trajectory_header(&scene.unit.name, request.options.seed, framerate).as_bytes(),
+    )
+    .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
     app.world_mut().resource_mut::<TrajectorySink>().writer = Some(Box::new(writer));
 
     let until = request.options.until;
@@ -67,7 +70,12 @@ pub fn run_scene(checked: &CheckedScene, request: &RunRequest) -> Result<RunResu
         if clock.step % 20 == 0 || world.resource::<SimControl>().finished {
             let census = world.resource::<Census>();
             bar.set_position((clock.now() * 10.0) as u64);
-            bar.set_message(format!("t = {:.1}/{until:.0} s, {} on site, {} left", clock.now(), census.on_site(), census.exited));
+            bar.set_message(format!(
+                "t = {:.1}/{until:.0} s, {} on site, {} left",
+                clock.now(),
+                census.on_site(),
+                census.exited
+            ));
         }
         if world.resource::<SimControl>().finished {
             break;

@@ -91,12 +91,19 @@ fn a_run_writes_consistent_outputs() {
         let on_site = row["on_site"].as_u64().unwrap();
         let present = traj.frames.get(&(frame as u64)).map_or(0, |f| f.len()) as u64;
         assert_eq!(present, on_site, "frame {frame}: {present} agents in trajectories, {on_site} on site in summary");
-        assert_eq!(row["spawned"].as_u64().unwrap(), on_site + row["exited"].as_u64().unwrap(), "conservation at frame {frame}");
+        assert_eq!(
+            row["spawned"].as_u64().unwrap(),
+            on_site + row["exited"].as_u64().unwrap(),
+            "conservation at frame {frame}"
+        );
         assert!((row["t"].as_f64().unwrap() - frame as f64 / traj.framerate).abs() < 1e-9);
         let agents = traj.frames.get(&(frame as u64)).cloned().unwrap_or_default();
         assert!(agents.windows(2).all(|w| w[0].0 < w[1].0), "agents ordered by id in frame {frame}");
         for (_, x, y, z) in agents {
-            assert!((0.0..=10.0).contains(&x) && (0.0..=6.0).contains(&y) && z == 0.0, "({x}, {y}) is outside the room");
+            assert!(
+                (0.0..=10.0).contains(&x) && (0.0..=6.0).contains(&y) && z == 0.0,
+                "({x}, {y}) is outside the room"
+            );
         }
     }
     // Nobody walks faster than the scene's speed cap of 2.0 m/s between frames.
@@ -112,7 +119,8 @@ fn a_run_writes_consistent_outputs() {
     }
     // The last agent leaves after the last frame that shows anyone, and before the next.
     let evacuation = summary["evacuation_time"].as_f64().unwrap();
-    let last_seen = traj.frames.iter().filter(|(_, a)| !a.is_empty()).map(|(f, _)| *f).max().unwrap() as f64 / traj.framerate;
+    let last_seen =
+        traj.frames.iter().filter(|(_, a)| !a.is_empty()).map(|(f, _)| *f).max().unwrap() as f64 / traj.framerate;
     assert!(evacuation > last_seen && evacuation <= last_seen + 1.0 / traj.framerate + 1e-9);
 
     let record = std::fs::read_to_string(out.join("run.ron")).unwrap();
@@ -121,7 +129,9 @@ fn a_run_writes_consistent_outputs() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert!(record.contains(&format!("scene_sha256: \"{hash}\"")), "{record}");
-    assert!(record.contains("seed: 3,") && record.contains(&format!("unitwin_version: \"{}\"", env!("CARGO_PKG_VERSION"))));
+    assert!(
+        record.contains("seed: 3,") && record.contains(&format!("unitwin_version: \"{}\"", env!("CARGO_PKG_VERSION")))
+    );
 }
 
 #[test]
@@ -133,7 +143,11 @@ fn an_existing_output_folder_is_kept_unless_forced() {
 
     let again = run(&out, &["--seed", "4"]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(std::fs::read_to_string(out.join("summary.json")).unwrap(), "keep me");
 
     let forced = run(&out, &["--seed", "4", "--force"]);

@@ -14,7 +14,12 @@ fn cases() -> Vec<(PathBuf, String, String)> {
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let expect = text.lines().next().unwrap().strip_prefix("// expect: ").expect("first line is `// expect: LINE:COL: message`");
+            let expect = text
+                .lines()
+                .next()
+                .unwrap()
+                .strip_prefix("// expect: ")
+                .expect("first line is `// expect: LINE:COL: message`");
             let (pos, message) = expect.split_once(": ").unwrap();
             (path, pos.to_string(), message.to_string())
         })

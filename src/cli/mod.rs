@@ -143,7 +143,10 @@ fn run(
                 result.wall_seconds,
                 s.simulated_time / result.wall_seconds.max(1e-9)
             );
-            println!("  agents: {} spawned, {} exited, {} on site", s.agents.spawned, s.agents.exited, s.agents.on_site);
+            println!(
+                "  agents: {} spawned, {} exited, {} on site",
+                s.agents.spawned, s.agents.exited, s.agents.on_site
+            );
             match s.evacuation_time {
                 Some(t) => println!("  everyone left; the last at {t:.1} s"),
                 None => println!("  not everyone left by the end of the run"),
@@ -151,7 +154,10 @@ fn run(
             let exits: Vec<String> = s.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
             println!("  exits: {}", exits.join(", "));
             if let Some(p) = &s.peak_density {
-                println!("  peak local density {:.2} persons/m² at ({:.1}, {:.1}) on '{}', t = {:.1} s", p.density, p.x, p.y, p.level, p.t);
+                println!(
+                    "  peak local density {:.2} persons/m² at ({:.1}, {:.1}) on '{}', t = {:.1} s",
+                    p.density, p.x, p.y, p.level, p.t
+                );
             }
             println!("  wrote {}/{{trajectories.txt, summary.json, run.ron}}", result.out_dir.display());
             ExitCode::SUCCESS

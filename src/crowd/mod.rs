@@ -92,7 +92,11 @@ impl Plugin for CrowdPlugin {
     }
 }
 
-fn build_snapshot(mut snapshot: ResMut<CrowdSnapshot>, agents: Query<(&AgentId, &Body)>, space: Res<crate::space::SpaceRes>) {
+fn build_snapshot(
+    mut snapshot: ResMut<CrowdSnapshot>,
+    agents: Query<(&AgentId, &Body)>,
+    space: Res<crate::space::SpaceRes>,
+) {
     let snapshot = &mut *snapshot;
     snapshot.agents.clear();
     snapshot.agents.extend(agents.iter().map(|(id, body)| SnapAgent {

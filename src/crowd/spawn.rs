@@ -212,7 +212,9 @@ pub fn spawn_agents(
                         let clear = |q: DVec2, r: f64| q.distance(p) >= pop.radius + r + 0.05;
                         let free = snapshot.trees.get(pop.level as usize).is_none_or(|tree| {
                             tree.locate_within_distance([p.x, p.y], (pop.radius + snapshot.max_radius + 0.15).powi(2))
-                                .all(|n| clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius))
+                                .all(|n| {
+                                    clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius)
+                                })
                         }) && placed_now.iter().all(|&(l, q, r)| l != pop.level || clear(q, r));
                         free.then_some(p)
                     });

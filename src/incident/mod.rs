@@ -36,8 +36,7 @@ pub struct IncidentPlugin;
 
 impl Plugin for IncidentPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<TimedEvents>()
-            .add_systems(crate::sim::SimStep, apply_events.in_set(SimSystems::Incidents));
+        app.init_resource::<TimedEvents>().add_systems(crate::sim::SimStep, apply_events.in_set(SimSystems::Incidents));
     }
 }
 

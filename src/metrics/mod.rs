@@ -117,10 +117,9 @@ pub struct MetricsPlugin;
 
 impl Plugin for MetricsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<TrajectorySink>().init_resource::<Measurements>().add_systems(
-            crate::sim::SimStep,
-            (count_crossings, record_frame).chain().in_set(SimSystems::Measure),
-        );
+        app.init_resource::<TrajectorySink>()
+            .init_resource::<Measurements>()
+            .add_systems(crate::sim::SimStep, (count_crossings, record_frame).chain().in_set(SimSystems::Measure));
     }
 }
 
@@ -180,10 +179,7 @@ fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], measurements: &mut Measu
         }
     }
     for area in &mut measurements.areas {
-        let inside = frame
-            .iter()
-            .filter(|a| a.1 as usize == area.level && ring_contains(&area.polygon, a.2))
-            .count();
+        let inside = frame.iter().filter(|a| a.1 as usize == area.level && ring_contains(&area.polygon, a.2)).count();
         let density = inside as f64 / area.area_m2;
         if density > area.max_density {
             area.max_density = density;

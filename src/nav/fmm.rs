@@ -41,7 +41,9 @@ impl FloorField {
                 let dist = distance_to_segment(c, door.a, door.b);
                 if grid.walkable[k] && dist <= reach && (c - door.a).dot(door.normal) <= 0.0 {
                     let t = dist * grid.slowness[k] as f64;
-                    if source[k] == NOT_SOURCE || t < seeds.iter().find(|s: &&(usize, f64)| s.0 == k).map_or(f64::INFINITY, |s| s.1) {
+                    if source[k] == NOT_SOURCE
+                        || t < seeds.iter().find(|s: &&(usize, f64)| s.0 == k).map_or(f64::INFINITY, |s| s.1)
+                    {
                         source[k] = d as u16;
                         seeds.push((k, t));
                     }
@@ -119,11 +121,7 @@ impl FloorField {
         }
         let h = grid.cell * grid.slowness[k] as f64;
         let (a, b) = (tx.min(ty), tx.max(ty));
-        if b.is_finite() && b - a < h {
-            (a + b + (2.0 * h * h - (a - b) * (a - b)).sqrt()) / 2.0
-        } else {
-            a + h
-        }
+        if b.is_finite() && b - a < h { (a + b + (2.0 * h * h - (a - b) * (a - b)).sqrt()) / 2.0 } else { a + h }
     }
 
     fn directions(grid: &NavGrid, time: &[f64]) -> Vec<[f32; 2]> {

@@ -58,9 +58,7 @@ impl Navigation {
             destinations,
         };
         nav.level_exits = (0..space.levels.len())
-            .map(|level| {
-                space.doors_on(level).any(|(_, d)| d.boundary && d.exit).then(|| nav.fallback(space, level))
-            })
+            .map(|level| space.doors_on(level).any(|(_, d)| d.boundary && d.exit).then(|| nav.fallback(space, level)))
             .collect();
         nav
     }

@@ -18,7 +18,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("output folder {0} already exists and is not empty; pass --force to overwrite its files, or choose another --out")]
+    #[error(
+        "output folder {0} already exists and is not empty; pass --force to overwrite its files, or choose another --out"
+    )]
     Exists(PathBuf),
     #[error("cannot write {0}: {1}")]
     Io(PathBuf, io::Error),
@@ -199,6 +201,9 @@ pub struct RunRecord {
 impl RunRecord {
     pub fn to_ron(&self) -> String {
         let body = ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default()).expect("plain data serialises");
-        format!("// unitwin run record: repeat with `unitwin run {} --seed {} --until {}`\n{body}\n", self.scene_file, self.seed, self.until)
+        format!(
+            "// unitwin run record: repeat with `unitwin run {} --seed {} --until {}`\n{body}\n",
+            self.scene_file, self.seed, self.until
+        )
     }
 }

@@ -225,11 +225,24 @@ pub enum Goal {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Distribution {
     Constant(f64),
-    Uniform { min: f64, max: f64 },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
     /// Truncated to `[min, max]` by redrawing.
-    Normal { mean: f64, sd: f64, min: f64, max: f64 },
+    Normal {
+        mean: f64,
+        sd: f64,
+        min: f64,
+        max: f64,
+    },
     /// `ln X ~ N(mu, sigma)`, truncated to `[min, max]` by redrawing.
-    LogNormal { mu: f64, sigma: f64, min: f64, max: f64 },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Default for Distribution {

@@ -43,7 +43,12 @@ pub fn read_scene(path: &Path) -> Result<LoadedScene, Diagnostics> {
     let hash = hex(&Sha256::digest(&bytes));
     let text = String::from_utf8(bytes).map_err(|e| {
         let source = SourceMap::new(path, String::new());
-        Diagnostics(vec![source.at(1, 1, None, format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))])
+        Diagnostics(vec![source.at(
+            1,
+            1,
+            None,
+            format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )])
     })?;
     let source = SourceMap::new(path, text);
     parse_scene(source, hash)
@@ -62,9 +67,7 @@ pub fn parse_scene(source: SourceMap, hash: String) -> Result<LoadedScene, Diagn
                 ron::Error::NoSuchStructField { expected, .. } => {
                     d.hint(format!("fields allowed here: {}", expected.join(", ")))
                 }
-                ron::Error::NoSuchEnumVariant { expected, .. } => {
-                    d.hint(format!("one of: {}", expected.join(", ")))
-                }
+                ron::Error::NoSuchEnumVariant { expected, .. } => d.hint(format!("one of: {}", expected.join(", "))),
                 ron::Error::MissingStructField { .. } => d.hint("add the field; see README.md, 'Scene format'"),
                 _ => d.hint("see README.md, 'Scene format', and the bundled scenes/*.ron for the syntax"),
             };
@@ -101,7 +104,12 @@ fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
     (version != SCENE_VERSION).then(|| {
         let (line, col) = source.position(offset);
         source
-            .at(line, col, None, format!("scene format version {version} is not supported; this unitwin reads version {SCENE_VERSION}"))
+            .at(
+                line,
+                col,
+                None,
+                format!("scene format version {version} is not supported; this unitwin reads version {SCENE_VERSION}"),
+            )
             .hint("upgrade unitwin, or write the scene in version 1 format")
     })
 }

@@ -62,9 +62,8 @@ pub fn check_scene(loaded: LoadedScene) -> Result<CheckedScene, Diagnostics> {
     if !diags.is_empty() {
         return Err(diags.sorted());
     }
-    let destinations = DestinationAreas(
-        scene.destinations.iter().enumerate().map(|(i, d)| (i, d.area.clone())).collect(),
-    );
+    let destinations =
+        DestinationAreas(scene.destinations.iter().enumerate().map(|(i, d)| (i, d.area.clone())).collect());
     let mut nav = Navigation::new(&space, scene.run.nav_cell, destinations);
     let plans = plan_routes(scene, src, &space, &mut nav, plans_geometry, &mut diags);
     if !diags.is_empty() {
@@ -75,14 +74,17 @@ pub fn check_scene(loaded: LoadedScene) -> Result<CheckedScene, Diagnostics> {
 
 fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     let run = &scene.run;
-    let at = |field: &str, msg: String, hint: &str| {
-        src.at_text(&format!("{field}:"), Some("run".into()), msg).hint(hint)
-    };
+    let at =
+        |field: &str, msg: String, hint: &str| src.at_text(&format!("{field}:"), Some("run".into()), msg).hint(hint);
     if !(run.step > 0.0 && run.step <= 0.25) {
         diags.push(at("step", format!("step must be in (0, 0.25] s (got {})", run.step), "0.05 s is a good default"));
     }
     if !(run.duration > 0.0 && run.duration.is_finite()) {
-        diags.push(at("duration", format!("duration must be positive (got {})", run.duration), "give the longest simulated time in seconds"));
+        diags.push(at(
+            "duration",
+            format!("duration must be positive (got {})", run.duration),
+            "give the longest simulated time in seconds",
+        ));
     }
     let ratio = run.output_interval / run.step;
     if !(run.output_interval >= run.step && (ratio - ratio.round()).abs() < 1e-6) {
@@ -93,13 +95,21 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
         ));
     }
     if !(0.05..=1.0).contains(&run.nav_cell) {
-        diags.push(at("nav_cell", format!("nav_cell must be between 0.05 and 1 m (got {})", run.nav_cell), "0.25 m suits most scenes"));
+        diags.push(at(
+            "nav_cell",
+            format!("nav_cell must be between 0.05 and 1 m (got {})", run.nav_cell),
+            "0.25 m suits most scenes",
+        ));
     }
     let o = scene.unit.origin;
     if !((-90.0..=90.0).contains(&o.lat) && (-180.0..=180.0).contains(&o.lon)) {
         diags.push(
-            src.at_text("origin:", Some(format!("unit '{}'", scene.unit.name)), format!("origin ({}, {}) is not a WGS84 latitude/longitude", o.lat, o.lon))
-                .hint("lat in [-90, 90], lon in [-180, 180]; Nanjing Building is lat 31.240, lon 121.482"),
+            src.at_text(
+                "origin:",
+                Some(format!("unit '{}'", scene.unit.name)),
+                format!("origin ({}, {}) is not a WGS84 latitude/longitude", o.lat, o.lon),
+            )
+            .hint("lat in [-90, 90], lon in [-180, 180]; Nanjing Building is lat 31.240, lon 121.482"),
         );
     }
 }
@@ -126,15 +136,23 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     for (kind, id) in all_ids(scene) {
         let n = seen.entry(id).or_default();
         if id.trim().is_empty() {
-            diags.push(src.at_text("id: \"\"", Some(kind.into()), "has an empty id").hint("give every object a unique, non-empty id"));
+            diags.push(
+                src.at_text("id: \"\"", Some(kind.into()), "has an empty id")
+                    .hint("give every object a unique, non-empty id"),
+            );
         } else if *n > 0 {
             let (line, col) = src.locate_id(id, *n).unwrap_or((1, 1));
-            diags.push(src.at(line, col, Some(format!("{kind} '{id}'")), "this id is already used by another object").hint("ids must be unique across the whole scene"));
+            diags.push(
+                src.at(line, col, Some(format!("{kind} '{id}'")), "this id is already used by another object")
+                    .hint("ids must be unique across the whole scene"),
+            );
         }
         *n += 1;
     }
     if scene.levels.is_empty() {
-        diags.push(src.at_text("levels:", None, "the scene has no levels").hint("add at least one Level with a walkable area"));
+        diags.push(
+            src.at_text("levels:", None, "the scene has no levels").hint("add at least one Level with a walkable area"),
+        );
     }
     for level in &scene.levels {
         if level.walkable.is_empty() {
@@ -170,7 +188,9 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
     }
     for m in &scene.measurements {
         match m {
-            Measurement::Line { id, level, .. } | Measurement::Area { id, level, .. } => check("measurement", id, level),
+            Measurement::Line { id, level, .. } | Measurement::Area { id, level, .. } => {
+                check("measurement", id, level)
+            }
         }
     }
 }
@@ -187,8 +207,12 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     for b in &scene.buildings {
         if !(b.height > 0.0) || b.floors == 0 {
             diags.push(
-                src.at_id("building", &b.id, format!("needs a positive height and at least one floor (got {} m, {} floors)", b.height, b.floors))
-                    .hint("e.g. height: 24.0, floors: 6"),
+                src.at_id(
+                    "building",
+                    &b.id,
+                    format!("needs a positive height and at least one floor (got {} m, {} floors)", b.height, b.floors),
+                )
+                .hint("e.g. height: 24.0, floors: 6"),
             );
         }
     }
@@ -221,12 +245,24 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     }
     for (i, e) in scene.events.iter().enumerate() {
         if !(e.at >= 0.0 && e.at.is_finite()) {
-            diags.push(src.at_text(&format!("at: {}", e.at), Some(format!("event #{}", i + 1)), format!("time must be zero or positive (got {})", e.at)));
+            diags.push(src.at_text(
+                &format!("at: {}", e.at),
+                Some(format!("event #{}", i + 1)),
+                format!("time must be zero or positive (got {})", e.at),
+            ));
         }
     }
 }
 
-fn check_distribution(src: &SourceMap, id: &str, what: &str, dist: &Distribution, lo: f64, hi: f64, diags: &mut Diagnostics) {
+fn check_distribution(
+    src: &SourceMap,
+    id: &str,
+    what: &str,
+    dist: &Distribution,
+    lo: f64,
+    hi: f64,
+    diags: &mut Diagnostics,
+) {
     let (min, max, ok) = match *dist {
         Distribution::Constant(c) => (c, c, true),
         Distribution::Uniform { min, max } => (min, max, true),
@@ -274,7 +310,16 @@ fn polygon_problem(outer: &[Point], holes: &[Vec<Point>]) -> Option<(String, Str
                     return Some((
                         format!(
                             "its {role} intersects itself: edge {} ({:.2}, {:.2})→({:.2}, {:.2}) crosses edge {} ({:.2}, {:.2})→({:.2}, {:.2})",
-                            i + 1, a.x, a.y, b.x, b.y, j + 1, c.x, c.y, d.x, d.y
+                            i + 1,
+                            a.x,
+                            a.y,
+                            b.x,
+                            b.y,
+                            j + 1,
+                            c.x,
+                            c.y,
+                            d.x,
+                            d.y
                         ),
                         "list the corners in order around the outline, without crossing".into(),
                     ));
@@ -282,11 +327,17 @@ fn polygon_problem(outer: &[Point], holes: &[Vec<Point>]) -> Option<(String, Str
             }
         }
         if ring_signed_area(&distinct).abs() < 1e-6 {
-            return Some((format!("its {role} is degenerate: it has zero area (all points on one line)"), "check the coordinates".into()));
+            return Some((
+                format!("its {role} is degenerate: it has zero area (all points on one line)"),
+                "check the coordinates".into(),
+            ));
         }
     }
     if let Err(e) = polygon(outer, holes).check_validation() {
-        return Some((format!("is not a valid polygon: {e}"), "holes must lie inside the outline without touching each other".into()));
+        return Some((
+            format!("is not a valid polygon: {e}"),
+            "holes must lie inside the outline without touching each other".into(),
+        ));
     }
     None
 }
@@ -295,7 +346,10 @@ fn check_polygons(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics, bad: 
     for level in &scene.levels {
         for w in &level.walls {
             if w.points.len() < 2 || w.points.iter().flatten().any(|c| !c.is_finite()) {
-                diags.push(src.at_id("wall", &w.id, "needs at least two finite points").hint("a wall is a polyline: points: [(x1, y1), (x2, y2), ...]"));
+                diags.push(
+                    src.at_id("wall", &w.id, "needs at least two finite points")
+                        .hint("a wall is a polyline: points: [(x1, y1), (x2, y2), ...]"),
+                );
                 bad.push(w.id.clone());
             }
         }
@@ -304,7 +358,10 @@ fn check_polygons(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics, bad: 
         if let Measurement::Line { id, from, to, .. } = m
             && (from == to || from.iter().chain(to).any(|c| !c.is_finite()))
         {
-            diags.push(src.at_id("measurement", id, "line has zero length or a non-finite point").hint("give two distinct points"));
+            diags.push(
+                src.at_id("measurement", id, "line has zero length or a non-finite point")
+                    .hint("give two distinct points"),
+            );
         }
     }
     let mut check = |kind: &str, id: &str, outer: &[Point], holes: &[Vec<Point>]| {
@@ -350,13 +407,20 @@ fn check_geometry(
 ) -> Vec<Option<(usize, f64, Option<usize>)>> {
     for (li, level) in space.levels.iter().enumerate() {
         if level.walkable.unsigned_area() < 1e-6 && scene.levels[li].walkable.iter().all(|a| usable(&a.id)) {
-            diags.push(src.at_id("level", &level.id, "has no walkable space left once obstacles and buildings are cut out"));
+            diags.push(src.at_id(
+                "level",
+                &level.id,
+                "has no walkable space left once obstacles and buildings are cut out",
+            ));
         }
     }
     for d in &scene.destinations {
         let Some(&li) = space.level_index.get(&d.level) else { continue };
         if usable(&d.id) && polygon(&d.area, &[]).intersection(&space.levels[li].walkable).unsigned_area() < 1e-3 {
-            diags.push(src.at_id("destination", &d.id, "lies outside the walkable space").hint("agents could never reach it; move it onto a walkable area"));
+            diags.push(
+                src.at_id("destination", &d.id, "lies outside the walkable space")
+                    .hint("agents could never reach it; move it onto a walkable area"),
+            );
         }
     }
     let door_ref = |id: &str| space.door_index.get(id).copied();
@@ -365,8 +429,12 @@ fn check_geometry(
         let (Action::CloseDoor(door) | Action::OpenDoor(door)) = &e.action;
         if !declared(door) {
             diags.push(
-                src.at_text(&format!("\"{door}\""), Some(format!("event #{} at {} s", i + 1, e.at)), format!("refers to door '{door}', which does not exist"))
-                    .hint(format!("doors: {}", scene.doors.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "))),
+                src.at_text(
+                    &format!("\"{door}\""),
+                    Some(format!("event #{} at {} s", i + 1, e.at)),
+                    format!("refers to door '{door}', which does not exist"),
+                )
+                .hint(format!("doors: {}", scene.doors.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "))),
             );
         }
     }
@@ -383,11 +451,19 @@ fn check_geometry(
                     match door_ref(door) {
                         Some(d) if space.doors[d].boundary && space.doors[d].exit && space.doors[d].level == li => {}
                         Some(_) => diags.push(
-                            src.at_id("population", &p.id, format!("goal door '{door}' is not an exit on level '{}'", p.level))
-                                .hint("exits are doors on the outer boundary of the walkable space with `exit: true`"),
+                            src.at_id(
+                                "population",
+                                &p.id,
+                                format!("goal door '{door}' is not an exit on level '{}'", p.level),
+                            )
+                            .hint("exits are doors on the outer boundary of the walkable space with `exit: true`"),
                         ),
                         None if declared(door) => {}
-                        None => diags.push(src.at_id("population", &p.id, format!("goal refers to door '{door}', which does not exist"))),
+                        None => diags.push(src.at_id(
+                            "population",
+                            &p.id,
+                            format!("goal refers to door '{door}', which does not exist"),
+                        )),
                     }
                 }
             }
@@ -450,22 +526,30 @@ fn check_geometry(
                 }
                 result.push(Some((li, free, None)));
             }
-            Placement::Arrivals { door, .. } => match door_ref(door) {
-                Some(d) if space.doors[d].boundary && space.doors[d].level == li => result.push(Some((li, 0.0, Some(d)))),
-                Some(_) => {
-                    diags.push(
+            Placement::Arrivals { door, .. } => {
+                match door_ref(door) {
+                    Some(d) if space.doors[d].boundary && space.doors[d].level == li => {
+                        result.push(Some((li, 0.0, Some(d))))
+                    }
+                    Some(_) => {
+                        diags.push(
                         src.at_id("population", &p.id, format!("arrivals come through door '{door}', which is not on the outer boundary of level '{}'", p.level))
                             .hint("arrivals enter from outside: put the door on the boundary of the walkable space"),
                     );
-                    result.push(None);
-                }
-                None => {
-                    if !declared(door) {
-                        diags.push(src.at_id("population", &p.id, format!("arrivals refer to door '{door}', which does not exist")));
+                        result.push(None);
                     }
-                    result.push(None);
+                    None => {
+                        if !declared(door) {
+                            diags.push(src.at_id(
+                                "population",
+                                &p.id,
+                                format!("arrivals refer to door '{door}', which does not exist"),
+                            ));
+                        }
+                        result.push(None);
+                    }
                 }
-            },
+            }
         }
     }
     result
@@ -485,7 +569,8 @@ fn plan_routes(
         let mut legs: Vec<(usize, Option<Distribution>, String)> = Vec::new();
         if let Goal::Route(stops) = &p.goal {
             for stop in stops {
-                let (index, dest) = scene.destinations.iter().enumerate().find(|(_, d)| &d.id == stop).expect("checked");
+                let (index, dest) =
+                    scene.destinations.iter().enumerate().find(|(_, d)| &d.id == stop).expect("checked");
                 let field = nav.field(space, TargetKey::Destination { level, destination: index });
                 legs.push((field, Some(dest.dwell.clone()), format!("destination '{}'", dest.id)));
             }
@@ -518,10 +603,18 @@ fn plan_routes(
             let f = &nav.fields[*field];
             let stuck = from.iter().filter(|q| !f.reaches(grid, **q)).count();
             if stuck > 0 {
-                let whence = if matches!(p.placement, Placement::Arrivals { .. }) { "the entrance" } else { "the spawn area" };
+                let whence =
+                    if matches!(p.placement, Placement::Arrivals { .. }) { "the entrance" } else { "the spawn area" };
                 diags.push(
-                    src.at_id("population", &p.id, format!("{what} is unreachable from {whence} ({stuck} of {} places cannot reach it)", from.len()))
-                        .hint("open or add a door, or join the walkable areas so that a path exists"),
+                    src.at_id(
+                        "population",
+                        &p.id,
+                        format!(
+                            "{what} is unreachable from {whence} ({stuck} of {} places cannot reach it)",
+                            from.len()
+                        ),
+                    )
+                    .hint("open or add a door, or join the walkable areas so that a path exists"),
                 );
                 break;
             }
@@ -530,7 +623,12 @@ fn plan_routes(
                 .map(|k| grid.center(k))
                 .collect();
         }
-        plans.push(PopulationPlan { level, spawn_area, entrance, legs: legs.into_iter().map(|(f, d, _)| (f, d)).collect() });
+        plans.push(PopulationPlan {
+            level,
+            spawn_area,
+            entrance,
+            legs: legs.into_iter().map(|(f, d, _)| (f, d)).collect(),
+        });
     }
     plans
 }

@@ -81,10 +81,7 @@ pub struct SimulationPlugin;
 impl Plugin for SimulationPlugin {
     fn build(&self, app: &mut App) {
         let mut schedule = Schedule::new(SimStep);
-        schedule.set_build_settings(ScheduleBuildSettings {
-            ambiguity_detection: LogLevel::Error,
-            ..default()
-        });
+        schedule.set_build_settings(ScheduleBuildSettings { ambiguity_detection: LogLevel::Error, ..default() });
         app.add_schedule(schedule)
             .init_resource::<SimControl>()
             .configure_sets(
@@ -148,8 +145,7 @@ pub fn headless_app(checked: &CheckedScene, options: &RunOptions) -> Result<App,
     if let Some(threads) = options.threads {
         plugins = plugins.set(TaskPoolPlugin { task_pool_options: TaskPoolOptions::with_num_threads(threads) });
     }
-    app.add_plugins(plugins)
-        .insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
+    app.add_plugins(plugins).insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
     insert_simulation(&mut app, checked, options)?;
     app.finish();
     app.cleanup();

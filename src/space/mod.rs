@@ -197,7 +197,11 @@ impl Space {
                 .map(|w| (distance_to_segment(at, w.a, w.b), w))
                 .min_by(|x, y| x.0.total_cmp(&y.0));
             let Some((dist, wall)) = nearest.filter(|(d, _)| *d <= DOOR_SNAP) else {
-                let mut d = src.at_id("door", &door.id, format!("is not on a wall or on the boundary of level '{}'", door.level));
+                let mut d = src.at_id(
+                    "door",
+                    &door.id,
+                    format!("is not on a wall or on the boundary of level '{}'", door.level),
+                );
                 d = match nearest {
                     Some((dist, w)) => {
                         let c = closest_on_segment(at, w.a, w.b);
@@ -229,7 +233,8 @@ impl Space {
             }
             let normal = DVec2::new(-dir.y, dir.x);
             let probe = 0.05;
-            let (left_in, right_in) = (level.contains(centre + normal * probe), level.contains(centre - normal * probe));
+            let (left_in, right_in) =
+                (level.contains(centre + normal * probe), level.contains(centre - normal * probe));
             let (boundary, normal) = match (left_in, right_in) {
                 (true, true) => (false, normal),
                 (true, false) => (true, -normal),

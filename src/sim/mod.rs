@@ -52,8 +52,9 @@ pub struct SimClock {
 }
 
 impl SimClock {
+    /// Seconds since the start, rounded to the nanosecond so that 24 × 0.05 reads 1.2, not 1.2000000000000002.
     pub fn now(&self) -> f64 {
-        self.step as f64 * self.dt
+        (self.step as f64 * self.dt * 1e9).round() / 1e9
     }
     pub fn is_frame(&self) -> bool {
         self.step % self.steps_per_frame == 0

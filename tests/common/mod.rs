@@ -1,0 +1,93 @@
+//! Shared harness for the verification tests: load a scene, step it, and after every step check
+//! that no agent overlaps or crosses a wall and that agents are conserved (spawned = on site + exited).
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use bevy::prelude::*;
+use unitwin::crowd::{AgentId, Body, Census};
+use unitwin::scene::{CheckedScene, check_scene, read_scene};
+use unitwin::sim::{RunOptions, SimClock, SimControl, headless_app};
+use unitwin::space::SpaceRes;
+use unitwin::space::geom::{distance_to_segment, segments_intersect};
+
+pub fn load(path: &str) -> CheckedScene {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    match read_scene(&full).and_then(check_scene) {
+        Ok(c) => c,
+        Err(d) => panic!("{path} does not check:\n{d}"),
+    }
+}
+
+pub fn app(checked: &CheckedScene, seed: u64) -> App {
+    let options = RunOptions { seed, until: checked.scene().run.duration, threads: None };
+    headless_app(checked, &options).expect("placement succeeds")
+}
+
+/// Result of a verified run.
+pub struct Outcome {
+    pub census: Census,
+    /// Simulated time when the run ended.
+    pub end: f64,
+    /// Smallest clearance (centre-to-wall distance minus radius) seen, m.
+    pub min_clearance: f64,
+}
+
+/// Checks the invariants on the current state; panics with the offending agent.
+pub fn check_invariants(world: &mut World) -> f64 {
+    let space = world.resource::<SpaceRes>().0.clone();
+    let census = world.resource::<Census>().clone();
+    let t = world.resource::<SimClock>().now();
+    let mut q = world.query::<(&AgentId, &Body)>();
+    let mut present = 0u32;
+    let mut min_clearance = f64::INFINITY;
+    for (id, body) in q.iter(world) {
+        present += 1;
+        for wall in &space.levels[body.level as usize].walls {
+            let d = distance_to_segment(body.pos, wall.a, wall.b);
+            min_clearance = min_clearance.min(d - body.radius);
+            assert!(
+                d >= body.radius - 1e-6,
+                "t = {t:.2} s: agent {} overlaps a wall (centre {d:.3} m from it, radius {})",
+                id.0,
+                body.radius
+            );
+            assert!(
+                body.prev == body.pos || !segments_intersect(body.prev, body.pos, wall.a, wall.b),
+                "t = {t:.2} s: agent {} crossed a wall between {:?} and {:?}",
+                id.0,
+                body.prev,
+                body.pos
+            );
+        }
+    }
+    assert_eq!(
+        census.spawned,
+        present + census.exited,
+        "t = {t:.2} s: agents not conserved: {} spawned, {present} on site, {} exited",
+        census.spawned,
+        census.exited
+    );
+    min_clearance
+}
+
+/// Steps to the end of the run, checking the invariants after every step and calling `observe`.
+pub fn run_verified(app: &mut App, mut observe: impl FnMut(&mut World)) -> Outcome {
+    let mut min_clearance = f64::INFINITY;
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        let world = app.world_mut();
+        min_clearance = min_clearance.min(check_invariants(world));
+        observe(world);
+    }
+    let world = app.world();
+    Outcome { census: world.resource::<Census>().clone(), end: world.resource::<SimClock>().now(), min_clearance }
+}
+
+/// Agents' (id, position) now, in id order.
+pub fn positions(world: &mut World) -> Vec<(u32, bevy::math::DVec2)> {
+    let mut q = world.query::<(&AgentId, &Body)>();
+    let mut v: Vec<_> = q.iter(world).map(|(id, b)| (id.0, b.pos)).collect();
+    v.sort_by_key(|a| a.0);
+    v
+}

@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod motion;
+pub mod route;
 pub mod spawn;
 
 use bevy::math::DVec2;
@@ -30,8 +31,10 @@ pub struct Body {
 pub struct Walker {
     /// Desired (free) speed, m/s.
     pub v0: f64,
-    /// Time gap to the person in front, s.
+    /// Time gap to the person in front, s (collision-free speed model).
     pub time_gap: f64,
+    /// Relaxation time τ, s (social force model).
+    pub relaxation: f64,
     /// Index of the population the agent belongs to.
     pub population: u16,
 }
@@ -74,6 +77,7 @@ pub struct SnapAgent {
     pub id: u32,
     pub level: u16,
     pub pos: DVec2,
+    pub vel: DVec2,
     pub radius: f64,
 }
 
@@ -83,9 +87,9 @@ impl Plugin for CrowdPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CrowdSnapshot>()
             .init_resource::<Census>()
-            .init_resource::<model::ModelParams>()
             .add_systems(crate::sim::SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
             .add_systems(crate::sim::SimStep, build_snapshot.in_set(SimSystems::Snapshot))
+            .add_systems(crate::sim::SimStep, route::choose_exits.in_set(SimSystems::Route))
             .add_systems(crate::sim::SimStep, model::steer.in_set(SimSystems::Steer))
             .add_systems(crate::sim::SimStep, motion::advance.in_set(SimSystems::Move))
             .add_systems(crate::sim::SimStep, motion::remove_leavers.in_set(SimSystems::Leave));
@@ -94,15 +98,16 @@ impl Plugin for CrowdPlugin {
 
 fn build_snapshot(
     mut snapshot: ResMut<CrowdSnapshot>,
-    agents: Query<(&AgentId, &Body)>,
+    agents: Query<(&AgentId, &Body, &Velocity)>,
     space: Res<crate::space::SpaceRes>,
 ) {
     let snapshot = &mut *snapshot;
     snapshot.agents.clear();
-    snapshot.agents.extend(agents.iter().map(|(id, body)| SnapAgent {
+    snapshot.agents.extend(agents.iter().map(|(id, body, velocity)| SnapAgent {
         id: id.0,
         level: body.level,
         pos: body.pos,
+        vel: velocity.0,
         radius: body.radius,
     }));
     snapshot.agents.sort_unstable_by_key(|a| a.id);

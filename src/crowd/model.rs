@@ -1,5 +1,6 @@
-//! The collision-free speed model (Tordeux, Chraibi, Seyfried 2016): each agent walks at the
-//! largest speed that keeps a time gap to whoever is ahead, in a direction bent by its neighbours and walls.
+//! Operational models: how each agent chooses its velocity from its desired direction, its
+//! neighbours and the walls. The collision-free speed model is the default; the social force model
+//! is the alternative. Both read only the step's snapshot and write only the agent itself.
 
 use std::cell::RefCell;
 
@@ -9,25 +10,14 @@ use bevy::prelude::*;
 use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Velocity, Walker};
 use crate::nav::Navigation;
 use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
+use crate::scene::PedestrianModel;
+use crate::sim::SimClock;
 use crate::space::geom::{closest_on_segment, v};
 use crate::space::{Space, SpaceRes};
 
-/// Model constants. Defaults follow JuPedSim's `CollisionFreeSpeedModel`, which implements the
-/// model of Tordeux et al. (2016): neighbour repulsion strength 8, range 0.1 m; wall repulsion
-/// strength 5, range 0.02 m. The time gap (1 s) is per agent, in `Walker`.
-#[derive(Resource, Clone, Copy, Debug)]
-pub struct ModelParams {
-    pub neighbour_strength: f64,
-    pub neighbour_range: f64,
-    pub wall_strength: f64,
-    pub wall_range: f64,
-}
-
-impl Default for ModelParams {
-    fn default() -> Self {
-        ModelParams { neighbour_strength: 8.0, neighbour_range: 0.1, wall_strength: 5.0, wall_range: 0.02 }
-    }
-}
+/// The scene's model and constants, as a resource.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct ModelParams(pub PedestrianModel);
 
 thread_local! {
     /// Reused per worker thread so that the per-agent loop allocates nothing.
@@ -35,20 +25,36 @@ thread_local! {
 }
 
 pub fn steer(
+    clock: Res<SimClock>,
     snapshot: Res<CrowdSnapshot>,
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
     params: Res<ModelParams>,
     mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &mut Velocity)>,
 ) {
-    let (snapshot, space, nav, params) = (&*snapshot, &space.0, &*nav, *params);
+    let (snapshot, space, nav, model, dt) = (&*snapshot, &space.0, &*nav, &params.0, clock.dt);
     agents.par_iter_mut().for_each(|(id, body, walker, plan, mut velocity)| {
-        velocity.0 = match plan.activity {
-            Activity::Walking => NEIGHBOURS.with_borrow_mut(|buf| {
-                collision_free_velocity(id.0, body, walker, plan, snapshot, space, nav, &params, buf)
-            }),
-            _ => DVec2::ZERO,
+        let walking = plan.activity == Activity::Walking;
+        let e0 = if walking {
+            desired_direction(nav, space, plan.field as usize, body.level as usize, body.pos)
+        } else {
+            DVec2::ZERO
         };
+        velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
+            let ctx = Context { id: id.0, body, walker, e0, snapshot, space };
+            match *model {
+                PedestrianModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
+                PedestrianModel::CollisionFreeSpeed {
+                    neighbour_strength,
+                    neighbour_range,
+                    wall_strength,
+                    wall_range,
+                } => ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf),
+                PedestrianModel::SocialForce { strength, range, body_force, friction, mass } => {
+                    ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf)
+                }
+            }
+        });
     });
 }
 
@@ -57,10 +63,11 @@ pub fn desired_direction(nav: &Navigation, space: &Space, field: usize, level: u
     let grid = &nav.grids[level];
     let Some(k) = grid.cell_at(p) else { return DVec2::ZERO };
     let mut f = &nav.fields[field];
-    if !f.time[k].is_finite() && f.dir[k] == [0.0, 0.0] {
-        if let Some(fallback) = nav.level_exits[level] {
-            f = &nav.fields[fallback];
-        }
+    if !f.time[k].is_finite()
+        && f.dir[k] == [0.0, 0.0]
+        && let Some(fallback) = nav.level_exits[level]
+    {
+        f = &nav.fields[fallback];
     }
     match f.source[k] {
         s if s == NOT_SOURCE || s == IN_DESTINATION => DVec2::new(f.dir[k][0] as f64, f.dir[k][1] as f64),
@@ -74,69 +81,108 @@ pub fn desired_direction(nav: &Navigation, space: &Space, field: usize, level: u
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn collision_free_velocity(
+struct Context<'a> {
     id: u32,
-    body: &Body,
-    walker: &Walker,
-    plan: &Plan,
-    snapshot: &CrowdSnapshot,
-    space: &Space,
-    nav: &Navigation,
-    params: &ModelParams,
-    neighbours: &mut Vec<u32>,
-) -> DVec2 {
-    let level = body.level as usize;
-    let p = body.pos;
-    let e0 = desired_direction(nav, space, plan.field as usize, level, p);
-    if e0 == DVec2::ZERO {
-        return DVec2::ZERO;
-    }
-    // Beyond this distance a neighbour neither repels noticeably nor limits the speed.
-    let reach = (body.radius + snapshot.max_radius + walker.v0 * walker.time_gap).max(1.0);
-    neighbours.clear();
-    if let Some(tree) = snapshot.trees.get(level) {
-        neighbours.extend(tree.locate_within_distance([p.x, p.y], reach * reach).map(|n| n.data));
-    }
-    neighbours.sort_unstable();
+    body: &'a Body,
+    walker: &'a Walker,
+    e0: DVec2,
+    snapshot: &'a CrowdSnapshot,
+    space: &'a Space,
+}
 
-    let mut e = e0;
-    for &j in neighbours.iter() {
-        let other = &snapshot.agents[j as usize];
-        if other.id == id {
-            continue;
+impl Context<'_> {
+    /// Fills `out` with the snapshot indices of agents within `reach`, in `AgentId` order.
+    fn neighbours(&self, reach: f64, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(tree) = self.snapshot.trees.get(self.body.level as usize) {
+            let p = self.body.pos;
+            out.extend(tree.locate_within_distance([p.x, p.y], reach * reach).map(|n| n.data));
         }
-        let d = p - other.pos;
-        let dist = d.length();
-        if dist > 1e-9 {
-            let l = body.radius + other.radius;
-            e += d / dist * params.neighbour_strength * libm::exp((l - dist) / params.neighbour_range);
-        }
+        out.sort_unstable();
     }
-    let wall_reach = body.radius + 10.0 * params.wall_range;
-    for wall in space.levels[level].walls_near(p, wall_reach) {
-        let q = closest_on_segment(p, v(wall.geom().from), v(wall.geom().to));
-        let d = p - q;
-        let dist = d.length();
-        if dist > 1e-9 {
-            e += d / dist * params.wall_strength * libm::exp((body.radius - dist) / params.wall_range);
-        }
-    }
-    let e = e.try_normalize().unwrap_or(e0);
 
-    let mut spacing = f64::INFINITY;
-    let side = e.perp();
-    for &j in neighbours.iter() {
-        let other = &snapshot.agents[j as usize];
-        if other.id == id {
-            continue;
-        }
-        let d = other.pos - p;
-        let l = body.radius + other.radius;
-        if d.dot(e) >= 0.0 && d.dot(side).abs() <= l {
-            spacing = spacing.min(d.length() - l);
-        }
+    fn walls(&self, reach: f64) -> impl Iterator<Item = (DVec2, DVec2)> + '_ {
+        self.space.levels[self.body.level as usize]
+            .walls_near(self.body.pos, reach)
+            .map(|w| (v(w.geom().from), v(w.geom().to)))
     }
-    let speed = (spacing / walker.time_gap).clamp(0.0, walker.v0);
-    e * speed
+
+    /// Tordeux, Chraibi & Seyfried (2016): direction bent by exponential repulsion, speed limited
+    /// so that the time gap to the nearest person ahead stays at least T: v = min(v0, max(0, (s − l)/T)).
+    fn collision_free_velocity(&self, a: f64, d: f64, a_wall: f64, d_wall: f64, buf: &mut Vec<u32>) -> DVec2 {
+        if self.e0 == DVec2::ZERO {
+            return DVec2::ZERO;
+        }
+        let (p, r) = (self.body.pos, self.body.radius);
+        // Beyond this distance a neighbour neither repels noticeably nor limits the speed.
+        let reach = (r + self.snapshot.max_radius + self.walker.v0 * self.walker.time_gap).max(1.0);
+        self.neighbours(reach, buf);
+        let mut e = self.e0;
+        for &j in buf.iter() {
+            let other = &self.snapshot.agents[j as usize];
+            let offset = p - other.pos;
+            let dist = offset.length();
+            if other.id != self.id && dist > 1e-9 {
+                e += offset / dist * a * libm::exp((r + other.radius - dist) / d);
+            }
+        }
+        for (wa, wb) in self.walls(r + 10.0 * d_wall) {
+            let offset = p - closest_on_segment(p, wa, wb);
+            let dist = offset.length();
+            if dist > 1e-9 {
+                e += offset / dist * a_wall * libm::exp((r - dist) / d_wall);
+            }
+        }
+        let e = e.try_normalize().unwrap_or(self.e0);
+        let side = e.perp();
+        let mut spacing = f64::INFINITY;
+        for &j in buf.iter() {
+            let other = &self.snapshot.agents[j as usize];
+            let ahead = other.pos - p;
+            let l = r + other.radius;
+            if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
+                spacing = spacing.min(ahead.length() - l);
+            }
+        }
+        e * (spacing / self.walker.time_gap).clamp(0.0, self.walker.v0)
+    }
+
+    /// Helbing, Farkas & Vicsek (2000): m dv/dt = m (v0 e0 − v)/τ + Σ f_ij + Σ f_iW with
+    /// f = [A exp((r − d)/B) + k g(r − d)] n + κ g(r − d) Δv·t t, integrated semi-implicitly.
+    fn social_force_velocity(&self, v_now: DVec2, dt: f64, c: [f64; 5], buf: &mut Vec<u32>) -> DVec2 {
+        let [a, b, k, kappa, mass] = c;
+        let (p, r) = (self.body.pos, self.body.radius);
+        let mut force = mass * (self.walker.v0 * self.e0 - v_now) / self.walker.relaxation;
+        // Beyond 12 B the exponential repulsion is below 10⁻⁵ A.
+        self.neighbours(r + self.snapshot.max_radius + 12.0 * b, buf);
+        for &j in buf.iter() {
+            let other = &self.snapshot.agents[j as usize];
+            let offset = p - other.pos;
+            let dist = offset.length();
+            if other.id == self.id || dist <= 1e-9 {
+                continue;
+            }
+            let n = offset / dist;
+            let overlap = r + other.radius - dist;
+            let touch = overlap.max(0.0);
+            let t = n.perp();
+            force += (a * libm::exp(overlap / b) + k * touch) * n + kappa * touch * (other.vel - v_now).dot(t) * t;
+        }
+        for (wa, wb) in self.walls(r + 12.0 * b) {
+            let offset = p - closest_on_segment(p, wa, wb);
+            let dist = offset.length();
+            if dist <= 1e-9 {
+                continue;
+            }
+            let n = offset / dist;
+            let overlap = r - dist;
+            let touch = overlap.max(0.0);
+            let t = n.perp();
+            force += (a * libm::exp(overlap / b) + k * touch) * n - kappa * touch * v_now.dot(t) * t;
+        }
+        let v_next = v_now + force / mass * dt;
+        // Helbing et al. cap speeds at 1.3 v0 in normal situations.
+        let cap = 1.3 * self.walker.v0;
+        if v_next.length() > cap { v_next.normalize() * cap } else { v_next }
+    }
 }

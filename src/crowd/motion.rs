@@ -18,20 +18,22 @@ pub fn advance(
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
     populations: Res<Populations>,
-    mut agents: Query<(&AgentId, &Walker, &mut Body, &Velocity, &mut Plan)>,
+    mut agents: Query<(&AgentId, &Walker, &mut Body, &mut Velocity, &mut Plan)>,
 ) {
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
     let (space, nav, populations) = (&space.0, &*nav, &*populations);
-    agents.par_iter_mut().for_each(|(id, walker, mut body, velocity, mut plan)| {
+    agents.par_iter_mut().for_each(|(id, walker, mut body, mut velocity, mut plan)| {
         let legs = &populations.list[walker.population as usize].legs;
         body.prev = body.pos;
         match plan.activity {
             Activity::Waiting { until } => {
+                velocity.0 = DVec2::ZERO;
                 if now + dt >= until {
                     plan.activity = Activity::Walking;
                 }
             }
             Activity::Dwelling { until } => {
+                velocity.0 = DVec2::ZERO;
                 if now + dt >= until {
                     let leg = (plan.leg as usize + 1).min(legs.len() - 1);
                     plan.leg = leg as u16;
@@ -43,6 +45,13 @@ pub fn advance(
                 let level = &space.levels[body.level as usize];
                 let target = body.pos + velocity.0 * dt;
                 body.pos = constrain(level, body.pos, target, body.radius);
+                if nav.grids[body.level as usize].is_closed(body.pos)
+                    && !nav.grids[body.level as usize].is_closed(body.prev)
+                {
+                    body.pos = body.prev; // a blocked zone is not entered
+                }
+                // Walls and blocked zones take away the motion they stop (it matters for inertial models).
+                velocity.0 = (body.pos - body.prev) / dt;
                 if let Some(door) = left_through(space, nav, &plan, &body) {
                     plan.activity = Activity::Left { door: door as u16 };
                 } else if arrived(nav, &plan, &body) {

@@ -48,9 +48,13 @@ pub struct PopulationRuntime {
     pub level: u16,
     pub radius: f64,
     pub time_gap: f64,
+    pub relaxation: f64,
     pub speed: Distribution,
     pub premovement: Distribution,
     pub legs: Vec<Leg>,
+    pub exit_choice: crate::scene::ExitChoice,
+    /// For `Quickest`: each candidate exit door and the field leading to it alone.
+    pub exit_options: Vec<(usize, u32)>,
     pub source: Source,
     pub rng: ChaCha8Rng,
 }
@@ -99,6 +103,16 @@ pub fn sample(dist: &Distribution, rng: &mut impl Rng) -> f64 {
         }
         Distribution::LogNormal { mu, sigma, min, max } => {
             truncated(&mut || libm::exp(mu + sigma * rng.sample::<f64, _>(StandardNormal)), min, max, libm::exp(mu))
+        }
+        Distribution::AgeGroups(ref groups) => {
+            let total: f64 = groups.iter().map(|g| g.1).sum();
+            let mut pick = rng.random::<f64>() * total;
+            let group = groups.iter().find(|g| {
+                pick -= g.1;
+                pick < 0.0
+            });
+            let (lo, hi) = group.or(groups.last()).map_or((0.0, 0.0), |g| g.0.speed_range());
+            lo + (hi - lo) * rng.random::<f64>()
         }
     }
 }
@@ -233,7 +247,7 @@ pub fn spawn_agents(
             commands.spawn((
                 AgentId(populations.next_id),
                 Body { level: pop.level, pos, prev: pos, radius: pop.radius },
-                Walker { v0, time_gap: pop.time_gap, population: index as u16 },
+                Walker { v0, time_gap: pop.time_gap, relaxation: pop.relaxation, population: index as u16 },
                 Velocity::default(),
                 Plan { activity, leg: 0, field: pop.legs[0].field },
             ));

@@ -62,13 +62,22 @@ fn apply_events(
 
 /// Carries out one action on the space and rebuilds what depends on it.
 pub fn apply(space: &mut Space, nav: &mut Navigation, action: &Action) {
-    let (door, open) = match action {
-        Action::CloseDoor(id) => (id, false),
-        Action::OpenDoor(id) => (id, true),
-    };
-    let Some(&index) = space.door_index.get(door) else { return };
-    if space.doors[index].open != open {
-        let level = space.set_door_open(index, open);
-        nav.rebuild_level(space, level);
+    match action {
+        Action::CloseDoor(id) | Action::OpenDoor(id) => {
+            let open = matches!(action, Action::OpenDoor(_));
+            let Some(&index) = space.door_index.get(id) else { return };
+            if space.doors[index].open != open {
+                let level = space.set_door_open(index, open);
+                nav.rebuild_level(space, level);
+            }
+        }
+        Action::BlockZone(id) | Action::UnblockZone(id) => {
+            let blocked = matches!(action, Action::BlockZone(_));
+            let Some(&index) = space.zone_index.get(id) else { return };
+            if space.zones[index].blocked != blocked {
+                space.zones[index].blocked = blocked;
+                nav.rebuild_level(space, space.zones[index].level);
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use bevy::math::DVec2;
 
 use crate::space::LevelSpace;
-use crate::space::geom::segments_intersect;
+use crate::space::geom::{ring_contains, segments_intersect};
 
 /// A wall crosses the edge to the cell at +x.
 pub const BLOCK_X: u8 = 1;
@@ -15,6 +15,9 @@ pub const BLOCK_Y: u8 = 2;
 const WALL_RANGE: f64 = 0.5;
 /// Extra cost of walking right at a wall, relative to open space.
 const WALL_COST: f64 = 0.8;
+/// Cost factor inside a blocked zone: routes avoid it, and from inside it the cheapest way is the
+/// shortest way out.
+const CLOSED_COST: f32 = 1000.0;
 
 #[derive(Clone, Debug)]
 pub struct NavGrid {
@@ -26,10 +29,12 @@ pub struct NavGrid {
     pub blocked: Vec<u8>,
     /// Travel time per metre relative to free walking.
     pub slowness: Vec<f32>,
+    /// Inside a blocked zone.
+    pub closed: Vec<bool>,
 }
 
 impl NavGrid {
-    pub fn build(level: &LevelSpace, cell: f64) -> Self {
+    pub fn build(level: &LevelSpace, cell: f64, blocked_zones: &[&[[f64; 2]]]) -> Self {
         let origin = level.min - DVec2::splat(2.0 * cell);
         let size = level.max - level.min + DVec2::splat(4.0 * cell);
         let nx = (size.x / cell).ceil().max(1.0) as usize;
@@ -42,6 +47,7 @@ impl NavGrid {
             walkable: vec![false; nx * ny],
             blocked: vec![0; nx * ny],
             slowness: vec![1.0; nx * ny],
+            closed: vec![false; nx * ny],
         };
         grid.rasterize(level);
         grid.block_walls(level);
@@ -50,9 +56,20 @@ impl NavGrid {
                 let d = level.wall_distance(grid.center(k));
                 let near = (1.0 - d / WALL_RANGE).max(0.0);
                 grid.slowness[k] = (1.0 + WALL_COST * near * near) as f32;
+                let c = grid.center(k);
+                if blocked_zones.iter().any(|z| ring_contains(z, c)) {
+                    grid.closed[k] = true;
+                    grid.slowness[k] *= CLOSED_COST;
+                }
             }
         }
         grid
+    }
+
+    /// Whether `p` lies in a blocked zone.
+    #[inline]
+    pub fn is_closed(&self, p: DVec2) -> bool {
+        self.cell_at(p).is_some_and(|k| self.closed[k])
     }
 
     #[inline]

@@ -48,7 +48,9 @@ pub struct Navigation {
 
 impl Navigation {
     pub fn new(space: &Space, cell: f64, destinations: DestinationAreas) -> Self {
-        let grids = space.levels.iter().map(|level| NavGrid::build(level, cell)).collect();
+        let grids = (0..space.levels.len())
+            .map(|li| NavGrid::build(&space.levels[li], cell, &space.blocked_zones(li)))
+            .collect();
         let mut nav = Navigation {
             grids,
             fields: Vec::new(),
@@ -83,7 +85,7 @@ impl Navigation {
     /// Rebuilds the grid and every field of a level after its walls changed.
     pub fn rebuild_level(&mut self, space: &Space, level: usize) {
         let cell = self.grids[level].cell;
-        self.grids[level] = NavGrid::build(&space.levels[level], cell);
+        self.grids[level] = NavGrid::build(&space.levels[level], cell, &space.blocked_zones(level));
         for i in 0..self.fields.len() {
             if self.targets[i].level() == level {
                 self.fields[i] = self.compute(space, &self.targets[i].clone());

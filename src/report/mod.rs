@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::crowd::Census;
 use crate::incident::TimedEvents;
 use crate::metrics::{AreaMonitor, LineCounter, Measurements, TimelineRow};
-use crate::scene::{Action, CheckedScene};
+use crate::scene::CheckedScene;
 use crate::sim::SimClock;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -168,17 +168,7 @@ impl Summary {
             }),
             lines: measurements.lines.clone(),
             areas: measurements.areas.clone(),
-            events: events
-                .log
-                .iter()
-                .map(|(t, a)| EventRecord {
-                    t: *t,
-                    action: match a {
-                        Action::CloseDoor(d) => format!("close door '{d}'"),
-                        Action::OpenDoor(d) => format!("open door '{d}'"),
-                    },
-                })
-                .collect(),
+            events: events.log.iter().map(|(t, a)| EventRecord { t: *t, action: a.to_string() }).collect(),
             timeline: measurements.timeline.clone(),
         }
     }

@@ -15,6 +15,9 @@ pub struct Scene {
     pub version: u32,
     pub unit: Unit,
     pub run: RunSettings,
+    /// The operational pedestrian model (default: the collision-free speed model).
+    #[serde(default)]
+    pub model: PedestrianModel,
     pub levels: Vec<Level>,
     #[serde(default)]
     pub obstacles: Vec<Obstacle>,
@@ -24,6 +27,9 @@ pub struct Scene {
     pub doors: Vec<Door>,
     #[serde(default)]
     pub destinations: Vec<Destination>,
+    /// Named areas that events can block (smoke, a cordon) and unblock.
+    #[serde(default)]
+    pub zones: Vec<Zone>,
     pub populations: Vec<Population>,
     #[serde(default)]
     pub measurements: Vec<Measurement>,
@@ -183,9 +189,122 @@ pub struct Population {
     pub premovement: Distribution,
     #[serde(default)]
     pub goal: Goal,
+    /// How an exit is chosen among the goal's exits.
+    #[serde(default)]
+    pub exit_choice: ExitChoice,
     /// Body radius in metres.
     #[serde(default = "default_radius")]
     pub radius: f64,
+    /// Collision-free speed model: time gap to the person ahead, s (Tordeux et al. 2016: 1 s).
+    #[serde(default = "default_time_gap")]
+    pub time_gap: f64,
+    /// Social force model: relaxation time τ, s (Helbing, Farkas, Vicsek 2000: 0.5 s).
+    #[serde(default = "default_relaxation")]
+    pub relaxation: f64,
+}
+
+fn default_time_gap() -> f64 {
+    1.0
+}
+fn default_relaxation() -> f64 {
+    0.5
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitChoice {
+    /// The exit with the shortest walk.
+    #[default]
+    Nearest,
+    /// The exit with the earliest expected exit time: the longer of the walk and the time for the
+    /// people already heading there to pass it (1.9 persons/s per metre of width); re-decided every second.
+    Quickest,
+}
+
+/// A named polygon that events can block and unblock. While blocked, nobody enters it and
+/// everyone inside leaves it by the nearest way.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub id: String,
+    pub level: String,
+    pub polygon: Vec<Point>,
+    #[serde(default)]
+    pub blocked: bool,
+}
+
+/// The operational model and its constants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum PedestrianModel {
+    /// Tordeux, Chraibi & Seyfried (2016). Defaults are JuPedSim's.
+    CollisionFreeSpeed {
+        #[serde(default = "cfsm_neighbour_strength")]
+        neighbour_strength: f64,
+        #[serde(default = "cfsm_neighbour_range")]
+        neighbour_range: f64,
+        #[serde(default = "cfsm_wall_strength")]
+        wall_strength: f64,
+        #[serde(default = "cfsm_wall_range")]
+        wall_range: f64,
+    },
+    /// Helbing & Molnár (1995) with the body and friction forces of Helbing, Farkas & Vicsek (2000).
+    /// Defaults are the 2000 paper's. Needs `step` ≤ 0.01 s.
+    SocialForce {
+        /// A, N
+        #[serde(default = "sfm_strength")]
+        strength: f64,
+        /// B, m
+        #[serde(default = "sfm_range")]
+        range: f64,
+        /// k, kg/s²
+        #[serde(default = "sfm_body_force")]
+        body_force: f64,
+        /// κ, kg/(m·s)
+        #[serde(default = "sfm_friction")]
+        friction: f64,
+        /// m, kg
+        #[serde(default = "sfm_mass")]
+        mass: f64,
+    },
+}
+
+impl Default for PedestrianModel {
+    fn default() -> Self {
+        PedestrianModel::CollisionFreeSpeed {
+            neighbour_strength: cfsm_neighbour_strength(),
+            neighbour_range: cfsm_neighbour_range(),
+            wall_strength: cfsm_wall_strength(),
+            wall_range: cfsm_wall_range(),
+        }
+    }
+}
+
+fn cfsm_neighbour_strength() -> f64 {
+    8.0
+}
+fn cfsm_neighbour_range() -> f64 {
+    0.1
+}
+fn cfsm_wall_strength() -> f64 {
+    5.0
+}
+fn cfsm_wall_range() -> f64 {
+    0.02
+}
+fn sfm_strength() -> f64 {
+    2000.0
+}
+fn sfm_range() -> f64 {
+    0.08
+}
+fn sfm_body_force() -> f64 {
+    1.2e5
+}
+fn sfm_friction() -> f64 {
+    2.4e5
+}
+fn sfm_mass() -> f64 {
+    80.0
 }
 
 /// Weidmann (1993): free walking speed 1.34 m/s, standard deviation 0.26 m/s.
@@ -243,6 +362,29 @@ pub enum Distribution {
         min: f64,
         max: f64,
     },
+    /// Walking speeds by age group (RiMEA 3.0 test 7, after Weidmann 1993): each agent's group is
+    /// drawn by share, then its speed uniformly within the group's range.
+    AgeGroups(Vec<(AgeGroup, f64)>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgeGroup {
+    Under30,
+    From30To50,
+    Over50,
+    LimitedMobility,
+}
+
+impl AgeGroup {
+    /// Free walking speed range in m/s (RiMEA 3.0, table for test 7).
+    pub fn speed_range(self) -> (f64, f64) {
+        match self {
+            AgeGroup::Under30 => (0.58, 1.61),
+            AgeGroup::From30To50 => (1.41, 1.54),
+            AgeGroup::Over50 => (0.68, 1.41),
+            AgeGroup::LimitedMobility => (0.46, 0.76),
+        }
+    }
 }
 
 impl Default for Distribution {
@@ -279,4 +421,17 @@ pub struct TimedEvent {
 pub enum Action {
     CloseDoor(String),
     OpenDoor(String),
+    BlockZone(String),
+    UnblockZone(String),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::CloseDoor(d) => write!(f, "close door '{d}'"),
+            Action::OpenDoor(d) => write!(f, "open door '{d}'"),
+            Action::BlockZone(z) => write!(f, "block zone '{z}'"),
+            Action::UnblockZone(z) => write!(f, "unblock zone '{z}'"),
+        }
+    }
 }

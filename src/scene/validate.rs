@@ -41,6 +41,8 @@ pub struct PopulationPlan {
     pub entrance: Option<usize>,
     /// Field and dwell time of each leg; the last leg leads out.
     pub legs: Vec<(usize, Option<Distribution>)>,
+    /// For `exit_choice: Quickest`: each candidate exit door with the field to it alone.
+    pub exit_options: Vec<(usize, usize)>,
 }
 
 pub fn check_scene(loaded: LoadedScene) -> Result<CheckedScene, Diagnostics> {
@@ -94,6 +96,13 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
             "e.g. step 0.05 with output_interval 0.1, 0.5 or 1.0",
         ));
     }
+    if matches!(scene.model, PedestrianModel::SocialForce { .. }) && run.step > 0.01 + 1e-12 {
+        diags.push(at(
+            "step",
+            format!("the social force model needs step ≤ 0.01 s (got {})", run.step),
+            "use step: 0.01 with SocialForce, or the collision-free speed model",
+        ));
+    }
     if !(0.05..=1.0).contains(&run.nav_cell) {
         diags.push(at(
             "nav_cell",
@@ -126,6 +135,7 @@ fn all_ids(scene: &Scene) -> Vec<(&'static str, &str)> {
     ids.extend(scene.buildings.iter().map(|b| ("building", b.id.as_str())));
     ids.extend(scene.doors.iter().map(|d| ("door", d.id.as_str())));
     ids.extend(scene.destinations.iter().map(|d| ("destination", d.id.as_str())));
+    ids.extend(scene.zones.iter().map(|z| ("zone", z.id.as_str())));
     ids.extend(scene.populations.iter().map(|p| ("population", p.id.as_str())));
     ids.extend(scene.measurements.iter().map(|m| ("measurement", m.id())));
     ids
@@ -183,6 +193,9 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
     for d in &scene.destinations {
         check("destination", &d.id, &d.level);
     }
+    for z in &scene.zones {
+        check("zone", &z.id, &z.level);
+    }
     for p in &scene.populations {
         check("population", &p.id, &p.level);
     }
@@ -228,6 +241,16 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                     .hint("adults are about 0.2 m (shoulder width 0.4 m)"),
             );
         }
+        if !(p.time_gap > 0.0 && p.time_gap <= 5.0) || !(p.relaxation > 0.0 && p.relaxation <= 5.0) {
+            diags.push(
+                src.at_id(
+                    "population",
+                    &p.id,
+                    format!("time_gap ({}) and relaxation ({}) must lie in (0, 5] s", p.time_gap, p.relaxation),
+                )
+                .hint("defaults: time_gap 1.0 s (collision-free speed model), relaxation 0.5 s (social force model)"),
+            );
+        }
         check_distribution(src, &p.id, "speed", &p.speed, 0.05, 10.0, diags);
         check_distribution(src, &p.id, "premovement", &p.premovement, 0.0, 1e6, diags);
         if let Placement::Arrivals { rates, .. } = &p.placement {
@@ -268,6 +291,11 @@ fn check_distribution(
         Distribution::Uniform { min, max } => (min, max, true),
         Distribution::Normal { mean, sd, min, max } => (min, max, sd >= 0.0 && (min..=max).contains(&mean)),
         Distribution::LogNormal { sigma, min, max, .. } => (min, max, sigma >= 0.0),
+        Distribution::AgeGroups(ref groups) => (
+            groups.iter().map(|g| g.0.speed_range().0).fold(f64::INFINITY, f64::min),
+            groups.iter().map(|g| g.0.speed_range().1).fold(0.0, f64::max),
+            !groups.is_empty() && groups.iter().all(|g| g.1 > 0.0 && g.1.is_finite()),
+        ),
     };
     if !(ok && min <= max && min >= lo && max <= hi && min.is_finite() && max.is_finite()) {
         diags.push(
@@ -384,6 +412,9 @@ fn check_polygons(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics, bad: 
     for d in &scene.destinations {
         check("destination", &d.id, &d.area, &[]);
     }
+    for z in &scene.zones {
+        check("zone", &z.id, &z.polygon, &[]);
+    }
     for p in &scene.populations {
         if let Placement::Area { polygon, .. } = &p.placement {
             check("population", &p.id, polygon, &[]);
@@ -426,15 +457,22 @@ fn check_geometry(
     let door_ref = |id: &str| space.door_index.get(id).copied();
     let declared = |id: &str| scene.doors.iter().any(|d| d.id == id);
     for (i, e) in scene.events.iter().enumerate() {
-        let (Action::CloseDoor(door) | Action::OpenDoor(door)) = &e.action;
-        if !declared(door) {
+        let (kind, name, known): (&str, &String, Vec<&str>) = match &e.action {
+            Action::CloseDoor(door) | Action::OpenDoor(door) => {
+                ("door", door, scene.doors.iter().map(|d| d.id.as_str()).collect())
+            }
+            Action::BlockZone(zone) | Action::UnblockZone(zone) => {
+                ("zone", zone, scene.zones.iter().map(|z| z.id.as_str()).collect())
+            }
+        };
+        if !known.contains(&name.as_str()) {
             diags.push(
                 src.at_text(
-                    &format!("\"{door}\""),
+                    &format!("\"{name}\""),
                     Some(format!("event #{} at {} s", i + 1, e.at)),
-                    format!("refers to door '{door}', which does not exist"),
+                    format!("refers to {kind} '{name}', which does not exist"),
                 )
-                .hint(format!("doors: {}", scene.doors.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "))),
+                .hint(format!("{kind}s in this scene: {}", known.join(", "))),
             );
         }
     }
@@ -583,6 +621,18 @@ fn plan_routes(
             }
             _ => None,
         };
+        let exit_options: Vec<(usize, usize)> = if p.exit_choice == ExitChoice::Quickest {
+            let candidates: Vec<usize> = match &doors {
+                Some(ids) => ids.clone(),
+                None => space.doors_on(level).filter(|(_, d)| d.boundary && d.exit).map(|(i, _)| i).collect(),
+            };
+            candidates
+                .into_iter()
+                .map(|d| (d, nav.field(space, TargetKey::Exits { level, doors: Some(vec![d]) })))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let exit_field = nav.field(space, TargetKey::Exits { level, doors });
         legs.push((exit_field, None, "an open exit".into()));
 
@@ -628,6 +678,7 @@ fn plan_routes(
             spawn_area,
             entrance,
             legs: legs.into_iter().map(|(f, d, _)| (f, d)).collect(),
+            exit_options,
         });
     }
     plans

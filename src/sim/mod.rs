@@ -30,6 +30,8 @@ pub enum SimSystems {
     Measure,
     /// Positions are copied into the read-only neighbour snapshot.
     Snapshot,
+    /// Agents choosing among exits re-decide from the snapshot.
+    Route,
     /// Each agent chooses its velocity from the snapshot.
     Steer,
     /// Each agent moves, leaves or reaches a destination.
@@ -92,6 +94,7 @@ impl Plugin for SimulationPlugin {
                     SimSystems::Spawn,
                     SimSystems::Measure,
                     SimSystems::Snapshot,
+                    SimSystems::Route,
                     SimSystems::Steer,
                     SimSystems::Move,
                     SimSystems::Leave,
@@ -166,6 +169,7 @@ pub fn insert_simulation(app: &mut App, checked: &CheckedScene, options: &RunOpt
             until: options.until,
         })
         .insert_resource(SimSeed(options.seed))
+        .insert_resource(crate::crowd::model::ModelParams(scene.model.clone()))
         .insert_resource(SpaceRes(checked.space.clone()))
         .insert_resource(checked.nav.clone())
         .insert_resource(populations)
@@ -209,10 +213,13 @@ fn build_populations(checked: &CheckedScene, seed: u64) -> Result<Populations, D
             id: pop.id.clone(),
             level: plan.level as u16,
             radius: pop.radius,
-            time_gap: 1.0,
+            time_gap: pop.time_gap,
+            relaxation: pop.relaxation,
             speed: pop.speed.clone(),
             premovement: pop.premovement.clone(),
             legs: plan.legs.iter().map(|(field, dwell)| Leg { field: *field as u32, dwell: dwell.clone() }).collect(),
+            exit_choice: pop.exit_choice,
+            exit_options: plan.exit_options.iter().map(|&(door, field)| (door, field as u32)).collect(),
             source,
             rng,
         });

@@ -95,10 +95,21 @@ impl LevelSpace {
     }
 }
 
+/// A named polygon that can be blocked (nobody enters; those inside leave).
+#[derive(Clone, Debug)]
+pub struct ZoneGeom {
+    pub id: String,
+    pub level: usize,
+    pub polygon: Vec<Point>,
+    pub blocked: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Space {
     pub levels: Vec<LevelSpace>,
     pub doors: Vec<DoorGeom>,
+    pub zones: Vec<ZoneGeom>,
+    pub zone_index: BTreeMap<String, usize>,
     pub level_index: BTreeMap<String, usize>,
     pub door_index: BTreeMap<String, usize>,
 }
@@ -259,7 +270,20 @@ impl Space {
                 normal,
             });
         }
-        let mut space = Space { levels, doors, level_index, door_index };
+        let mut zones = Vec::new();
+        let mut zone_index = BTreeMap::new();
+        for zone in scene.zones.iter().filter(|z| usable(&z.id)) {
+            if let Some(&level) = level_index.get(&zone.level) {
+                zone_index.insert(zone.id.clone(), zones.len());
+                zones.push(ZoneGeom {
+                    id: zone.id.clone(),
+                    level,
+                    polygon: zone.polygon.clone(),
+                    blocked: zone.blocked,
+                });
+            }
+        }
+        let mut space = Space { levels, doors, zones, zone_index, level_index, door_index };
         for li in 0..space.levels.len() {
             space.rebuild_walls(li);
         }
@@ -289,6 +313,11 @@ impl Space {
             .map(|(i, w)| GeomWithData::new(Line::new([w.a.x, w.a.y], [w.b.x, w.b.y]), i as u32))
             .collect();
         level.wall_tree = RTree::bulk_load(objects);
+    }
+
+    /// Polygons of the zones blocked now on a level.
+    pub fn blocked_zones(&self, level: usize) -> Vec<&[Point]> {
+        self.zones.iter().filter(|z| z.level == level && z.blocked).map(|z| z.polygon.as_slice()).collect()
     }
 
     pub fn doors_on(&self, level: usize) -> impl Iterator<Item = (usize, &DoorGeom)> {

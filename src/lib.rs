@@ -1,6 +1,7 @@
 //! unitwin: a digital-twin spatial simulation engine for urban minimum management units.
 //! Layers, each depending only on those above it: scene → space → nav → crowd/incident/metrics → sim → report/runner → cli.
 
+pub mod bench;
 pub mod cli;
 pub mod crowd;
 pub mod incident;

@@ -47,6 +47,28 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Time the simulation: agents crossing an open plaza to four exits, on one thread and on all cores.
+    Bench {
+        /// Crowd sizes to time.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        agents: Vec<u32>,
+        /// Simulated seconds per configuration.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// One benchmark configuration (used by `bench`, which runs each in its own process).
+    #[command(hide = true)]
+    BenchOne {
+        #[arg(long)]
+        agents: u32,
+        #[arg(long)]
+        seconds: f64,
+        #[arg(long)]
+        threads: usize,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -56,7 +78,97 @@ pub fn main() -> ExitCode {
         Command::Run { scene, seed, until, out, force, threads, quiet } => {
             run(scene, seed, until, out, force, threads, quiet)
         }
+        Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
+        Command::BenchOne { agents, seconds, threads } => match crate::bench::run_one(agents, seconds, Some(threads)) {
+            Ok(result) => {
+                println!("{}", serde_json::to_string(&result).expect("plain data"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
+}
+
+fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
+    if !(seconds > 0.0) || agents.iter().any(|&n| n == 0) {
+        eprintln!("error: --seconds must be positive and every --agents count at least 1");
+        return ExitCode::from(2);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("error: cannot find the unitwin executable: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "unitwin bench: open plaza at {} person/m², four 4 m exits, {seconds} s simulated, step 0.05 s",
+        crate::bench::PLAZA_DENSITY
+    );
+    println!(
+        "{:>8} {:>8} {:>14} {:>16} {:>14} {:>10}",
+        "agents", "threads", "wall s", "wall s / sim s", "µs/agent-step", "× real"
+    );
+    let mut results = Vec::new();
+    for &n in agents {
+        let mut thread_counts = vec![1];
+        if cores > 1 {
+            thread_counts.push(cores);
+        }
+        for threads in thread_counts {
+            eprintln!("  timing {n} agents on {threads} thread(s)…");
+            let output = std::process::Command::new(&exe)
+                .args([
+                    "bench-one",
+                    "--agents",
+                    &n.to_string(),
+                    "--seconds",
+                    &seconds.to_string(),
+                    "--threads",
+                    &threads.to_string(),
+                ])
+                .output();
+            let result: crate::bench::BenchResult = match output {
+                Ok(out) if out.status.success() => match serde_json::from_slice(&out.stdout) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("error: unreadable benchmark result: {e}");
+                        return ExitCode::from(1);
+                    }
+                },
+                Ok(out) => {
+                    eprintln!("error: benchmark of {n} agents failed: {}", String::from_utf8_lossy(&out.stderr));
+                    return ExitCode::from(1);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot start the benchmark process: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            println!(
+                "{:>8} {:>8} {:>14.2} {:>16.3} {:>14.3} {:>10.1}",
+                result.agents,
+                result.threads,
+                result.wall_seconds,
+                result.wall_per_simulated_second(),
+                result.micros_per_agent_step(),
+                1.0 / result.wall_per_simulated_second()
+            );
+            results.push(result);
+        }
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&results).expect("plain data");
+        if let Err(e) = crate::report::write_atomic(&path, text.as_bytes()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn load(path: &PathBuf) -> Result<CheckedScene, Diagnostics> {

@@ -42,6 +42,10 @@ pub struct Walker {
 #[derive(Component, Clone, Copy, Debug, Default)]
 pub struct Velocity(pub DVec2);
 
+/// The age group an agent's walking speed was drawn for (RiMEA test 7), when drawn by group.
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Demographic(pub crate::scene::AgeGroup);
+
 /// What the agent is doing now.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activity {

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
-use crate::scene::{Distribution, Point};
+use crate::scene::{AgeGroup, Distribution, Point};
 use crate::sim::SimClock;
 use crate::space::geom::ring_contains;
 use crate::space::{LevelSpace, SpaceRes};
@@ -104,16 +104,32 @@ pub fn sample(dist: &Distribution, rng: &mut impl Rng) -> f64 {
         Distribution::LogNormal { mu, sigma, min, max } => {
             truncated(&mut || libm::exp(mu + sigma * rng.sample::<f64, _>(StandardNormal)), min, max, libm::exp(mu))
         }
-        Distribution::AgeGroups(ref groups) => {
-            let total: f64 = groups.iter().map(|g| g.1).sum();
-            let mut pick = rng.random::<f64>() * total;
-            let group = groups.iter().find(|g| {
-                pick -= g.1;
-                pick < 0.0
-            });
-            let (lo, hi) = group.or(groups.last()).map_or((0.0, 0.0), |g| g.0.speed_range());
-            lo + (hi - lo) * rng.random::<f64>()
+        Distribution::AgeGroups(_) => draw_speed(dist, rng).0,
+    }
+}
+
+fn draw_group(groups: &[(AgeGroup, f64)], rng: &mut impl Rng) -> Option<AgeGroup> {
+    let total: f64 = groups.iter().map(|g| g.1).sum();
+    let mut pick = rng.random::<f64>() * total;
+    groups
+        .iter()
+        .find(|g| {
+            pick -= g.1;
+            pick < 0.0
+        })
+        .or(groups.last())
+        .map(|g| g.0)
+}
+
+/// A walking speed, and the age group it was drawn for when the distribution is by age group.
+pub fn draw_speed(dist: &Distribution, rng: &mut impl Rng) -> (f64, Option<AgeGroup>) {
+    match dist {
+        Distribution::AgeGroups(groups) => {
+            let group = draw_group(groups, rng);
+            let (lo, hi) = group.map_or((0.0, 0.0), AgeGroup::speed_range);
+            (lo + (hi - lo) * rng.random::<f64>(), group)
         }
+        other => (sample(other, rng), None),
     }
 }
 
@@ -240,17 +256,20 @@ pub fn spawn_agents(
             }
         }
         for pos in positions {
-            let v0 = sample(&pop.speed, &mut pop.rng);
+            let (v0, group) = draw_speed(&pop.speed, &mut pop.rng);
             let premovement = sample(&pop.premovement, &mut pop.rng).max(0.0);
             let activity =
                 if premovement > 0.0 { Activity::Waiting { until: now + premovement } } else { Activity::Walking };
-            commands.spawn((
+            let mut agent = commands.spawn((
                 AgentId(populations.next_id),
                 Body { level: pop.level, pos, prev: pos, radius: pop.radius },
                 Walker { v0, time_gap: pop.time_gap, relaxation: pop.relaxation, population: index as u16 },
                 Velocity::default(),
                 Plan { activity, leg: 0, field: pop.legs[0].field },
             ));
+            if let Some(group) = group {
+                agent.insert(super::Demographic(group));
+            }
             populations.next_id += 1;
             census.spawned += 1;
         }

@@ -12,9 +12,9 @@ pub const BLOCK_X: u8 = 1;
 pub const BLOCK_Y: u8 = 2;
 
 /// Walls repel routes within this distance (m).
-const WALL_RANGE: f64 = 0.5;
+const WALL_RANGE: f64 = 0.3;
 /// Extra cost of walking right at a wall, relative to open space.
-const WALL_COST: f64 = 0.8;
+const WALL_COST: f64 = 0.4;
 /// Cost factor inside a blocked zone: routes avoid it, and from inside it the cheapest way is the
 /// shortest way out.
 const CLOSED_COST: f32 = 1000.0;

@@ -1,0 +1,120 @@
+//! Flow verification against measured crowds: the fundamental diagram (Weidmann 1993, RiMEA 3.0
+//! test 4) and bottleneck flows (Seyfried et al. 2009). Every run also checks walls and conservation.
+
+mod common;
+
+use std::path::Path;
+
+use common::run_verified;
+use unitwin::crowd::{AgentId, Body, Census};
+use unitwin::scene::{Placement, check_scene, read_scene};
+use unitwin::sim::{RunOptions, SimClock, headless_app};
+
+/// Weidmann (1993): v(ρ) = 1.34 · [1 − exp(−1.913 · (1/ρ − 1/5.4))] m/s.
+fn weidmann(density: f64) -> f64 {
+    1.34 * (1.0 - (-1.913 * (1.0 / density - 1.0 / 5.4)).exp())
+}
+
+/// Runs the corridor filled at `nominal` persons/m²; returns the mean density and mean speed
+/// measured in the middle 10 m between 10 s and 70 s.
+fn fundamental_diagram_point(nominal: f64) -> (f64, f64) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/verification/fd_corridor.ron");
+    let mut loaded = read_scene(&path).unwrap();
+    let Placement::Area { count, .. } = &mut loaded.scene.populations[0].placement else { unreachable!() };
+    *count = (nominal * 300.0).round() as u32;
+    let checked = check_scene(loaded).unwrap();
+    let mut app = headless_app(&checked, &RunOptions { seed: 4, until: 70.0, threads: None }).unwrap();
+    let (mut samples, mut density_sum, mut speed_sum, mut speed_samples) = (0u64, 0.0, 0.0, 0u64);
+    run_verified(&mut app, |world| {
+        let clock = *world.resource::<SimClock>();
+        let t = clock.now();
+        if !(10.0..=70.0).contains(&t) {
+            return;
+        }
+        let mut q = world.query::<(&AgentId, &Body)>();
+        let mut inside = 0;
+        for (_, body) in q.iter(world) {
+            if (45.0..55.0).contains(&body.pos.x) {
+                inside += 1;
+                speed_sum += (body.pos.x - body.prev.x) / clock.dt;
+                speed_samples += 1;
+            }
+        }
+        density_sum += inside as f64 / 30.0;
+        samples += 1;
+    });
+    (density_sum / samples as f64, speed_sum / speed_samples.max(1) as f64)
+}
+
+#[test]
+fn fundamental_diagram_matches_weidmann_within_20_percent() {
+    let mut failures = Vec::new();
+    println!("fundamental diagram (corridor 100 m × 3 m, middle 10 m, 10–70 s):");
+    for nominal in [0.5, 1.0, 2.0, 3.0, 4.0] {
+        let (density, speed) = fundamental_diagram_point(nominal);
+        let reference = weidmann(density);
+        let error = speed / reference - 1.0;
+        println!(
+            "  filled at {nominal} p/m²: measured {density:.2} p/m², speed {speed:.3} m/s, Weidmann {reference:.3} m/s ({:+.0} %)",
+            100.0 * error
+        );
+        if error.abs() > 0.2 {
+            failures.push(format!(
+                "at {density:.2} p/m² the speed is {speed:.3} m/s, Weidmann gives {reference:.3} m/s ({:+.0} %, allowed ±20 %)",
+                100.0 * error
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "fundamental diagram off:\n{}", failures.join("\n"));
+}
+
+/// Steady flow through a bottleneck of width `w`: persons/s between the 20th and 80th percentile exits.
+fn bottleneck_flow(width: f64) -> f64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/verification/bottleneck.ron");
+    let mut loaded = read_scene(&path).unwrap();
+    let (lo, hi) = (5.0 - width / 2.0, 5.0 + width / 2.0);
+    loaded.scene.levels[0].walkable[1].outer = vec![[8.0, lo], [10.0, lo], [10.0, hi], [8.0, hi]];
+    loaded.scene.doors[0].width = width;
+    let checked = check_scene(loaded).unwrap();
+    let mut app = headless_app(&checked, &RunOptions { seed: 9, until: 300.0, threads: None }).unwrap();
+    let mut exits: Vec<f64> = Vec::new();
+    let out = run_verified(&mut app, |world| {
+        let exited = world.resource::<Census>().exited as usize;
+        let t = world.resource::<SimClock>().now();
+        while exits.len() < exited {
+            exits.push(t);
+        }
+    });
+    assert_eq!(out.census.exited, out.census.spawned, "everyone passes the {width} m bottleneck");
+    let n = exits.len();
+    let (a, b) = (n / 5, 4 * n / 5);
+    (b - a) as f64 / (exits[b] - exits[a])
+}
+
+#[test]
+fn bottleneck_flow_grows_with_width_like_seyfried() {
+    let mut failures = Vec::new();
+    let mut last = 0.0;
+    println!("bottleneck flow (150 persons, 2 m long bottleneck):");
+    for width in [0.8, 1.0, 1.2, 1.6, 2.0, 2.4] {
+        let flow = bottleneck_flow(width);
+        let reference = 1.9 * width;
+        let error = flow / reference - 1.0;
+        println!(
+            "  w = {width} m: {flow:.2} persons/s ({:.2} per m), Seyfried 1.9·w = {reference:.2} ({:+.0} %)",
+            flow / width,
+            100.0 * error
+        );
+        if error.abs() > 0.2 {
+            failures.push(format!(
+                "w = {width} m: {flow:.2} persons/s, reference {reference:.2} ({:+.0} %, allowed ±20 %)",
+                100.0 * error
+            ));
+        }
+        if flow <= last {
+            failures.push(format!("w = {width} m: flow {flow:.2} does not exceed the narrower bottleneck's {last:.2}"));
+        }
+        last = flow;
+    }
+    assert!(failures.is_empty(), "bottleneck flows off:\n{}", failures.join("\n"));
+}

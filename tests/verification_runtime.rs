@@ -1,0 +1,127 @@
+//! Runtime changes and choices: a door closed mid-run, a zone blocked from code, route choice
+//! between exits (RiMEA 3.0 test 11) and speeds by age group (RiMEA 3.0 test 7).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use bevy::math::DVec2;
+use common::{app, load, positions, run_verified};
+use unitwin::crowd::{Activity, AgentId, Body, Demographic, Plan, Walker};
+use unitwin::incident::TimedEvents;
+use unitwin::scene::Action;
+use unitwin::sim::SimClock;
+use unitwin::space::geom::ring_contains;
+
+#[test]
+fn closing_a_door_mid_run_reroutes_everyone_within_a_second() {
+    let checked = load("scenes/verification/door_closes.ron");
+    let mut app = app(&checked, 5);
+    let mut mean_vx: BTreeMap<u64, f64> = BTreeMap::new();
+    let out = run_verified(&mut app, |world| {
+        let clock = *world.resource::<SimClock>();
+        let mut q = world.query::<(&Body, &Plan)>();
+        let walking: Vec<f64> = q
+            .iter(world)
+            .filter(|(_, p)| p.activity == Activity::Walking)
+            .map(|(b, _)| (b.pos.x - b.prev.x) / clock.dt)
+            .collect();
+        if !walking.is_empty() {
+            mean_vx.insert(clock.step, walking.iter().sum::<f64>() / walking.len() as f64);
+        }
+    });
+    // Everyone starts towards the east exit; 5 s in, it closes.
+    let before = mean_vx[&95];
+    let after = mean_vx[&121];
+    println!("door closes at 5 s: mean eastward speed {before:.2} m/s at 4.75 s, {after:.2} m/s at 6.05 s");
+    assert!(before > 0.5, "before the closure people head east: mean vx {before:.2} m/s");
+    assert!(after < -0.3, "within one simulated second of the closure people head west: mean vx {after:.2} m/s at 6.05 s");
+    let east = out.census.per_exit.get("east").copied().unwrap_or(0);
+    let west = out.census.per_exit.get("west").copied().unwrap_or(0);
+    assert_eq!(east + west, 60, "everyone gets out");
+    assert_eq!(west, 60 - east);
+    assert!(east < 10, "only those already at the door get through before it closes ({east} did)");
+}
+
+#[test]
+fn a_blocked_zone_is_left_and_never_entered() {
+    let checked = load("scenes/verification/zone_blocked.ron");
+    let mut app = app(&checked, 6);
+    let zone = [[8.0, 0.0], [14.0, 0.0], [14.0, 7.0], [8.0, 7.0]];
+    let inside = |p: DVec2| ring_contains(&zone, p);
+    let mut inside_at_block: Vec<u32> = Vec::new();
+    let mut last_inside: f64 = 0.0;
+    let out = run_verified(&mut app, |world| {
+        let t = world.resource::<SimClock>().now();
+        if (t - 4.0).abs() < 1e-9 {
+            // Blocked from code, as the viewer or a disposal measure would.
+            world.resource_mut::<TimedEvents>().push(Action::BlockZone("smoke".into()));
+            inside_at_block = positions(world).into_iter().filter(|a| inside(a.1)).map(|a| a.0).collect();
+        }
+        if t > 4.0 {
+            let mut q = world.query::<(&AgentId, &Body)>();
+            for (id, body) in q.iter(world) {
+                let entered = inside(body.pos) && !inside(body.prev);
+                assert!(!entered, "agent {} entered the blocked zone at t = {t:.2} s", id.0);
+                if inside(body.pos) {
+                    last_inside = t;
+                }
+            }
+        }
+    });
+    println!(
+        "zone blocked at 4 s with {} people inside; the last left it at {last_inside:.2} s; everyone out at {:.1} s",
+        inside_at_block.len(),
+        out.end
+    );
+    assert!(!inside_at_block.is_empty(), "the test needs people inside the zone when it is blocked");
+    assert!(last_inside < 4.0 + 6.0, "people inside leave the zone the nearest way, within 6 s (last at {last_inside:.2} s)");
+    assert_eq!(out.census.exited, out.census.spawned, "everyone still gets out round the zone");
+}
+
+#[test]
+fn rimea_11_route_choice_uses_both_exits_nearer_more() {
+    let checked = load("scenes/verification/rimea_11_route_choice.ron");
+    let out = run_verified(&mut app(&checked, 11), |_| {});
+    let near = out.census.per_exit.get("exit_1").copied().unwrap_or(0);
+    let far = out.census.per_exit.get("exit_2").copied().unwrap_or(0);
+    println!("RiMEA 11: nearer exit {near}, farther exit {far} of 1000; cleared in {:.1} s", out.end);
+    assert_eq!(near + far, 1000);
+    assert!(near > far, "RiMEA 11: the nearer exit must carry more ({near} vs {far})");
+    assert!(far >= 100, "RiMEA 11: the farther exit must be used too ({far} of 1000)");
+}
+
+#[test]
+fn rimea_7_speeds_by_age_group() {
+    let checked = load("scenes/verification/rimea_07_demographics.ron");
+    let mut app = app(&checked, 7);
+    let mut start: BTreeMap<u32, DVec2> = BTreeMap::new();
+    let mut groups: BTreeMap<u32, (Demographic, f64)> = BTreeMap::new();
+    let mut measured: BTreeMap<u32, f64> = BTreeMap::new();
+    run_verified(&mut app, |world| {
+        let t = world.resource::<SimClock>().now();
+        let mut q = world.query::<(&AgentId, &Body, &Walker, &Demographic)>();
+        for (id, body, walker, group) in q.iter(world) {
+            start.entry(id.0).or_insert(body.pos);
+            groups.entry(id.0).or_insert((*group, walker.v0));
+            if (t - 8.0).abs() < 1e-9 {
+                measured.insert(id.0, (body.pos - start[&id.0]).length() / (t - 0.05));
+            }
+        }
+    });
+    assert_eq!(groups.len(), 50, "50 adults");
+    let mut per_group: BTreeMap<String, usize> = BTreeMap::new();
+    for (id, (group, v0)) in &groups {
+        let (lo, hi) = group.0.speed_range();
+        *per_group.entry(format!("{:?}", group.0)).or_default() += 1;
+        assert!((lo..=hi).contains(v0), "agent {id} ({:?}) drew {v0:.2} m/s, outside RiMEA's {lo}–{hi}", group.0);
+        let walked = measured[id];
+        assert!(
+            (walked - v0).abs() <= 0.05 * v0 && (lo * 0.95..=hi * 1.05).contains(&walked),
+            "agent {id} ({:?}) walked at {walked:.2} m/s, drawn {v0:.2}, RiMEA range {lo}–{hi}",
+            group.0
+        );
+    }
+    println!("RiMEA 7: 50 adults by group {per_group:?}, every drawn and walked speed within its group's range");
+    assert!(per_group.len() >= 3, "several age groups are drawn: {per_group:?}");
+}

@@ -28,6 +28,7 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
         },
         run: RunSettings { step: 0.05, duration: seconds, seed: 1, output_interval: 1.0, nav_cell: 0.25 },
         model: PedestrianModel::default(),
+        routing: Routing::Static,
         levels: vec![Level {
             id: "plaza".into(),
             elevation: 0.0,

@@ -42,6 +42,10 @@ pub struct Walker {
 #[derive(Component, Clone, Copy, Debug, Default)]
 pub struct Velocity(pub DVec2);
 
+/// How long an agent that wants to walk has been standing still, s.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct Stalled(pub f32);
+
 /// The age group an agent's walking speed was drawn for (RiMEA test 7), when drawn by group.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Demographic(pub crate::scene::AgeGroup);
@@ -93,7 +97,11 @@ impl Plugin for CrowdPlugin {
             .init_resource::<Census>()
             .add_systems(crate::sim::SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
             .add_systems(crate::sim::SimStep, build_snapshot.in_set(SimSystems::Snapshot))
-            .add_systems(crate::sim::SimStep, route::choose_exits.in_set(SimSystems::Route))
+            .init_resource::<route::RoutingMode>()
+            .add_systems(
+                crate::sim::SimStep,
+                (route::follow_crowd, route::choose_exits).chain().in_set(SimSystems::Route),
+            )
             .add_systems(crate::sim::SimStep, model::steer.in_set(SimSystems::Steer))
             .add_systems(crate::sim::SimStep, motion::advance.in_set(SimSystems::Move))
             .add_systems(crate::sim::SimStep, motion::remove_leavers.in_set(SimSystems::Leave));

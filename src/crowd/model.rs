@@ -7,13 +7,19 @@ use std::cell::RefCell;
 use bevy::math::DVec2;
 use bevy::prelude::*;
 
-use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Velocity, Walker};
+use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
 use crate::nav::Navigation;
 use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
 use crate::scene::PedestrianModel;
 use crate::sim::SimClock;
 use crate::space::geom::{closest_on_segment, v};
 use crate::space::{Space, SpaceRes};
+
+/// An agent standing still this long with somewhere to go steps along its desired direction
+/// when that line is free. The model's repulsion can otherwise bend the directions of a
+/// symmetric group (two people at the corners of a narrow door, one behind) so that each stands
+/// in the other's way for ever.
+pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
 
 /// The scene's model and constants, as a resource.
 #[derive(Resource, Clone, Debug, Default)]
@@ -30,10 +36,10 @@ pub fn steer(
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
     params: Res<ModelParams>,
-    mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &mut Velocity)>,
+    mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &mut Velocity, &mut Stalled)>,
 ) {
     let (snapshot, space, nav, model, dt) = (&*snapshot, &space.0, &*nav, &params.0, clock.dt);
-    agents.par_iter_mut().for_each(|(id, body, walker, plan, mut velocity)| {
+    agents.par_iter_mut().for_each(|(id, body, walker, plan, mut velocity, mut stalled)| {
         let walking = plan.activity == Activity::Walking;
         let e0 = if walking {
             desired_direction(nav, space, plan.field as usize, body.level as usize, body.pos)
@@ -41,7 +47,8 @@ pub fn steer(
             DVec2::ZERO
         };
         velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
-            let ctx = Context { id: id.0, body, walker, e0, snapshot, space };
+            let relieve = stalled.0 >= DEADLOCK_RELIEF_AFTER;
+            let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve };
             match *model {
                 PedestrianModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
                 PedestrianModel::CollisionFreeSpeed {
@@ -55,6 +62,8 @@ pub fn steer(
                 }
             }
         });
+        let standing = walking && e0 != DVec2::ZERO && velocity.0.length_squared() < 1e-4;
+        stalled.0 = if standing { stalled.0 + dt as f32 } else { 0.0 };
     });
 }
 
@@ -88,6 +97,8 @@ struct Context<'a> {
     e0: DVec2,
     snapshot: &'a CrowdSnapshot,
     space: &'a Space,
+    /// Stalled long enough to step along the desired direction if it is free.
+    relieve: bool,
 }
 
 impl Context<'_> {
@@ -101,10 +112,24 @@ impl Context<'_> {
         out.sort_unstable();
     }
 
-    fn walls(&self, reach: f64) -> impl Iterator<Item = (DVec2, DVec2)> + '_ {
-        self.space.levels[self.body.level as usize]
-            .walls_near(self.body.pos, reach)
-            .map(|w| (v(w.geom().from), v(w.geom().to)))
+    /// Calls `visit` with the offset from the nearest point of each wall within `reach` to the
+    /// agent. A corner shared by two wall segments is the nearest point of both; it is visited
+    /// once, or it would push twice as hard as a straight wall.
+    fn wall_offsets(&self, reach: f64, mut visit: impl FnMut(DVec2)) {
+        let p = self.body.pos;
+        let mut seen = [DVec2::ZERO; 8];
+        let mut count = 0;
+        for w in self.space.levels[self.body.level as usize].walls_near(p, reach) {
+            let q = closest_on_segment(p, v(w.geom().from), v(w.geom().to));
+            if seen[..count].iter().any(|s| s.distance_squared(q) < 1e-12) {
+                continue;
+            }
+            if count < seen.len() {
+                seen[count] = q;
+                count += 1;
+            }
+            visit(p - q);
+        }
     }
 
     /// Tordeux, Chraibi & Seyfried (2016): direction bent by exponential repulsion, speed limited
@@ -126,14 +151,21 @@ impl Context<'_> {
                 e += offset / dist * a * libm::exp((r + other.radius - dist) / d);
             }
         }
-        for (wa, wb) in self.walls(r + 10.0 * d_wall) {
-            let offset = p - closest_on_segment(p, wa, wb);
+        let mut e = e.try_normalize().unwrap_or(self.e0);
+        // Walls take away the part of the direction that points into them: fully at contact, fading
+        // with the model's exponential further off. (The published additive push turns people round
+        // when the crowd presses them against a wall beside a door, and they stand there for good.)
+        self.wall_offsets(r + 10.0 * d_wall, |offset| {
             let dist = offset.length();
             if dist > 1e-9 {
-                e += offset / dist * a_wall * libm::exp((r - dist) / d_wall);
+                let n = offset / dist;
+                let into = e.dot(n);
+                if into < 0.0 {
+                    e -= n * into * (a_wall * libm::exp((r - dist) / d_wall)).min(1.0);
+                }
             }
-        }
-        let e = e.try_normalize().unwrap_or(self.e0);
+        });
+        let e = if self.relieve { self.e0 } else { e.try_normalize().unwrap_or(self.e0) };
         let side = e.perp();
         let mut spacing = f64::INFINITY;
         for &j in buf.iter() {
@@ -168,18 +200,16 @@ impl Context<'_> {
             let t = n.perp();
             force += (a * libm::exp(overlap / b) + k * touch) * n + kappa * touch * (other.vel - v_now).dot(t) * t;
         }
-        for (wa, wb) in self.walls(r + 12.0 * b) {
-            let offset = p - closest_on_segment(p, wa, wb);
+        self.wall_offsets(r + 12.0 * b, |offset| {
             let dist = offset.length();
-            if dist <= 1e-9 {
-                continue;
+            if dist > 1e-9 {
+                let n = offset / dist;
+                let overlap = r - dist;
+                let touch = overlap.max(0.0);
+                let t = n.perp();
+                force += (a * libm::exp(overlap / b) + k * touch) * n - kappa * touch * v_now.dot(t) * t;
             }
-            let n = offset / dist;
-            let overlap = r - dist;
-            let touch = overlap.max(0.0);
-            let t = n.perp();
-            force += (a * libm::exp(overlap / b) + k * touch) * n - kappa * touch * v_now.dot(t) * t;
-        }
+        });
         let v_next = v_now + force / mass * dt;
         // Helbing et al. cap speeds at 1.3 v0 in normal situations.
         let cap = 1.3 * self.walker.v0;

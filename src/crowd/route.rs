@@ -8,7 +8,7 @@ use bevy::prelude::*;
 use super::spawn::Populations;
 use super::{Activity, AgentId, Body, Plan, Walker};
 use crate::nav::Navigation;
-use crate::scene::ExitChoice;
+use crate::scene::{ExitChoice, Routing};
 use crate::sim::SimClock;
 use crate::space::SpaceRes;
 
@@ -16,6 +16,42 @@ use crate::space::SpaceRes;
 pub const SPECIFIC_FLOW: f64 = 1.9;
 /// A new exit must promise at least this much earlier an exit to be worth switching to.
 const SWITCH_GAIN: f64 = 0.8;
+
+/// The scene's routing mode, as a resource.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct RoutingMode(pub Routing);
+
+/// With density-aware routing, recomputes the floor fields of every level for the crowd on it.
+pub fn follow_crowd(
+    clock: Res<SimClock>,
+    mode: Res<RoutingMode>,
+    space: Res<SpaceRes>,
+    mut nav: ResMut<Navigation>,
+    agents: Query<&Body>,
+    mut counts: Local<Vec<Vec<u32>>>,
+) {
+    let Routing::DensityAware { interval } = mode.0 else { return };
+    let every = (interval / clock.dt).round().max(1.0) as u64;
+    if clock.step % every != 0 {
+        return;
+    }
+    counts.resize_with(nav.grids.len(), Vec::new);
+    for (level, grid) in nav.grids.iter().enumerate() {
+        counts[level].clear();
+        counts[level].resize(grid.nx * grid.ny, 0);
+    }
+    for body in &agents {
+        let level = body.level as usize;
+        if let Some(k) = nav.grids[level].cell_at(body.pos) {
+            counts[level][k] += 1;
+        }
+    }
+    for level in 0..nav.grids.len() {
+        if counts[level].iter().any(|&c| c > 0) {
+            nav.follow_crowd(&space.0, level, &counts[level]);
+        }
+    }
+}
 
 /// Per exit field, the sorted travel times of the agents heading there now.
 #[derive(Default)]

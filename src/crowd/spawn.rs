@@ -265,6 +265,7 @@ pub fn spawn_agents(
                 Body { level: pop.level, pos, prev: pos, radius: pop.radius },
                 Walker { v0, time_gap: pop.time_gap, relaxation: pop.relaxation, population: index as u16 },
                 Velocity::default(),
+                super::Stalled::default(),
                 Plan { activity, leg: 0, field: pop.legs[0].field },
             ));
             if let Some(group) = group {

@@ -8,7 +8,7 @@ use bevy::math::DVec2;
 
 use super::grid::NavGrid;
 use crate::space::Space;
-use crate::space::geom::{distance_to_segment, ring_contains};
+use crate::space::geom::{closest_on_segment, distance_to_segment, ring_contains, segments_intersect};
 
 /// `source` value of a cell that is not a target cell.
 pub const NOT_SOURCE: u16 = u16::MAX;
@@ -29,24 +29,40 @@ pub struct FloorField {
 impl FloorField {
     /// Field to the nearest of the given (open exit) doors.
     pub fn to_doors(grid: &NavGrid, space: &Space, level: usize, doors: &[usize]) -> Self {
-        let mut source = vec![NOT_SOURCE; grid.nx * grid.ny];
+        let n = grid.nx * grid.ny;
+        let mut source = vec![NOT_SOURCE; n];
+        let mut best = vec![f64::INFINITY; n];
         let mut seeds = Vec::new();
+        let walls = &space.levels[level];
         for &d in doors {
             let door = &space.doors[d];
             let reach = 1.5 * grid.cell;
-            let lo = door.a.min(door.b) - bevy::math::DVec2::splat(reach);
-            let hi = door.a.max(door.b) + bevy::math::DVec2::splat(reach);
+            let along = (door.b - door.a).normalize_or_zero();
+            // The door line itself, pulled in from its frame and back into the room, so that the
+            // sight line to it touches no wall unless a wall really stands in between.
+            let (a, b) = (door.a + along * 0.01 - door.normal * 0.01, door.b - along * 0.01 - door.normal * 0.01);
+            let lo = door.a.min(door.b) - DVec2::splat(reach);
+            let hi = door.a.max(door.b) + DVec2::splat(reach);
             for_cells_in(grid, lo, hi, |k| {
                 let c = grid.center(k);
                 let dist = distance_to_segment(c, door.a, door.b);
-                if grid.walkable[k] && dist <= reach && (c - door.a).dot(door.normal) <= 0.0 {
-                    let t = dist * grid.slowness[k] as f64;
-                    if source[k] == NOT_SOURCE
-                        || t < seeds.iter().find(|s: &&(usize, f64)| s.0 == k).map_or(f64::INFINITY, |s| s.1)
-                    {
-                        source[k] = d as u16;
-                        seeds.push((k, t));
-                    }
+                if !grid.walkable[k] || dist > reach || (c - door.a).dot(door.normal) > 0.0 {
+                    return;
+                }
+                let q = closest_on_segment(c, a, b);
+                let blocked = walls.walls_near((c + q) * 0.5, c.distance(q) * 0.5 + 1e-6).any(|w| {
+                    segments_intersect(
+                        c,
+                        q,
+                        DVec2::new(w.geom().from[0], w.geom().from[1]),
+                        DVec2::new(w.geom().to[0], w.geom().to[1]),
+                    )
+                });
+                let t = dist * grid.slowness[k] as f64;
+                if !blocked && t < best[k] {
+                    best[k] = t;
+                    source[k] = d as u16;
+                    seeds.push((k, t));
                 }
             });
         }

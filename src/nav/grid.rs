@@ -14,7 +14,7 @@ pub const BLOCK_Y: u8 = 2;
 /// Walls repel routes within this distance (m).
 const WALL_RANGE: f64 = 0.3;
 /// Extra cost of walking right at a wall, relative to open space.
-const WALL_COST: f64 = 0.4;
+const WALL_COST: f64 = 0.0;
 /// Cost factor inside a blocked zone: routes avoid it, and from inside it the cheapest way is the
 /// shortest way out.
 const CLOSED_COST: f32 = 1000.0;
@@ -27,10 +27,21 @@ pub struct NavGrid {
     pub ny: usize,
     pub walkable: Vec<bool>,
     pub blocked: Vec<u8>,
-    /// Travel time per metre relative to free walking.
+    /// Travel time per metre relative to free walking, crowd included.
     pub slowness: Vec<f32>,
+    /// The same for an empty space (walls and blocked zones only).
+    pub empty_slowness: Vec<f32>,
     /// Inside a blocked zone.
     pub closed: Vec<bool>,
+}
+
+/// Free speed over Weidmann's speed at density ρ (persons/m²), at most 20.
+pub fn crowd_slowness(density: f64) -> f32 {
+    if density <= 0.0 {
+        return 1.0;
+    }
+    let relative = 1.0 - (-1.913 * (1.0 / density - 1.0 / 5.4)).exp();
+    if relative <= 0.05 { 20.0 } else { (1.0 / relative).min(20.0) as f32 }
 }
 
 impl NavGrid {
@@ -47,6 +58,7 @@ impl NavGrid {
             walkable: vec![false; nx * ny],
             blocked: vec![0; nx * ny],
             slowness: vec![1.0; nx * ny],
+            empty_slowness: Vec::new(),
             closed: vec![false; nx * ny],
         };
         grid.rasterize(level);
@@ -63,7 +75,38 @@ impl NavGrid {
                 }
             }
         }
+        grid.empty_slowness = grid.slowness.clone();
         grid
+    }
+
+    /// Makes walking slower where it is crowded: `counts` holds the agents in each cell. Density is
+    /// averaged over about 1 m × 1 m and turned into a slowness by Weidmann's v(ρ).
+    pub fn apply_crowd(&mut self, counts: &[u32]) {
+        let half = (0.5 / self.cell).round().max(1.0) as usize;
+        let (nx, ny) = (self.nx, self.ny);
+        // Box sums via prefix sums along rows, then along columns.
+        let mut rows = vec![0u32; nx * ny];
+        for j in 0..ny {
+            let mut prefix = vec![0u32; nx + 1];
+            for i in 0..nx {
+                prefix[i + 1] = prefix[i] + counts[j * nx + i];
+            }
+            for i in 0..nx {
+                rows[j * nx + i] = prefix[(i + half + 1).min(nx)] - prefix[i.saturating_sub(half)];
+            }
+        }
+        let window = ((2 * half + 1) as f64 * self.cell).powi(2);
+        for i in 0..nx {
+            let mut prefix = vec![0u32; ny + 1];
+            for j in 0..ny {
+                prefix[j + 1] = prefix[j] + rows[j * nx + i];
+            }
+            for j in 0..ny {
+                let k = j * nx + i;
+                let sum = prefix[(j + half + 1).min(ny)] - prefix[j.saturating_sub(half)];
+                self.slowness[k] = self.empty_slowness[k] * crowd_slowness(sum as f64 / window);
+            }
+        }
     }
 
     /// Whether `p` lies in a blocked zone.

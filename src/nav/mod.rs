@@ -93,6 +93,16 @@ impl Navigation {
         }
     }
 
+    /// Recomputes every field of a level for the crowd now on it (`counts`: agents per cell).
+    pub fn follow_crowd(&mut self, space: &Space, level: usize, counts: &[u32]) {
+        self.grids[level].apply_crowd(counts);
+        for i in 0..self.fields.len() {
+            if self.targets[i].level() == level {
+                self.fields[i] = self.compute(space, &self.targets[i].clone());
+            }
+        }
+    }
+
     fn compute(&self, space: &Space, key: &TargetKey) -> FloorField {
         let grid = &self.grids[key.level()];
         match key {

@@ -18,6 +18,9 @@ pub struct Scene {
     /// The operational pedestrian model (default: the collision-free speed model).
     #[serde(default)]
     pub model: PedestrianModel,
+    /// How floor fields follow the crowd (default: fixed shortest paths).
+    #[serde(default)]
+    pub routing: Routing,
     pub levels: Vec<Level>,
     #[serde(default)]
     pub obstacles: Vec<Obstacle>,
@@ -230,6 +233,25 @@ pub struct Zone {
     pub polygon: Vec<Point>,
     #[serde(default)]
     pub blocked: bool,
+}
+
+/// How routes respond to the crowd.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Routing {
+    /// Shortest paths, fixed until a door or zone changes.
+    #[default]
+    Static,
+    /// Quickest paths: every `interval` seconds the fields are recomputed with walking made slower
+    /// where it is crowded, by Weidmann's speed–density relation, so that crowds spread out.
+    DensityAware {
+        #[serde(default = "default_reroute_interval")]
+        interval: f64,
+    },
+}
+
+fn default_reroute_interval() -> f64 {
+    2.0
 }
 
 /// The operational model and its constants.

@@ -103,6 +103,18 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
             "use step: 0.01 with SocialForce, or the collision-free speed model",
         ));
     }
+    if let Routing::DensityAware { interval } = scene.routing
+        && !(interval >= run.step && interval <= 600.0)
+    {
+        diags.push(
+            src.at_text(
+                "DensityAware",
+                Some("routing".into()),
+                format!("interval must lie between one step and 600 s (got {interval})"),
+            )
+            .hint("2 s follows a crowd closely; longer intervals cost less"),
+        );
+    }
     if !(0.05..=1.0).contains(&run.nav_cell) {
         diags.push(at(
             "nav_cell",

@@ -170,6 +170,7 @@ pub fn insert_simulation(app: &mut App, checked: &CheckedScene, options: &RunOpt
         })
         .insert_resource(SimSeed(options.seed))
         .insert_resource(crate::crowd::model::ModelParams(scene.model.clone()))
+        .insert_resource(crate::crowd::route::RoutingMode(scene.routing))
         .insert_resource(SpaceRes(checked.space.clone()))
         .insert_resource(checked.nav.clone())
         .insert_resource(populations)

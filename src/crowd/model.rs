@@ -15,11 +15,11 @@ use crate::sim::SimClock;
 use crate::space::geom::{closest_on_segment, v};
 use crate::space::{Space, SpaceRes};
 
-/// An agent standing still this long with somewhere to go steps along its desired direction
-/// when that line is free. The model's repulsion can otherwise bend the directions of a
-/// symmetric group (two people at the corners of a narrow door, one behind) so that each stands
-/// in the other's way for ever.
-pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
+/// An agent standing still this long with somewhere to go walks along its desired direction and
+/// yields only to those ahead of it on its own route (nearer its target; ties by id). Without
+/// this, two people entering a narrow door from either side can each stand in the other's way
+/// for ever, since each lies in the other's forward strip.
+pub const DEADLOCK_RELIEF_AFTER: f32 = 0.5;
 
 /// The scene's model and constants, as a resource.
 #[derive(Resource, Clone, Debug, Default)]
@@ -48,7 +48,9 @@ pub fn steer(
         };
         velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
             let relieve = stalled.0 >= DEADLOCK_RELIEF_AFTER;
-            let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve };
+            let field = &nav.fields[plan.field as usize];
+            let grid = &nav.grids[body.level as usize];
+            let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve, field, grid };
             match *model {
                 PedestrianModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
                 PedestrianModel::CollisionFreeSpeed {
@@ -99,6 +101,8 @@ struct Context<'a> {
     space: &'a Space,
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
+    field: &'a crate::nav::FloorField,
+    grid: &'a crate::nav::NavGrid,
 }
 
 impl Context<'_> {
@@ -168,11 +172,16 @@ impl Context<'_> {
         let e = if self.relieve { self.e0 } else { e.try_normalize().unwrap_or(self.e0) };
         let side = e.perp();
         let mut spacing = f64::INFINITY;
+        let my_rank = (self.field.time_at(self.grid, p), self.id);
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let ahead = other.pos - p;
             let l = r + other.radius;
-            if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
+            if other.id != self.id
+                && ahead.dot(e) >= 0.0
+                && ahead.dot(side).abs() <= l
+                && (!self.relieve || (self.field.time_at(self.grid, other.pos), other.id) < my_rank)
+            {
                 spacing = spacing.min(ahead.length() - l);
             }
         }

@@ -1,5 +1,5 @@
 //! The navigation grid of one level: which cells are walkable, which cell edges a wall crosses,
-//! and how much slower walking is close to walls (so that routes keep off walls and corners).
+//! and how slow walking is in each cell (blocked zones, and the crowd with density-aware routing).
 
 use bevy::math::DVec2;
 
@@ -11,10 +11,6 @@ pub const BLOCK_X: u8 = 1;
 /// A wall crosses the edge to the cell at +y.
 pub const BLOCK_Y: u8 = 2;
 
-/// Walls repel routes within this distance (m).
-const WALL_RANGE: f64 = 0.3;
-/// Extra cost of walking right at a wall, relative to open space.
-const WALL_COST: f64 = 0.0;
 /// Cost factor inside a blocked zone: routes avoid it, and from inside it the cheapest way is the
 /// shortest way out.
 const CLOSED_COST: f32 = 1000.0;
@@ -64,10 +60,7 @@ impl NavGrid {
         grid.rasterize(level);
         grid.block_walls(level);
         for k in 0..nx * ny {
-            if grid.walkable[k] {
-                let d = level.wall_distance(grid.center(k));
-                let near = (1.0 - d / WALL_RANGE).max(0.0);
-                grid.slowness[k] = (1.0 + WALL_COST * near * near) as f32;
+            if grid.walkable[k] && !blocked_zones.is_empty() {
                 let c = grid.center(k);
                 if blocked_zones.iter().any(|z| ring_contains(z, c)) {
                     grid.closed[k] = true;

@@ -42,9 +42,19 @@ pub struct Walker {
 #[derive(Component, Clone, Copy, Debug, Default)]
 pub struct Velocity(pub DVec2);
 
-/// How long an agent that wants to walk has been standing still, s.
-#[derive(Component, Clone, Copy, Debug, Default)]
-pub struct Stalled(pub f32);
+/// Progress towards the current target: the best travel time to it reached so far, and for how
+/// long it has not improved (s).
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Stalled {
+    pub best: f32,
+    pub since: f32,
+}
+
+impl Default for Stalled {
+    fn default() -> Self {
+        Stalled { best: f32::INFINITY, since: 0.0 }
+    }
+}
 
 /// The age group an agent's walking speed was drawn for (RiMEA test 7), when drawn by group.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,12 +81,18 @@ pub struct Plan {
     pub field: u32,
 }
 
-/// Positions of every agent at the start of the step, ordered by `AgentId`, with one R-tree per
-/// level for neighbour queries. Steering reads only this, so agents can be updated in parallel.
+/// rstar's default node sizes measured fastest here (6 against 12, 24 and 48 at 100,000 agents).
+/// Points are stored in f32, half the memory of f64 and faster to search; exact distances are
+/// always taken from the f64 positions in the snapshot.
+pub type AgentTree = RTree<GeomWithData<[f32; 2], u32>>;
+
+/// Positions of every agent at the start of the step (in storage order), with one R-tree per level
+/// for neighbour queries. Steering reads only this, so agents can be updated in parallel; it sums
+/// over neighbours in `AgentId` order, so storage order never shows in the results.
 #[derive(Resource, Default)]
 pub struct CrowdSnapshot {
     pub agents: Vec<SnapAgent>,
-    pub trees: Vec<RTree<GeomWithData<[f64; 2], u32>>>,
+    pub trees: Vec<AgentTree>,
     pub max_radius: f64,
 }
 
@@ -122,7 +138,6 @@ fn build_snapshot(
         vel: velocity.0,
         radius: body.radius,
     }));
-    snapshot.agents.sort_unstable_by_key(|a| a.id);
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
     let levels = space.0.levels.len();
     snapshot.trees.resize_with(levels, RTree::new);
@@ -132,7 +147,7 @@ fn build_snapshot(
             .iter()
             .enumerate()
             .filter(|(_, a)| a.level as usize == level)
-            .map(|(i, a)| GeomWithData::new([a.pos.x, a.pos.y], i as u32))
+            .map(|(i, a)| GeomWithData::new([a.pos.x as f32, a.pos.y as f32], i as u32))
             .collect();
         snapshot.trees[level] = RTree::bulk_load(points);
     }

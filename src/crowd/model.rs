@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
+use rstar::AABB;
 
 use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
 use crate::nav::Navigation;
@@ -15,11 +16,13 @@ use crate::sim::SimClock;
 use crate::space::geom::{closest_on_segment, v};
 use crate::space::{Space, SpaceRes};
 
-/// An agent standing still this long with somewhere to go walks along its desired direction and
-/// yields only to those ahead of it on its own route (nearer its target; ties by id). Without
-/// this, two people entering a narrow door from either side can each stand in the other's way
-/// for ever, since each lies in the other's forward strip.
-pub const DEADLOCK_RELIEF_AFTER: f32 = 0.5;
+/// An agent that has come no nearer its target for this long walks along its desired direction
+/// and yields only to those ahead of it on its own route (nearer its target; ties by id). Without
+/// this, people pressed together at the corners of a narrow door can hold each other off for
+/// ever: each lies in the other's forward strip, or repulsion turns them away from the door.
+pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
+/// Coming this much nearer the target (s of travel time at 1 m/s) counts as progress.
+const PROGRESS: f32 = 0.05;
 
 /// The scene's model and constants, as a resource.
 #[derive(Resource, Clone, Debug, Default)]
@@ -47,7 +50,7 @@ pub fn steer(
             DVec2::ZERO
         };
         velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
-            let relieve = stalled.0 >= DEADLOCK_RELIEF_AFTER;
+            let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
             let field = &nav.fields[plan.field as usize];
             let grid = &nav.grids[body.level as usize];
             let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve, field, grid };
@@ -64,8 +67,12 @@ pub fn steer(
                 }
             }
         });
-        let standing = walking && e0 != DVec2::ZERO && velocity.0.length_squared() < 1e-4;
-        stalled.0 = if standing { stalled.0 + dt as f32 } else { 0.0 };
+        let remaining = nav.fields[plan.field as usize].time_at(&nav.grids[body.level as usize], body.pos);
+        if !walking || remaining < stalled.best - PROGRESS {
+            *stalled = Stalled { best: remaining, since: 0.0 };
+        } else {
+            stalled.since += dt as f32;
+        }
     });
 }
 
@@ -74,8 +81,9 @@ pub fn desired_direction(nav: &Navigation, space: &Space, field: usize, level: u
     let grid = &nav.grids[level];
     let Some(k) = grid.cell_at(p) else { return DVec2::ZERO };
     let mut f = &nav.fields[field];
-    if !f.time[k].is_finite()
-        && f.dir[k] == [0.0, 0.0]
+    if f.dir[k] == [0.0, 0.0]
+        && f.source[k] == NOT_SOURCE
+        && !f.time[k].is_finite()
         && let Some(fallback) = nav.level_exits[level]
     {
         f = &nav.fields[fallback];
@@ -111,9 +119,20 @@ impl Context<'_> {
         out.clear();
         if let Some(tree) = self.snapshot.trees.get(self.body.level as usize) {
             let p = self.body.pos;
-            out.extend(tree.locate_within_distance([p.x, p.y], reach * reach).map(|n| n.data));
+            // A box query is cheaper in rstar than a distance query; the disc is cut out here.
+            // The box is widened by a millimetre so that f32 rounding never drops a neighbour.
+            let (lo, hi) = (p - DVec2::splat(reach + 1e-3), p + DVec2::splat(reach + 1e-3));
+            let envelope = AABB::from_corners([lo.x as f32, lo.y as f32], [hi.x as f32, hi.y as f32]);
+            let reach2 = reach * reach;
+            let agents = &self.snapshot.agents;
+            out.extend(
+                tree.locate_in_envelope(&envelope)
+                    .filter(|n| agents[n.data as usize].pos.distance_squared(p) <= reach2)
+                    .map(|n| n.data),
+            );
         }
-        out.sort_unstable();
+        let agents = &self.snapshot.agents;
+        out.sort_unstable_by_key(|&j| agents[j as usize].id);
     }
 
     /// Calls `visit` with the offset from the nearest point of each wall within `reach` to the
@@ -121,6 +140,9 @@ impl Context<'_> {
     /// once, or it would push twice as hard as a straight wall.
     fn wall_offsets(&self, reach: f64, mut visit: impl FnMut(DVec2)) {
         let p = self.body.pos;
+        if !self.grid.near_wall(p) {
+            return;
+        }
         let mut seen = [DVec2::ZERO; 8];
         let mut count = 0;
         for w in self.space.levels[self.body.level as usize].walls_near(p, reach) {

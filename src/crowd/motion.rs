@@ -44,7 +44,11 @@ pub fn advance(
             Activity::Walking => {
                 let level = &space.levels[body.level as usize];
                 let target = body.pos + velocity.0 * dt;
-                body.pos = constrain(level, body.pos, target, body.radius);
+                if nav.grids[body.level as usize].near_wall(body.pos) {
+                    body.pos = constrain(level, body.pos, target, body.radius);
+                } else {
+                    body.pos = target;
+                }
                 if nav.grids[body.level as usize].is_closed(body.pos)
                     && !nav.grids[body.level as usize].is_closed(body.prev)
                 {
@@ -128,7 +132,7 @@ pub fn remove_leavers(
     clock: Res<SimClock>,
     space: Res<SpaceRes>,
     mut census: ResMut<Census>,
-    agents: Query<(Entity, &AgentId, &Plan)>,
+    agents: Query<(Entity, &AgentId, &Plan), Changed<Plan>>,
 ) {
     let mut leaving: Vec<(u32, Entity, u16)> = agents
         .iter()

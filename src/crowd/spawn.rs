@@ -199,6 +199,9 @@ pub fn place_in_area(
                 let dist = jitter * rng.random::<f64>().sqrt();
                 *p += DVec2::new(libm::cos(angle), libm::sin(angle)) * dist;
             }
+            // Spawned (and so stored and numbered) along a Z-order curve: agents that are near each
+            // other are near in memory, which keeps neighbour queries and field lookups in cache.
+            candidates.sort_by_key(|p| z_order(*p - lo));
             return Ok(candidates);
         }
         if spacing <= min_spacing {
@@ -206,6 +209,19 @@ pub fn place_in_area(
         }
         spacing = (spacing * 0.93).max(min_spacing);
     }
+}
+
+/// Position on a Z-order (Morton) curve over 1 m cells.
+fn z_order(p: DVec2) -> u64 {
+    let spread = |v: f64| {
+        let mut x = (v.max(0.0) as u64).min(u32::MAX as u64);
+        x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+        x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+        x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+        x = (x | (x << 2)) & 0x3333_3333_3333_3333;
+        (x | (x << 1)) & 0x5555_5555_5555_5555
+    };
+    spread(p.x) | (spread(p.y) << 1)
 }
 
 pub fn spawn_agents(
@@ -241,10 +257,13 @@ pub fn spawn_agents(
                         let p = door.a + along * u - door.normal * (pop.radius + 0.05);
                         let clear = |q: DVec2, r: f64| q.distance(p) >= pop.radius + r + 0.05;
                         let free = snapshot.trees.get(pop.level as usize).is_none_or(|tree| {
-                            tree.locate_within_distance([p.x, p.y], (pop.radius + snapshot.max_radius + 0.15).powi(2))
-                                .all(|n| {
-                                    clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius)
-                                })
+                            tree.locate_within_distance(
+                                [p.x as f32, p.y as f32],
+                                ((pop.radius + snapshot.max_radius + 0.2) as f32).powi(2),
+                            )
+                            .all(|n| {
+                                clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius)
+                            })
                         }) && placed_now.iter().all(|&(l, q, r)| l != pop.level || clear(q, r));
                         free.then_some(p)
                     });

@@ -4,7 +4,7 @@
 use bevy::math::DVec2;
 
 use crate::space::LevelSpace;
-use crate::space::geom::{ring_contains, segments_intersect};
+use crate::space::geom::{distance_to_segment, ring_contains, segments_intersect};
 
 /// A wall crosses the edge to the cell at +x.
 pub const BLOCK_X: u8 = 1;
@@ -29,7 +29,13 @@ pub struct NavGrid {
     pub empty_slowness: Vec<f32>,
     /// Inside a blocked zone.
     pub closed: Vec<bool>,
+    /// Within `NEAR_WALL` of a wall; agents elsewhere skip wall queries altogether.
+    pub near_wall: Vec<bool>,
 }
+
+/// Walls further than this (m) from a cell's centre cannot touch or repel an agent in the cell:
+/// it covers the largest radius (0.5 m), the models' repulsion ranges and one step's walk.
+pub const NEAR_WALL: f64 = 1.3;
 
 /// Free speed over Weidmann's speed at density ρ (persons/m²), at most 20.
 pub fn crowd_slowness(density: f64) -> f32 {
@@ -56,9 +62,11 @@ impl NavGrid {
             slowness: vec![1.0; nx * ny],
             empty_slowness: Vec::new(),
             closed: vec![false; nx * ny],
+            near_wall: vec![false; nx * ny],
         };
         grid.rasterize(level);
         grid.block_walls(level);
+        grid.mark_near_walls(level);
         for k in 0..nx * ny {
             if grid.walkable[k] && !blocked_zones.is_empty() {
                 let c = grid.center(k);
@@ -98,6 +106,29 @@ impl NavGrid {
                 let k = j * nx + i;
                 let sum = prefix[(j + half + 1).min(ny)] - prefix[j.saturating_sub(half)];
                 self.slowness[k] = self.empty_slowness[k] * crowd_slowness(sum as f64 / window);
+            }
+        }
+    }
+
+    /// Whether a wall may be within reach of an agent at `p` (true outside the grid).
+    #[inline]
+    pub fn near_wall(&self, p: DVec2) -> bool {
+        self.cell_at(p).is_none_or(|k| self.near_wall[k])
+    }
+
+    fn mark_near_walls(&mut self, level: &LevelSpace) {
+        let reach = NEAR_WALL + self.cell * std::f64::consts::FRAC_1_SQRT_2;
+        for wall in &level.walls {
+            let lo = ((wall.a.min(wall.b) - DVec2::splat(reach) - self.origin) / self.cell).max(DVec2::ZERO);
+            let hi = (wall.a.max(wall.b) + DVec2::splat(reach) - self.origin) / self.cell;
+            let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
+            for j in lo.y as usize..=j1 {
+                for i in lo.x as usize..=i1 {
+                    let k = j * self.nx + i;
+                    if !self.near_wall[k] && distance_to_segment(self.center(k), wall.a, wall.b) <= reach {
+                        self.near_wall[k] = true;
+                    }
+                }
             }
         }
     }

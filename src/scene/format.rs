@@ -208,7 +208,7 @@ pub struct Population {
 }
 
 fn default_time_gap() -> f64 {
-    0.5
+    0.55
 }
 fn default_relaxation() -> f64 {
     0.5

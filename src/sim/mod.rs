@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bevy::app::ScheduleRunnerPlugin;
+use bevy::app::{ScheduleRunnerPlugin, TaskPoolThreadAssignmentPolicy};
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
@@ -146,14 +146,39 @@ impl RunOptions {
 pub fn headless_app(checked: &CheckedScene, options: &RunOptions) -> Result<App, Diagnostics> {
     let mut app = App::new();
     let mut plugins = MinimalPlugins.build().disable::<ScheduleRunnerPlugin>();
-    if let Some(threads) = options.threads {
-        plugins = plugins.set(TaskPoolPlugin { task_pool_options: TaskPoolOptions::with_num_threads(threads) });
-    }
+    let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    plugins = plugins.set(TaskPoolPlugin { task_pool_options: compute_threads(threads) });
     app.add_plugins(plugins).insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
     insert_simulation(&mut app, checked, options)?;
     app.finish();
     app.cleanup();
     Ok(app)
+}
+
+/// Task pools with `threads` compute threads. Bevy's defaults give IO and async work a share of
+/// the cores (on 2 cores that leaves 1 for compute); the simulation does no IO or async work, so
+/// those pools get one idle thread each and compute gets the rest.
+fn compute_threads(threads: usize) -> TaskPoolOptions {
+    let one = |percent| TaskPoolThreadAssignmentPolicy {
+        min_threads: 1,
+        max_threads: 1,
+        percent,
+        on_thread_spawn: None,
+        on_thread_destroy: None,
+    };
+    TaskPoolOptions {
+        min_total_threads: threads + 2,
+        max_total_threads: threads + 2,
+        io: one(0.0),
+        async_compute: one(0.0),
+        compute: TaskPoolThreadAssignmentPolicy {
+            min_threads: threads,
+            max_threads: threads,
+            percent: 1.0,
+            on_thread_spawn: None,
+            on_thread_destroy: None,
+        },
+    }
 }
 
 /// Adds the simulation plugins and the world of `checked` to any app (headless or viewer).

@@ -125,3 +125,33 @@ pub fn run_one(agents: u32, seconds: f64, threads: Option<usize>) -> Result<Benc
         agent_steps,
     })
 }
+
+/// Milliseconds to refresh an R-tree of `n` moving points: rebuilt with `bulk_load`, and updated
+/// in place (each point removed and inserted again), after every point moved by up to 0.1 m.
+pub fn rtree_refresh_millis(n: usize) -> (f64, f64) {
+    use rand::{Rng, SeedableRng};
+    use rstar::RTree;
+    use rstar::primitives::GeomWithData;
+    let side = (n as f64).sqrt();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let before: Vec<[f32; 2]> =
+        (0..n).map(|_| [(rng.random::<f64>() * side) as f32, (rng.random::<f64>() * side) as f32]).collect();
+    let after: Vec<[f32; 2]> = before
+        .iter()
+        .map(|p| [p[0] + (rng.random::<f32>() - 0.5) * 0.2, p[1] + (rng.random::<f32>() - 0.5) * 0.2])
+        .collect();
+    let points =
+        |ps: &[[f32; 2]]| ps.iter().enumerate().map(|(i, p)| GeomWithData::new(*p, i as u32)).collect::<Vec<_>>();
+    let started = Instant::now();
+    let rebuilt = RTree::bulk_load(points(&after));
+    let bulk = started.elapsed().as_secs_f64() * 1e3;
+    let mut tree = RTree::bulk_load(points(&before));
+    let started = Instant::now();
+    for (i, (old, new)) in before.iter().zip(&after).enumerate() {
+        tree.remove(&GeomWithData::new(*old, i as u32));
+        tree.insert(GeomWithData::new(*new, i as u32));
+    }
+    let update = started.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(tree.size(), rebuilt.size());
+    (bulk, update)
+}

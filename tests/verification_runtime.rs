@@ -158,3 +158,37 @@ fn rimea_7_speeds_by_age_group() {
     println!("RiMEA 7: 50 adults by group {per_group:?}, every drawn and walked speed within its group's range");
     assert!(per_group.len() >= 3, "several age groups are drawn: {per_group:?}");
 }
+
+/// The same scene under the social force model (Helbing, Farkas, Vicsek 2000) at its 0.01 s step.
+fn with_social_force(path: &str) -> unitwin::scene::CheckedScene {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let mut loaded = unitwin::scene::read_scene(&full).unwrap();
+    loaded.scene.model = unitwin::scene::PedestrianModel::SocialForce {
+        strength: 2000.0,
+        range: 0.08,
+        body_force: 1.2e5,
+        friction: 2.4e5,
+        mass: 80.0,
+    };
+    loaded.scene.run.step = 0.01;
+    unitwin::scene::check_scene(loaded).unwrap()
+}
+
+#[test]
+fn social_force_model_passes_rimea_1_and_evacuates_the_demo_hall() {
+    let corridor = with_social_force("scenes/verification/rimea_01_corridor.ron");
+    let out = run_verified(&mut app(&corridor, 1), |_| {});
+    println!("social force, RiMEA 1: {:.2} s (reference 26–34 s)", out.end);
+    assert!(
+        (26.0..=34.0).contains(&out.end),
+        "RiMEA 1 under the social force model: {:.2} s, reference 26–34 s",
+        out.end
+    );
+
+    let hall = with_social_force("scenes/demo_hall.ron");
+    let out = run_verified(&mut app(&hall, 1), |_| {});
+    let bound = 200.0 / (2.0 * 1.9 * 1.2);
+    println!("social force, demo hall: 200 people out in {:.1} s (capacity bound {bound:.1} s)", out.end);
+    assert_eq!(out.census.exited, 200, "everyone leaves under the social force model");
+    assert!(out.end > 0.8 * bound, "faster than two 1.2 m exits can pass 200 people: {:.1} s", out.end);
+}

@@ -161,6 +161,12 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
             results.push(result);
         }
     }
+    let largest = agents.iter().copied().max().unwrap_or(1000) as usize;
+    let (bulk, update) = crate::bench::rtree_refresh_millis(largest);
+    println!(
+        "agent R-tree refresh for {largest} moving points: bulk_load {bulk:.1} ms, update in place {update:.1} ms \
+         (unitwin rebuilds it with bulk_load every step)"
+    );
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&results).expect("plain data");
         if let Err(e) = crate::report::write_atomic(&path, text.as_bytes()) {

@@ -103,6 +103,8 @@ pub struct SnapAgent {
     pub pos: DVec2,
     pub vel: DVec2,
     pub radius: f64,
+    /// The floor field the agent follows.
+    pub field: u32,
 }
 
 pub struct CrowdPlugin;
@@ -126,17 +128,18 @@ impl Plugin for CrowdPlugin {
 
 fn build_snapshot(
     mut snapshot: ResMut<CrowdSnapshot>,
-    agents: Query<(&AgentId, &Body, &Velocity)>,
+    agents: Query<(&AgentId, &Body, &Velocity, &Plan)>,
     space: Res<crate::space::SpaceRes>,
 ) {
     let snapshot = &mut *snapshot;
     snapshot.agents.clear();
-    snapshot.agents.extend(agents.iter().map(|(id, body, velocity)| SnapAgent {
+    snapshot.agents.extend(agents.iter().map(|(id, body, velocity, plan)| SnapAgent {
         id: id.0,
         level: body.level,
         pos: body.pos,
         vel: velocity.0,
         radius: body.radius,
+        field: plan.field,
     }));
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
     let levels = space.0.levels.len();

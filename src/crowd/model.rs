@@ -17,9 +17,10 @@ use crate::space::geom::{closest_on_segment, v};
 use crate::space::{Space, SpaceRes};
 
 /// An agent that has come no nearer its target for this long walks along its desired direction
-/// and yields only to those ahead of it on its own route (nearer its target; ties by id). Without
-/// this, people pressed together at the corners of a narrow door can hold each other off for
-/// ever: each lies in the other's forward strip, or repulsion turns them away from the door.
+/// and yields only to those ahead of it: on the same route, those nearer the target (ties by id);
+/// on other routes, those with a smaller id, a global order that no cycle of people heading for
+/// different exits can defeat. Without this, people pressed together at the corners of a narrow
+/// door, or crossing towards different exits, can hold each other off for ever.
 pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
 /// Coming this much nearer the target (s of travel time at 1 m/s) counts as progress.
 const PROGRESS: f32 = 0.05;
@@ -53,7 +54,8 @@ pub fn steer(
             let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
             let field = &nav.fields[plan.field as usize];
             let grid = &nav.grids[body.level as usize];
-            let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve, field, grid };
+            let field_index = plan.field;
+            let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve, field, field_index, grid };
             match *model {
                 PedestrianModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
                 PedestrianModel::CollisionFreeSpeed {
@@ -110,6 +112,7 @@ struct Context<'a> {
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
     field: &'a crate::nav::FloorField,
+    field_index: u32,
     grid: &'a crate::nav::NavGrid,
 }
 
@@ -202,7 +205,12 @@ impl Context<'_> {
             if other.id != self.id
                 && ahead.dot(e) >= 0.0
                 && ahead.dot(side).abs() <= l
-                && (!self.relieve || (self.field.time_at(self.grid, other.pos), other.id) < my_rank)
+                && (!self.relieve
+                    || if other.field == self.field_index {
+                        (self.field.time_at(self.grid, other.pos), other.id) < my_rank
+                    } else {
+                        other.id < self.id
+                    })
             {
                 spacing = spacing.min(ahead.length() - l);
             }

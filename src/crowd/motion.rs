@@ -102,22 +102,25 @@ pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVe
     if crosses || level.walls_near(p, radius * 0.999).next().is_some() { from } else { p }
 }
 
-/// The exit door the agent's body now touches, if it is open.
+/// The open exit whose doorway the agent's centre has reached, if any.
 fn left_through(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<usize> {
     let level = body.level as usize;
     let grid = &nav.grids[level];
     let k = grid.cell_at(body.pos)?;
     let source = nav.fields[plan.field as usize].source[k];
-    let touches = |d: usize| {
+    // Out once the centre has reached the doorway: until then the body still takes up room in it.
+    let through = |d: usize| {
         let door = &space.doors[d];
-        door.is_open_exit() && distance_to_segment(body.pos, door.a, door.b) <= body.radius
+        door.is_open_exit()
+            && (body.pos - door.a).dot(door.normal) >= 0.0
+            && distance_to_segment(body.pos, door.a, door.b) <= body.radius
     };
-    if source != NOT_SOURCE && source != IN_DESTINATION && touches(source as usize) {
+    if source != NOT_SOURCE && source != IN_DESTINATION && through(source as usize) {
         return Some(source as usize);
     }
-    // Off the walkable grid: the agent went through some other open exit.
+    // Off the walkable grid: the agent is in some open exit's doorway.
     if !grid.walkable[k] {
-        return space.doors_on(level).map(|(i, _)| i).find(|&i| touches(i));
+        return space.doors_on(level).map(|(i, _)| i).find(|&i| through(i));
     }
     None
 }

@@ -39,6 +39,8 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
             }],
             walls: vec![],
         }],
+        stairs: vec![],
+        streets: vec![],
         obstacles: vec![],
         buildings: vec![],
         doors: vec![

@@ -71,14 +71,16 @@ pub enum Activity {
     Dwelling { until: f64 },
     /// Left the space through a door this step.
     Left { door: u16 },
+    /// In a stair opening, waiting to step through it (portal index).
+    Crossing { portal: u16 },
 }
 
-/// The agent's route: which leg it is on and the field that leg follows.
+/// The agent's route: which leg it is on and the navigation target that leg follows.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct Plan {
     pub activity: Activity,
     pub leg: u16,
-    pub field: u32,
+    pub target: u32,
 }
 
 /// rstar's default node sizes measured fastest here (6 against 12, 24 and 48 at 100,000 agents).
@@ -103,8 +105,8 @@ pub struct SnapAgent {
     pub pos: DVec2,
     pub vel: DVec2,
     pub radius: f64,
-    /// The floor field the agent follows.
-    pub field: u32,
+    /// The navigation target the agent follows.
+    pub target: u32,
 }
 
 pub struct CrowdPlugin;
@@ -122,7 +124,11 @@ impl Plugin for CrowdPlugin {
             )
             .add_systems(crate::sim::SimStep, model::steer.in_set(SimSystems::Steer))
             .add_systems(crate::sim::SimStep, motion::advance.in_set(SimSystems::Move))
-            .add_systems(crate::sim::SimStep, motion::remove_leavers.in_set(SimSystems::Leave));
+            .init_resource::<motion::StairGates>()
+            .add_systems(
+                crate::sim::SimStep,
+                (motion::remove_leavers, motion::cross_portals).chain().in_set(SimSystems::Leave),
+            );
     }
 }
 
@@ -139,7 +145,7 @@ fn build_snapshot(
         pos: body.pos,
         vel: velocity.0,
         radius: body.radius,
-        field: plan.field,
+        target: plan.target,
     }));
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
     let levels = space.0.levels.len();

@@ -14,7 +14,7 @@ use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
 use crate::scene::PedestrianModel;
 use crate::sim::SimClock;
 use crate::space::geom::{closest_on_segment, v};
-use crate::space::{Space, SpaceRes};
+use crate::space::{LevelKind, Space, SpaceRes};
 
 /// An agent that has come no nearer its target for this long walks along its desired direction
 /// and yields only to those ahead of it: on the same route, those nearer the target (ties by id);
@@ -46,16 +46,17 @@ pub fn steer(
     agents.par_iter_mut().for_each(|(id, body, walker, plan, mut velocity, mut stalled)| {
         let walking = plan.activity == Activity::Walking;
         let e0 = if walking {
-            desired_direction(nav, space, plan.field as usize, body.level as usize, body.pos)
+            desired_direction(nav, space, plan.target, body.level as usize, body.pos)
         } else {
             DVec2::ZERO
         };
         velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
             let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
-            let field = &nav.fields[plan.field as usize];
+            let field = nav.field(plan.target, body.level as usize);
             let grid = &nav.grids[body.level as usize];
-            let field_index = plan.field;
-            let ctx = Context { id: id.0, body, walker, e0, snapshot, space, relieve, field, field_index, grid };
+            let target = plan.target;
+            let v0 = walker.v0 * stair_speed_factor(space, body.level as usize, e0);
+            let ctx = Context { id: id.0, body, walker, v0, e0, snapshot, space, relieve, field, target, grid };
             match *model {
                 PedestrianModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
                 PedestrianModel::CollisionFreeSpeed {
@@ -69,7 +70,7 @@ pub fn steer(
                 }
             }
         });
-        let remaining = nav.fields[plan.field as usize].time_at(&nav.grids[body.level as usize], body.pos);
+        let remaining = nav.field(plan.target, body.level as usize).time_at(&nav.grids[body.level as usize], body.pos);
         if !walking || remaining < stalled.best - PROGRESS {
             *stalled = Stalled { best: remaining, since: 0.0 };
         } else {
@@ -79,23 +80,35 @@ pub fn steer(
 }
 
 /// Desired direction from the floor field; at an exit it aims through the door.
-pub fn desired_direction(nav: &Navigation, space: &Space, field: usize, level: usize, p: DVec2) -> DVec2 {
+/// On a stair, free speed scales by the stair's speed (up or down, by the direction of travel
+/// along it) over Weidmann's mean free speed of 1.34 m/s.
+pub fn stair_speed_factor(space: &Space, level: usize, e0: DVec2) -> f64 {
+    match space.levels[level].kind {
+        LevelKind::Floor => 1.0,
+        LevelKind::Stair(s) => {
+            let stair = &space.stairs[s];
+            (if e0.x >= 0.0 { stair.speed_up } else { stair.speed_down }) / 1.34
+        }
+    }
+}
+
+pub fn desired_direction(nav: &Navigation, space: &Space, target: u32, level: usize, p: DVec2) -> DVec2 {
     let grid = &nav.grids[level];
     let Some(k) = grid.cell_at(p) else { return DVec2::ZERO };
-    let mut f = &nav.fields[field];
+    let mut f = nav.field(target, level);
     if f.dir[k] == [0.0, 0.0]
         && f.source[k] == NOT_SOURCE
         && !f.time[k].is_finite()
-        && let Some(fallback) = nav.level_exits[level]
+        && let Some(fallback) = nav.any_exit
     {
-        f = &nav.fields[fallback];
+        f = nav.field(fallback as u32, level);
     }
     match f.source[k] {
         s if s == NOT_SOURCE || s == IN_DESTINATION => DVec2::new(f.dir[k][0] as f64, f.dir[k][1] as f64),
         door => {
             let door = &space.doors[door as usize];
             let along = (door.b - door.a).normalize_or_zero();
-            let inset = (0.3 * door.width()).min(0.25);
+            let inset = (0.3 * door.width()).min(0.25_f64);
             let q = closest_on_segment(p, door.a + along * inset, door.b - along * inset);
             (q + door.normal * 0.5 - p).normalize_or_zero()
         }
@@ -106,13 +119,15 @@ struct Context<'a> {
     id: u32,
     body: &'a Body,
     walker: &'a Walker,
+    /// Free speed here (stairs slow people down).
+    v0: f64,
     e0: DVec2,
     snapshot: &'a CrowdSnapshot,
     space: &'a Space,
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
     field: &'a crate::nav::FloorField,
-    field_index: u32,
+    target: u32,
     grid: &'a crate::nav::NavGrid,
 }
 
@@ -169,7 +184,7 @@ impl Context<'_> {
         }
         let (p, r) = (self.body.pos, self.body.radius);
         // Beyond this distance a neighbour neither repels noticeably nor limits the speed.
-        let reach = (r + self.snapshot.max_radius + self.walker.v0 * self.walker.time_gap).max(1.0);
+        let reach = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(1.0);
         self.neighbours(reach, buf);
         let mut e = self.e0;
         for &j in buf.iter() {
@@ -206,7 +221,7 @@ impl Context<'_> {
                 && ahead.dot(e) >= 0.0
                 && ahead.dot(side).abs() <= l
                 && (!self.relieve
-                    || if other.field == self.field_index {
+                    || if other.target == self.target {
                         (self.field.time_at(self.grid, other.pos), other.id) < my_rank
                     } else {
                         other.id < self.id
@@ -215,7 +230,7 @@ impl Context<'_> {
                 spacing = spacing.min(ahead.length() - l);
             }
         }
-        e * (spacing / self.walker.time_gap).clamp(0.0, self.walker.v0)
+        e * (spacing / self.walker.time_gap).clamp(0.0, self.v0)
     }
 
     /// Helbing, Farkas & Vicsek (2000): m dv/dt = m (v0 e0 − v)/τ + Σ f_ij + Σ f_iW with
@@ -223,7 +238,7 @@ impl Context<'_> {
     fn social_force_velocity(&self, v_now: DVec2, dt: f64, c: [f64; 5], buf: &mut Vec<u32>) -> DVec2 {
         let [a, b, k, kappa, mass] = c;
         let (p, r) = (self.body.pos, self.body.radius);
-        let mut force = mass * (self.walker.v0 * self.e0 - v_now) / self.walker.relaxation;
+        let mut force = mass * (self.v0 * self.e0 - v_now) / self.walker.relaxation;
         // Beyond 12 B the exponential repulsion is below 10⁻⁵ A.
         self.neighbours(r + self.snapshot.max_radius + 12.0 * b, buf);
         for &j in buf.iter() {
@@ -251,7 +266,7 @@ impl Context<'_> {
         });
         let v_next = v_now + force / mass * dt;
         // Helbing et al. cap speeds at 1.3 v0 in normal situations.
-        let cap = 1.3 * self.walker.v0;
+        let cap = 1.3 * self.v0;
         if v_next.length() > cap { v_next.normalize() * cap } else { v_next }
     }
 }

@@ -5,7 +5,7 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 
 use super::spawn::{Populations, agent_rng};
-use super::{Activity, AgentId, Body, Census, Plan, Velocity, Walker};
+use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
 use crate::nav::Navigation;
 use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
 use crate::sim::{SimClock, SimSeed};
@@ -37,7 +37,7 @@ pub fn advance(
                 if now + dt >= until {
                     let leg = (plan.leg as usize + 1).min(legs.len() - 1);
                     plan.leg = leg as u16;
-                    plan.field = legs[leg].field;
+                    plan.target = legs[leg].target;
                     plan.activity = Activity::Walking;
                 }
             }
@@ -56,8 +56,11 @@ pub fn advance(
                 }
                 // Walls and blocked zones take away the motion they stop (it matters for inertial models).
                 velocity.0 = (body.pos - body.prev) / dt;
-                if let Some(door) = left_through(space, nav, &plan, &body) {
-                    plan.activity = Activity::Left { door: door as u16 };
+                if let Some(door) = doorway(space, nav, &plan, &body) {
+                    plan.activity = match space.doors[door].portal {
+                        Some(portal) => Activity::Crossing { portal: portal as u16 },
+                        None => Activity::Left { door: door as u16 },
+                    };
                 } else if arrived(nav, &plan, &body) {
                     let leg = &legs[plan.leg as usize];
                     let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
@@ -65,7 +68,7 @@ pub fn advance(
                     plan.activity = Activity::Dwelling { until: now + dt + dwell };
                 }
             }
-            Activity::Left { .. } => {}
+            Activity::Left { .. } | Activity::Crossing { .. } => velocity.0 = DVec2::ZERO,
         }
     });
 }
@@ -102,23 +105,24 @@ pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVe
     if crosses || level.walls_near(p, radius * 0.999).next().is_some() { from } else { p }
 }
 
-/// The open exit whose doorway the agent's centre has reached, if any.
-fn left_through(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<usize> {
+/// The open exit, or passable stair opening, whose doorway the agent's centre has reached.
+fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<usize> {
     let level = body.level as usize;
     let grid = &nav.grids[level];
     let k = grid.cell_at(body.pos)?;
-    let source = nav.fields[plan.field as usize].source[k];
-    // Out once the centre has reached the doorway: until then the body still takes up room in it.
+    let source = nav.field(plan.target, level).source[k];
+    // Through once the centre has reached the doorway: until then the body still takes up room in it.
     let through = |d: usize| {
         let door = &space.doors[d];
-        door.is_open_exit()
+        let passable = door.is_open_exit() || (door.open && door.portal.is_some_and(|p| space.portals[p].allowed));
+        passable
             && (body.pos - door.a).dot(door.normal) >= 0.0
             && distance_to_segment(body.pos, door.a, door.b) <= body.radius
     };
     if source != NOT_SOURCE && source != IN_DESTINATION && through(source as usize) {
         return Some(source as usize);
     }
-    // Off the walkable grid: the agent is in some open exit's doorway.
+    // Off the walkable grid: the agent is in some other open doorway.
     if !grid.walkable[k] {
         return space.doors_on(level).map(|(i, _)| i).find(|&i| through(i));
     }
@@ -127,7 +131,7 @@ fn left_through(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Op
 
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body) -> bool {
     let grid = &nav.grids[body.level as usize];
-    grid.cell_at(body.pos).is_some_and(|k| nav.fields[plan.field as usize].source[k] == IN_DESTINATION)
+    grid.cell_at(body.pos).is_some_and(|k| nav.field(plan.target, body.level as usize).source[k] == IN_DESTINATION)
 }
 
 pub fn remove_leavers(
@@ -151,5 +155,85 @@ pub fn remove_leavers(
         *census.per_exit.entry(space.0.doors[door as usize].id.clone()).or_default() += 1;
         census.last_exit = Some(t);
         commands.entity(entity).despawn();
+    }
+}
+
+/// How many people may still step onto each stair opening now; refilled at the stair's
+/// maximum specific flow times its width (IMO MSC.1/Circ.1533: 0.88 up, 1.1 down).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct StairGates {
+    pub tokens: Vec<f64>,
+}
+
+/// Where an agent crossing `portal` at `pos` comes out on the other side: the same place across
+/// the opening, kept clear of its frame, one body radius in.
+pub fn portal_exit(space: &Space, portal: usize, pos: DVec2, radius: f64) -> (usize, DVec2) {
+    let p = &space.portals[portal];
+    let (door, peer) = (&space.doors[p.door], &space.doors[p.peer]);
+    let u = ((pos - door.a).dot(door.b - door.a) / (door.b - door.a).length_squared()).clamp(0.0, 1.0);
+    let margin = (radius / peer.width()).min(0.5);
+    let u = u.clamp(margin, 1.0 - margin);
+    let spot = peer.b + (peer.a - peer.b) * u - peer.normal * (radius + 0.02);
+    (peer.level, spot)
+}
+
+/// Moves agents waiting in stair openings to the other side, in id order, when the stair's
+/// gate lets them on and there is room where they come out.
+pub fn cross_portals(
+    clock: Res<SimClock>,
+    space: Res<SpaceRes>,
+    snapshot: Res<CrowdSnapshot>,
+    mut gates: ResMut<StairGates>,
+    mut agents: Query<(Entity, &AgentId, &mut Body, &mut Plan, &mut Velocity)>,
+) {
+    let space = &space.0;
+    if space.portals.is_empty() {
+        return;
+    }
+    gates.tokens.resize(space.portals.len(), 0.0);
+    for (i, p) in space.portals.iter().enumerate() {
+        if p.onto_stair {
+            let st = &space.stairs[p.stair];
+            let at_head = space.doors[p.door].level == st.head_level;
+            let rate = if at_head { st.flow_down } else { st.flow_up } * st.width * clock.dt;
+            gates.tokens[i] = (gates.tokens[i] + rate).min(rate.max(1.0));
+        }
+    }
+    let mut waiting: Vec<(u32, Entity)> = agents
+        .iter()
+        .filter(|(.., plan, _)| matches!(plan.activity, Activity::Crossing { .. }))
+        .map(|(e, id, ..)| (id.0, e))
+        .collect();
+    waiting.sort_unstable_by_key(|w| w.0);
+    let mut placed: Vec<(usize, DVec2, f64)> = Vec::new();
+    for (_, entity) in waiting {
+        let (_, _, mut body, mut plan, mut velocity) = agents.get_mut(entity).expect("listed above");
+        let Activity::Crossing { portal } = plan.activity else { continue };
+        let portal = portal as usize;
+        let onto = space.portals[portal].onto_stair;
+        if onto && gates.tokens[portal] < 1.0 - 1e-9 {
+            continue;
+        }
+        let (level, spot) = portal_exit(space, portal, body.pos, body.radius);
+        let clear = |q: DVec2, r: f64| q.distance(spot) >= body.radius + r + 0.02;
+        let free = snapshot.trees.get(level).is_none_or(|tree| {
+            let reach = (body.radius + snapshot.max_radius + 0.2) as f32;
+            tree.locate_within_distance([spot.x as f32, spot.y as f32], reach * reach).all(|n| {
+                let other = &snapshot.agents[n.data as usize];
+                clear(other.pos, other.radius)
+            })
+        }) && placed.iter().all(|&(l, q, r)| l != level || clear(q, r));
+        if !free {
+            continue;
+        }
+        if onto {
+            gates.tokens[portal] -= 1.0;
+        }
+        placed.push((level, spot, body.radius));
+        body.level = level as u16;
+        body.pos = spot;
+        body.prev = spot;
+        velocity.0 = DVec2::ZERO;
+        plan.activity = Activity::Walking;
     }
 }

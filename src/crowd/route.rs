@@ -46,11 +46,7 @@ pub fn follow_crowd(
             counts[level][k] += 1;
         }
     }
-    for level in 0..nav.grids.len() {
-        if counts[level].iter().any(|&c| c > 0) {
-            nav.follow_crowd(&space.0, level, &counts[level]);
-        }
-    }
+    nav.follow_crowd(&space.0, &counts);
 }
 
 /// Per exit field, the sorted travel times of the agents heading there now.
@@ -76,8 +72,8 @@ pub fn choose_exits(
     for (_, body, walker, plan) in agents.iter() {
         if quickest(walker.population) {
             let grid = &nav.grids[body.level as usize];
-            let t = nav.fields[plan.field as usize].time_at(grid, body.pos);
-            queues.entry(plan.field).or_default().push(t);
+            let t = nav.field(plan.target, body.level as usize).time_at(grid, body.pos);
+            queues.entry(plan.target).or_default().push(t);
         }
     }
     for times in queues.values_mut() {
@@ -97,27 +93,27 @@ pub fn choose_exits(
         }
         let grid = &nav.grids[body.level as usize];
         let Some(k) = grid.cell_at(body.pos) else { return };
-        let expected = |field: u32, width: f64| {
-            let t = nav.fields[field as usize].time[k];
+        let expected = |target: u32, width: f64| {
+            let t = nav.field(target, body.level as usize).time[k];
             if !t.is_finite() {
                 return f64::INFINITY;
             }
-            let ahead = queues.get(&field).map_or(0, |q| q.partition_point(|&x| x < t));
+            let ahead = queues.get(&target).map_or(0, |q| q.partition_point(|&x| x < t));
             (t as f64 / walker.v0).max(ahead as f64 / (SPECIFIC_FLOW * width))
         };
         let mut current = f64::INFINITY;
-        let mut best = (f64::INFINITY, plan.field);
-        for &(door, field) in &pop.exit_options {
-            let cost = expected(field, space.doors[door].width());
-            if field == plan.field {
+        let mut best = (f64::INFINITY, plan.target);
+        for &(door, target) in &pop.exit_options {
+            let cost = expected(target, space.doors[door].width());
+            if target == plan.target {
                 current = cost;
             }
             if cost < best.0 {
-                best = (cost, field);
+                best = (cost, target);
             }
         }
-        if best.1 != plan.field && best.0 < SWITCH_GAIN * current {
-            plan.field = best.1;
+        if best.1 != plan.target && best.0 < SWITCH_GAIN * current {
+            plan.target = best.1;
         }
     });
 }

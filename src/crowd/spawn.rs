@@ -16,7 +16,7 @@ use crate::space::{LevelSpace, SpaceRes};
 /// One leg of a population's route: the field it follows and, for destinations, how long to stay.
 #[derive(Clone, Debug)]
 pub struct Leg {
-    pub field: u32,
+    pub target: u32,
     pub dwell: Option<Distribution>,
 }
 
@@ -53,7 +53,7 @@ pub struct PopulationRuntime {
     pub premovement: Distribution,
     pub legs: Vec<Leg>,
     pub exit_choice: crate::scene::ExitChoice,
-    /// For `Quickest`: each candidate exit door and the field leading to it alone.
+    /// For `Quickest`: each candidate exit door and the navigation target of it alone.
     pub exit_options: Vec<(usize, u32)>,
     pub source: Source,
     pub rng: ChaCha8Rng,
@@ -285,7 +285,7 @@ pub fn spawn_agents(
                 Walker { v0, time_gap: pop.time_gap, relaxation: pop.relaxation, population: index as u16 },
                 Velocity::default(),
                 super::Stalled::default(),
-                Plan { activity, leg: 0, field: pop.legs[0].field },
+                Plan { activity, leg: 0, target: pop.legs[0].target },
             ));
             if let Some(group) = group {
                 agent.insert(super::Demographic(group));

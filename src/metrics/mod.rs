@@ -154,18 +154,18 @@ pub fn record_frame(
     if let Some(writer) = sink.writer.as_mut().filter(|_| sink.error.is_none()) {
         let number = clock.frame();
         for &(id, level, pos) in frame.iter() {
-            let z = space.0.levels[level as usize].elevation;
-            if let Err(e) = writeln!(writer, "{id} {number} {:.4} {:.4} {:.4}", pos.x, pos.y, z) {
+            let [x, y, z] = space.0.to_world(level as usize, pos);
+            if let Err(e) = writeln!(writer, "{id} {number} {x:.4} {y:.4} {z:.4}") {
                 sink.error = Some(e);
                 break;
             }
         }
     }
     sink.frames += 1;
-    measure_density(t, frame, &mut measurements);
+    measure_density(t, frame, &space.0, &mut measurements);
 }
 
-fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], measurements: &mut Measurements) {
+fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], space: &Space, measurements: &mut Measurements) {
     let levels = frame.iter().map(|a| a.1 as usize + 1).max().unwrap_or(0);
     for level in 0..levels {
         let points: Vec<[f64; 2]> = frame.iter().filter(|a| a.1 as usize == level).map(|a| [a.2.x, a.2.y]).collect();
@@ -174,7 +174,8 @@ fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], measurements: &mut Measu
             let n = tree.locate_within_distance(*p, DENSITY_RADIUS * DENSITY_RADIUS).count();
             let density = n as f64 / (std::f64::consts::PI * DENSITY_RADIUS * DENSITY_RADIUS);
             if measurements.peak.is_none_or(|peak| density > peak.density) {
-                measurements.peak = Some(DensityPeak { density, t, level, x: p[0], y: p[1] });
+                let [x, y, _] = space.to_world(level, DVec2::new(p[0], p[1]));
+                measurements.peak = Some(DensityPeak { density, t, level, x, y });
             }
         }
     }

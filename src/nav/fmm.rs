@@ -7,6 +7,9 @@ use std::collections::BinaryHeap;
 use bevy::math::DVec2;
 
 use super::grid::NavGrid;
+use std::collections::BTreeMap;
+
+use super::Link;
 use crate::space::Space;
 use crate::space::geom::{closest_on_segment, distance_to_segment, ring_contains, segments_intersect};
 
@@ -26,97 +29,140 @@ pub struct FloorField {
     pub source: Vec<u16>,
 }
 
+/// Where a field starts: target cells with their initial times, and what each target cell is.
+pub struct Seeds {
+    pub cells: Vec<(usize, usize, f64)>,
+    pub source: Vec<Vec<u16>>,
+}
+
+impl Seeds {
+    pub fn new(grids: &[NavGrid]) -> Self {
+        Seeds { cells: Vec::new(), source: grids.iter().map(|g| vec![NOT_SOURCE; g.nx * g.ny]).collect() }
+    }
+
+    /// The cells in front of an open exit.
+    pub fn door(&mut self, grid: &NavGrid, space: &Space, door: usize) {
+        let level = space.doors[door].level;
+        for (k, dist) in cells_at_door(grid, space, door) {
+            self.source[level][k] = door as u16;
+            self.cells.push((level, k, dist * grid.slowness[k] as f64));
+        }
+    }
+
+    /// The cells inside a destination polygon.
+    pub fn area(&mut self, grid: &NavGrid, level: usize, polygon: &[[f64; 2]]) {
+        if polygon.is_empty() {
+            return;
+        }
+        let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
+        let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
+        for_cells_in(grid, lo, hi, |k| {
+            if grid.walkable[k] && ring_contains(polygon, grid.center(k)) {
+                self.source[level][k] = IN_DESTINATION;
+                self.cells.push((level, k, 0.0));
+            }
+        });
+    }
+}
+
+/// Walkable cells within 1.5 cells of a door, on its inner side, that see the door without a wall
+/// in between; with their distance to the door line.
+pub fn cells_at_door(grid: &NavGrid, space: &Space, d: usize) -> Vec<(usize, f64)> {
+    let door = &space.doors[d];
+    let walls = &space.levels[door.level];
+    let reach = 1.5 * grid.cell;
+    let along = (door.b - door.a).normalize_or_zero();
+    // The door line itself, pulled in from its frame and back into the room, so that the sight
+    // line to it touches no wall unless a wall really stands in between.
+    let (a, b) = (door.a + along * 0.01 - door.normal * 0.01, door.b - along * 0.01 - door.normal * 0.01);
+    let lo = door.a.min(door.b) - DVec2::splat(reach);
+    let hi = door.a.max(door.b) + DVec2::splat(reach);
+    let mut cells = Vec::new();
+    for_cells_in(grid, lo, hi, |k| {
+        let c = grid.center(k);
+        let dist = distance_to_segment(c, door.a, door.b);
+        if !grid.walkable[k] || dist > reach || (c - door.a).dot(door.normal) > 0.0 {
+            return;
+        }
+        let q = closest_on_segment(c, a, b);
+        let blocked = walls.walls_near((c + q) * 0.5, c.distance(q) * 0.5 + 1e-6).any(|w| {
+            segments_intersect(
+                c,
+                q,
+                DVec2::new(w.geom().from[0], w.geom().from[1]),
+                DVec2::new(w.geom().to[0], w.geom().to[1]),
+            )
+        });
+        if !blocked {
+            cells.push((k, dist));
+        }
+    });
+    cells
+}
+
 impl FloorField {
-    /// Field to the nearest of the given (open exit) doors.
-    pub fn to_doors(grid: &NavGrid, space: &Space, level: usize, doors: &[usize]) -> Self {
-        let n = grid.nx * grid.ny;
-        let mut source = vec![NOT_SOURCE; n];
-        let mut best = vec![f64::INFINITY; n];
-        let mut seeds = Vec::new();
-        let walls = &space.levels[level];
-        for &d in doors {
-            let door = &space.doors[d];
-            let reach = 1.5 * grid.cell;
-            let along = (door.b - door.a).normalize_or_zero();
-            // The door line itself, pulled in from its frame and back into the room, so that the
-            // sight line to it touches no wall unless a wall really stands in between.
-            let (a, b) = (door.a + along * 0.01 - door.normal * 0.01, door.b - along * 0.01 - door.normal * 0.01);
-            let lo = door.a.min(door.b) - DVec2::splat(reach);
-            let hi = door.a.max(door.b) + DVec2::splat(reach);
-            for_cells_in(grid, lo, hi, |k| {
-                let c = grid.center(k);
-                let dist = distance_to_segment(c, door.a, door.b);
-                if !grid.walkable[k] || dist > reach || (c - door.a).dot(door.normal) > 0.0 {
-                    return;
-                }
-                let q = closest_on_segment(c, a, b);
-                let blocked = walls.walls_near((c + q) * 0.5, c.distance(q) * 0.5 + 1e-6).any(|w| {
-                    segments_intersect(
-                        c,
-                        q,
-                        DVec2::new(w.geom().from[0], w.geom().from[1]),
-                        DVec2::new(w.geom().to[0], w.geom().to[1]),
-                    )
-                });
-                let t = dist * grid.slowness[k] as f64;
-                if !blocked && t < best[k] {
-                    best[k] = t;
-                    source[k] = d as u16;
-                    seeds.push((k, t));
-                }
-            });
-        }
-        Self::solve(grid, level, seeds, source)
-    }
-
-    /// Field to a destination polygon.
-    pub fn to_area(grid: &NavGrid, level: usize, _destination: usize, polygon: &[[f64; 2]]) -> Self {
-        let mut source = vec![NOT_SOURCE; grid.nx * grid.ny];
-        let mut seeds = Vec::new();
-        if !polygon.is_empty() {
-            let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
-            let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
-            for_cells_in(grid, lo, hi, |k| {
-                if grid.walkable[k] && ring_contains(polygon, grid.center(k)) {
-                    source[k] = IN_DESTINATION;
-                    seeds.push((k, 0.0));
-                }
-            });
-        }
-        Self::solve(grid, level, seeds, source)
-    }
-
-    fn solve(grid: &NavGrid, level: usize, seeds: Vec<(usize, f64)>, source: Vec<u16>) -> Self {
-        let n = grid.nx * grid.ny;
-        let mut time = vec![f64::INFINITY; n];
-        let mut frozen = vec![false; n];
-        // Ordered by (time bits, cell): times are non-negative, so bit order is numeric order,
-        // and ties break on the cell index, which keeps the result independent of insertion order.
+    /// Travel times to the seeds over every level at once: fast marching within each level, and
+    /// across stair openings along `links` (an opening's cells then lead through it).
+    pub fn solve(grids: &[NavGrid], links: &BTreeMap<(usize, usize), Vec<Link>>, seeds: Seeds) -> Vec<FloorField> {
+        let mut time: Vec<Vec<f64>> = grids.iter().map(|g| vec![f64::INFINITY; g.nx * g.ny]).collect();
+        let mut frozen: Vec<Vec<bool>> = grids.iter().map(|g| vec![false; g.nx * g.ny]).collect();
+        let mut source = seeds.source;
+        // The opening through which each cell's best route leaves its level, if it does.
+        let mut portal: Vec<Vec<u16>> = grids.iter().map(|g| vec![NOT_SOURCE; g.nx * g.ny]).collect();
+        // Ordered by (time bits, level, cell): times are non-negative, so bit order is numeric
+        // order, and ties break on the cell, which keeps the result independent of insertion order.
         let mut heap = BinaryHeap::new();
-        for (k, t) in seeds {
-            if t < time[k] {
-                time[k] = t;
-                heap.push(Reverse((t.to_bits(), k)));
+        for (level, k, t) in seeds.cells {
+            if t < time[level][k] {
+                time[level][k] = t;
+                heap.push(Reverse((t.to_bits(), level, k)));
             }
         }
-        while let Some(Reverse((bits, k))) = heap.pop() {
-            if frozen[k] || f64::from_bits(bits) > time[k] {
+        while let Some(Reverse((bits, level, k))) = heap.pop() {
+            if frozen[level][k] || f64::from_bits(bits) > time[level][k] {
                 continue;
             }
-            frozen[k] = true;
+            frozen[level][k] = true;
+            let grid = &grids[level];
             for nb in grid.neighbours(k) {
-                if frozen[nb] {
+                if frozen[level][nb] {
                     continue;
                 }
-                let t = Self::update(grid, &time, &frozen, nb);
-                if t < time[nb] {
-                    time[nb] = t;
-                    heap.push(Reverse((t.to_bits(), nb)));
+                let t = Self::update(grid, &time[level], &frozen[level], nb);
+                if t < time[level][nb] {
+                    time[level][nb] = t;
+                    portal[level][nb] = NOT_SOURCE; // reached more cheaply on this level
+                    heap.push(Reverse((t.to_bits(), level, nb)));
+                }
+            }
+            for link in links.get(&(level, k)).into_iter().flatten() {
+                let (fl, f) = (link.from_level, link.from);
+                let t = time[level][k] + link.cost * grids[fl].slowness[f] as f64;
+                if !frozen[fl][f] && t < time[fl][f] {
+                    time[fl][f] = t;
+                    portal[fl][f] = link.door as u16;
+                    heap.push(Reverse((t.to_bits(), fl, f)));
                 }
             }
         }
-        let dir = Self::directions(grid, &time);
-        FloorField { level, time: time.iter().map(|&t| t as f32).collect(), dir, source }
+        grids
+            .iter()
+            .enumerate()
+            .map(|(level, grid)| {
+                let mut source = std::mem::take(&mut source[level]);
+                for (s, p) in source.iter_mut().zip(&portal[level]) {
+                    if *s == NOT_SOURCE {
+                        *s = *p;
+                    }
+                }
+                FloorField {
+                    level,
+                    dir: Self::directions(grid, &time[level]),
+                    time: time[level].iter().map(|&t| t as f32).collect(),
+                    source,
+                }
+            })
+            .collect()
     }
 
     /// First-order upwind solution of |∇T| = slowness at cell `k` from its frozen neighbours.

@@ -22,6 +22,12 @@ pub struct Scene {
     #[serde(default)]
     pub routing: Routing,
     pub levels: Vec<Level>,
+    /// Stairs joining levels.
+    #[serde(default)]
+    pub stairs: Vec<Stair>,
+    /// Streets: carriageways (not walkable), sidewalks and crossings (walkable), kerbs between.
+    #[serde(default)]
+    pub streets: Vec<Street>,
     #[serde(default)]
     pub obstacles: Vec<Obstacle>,
     #[serde(default)]
@@ -147,6 +153,118 @@ pub struct Building {
     pub footprint: Vec<Point>,
     pub height: f64,
     pub floors: u32,
+    /// What the building is used for (default: mixed).
+    #[serde(default, rename = "use")]
+    pub usage: BuildingUse,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BuildingUse {
+    Shop,
+    Office,
+    Residence,
+    Heritage,
+    #[default]
+    Mixed,
+}
+
+/// A stair between two levels, walked like a narrow corridor at stair speeds. Its ends are
+/// openings of `width` at points on the boundaries of the two levels' walkable space.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stair {
+    pub id: String,
+    /// The lower end.
+    pub foot: StairEnd,
+    /// The upper end, on a higher level.
+    pub head: StairEnd,
+    pub width: f64,
+    /// Horizontal length of the flights, m (landings included).
+    pub run: f64,
+    /// Free speed going up, along the stair's horizontal projection, m/s
+    /// (default: IMO MSC.1/Circ.1533's 0.8 m/s along the slope, projected).
+    #[serde(default)]
+    pub speed_up: Option<f64>,
+    /// Free speed going down, likewise (default: IMO's 1.0 m/s along the slope, projected).
+    #[serde(default)]
+    pub speed_down: Option<f64>,
+    /// Most persons per metre of width per second stepping on going up (IMO: 0.88).
+    #[serde(default = "imo_flow_up")]
+    pub flow_up: f64,
+    /// Likewise going down (IMO: 1.1).
+    #[serde(default = "imo_flow_down")]
+    pub flow_down: f64,
+    /// Which ways the stair may be used (a one-way measure sets `UpOnly` or `DownOnly`).
+    #[serde(default)]
+    pub direction: StairDirection,
+}
+
+fn imo_flow_up() -> f64 {
+    0.88
+}
+fn imo_flow_down() -> f64 {
+    1.1
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StairEnd {
+    pub level: String,
+    pub at: Point,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StairDirection {
+    #[default]
+    Both,
+    UpOnly,
+    DownOnly,
+}
+
+/// A street along a centre line: the carriageway is closed to pedestrians except at crossings;
+/// sidewalks on either side are walkable; kerbs are the walls between.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Street {
+    pub id: String,
+    pub level: String,
+    pub centerline: Vec<Point>,
+    /// Carriageway width, m.
+    pub carriageway: f64,
+    /// Sidewalk widths left and right of the centre line (looking along it), m.
+    #[serde(default)]
+    pub sidewalks: (f64, f64),
+    /// Kerb height, m (geometry for the viewer and vehicles; pedestrians cross only at crossings).
+    #[serde(default = "default_kerb")]
+    pub kerb: f64,
+    /// Traffic runs only in the direction of the centre line.
+    #[serde(default)]
+    pub one_way: bool,
+    /// Lanes for vehicles (a later issue), in total.
+    #[serde(default = "one_lane")]
+    pub lanes: u32,
+    #[serde(default)]
+    pub crossings: Vec<Crossing>,
+}
+
+fn default_kerb() -> f64 {
+    0.15
+}
+fn one_lane() -> u32 {
+    1
+}
+
+/// A pedestrian crossing over a street's carriageway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crossing {
+    pub id: String,
+    /// Distance along the centre line, m.
+    pub at: f64,
+    pub width: f64,
+    /// Controlled by a signal (vehicles come in a later issue; pedestrians may always cross now).
+    #[serde(default)]
+    pub signal: bool,
 }
 
 /// An opening in a wall or in the boundary of the walkable space.

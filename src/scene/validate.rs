@@ -64,8 +64,14 @@ pub fn check_scene(loaded: LoadedScene) -> Result<CheckedScene, Diagnostics> {
     if !diags.is_empty() {
         return Err(diags.sorted());
     }
-    let destinations =
-        DestinationAreas(scene.destinations.iter().enumerate().map(|(i, d)| (i, d.area.clone())).collect());
+    let destinations = DestinationAreas(
+        scene
+            .destinations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| space.level_index.get(&d.level).map(|&l| (i, l, d.area.clone())))
+            .collect(),
+    );
     let mut nav = Navigation::new(&space, scene.run.nav_cell, destinations);
     let plans = plan_routes(scene, src, &space, &mut nav, plans_geometry, &mut diags);
     if !diags.is_empty() {
@@ -148,6 +154,9 @@ fn all_ids(scene: &Scene) -> Vec<(&'static str, &str)> {
     ids.extend(scene.doors.iter().map(|d| ("door", d.id.as_str())));
     ids.extend(scene.destinations.iter().map(|d| ("destination", d.id.as_str())));
     ids.extend(scene.zones.iter().map(|z| ("zone", z.id.as_str())));
+    ids.extend(scene.stairs.iter().map(|s| ("stair", s.id.as_str())));
+    ids.extend(scene.streets.iter().map(|s| ("street", s.id.as_str())));
+    ids.extend(scene.streets.iter().flat_map(|s| s.crossings.iter().map(|c| ("crossing", c.id.as_str()))));
     ids.extend(scene.populations.iter().map(|p| ("population", p.id.as_str())));
     ids.extend(scene.measurements.iter().map(|m| ("measurement", m.id())));
     ids
@@ -208,6 +217,13 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
     for z in &scene.zones {
         check("zone", &z.id, &z.level);
     }
+    for st in &scene.streets {
+        check("street", &st.id, &st.level);
+    }
+    for st in &scene.stairs {
+        check("stair", &st.id, &st.foot.level);
+        check("stair", &st.id, &st.head.level);
+    }
     for p in &scene.populations {
         check("population", &p.id, &p.level);
     }
@@ -227,6 +243,67 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at_id("door", &d.id, format!("width must be positive (got {} m)", d.width))
                     .hint("a door is `width` metres wide along its wall, centred on `at`"),
             );
+        }
+    }
+    for st in &scene.stairs {
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        if !positive(st.width) || !positive(st.run) {
+            diags.push(
+                src.at_id(
+                    "stair",
+                    &st.id,
+                    format!("width and run must be positive (got {} m and {} m)", st.width, st.run),
+                )
+                .hint("`run` is the horizontal length of the flights, landings included"),
+            );
+        }
+        let speeds = [st.speed_up, st.speed_down].into_iter().flatten().all(|v| v > 0.0 && v <= 3.0);
+        if !speeds || !positive(st.flow_up) || !positive(st.flow_down) {
+            diags.push(
+                src.at_id("stair", &st.id, "speeds must lie in (0, 3] m/s and flows must be positive")
+                    .hint("IMO MSC.1/Circ.1533: 0.8 m/s up, 1.0 m/s down along the slope; 0.88 and 1.1 persons/(m·s)"),
+            );
+        }
+        let elevation = |id: &str| scene.levels.iter().find(|l| l.id == id).map(|l| l.elevation);
+        if let (Some(foot), Some(head)) = (elevation(&st.foot.level), elevation(&st.head.level))
+            && head <= foot
+        {
+            diags.push(
+                src.at_id(
+                    "stair",
+                    &st.id,
+                    format!(
+                        "its head level '{}' ({head} m) must be higher than its foot level '{}' ({foot} m)",
+                        st.head.level, st.foot.level
+                    ),
+                )
+                .hint("swap `foot` and `head`, or fix the levels' elevations"),
+            );
+        }
+    }
+    for st in &scene.streets {
+        let length: f64 =
+            st.centerline.windows(2).map(|w| ((w[1][0] - w[0][0]).powi(2) + (w[1][1] - w[0][1]).powi(2)).sqrt()).sum();
+        if st.centerline.len() < 2 || !(st.carriageway > 0.0) || st.sidewalks.0 < 0.0 || st.sidewalks.1 < 0.0 {
+            diags.push(
+                src.at_id("street", &st.id, "needs a centre line of two or more points, a positive carriageway width and sidewalk widths of zero or more")
+                    .hint("e.g. centerline: [(0.0, 0.0), (80.0, 0.0)], carriageway: 6.0, sidewalks: (2.5, 2.5)"),
+            );
+        }
+        for c in &st.crossings {
+            if !(c.width > 0.0) || !(0.0..=length).contains(&c.at) {
+                diags.push(
+                    src.at_id(
+                        "crossing",
+                        &c.id,
+                        format!(
+                            "must lie along its street (0–{length:.1} m) with a positive width (got at {}, width {})",
+                            c.at, c.width
+                        ),
+                    )
+                    .hint("`at` is the distance along the street's centre line"),
+                );
+            }
         }
     }
     for b in &scene.buildings {
@@ -521,11 +598,15 @@ fn check_geometry(
                 for stop in stops {
                     match scene.destinations.iter().find(|d| &d.id == stop) {
                         None => diags.push(
-                            src.at_id("population", &p.id, format!("route refers to destination '{stop}', which does not exist"))
-                                .hint(format!("destinations: {}", scene.destinations.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "))),
-                        ),
-                        Some(d) if d.level != p.level => diags.push(
-                            src.at_id("population", &p.id, format!("route goes to destination '{stop}' on level '{}', but routes between levels need stairs, which this version does not model", d.level)),
+                            src.at_id(
+                                "population",
+                                &p.id,
+                                format!("route refers to destination '{stop}', which does not exist"),
+                            )
+                            .hint(format!(
+                                "destinations: {}",
+                                scene.destinations.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
+                            )),
                         ),
                         Some(_) => {}
                     }
@@ -616,13 +697,15 @@ fn plan_routes(
     let mut plans = Vec::new();
     for (p, geometry) in scene.populations.iter().zip(geometry) {
         let Some((level, spawn_area, entrance)) = geometry else { continue };
-        let mut legs: Vec<(usize, Option<Distribution>, String)> = Vec::new();
+        // Target, dwell, what it is (for messages), and the level of a destination.
+        let mut legs: Vec<(usize, Option<Distribution>, String, Option<usize>)> = Vec::new();
         if let Goal::Route(stops) = &p.goal {
             for stop in stops {
                 let (index, dest) =
                     scene.destinations.iter().enumerate().find(|(_, d)| &d.id == stop).expect("checked");
-                let field = nav.field(space, TargetKey::Destination { level, destination: index });
-                legs.push((field, Some(dest.dwell.clone()), format!("destination '{}'", dest.id)));
+                let target = nav.target(space, TargetKey::Destination { destination: index });
+                let dest_level = space.level_index.get(&dest.level).copied();
+                legs.push((target, Some(dest.dwell.clone()), format!("destination '{}'", dest.id), dest_level));
             }
         }
         let doors = match &p.goal {
@@ -636,17 +719,14 @@ fn plan_routes(
         let exit_options: Vec<(usize, usize)> = if p.exit_choice == ExitChoice::Quickest {
             let candidates: Vec<usize> = match &doors {
                 Some(ids) => ids.clone(),
-                None => space.doors_on(level).filter(|(_, d)| d.boundary && d.exit).map(|(i, _)| i).collect(),
+                None => space.doors.iter().enumerate().filter(|(_, d)| d.boundary && d.exit).map(|(i, _)| i).collect(),
             };
-            candidates
-                .into_iter()
-                .map(|d| (d, nav.field(space, TargetKey::Exits { level, doors: Some(vec![d]) })))
-                .collect()
+            candidates.into_iter().map(|d| (d, nav.target(space, TargetKey::Exits { doors: Some(vec![d]) }))).collect()
         } else {
             Vec::new()
         };
-        let exit_field = nav.field(space, TargetKey::Exits { level, doors });
-        legs.push((exit_field, None, "an open exit".into()));
+        let exit_target = nav.target(space, TargetKey::Exits { doors });
+        legs.push((exit_target, None, "an open exit".into(), None));
 
         let grid = &nav.grids[level];
         let starts: Vec<DVec2> = match (&p.placement, entrance) {
@@ -660,9 +740,10 @@ fn plan_routes(
             }
             _ => Vec::new(),
         };
-        let mut from: Vec<DVec2> = starts;
-        for (field, _, what) in &legs {
-            let f = &nav.fields[*field];
+        let (mut from_level, mut from) = (level, starts);
+        for (target, _, what, dest_level) in &legs {
+            let grid = &nav.grids[from_level];
+            let f = nav.field(*target as u32, from_level);
             let stuck = from.iter().filter(|q| !f.reaches(grid, **q)).count();
             if stuck > 0 {
                 let whence =
@@ -680,16 +761,20 @@ fn plan_routes(
                 );
                 break;
             }
-            from = (0..grid.nx * grid.ny)
-                .filter(|&k| f.source[k] == crate::nav::fmm::IN_DESTINATION)
-                .map(|k| grid.center(k))
-                .collect();
+            if let Some(dl) = *dest_level {
+                let (grid, f) = (&nav.grids[dl], nav.field(*target as u32, dl));
+                from = (0..grid.nx * grid.ny)
+                    .filter(|&k| f.source[k] == crate::nav::fmm::IN_DESTINATION)
+                    .map(|k| grid.center(k))
+                    .collect();
+                from_level = dl;
+            }
         }
         plans.push(PopulationPlan {
             level,
             spawn_area,
             entrance,
-            legs: legs.into_iter().map(|(f, d, _)| (f, d)).collect(),
+            legs: legs.into_iter().map(|(t, d, ..)| (t, d)).collect(),
             exit_options,
         });
     }

@@ -243,9 +243,13 @@ fn build_populations(checked: &CheckedScene, seed: u64) -> Result<Populations, D
             relaxation: pop.relaxation,
             speed: pop.speed.clone(),
             premovement: pop.premovement.clone(),
-            legs: plan.legs.iter().map(|(field, dwell)| Leg { field: *field as u32, dwell: dwell.clone() }).collect(),
+            legs: plan
+                .legs
+                .iter()
+                .map(|(target, dwell)| Leg { target: *target as u32, dwell: dwell.clone() })
+                .collect(),
             exit_choice: pop.exit_choice,
-            exit_options: plan.exit_options.iter().map(|&(door, field)| (door, field as u32)).collect(),
+            exit_options: plan.exit_options.iter().map(|&(door, target)| (door, target as u32)).collect(),
             source,
             rng,
         });

@@ -42,3 +42,28 @@ fn agents_go_round_a_long_wall() {
     // The detour round the wall end is ≥ 2 × 8 m; at ≤ 1.6 m/s nobody can be out in under 10 s.
     assert!(out.end > 10.0, "left after {:.1} s, faster than the detour allows", out.end);
 }
+
+#[test]
+fn pedestrians_cross_the_street_only_at_the_crossing() {
+    // Carriageway |y| < 3.5 m along 0–60 m; the crossing spans x = 38–42 m.
+    let checked = load("tests/scenes/street_crossing.ron");
+    let mut crossed = 0;
+    let out = run_verified(&mut app(&checked, 5), |world| {
+        let mut q = world.query::<&unitwin::crowd::Body>();
+        for body in q.iter(world) {
+            let on_carriageway = body.pos.y.abs() < 3.5 && (0.0..60.0).contains(&body.pos.x);
+            assert!(
+                !on_carriageway || (38.0..=42.0).contains(&body.pos.x),
+                "someone walks on the carriageway at ({:.2}, {:.2}), away from the crossing",
+                body.pos.x,
+                body.pos.y
+            );
+            if body.prev.y < 0.0 && body.pos.y >= 0.0 {
+                crossed += 1;
+            }
+        }
+    });
+    println!("street: {crossed} people crossed at the crossing; all out at {:.1} s", out.end);
+    assert_eq!(out.census.exited, 30, "everyone reaches the far sidewalk's exit");
+    assert_eq!(crossed, 30, "everyone crosses the carriageway once, at the crossing");
+}

@@ -6,6 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Prints a line to stdout; a closed pipe (`unitwin run … | head`) is not an error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use crate::runner::{RunError, RunRequest, default_out_dir, run_scene};
 use crate::scene::{CheckedScene, Diagnostics, Placement, check_scene, read_scene};
 use crate::sim::RunOptions;
@@ -81,7 +89,7 @@ pub fn main() -> ExitCode {
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::BenchOne { agents, seconds, threads } => match crate::bench::run_one(agents, seconds, Some(threads)) {
             Ok(result) => {
-                println!("{}", serde_json::to_string(&result).expect("plain data"));
+                say!("{}", serde_json::to_string(&result).expect("plain data"));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -105,13 +113,18 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
+    say!(
         "unitwin bench: open plaza at {} person/m², four 4 m exits, {seconds} s simulated, step 0.05 s",
         crate::bench::PLAZA_DENSITY
     );
-    println!(
+    say!(
         "{:>8} {:>8} {:>14} {:>16} {:>14} {:>10}",
-        "agents", "threads", "wall s", "wall s / sim s", "µs/agent-step", "× real"
+        "agents",
+        "threads",
+        "wall s",
+        "wall s / sim s",
+        "µs/agent-step",
+        "× real"
     );
     let mut results = Vec::new();
     for &n in agents {
@@ -149,7 +162,7 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            println!(
+            say!(
                 "{:>8} {:>8} {:>14.2} {:>16.3} {:>14.3} {:>10.1}",
                 result.agents,
                 result.threads,
@@ -163,7 +176,7 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
     }
     let largest = agents.iter().copied().max().unwrap_or(1000) as usize;
     let (bulk, update) = crate::bench::rtree_refresh_millis(largest);
-    println!(
+    say!(
         "agent R-tree refresh for {largest} moving points: bulk_load {bulk:.1} ms, update in place {update:.1} ms \
          (unitwin rebuilds it with bulk_load every step)"
     );
@@ -185,7 +198,7 @@ fn check(scenes: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for path in scenes {
         match load(path) {
-            Ok(checked) => println!("ok: {} — {}", path.display(), describe(&checked)),
+            Ok(checked) => say!("ok: {} — {}", path.display(), describe(&checked)),
             Err(diags) => {
                 failed += 1;
                 eprint!("{diags}");
@@ -253,31 +266,32 @@ fn run(
     match run_scene(&checked, &request) {
         Ok(result) => {
             let s = &result.summary;
-            println!("unitwin run: {} (seed {})", scene.display(), s.seed);
-            println!(
+            say!("unitwin run: {} (seed {})", scene.display(), s.seed);
+            say!(
                 "  simulated {:.1} s in {} steps, {:.2} s wall ({:.0}× real time)",
                 s.simulated_time,
                 result.steps,
                 result.wall_seconds,
                 s.simulated_time / result.wall_seconds.max(1e-9)
             );
-            println!(
-                "  agents: {} spawned, {} exited, {} on site",
-                s.agents.spawned, s.agents.exited, s.agents.on_site
-            );
+            say!("  agents: {} spawned, {} exited, {} on site", s.agents.spawned, s.agents.exited, s.agents.on_site);
             match s.evacuation_time {
-                Some(t) => println!("  everyone left; the last at {t:.1} s"),
-                None => println!("  not everyone left by the end of the run"),
+                Some(t) => say!("  everyone left; the last at {t:.1} s"),
+                None => say!("  not everyone left by the end of the run"),
             }
             let exits: Vec<String> = s.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!("  exits: {}", exits.join(", "));
+            say!("  exits: {}", exits.join(", "));
             if let Some(p) = &s.peak_density {
-                println!(
+                say!(
                     "  peak local density {:.2} persons/m² at ({:.1}, {:.1}) on '{}', t = {:.1} s",
-                    p.density, p.x, p.y, p.level, p.t
+                    p.density,
+                    p.x,
+                    p.y,
+                    p.level,
+                    p.t
                 );
             }
-            println!("  wrote {}/{{trajectories.txt, summary.json, run.ron}}", result.out_dir.display());
+            say!("  wrote {}/{{trajectories.txt, summary.json, run.ron}}", result.out_dir.display());
             ExitCode::SUCCESS
         }
         Err(RunError::Scene(diags)) => {

@@ -186,8 +186,10 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
         );
     }
     for level in &scene.levels {
-        if level.walkable.is_empty() {
-            diags.push(src.at_id("level", &level.id, "has no walkable area").hint("add an Area to `walkable`"));
+        if level.walkable.is_empty() && !scene.streets.iter().any(|st| st.level == level.id) {
+            diags.push(
+                src.at_id("level", &level.id, "has no walkable area").hint("add an Area to `walkable`, or a Street"),
+            );
         }
     }
 }

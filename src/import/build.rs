@@ -175,10 +175,15 @@ pub(crate) fn build_scene(
             })
             .collect()
     };
-    let checked = check(&scene, file).map_err(internal)?;
+    // The walkable space as the engine builds it (areas joined, buildings cut out).
+    let mut diags = Diagnostics::default();
+    let space = crate::space::Space::build(&scene, &SourceMap::new(file, String::new()), &|_| true, &mut diags);
+    if !diags.is_empty() {
+        return Err(internal(diags));
+    }
 
     // Exits on the walkable boundary.
-    let walkable = checked.space.levels[0].walkable.clone();
+    let walkable = space.levels[0].walkable.clone();
     let runs = boundary_runs(&walkable);
     for exit in &exits {
         let width = exit.width.unwrap_or_else(|| {
@@ -217,7 +222,7 @@ pub(crate) fn build_scene(
     // People, proportional to walkable area, only where an exit can be reached.
     let mut people = 0;
     if let Some(total) = options.people.filter(|n| *n > 0) {
-        let checked = check(&scene, file).map_err(internal)?;
+        let checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
         let (pops, unreachable_m2) = spread_people(&checked, total).map_err(|why| vec![ImportError::new(file, why)])?;
         if unreachable_m2 > 0.5 {
             notes.skip(format!(
@@ -228,6 +233,9 @@ pub(crate) fn build_scene(
         scene.populations = pops;
     }
 
+    if options.people.is_none_or(|n| n == 0) {
+        check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+    }
     scene.unit.sources = sources_text(file, format, origin, &notes);
     let text = render(&scene, file, format, bytes, options);
     let loaded =
@@ -275,6 +283,32 @@ impl Ids {
 
 fn door(id: String, at: Point, width: f64) -> Door {
     Door { id, level: LEVEL.into(), at, width: (width * 1000.0).floor() / 1000.0, open: true, exit: true }
+}
+
+/// Checks the scene; a door that `check` refuses (it should not happen: doors are placed on the
+/// boundary the engine builds) is left out with a note rather than failing the import.
+fn check_dropping_doors(scene: &mut Scene, file: &Path, notes: &mut Notes) -> Result<CheckedScene, Diagnostics> {
+    loop {
+        let diags = match check(scene, file) {
+            Ok(checked) => return Ok(checked),
+            Err(diags) => diags,
+        };
+        let refused: Vec<(String, String)> = diags
+            .0
+            .iter()
+            .filter_map(|d| {
+                let id = d.object.as_deref()?.strip_prefix("door '")?.strip_suffix('\'')?;
+                Some((id.to_string(), d.message.clone()))
+            })
+            .collect();
+        if refused.is_empty() || refused.len() < diags.0.len() {
+            return Err(diags);
+        }
+        for (id, why) in &refused {
+            notes.skip(format!("exit '{id}' left out: {why}"));
+        }
+        scene.doors.retain(|d| !refused.iter().any(|(id, _)| *id == d.id));
+    }
 }
 
 fn check(scene: &Scene, file: &Path) -> Result<CheckedScene, Diagnostics> {

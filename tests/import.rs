@@ -38,7 +38,7 @@ fn osm(file: &str, people: Option<u32>) -> Imported {
 }
 
 /// Checks the written text independently, runs it headless to the end and returns
-/// (agents exited, simulated seconds, wall seconds).
+/// (agents spawned, agents exited, simulated seconds, wall seconds).
 fn check_and_run(imported: &Imported) -> (u32, u32, f64, f64) {
     let loaded = parse_scene(SourceMap::new(Path::new("imported.ron"), imported.text.clone()), String::new())
         .unwrap_or_else(|d| panic!("the written scene does not parse:\n{d}"));

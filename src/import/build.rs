@@ -384,6 +384,7 @@ fn polygon_problem(outer: &Ring, holes: &[Ring]) -> Option<String> {
 /// counter-clockwise outlines and clockwise holes, to the millimetre; reports what it drops.
 fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<(Ring, Vec<Ring>)> {
     let ring_area = |r: &LineString<f64>| ring_signed_area(&ring_points(r)).abs();
+    // The area the rings enclose if valid; it differs from the repaired area when they are not.
     let input_area = ring_area(polygon.exterior()) - polygon.interiors().iter().map(ring_area).sum::<f64>();
     if polygon
         .exterior()
@@ -440,7 +441,7 @@ fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<
     let kept: f64 = out.iter().map(|(o, h)| crate::space::polygon(o, h).unsigned_area()).sum();
     if repaired.0.len() > 1 || (kept - input_area).abs() > 1e-3 * input_area.max(1.0) {
         notes.assume(
-            format!("outline repaired (self-intersections or overlaps resolved, even-odd rule): {input_area:.1} m² → {kept:.1} m²"),
+            format!("outline crossed or overlapped itself: repaired by the even-odd rule, {kept:.1} m² kept"),
             label.to_string(),
         );
     }

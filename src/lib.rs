@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod crowd;
+pub mod import;
 pub mod incident;
 pub mod metrics;
 pub mod nav;

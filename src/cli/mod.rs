@@ -67,6 +67,11 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Import a GIS file (GeoJSON or OpenStreetMap XML) as a scene: walkable ways and areas, buildings, exits.
+    Import {
+        #[command(subcommand)]
+        format: crate::import::cli::ImportFormat,
+    },
     /// One benchmark configuration (used by `bench`, which runs each in its own process).
     #[command(hide = true)]
     BenchOne {
@@ -87,6 +92,7 @@ pub fn main() -> ExitCode {
             run(scene, seed, until, out, force, threads, quiet)
         }
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
+        Command::Import { format } => crate::import::cli::run(format),
         Command::BenchOne { agents, seconds, threads } => match crate::bench::run_one(agents, seconds, Some(threads)) {
             Ok(result) => {
                 say!("{}", serde_json::to_string(&result).expect("plain data"));

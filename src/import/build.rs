@@ -1,0 +1,1016 @@
+//! From `Features` (local metres) to a checked scene: cleaning polygons, buffering walkable lines,
+//! placing exits on the walkable boundary, spreading people, and writing the scene as RON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use bevy::math::DVec2;
+use geo::{
+    Area as _, BooleanOps, BoundingRect, ConvexHull, Coord, LineString, MultiPoint, MultiPolygon, Polygon, Rect,
+};
+use sha2::{Digest, Sha256};
+
+use super::{
+    DEFAULT_EXIT_WIDTH, EXIT_SNAP, Features, ImportError, ImportOptions, ImportSummary, Imported, MIN_LINE_WIDTH,
+    Notes, SourceLine, SourcePolygon,
+};
+use crate::scene::load::{hex, parse_scene, ron_options};
+use crate::scene::{
+    Area, Building, CheckedScene, Diagnostics, Door, LatLon, Level, LoadedScene, PedestrianModel, Placement, Point,
+    Population, Routing, RunSettings, Scene, SourceMap, Unit, UnitKind, check_scene,
+};
+use crate::space::geom::{closest_on_segment, ring_contains, ring_signed_area, segments_intersect, v};
+
+/// Coordinates are written to the millimetre.
+const MM: f64 = 1000.0;
+/// Polygons smaller than this (m²) are dropped as slivers.
+const MIN_AREA: f64 = 0.05;
+/// Spawn polygons smaller than this (m²) get nobody.
+const MIN_SPAWN_AREA: f64 = 1.0;
+/// Spawn polygons are cut into tiles of at most this edge (m), which keeps placement fast.
+const SPAWN_TILE: f64 = 100.0;
+/// Largest navigation grid, in cells, before the cell is made coarser than 0.25 m.
+const MAX_NAV_CELLS: f64 = 4.0e6;
+/// Agent radius assumed when estimating how many people fit (the scene default).
+const RADIUS: f64 = 0.21;
+/// Width of an exit added when the file has none, m (narrower if its wall is shorter).
+const ADDED_EXIT_WIDTH: f64 = 2.0;
+/// Narrowest door placed, m.
+const MIN_DOOR_WIDTH: f64 = 0.8;
+/// Simulated time limit written to the scene, s (the run ends earlier once everyone has left).
+const DURATION: f64 = 3600.0;
+const LEVEL: &str = "ground";
+
+type Ring = Vec<Point>;
+
+pub(crate) fn build_scene(
+    features: Features,
+    file: &Path,
+    origin: LatLon,
+    options: &ImportOptions,
+    format: &str,
+    bytes: &[u8],
+) -> Result<Imported, Vec<ImportError>> {
+    let Features { walk_areas, walk_lines, buildings: source_buildings, exits, mut notes } = features;
+    let mut ids = Ids::default();
+
+    // Walkable polygons.
+    let mut areas: Vec<Area> = Vec::new();
+    for source in &walk_areas {
+        for (outer, holes) in clean_polygon(&source.polygon(), &source.label, &mut notes) {
+            areas.push(Area { id: ids.make(&source.id), outer, holes });
+        }
+    }
+
+    // Walkable lines, buffered.
+    let lines: Vec<SourceLine> = walk_lines
+        .into_iter()
+        .map(|mut line| {
+            if line.kind.width_assumed {
+                notes.assume(
+                    format!(
+                        "no `width`: highway={} taken as {} m wide (defaults: footway 2.0, steps 2.0, path 1.5, pedestrian 4.0, living_street 5.0 m)",
+                        line.kind.highway, line.kind.width
+                    ),
+                    line.label.clone(),
+                );
+            }
+            if line.kind.width < MIN_LINE_WIDTH {
+                notes.assume(
+                    format!("`width` below {MIN_LINE_WIDTH} m raised to {MIN_LINE_WIDTH} m so that one person passes"),
+                    line.label.clone(),
+                );
+                line.kind.width = MIN_LINE_WIDTH;
+            }
+            if line.kind.steps {
+                notes.assume(
+                    "highway=steps imported as a flat walkway on this level (stairs between levels are a separate feature)",
+                    line.label.clone(),
+                );
+            }
+            line
+        })
+        .collect();
+    for (line, shape) in lines.iter().zip(buffer_lines(&lines, &mut notes)) {
+        for polygon in shape {
+            for (outer, holes) in clean_polygon(&polygon, &line.label, &mut notes) {
+                areas.push(Area { id: ids.make(&line.id), outer, holes });
+            }
+        }
+    }
+    if areas.is_empty() {
+        return Err(vec![ImportError::new(file, "no walkable features found").hint(
+            "walkable: polygons with unitwin=walkable, highway=pedestrian, area:highway=* or place=square; lines with \
+             highway=footway|pedestrian|path|steps|living_street or unitwin=walkable",
+        )]);
+    }
+
+    // Buildings: footprints without holes (courtyards are kept open by cutting the footprint).
+    let mut buildings: Vec<Building> = Vec::new();
+    for source in &source_buildings {
+        let label = &source.polygon.label;
+        let cleaned = clean_polygon(&source.polygon.polygon(), label, &mut notes);
+        let mut pieces: Vec<Ring> = Vec::new();
+        for (outer, holes) in cleaned {
+            if holes.is_empty() {
+                pieces.push(outer);
+                continue;
+            }
+            let split = split_holes(crate::space::polygon(&outer, &holes), 0);
+            notes.assume(
+                "a footprint with courtyards is split into pieces without holes, so that the courtyards stay open",
+                label.clone(),
+            );
+            for piece in split {
+                if let Some((outer, _)) = clean_polygon(&piece, label, &mut notes).into_iter().next() {
+                    pieces.push(outer);
+                }
+            }
+        }
+        for outer in pieces {
+            buildings.push(Building {
+                id: ids.make(&source.polygon.id),
+                level: LEVEL.into(),
+                footprint: outer,
+                height: (source.height * 100.0).round() / 100.0,
+                floors: source.floors.max(1),
+            });
+        }
+    }
+
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| file.file_stem().map_or_else(|| "imported".into(), |s| s.to_string_lossy().into_owned()));
+    let nav_cell = nav_cell_for(&areas);
+    if nav_cell > 0.25 {
+        notes.assume(
+            format!("navigation cell {nav_cell} m instead of 0.25 m to keep the grid below 4 million cells"),
+            "the whole scene",
+        );
+    }
+    let mut scene = Scene {
+        version: crate::scene::SCENE_VERSION,
+        unit: Unit { name, kind: UnitKind::Neighbourhood, origin, sources: String::new() },
+        run: RunSettings { step: 0.05, duration: DURATION, seed: options.seed, output_interval: 0.5, nav_cell },
+        model: PedestrianModel::default(),
+        routing: Routing::Static,
+        levels: vec![Level { id: LEVEL.into(), elevation: 0.0, walkable: areas, walls: Vec::new() }],
+        obstacles: Vec::new(),
+        buildings,
+        doors: Vec::new(),
+        destinations: Vec::new(),
+        zones: Vec::new(),
+        populations: Vec::new(),
+        measurements: Vec::new(),
+        events: Vec::new(),
+    };
+    let internal = |d: Diagnostics| -> Vec<ImportError> {
+        d.0.iter()
+            .map(|d| {
+                let mut e = ImportError::new(file, format!("the imported scene does not check: {}", d.message));
+                e.object = d.object.clone();
+                e.hint = d.hint.clone();
+                e
+            })
+            .collect()
+    };
+    // The walkable space as the engine builds it (areas joined, buildings cut out).
+    let mut diags = Diagnostics::default();
+    let space = crate::space::Space::build(&scene, &SourceMap::new(file, String::new()), &|_| true, &mut diags);
+    if !diags.is_empty() {
+        return Err(internal(diags));
+    }
+
+    // Exits on the walkable boundary.
+    let walkable = space.levels[0].walkable.clone();
+    let runs = boundary_runs(&walkable);
+    for exit in &exits {
+        let width = exit.width.unwrap_or_else(|| {
+            notes.assume(format!("exit without `width`: {DEFAULT_EXIT_WIDTH:.1} m wide"), exit.label.clone());
+            DEFAULT_EXIT_WIDTH
+        });
+        match place_door(v(exit.at), width, &runs, &scene.doors) {
+            Ok((at, w)) => {
+                if w < width - 1e-9 {
+                    notes.assume(format!("exit narrowed to fit its wall ({width} m → {w:.2} m)"), exit.label.clone());
+                }
+                scene.doors.push(door(ids.make(&exit.id), at, w));
+            }
+            Err(why) => notes.skip(format!("{}: exit not placed: {why}", exit.label)),
+        }
+    }
+    let mut added_exits = 0;
+    if options.people.is_some_and(|n| n > 0) && scene.doors.is_empty() {
+        let (at, w) = added_exit(&walkable).map_err(|why| {
+            vec![
+                ImportError::new(file, format!("--people needs an exit, and the file has none usable: {why}"))
+                    .hint("tag an entrance point (entrance=* or unitwin=exit) within 2 m of the walkable space's edge"),
+            ]
+        })?;
+        scene.doors.push(door(ids.make("exit_added"), at, w));
+        notes.assume(
+            format!(
+                "the file has no usable exit: one {w:.2} m exit added where the largest walkable area meets its bounding box, at ({:.1}, {:.1})",
+                at[0], at[1]
+            ),
+            "exit_added",
+        );
+        added_exits = 1;
+    }
+
+    // People, proportional to walkable area, only where an exit can be reached.
+    let mut people = 0;
+    if let Some(total) = options.people.filter(|n| *n > 0) {
+        let checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+        let (pops, unreachable_m2) = spread_people(&checked, total).map_err(|why| vec![ImportError::new(file, why)])?;
+        if unreachable_m2 > 0.5 {
+            notes.skip(format!(
+                "{unreachable_m2:.0} m² of walkable space from which no exit can be reached: nobody placed there"
+            ));
+        }
+        people = total;
+        scene.populations = pops;
+    }
+
+    if options.people.is_none_or(|n| n == 0) {
+        check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+    }
+    scene.unit.sources = sources_text(file, format, origin, &notes);
+    let text = render(&scene, file, format, bytes, options);
+    let loaded =
+        parse_scene(SourceMap::new(file, text.clone()), hex(&Sha256::digest(text.as_bytes()))).map_err(internal)?;
+    let checked = check_scene(loaded).map_err(internal)?;
+    let exits_n = checked.space.doors.iter().filter(|d| d.boundary && d.exit).count();
+    let summary = ImportSummary {
+        areas: scene.levels[0].walkable.len(),
+        walkable_m2: checked.space.levels[0].walkable_area(),
+        buildings: scene.buildings.len(),
+        exits: exits_n,
+        added_exits,
+        people,
+        populations: scene.populations.len(),
+        assumptions: notes.assumption_lines(),
+        skipped: notes.skipped.clone(),
+        nav_cell,
+    };
+    Ok(Imported { scene: checked.loaded.scene, text, summary })
+}
+
+impl SourcePolygon {
+    fn polygon(&self) -> Polygon<f64> {
+        crate::space::polygon(&self.outer, &self.holes)
+    }
+}
+
+/// Unique scene ids from suggestions.
+#[derive(Default)]
+struct Ids(BTreeSet<String>);
+
+impl Ids {
+    fn make(&mut self, suggestion: &str) -> String {
+        let base = super::sanitize_id(suggestion);
+        let mut id = base.clone();
+        let mut n = 2;
+        while self.0.contains(&id) {
+            id = format!("{base}_{n}");
+            n += 1;
+        }
+        self.0.insert(id.clone());
+        id
+    }
+}
+
+fn door(id: String, at: Point, width: f64) -> Door {
+    Door { id, level: LEVEL.into(), at, width: (width * 1000.0).floor() / 1000.0, open: true, exit: true }
+}
+
+/// Checks the scene; a door that `check` refuses (it should not happen: doors are placed on the
+/// boundary the engine builds) is left out with a note rather than failing the import.
+fn check_dropping_doors(scene: &mut Scene, file: &Path, notes: &mut Notes) -> Result<CheckedScene, Diagnostics> {
+    loop {
+        let diags = match check(scene, file) {
+            Ok(checked) => return Ok(checked),
+            Err(diags) => diags,
+        };
+        let refused: Vec<(String, String)> = diags
+            .0
+            .iter()
+            .filter_map(|d| {
+                let id = d.object.as_deref()?.strip_prefix("door '")?.strip_suffix('\'')?;
+                Some((id.to_string(), d.message.clone()))
+            })
+            .collect();
+        if refused.is_empty() || refused.len() < diags.0.len() {
+            return Err(diags);
+        }
+        for (id, why) in &refused {
+            notes.skip(format!("exit '{id}' left out: {why}"));
+        }
+        scene.doors.retain(|d| !refused.iter().any(|(id, _)| *id == d.id));
+    }
+}
+
+fn check(scene: &Scene, file: &Path) -> Result<CheckedScene, Diagnostics> {
+    check_scene(LoadedScene { scene: scene.clone(), source: SourceMap::new(file, String::new()), hash: String::new() })
+}
+
+fn mm(x: f64) -> f64 {
+    let r = (x * MM).round() / MM;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+fn ring_points(ring: &LineString<f64>) -> Ring {
+    let mut pts: Ring = ring.0.iter().map(|c| [c.x, c.y]).collect();
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    pts
+}
+
+/// Drops repeated points and points within 0.5 mm of the line through their neighbours.
+fn simplify_ring(mut ring: Ring) -> Ring {
+    ring.dedup();
+    while ring.len() > 1 && ring.first() == ring.last() {
+        ring.pop();
+    }
+    let mut changed = true;
+    while changed && ring.len() > 3 {
+        changed = false;
+        let n = ring.len();
+        for i in 0..n {
+            let (a, b, c) = (v(ring[(i + n - 1) % n]), v(ring[i]), v(ring[(i + 1) % n]));
+            let len = a.distance(c);
+            let off = if len < 1e-9 { a.distance(b) } else { (c - a).perp_dot(b - a).abs() / len };
+            if off < 5e-4 {
+                ring.remove(i);
+                changed = true;
+                break;
+            }
+        }
+    }
+    ring
+}
+
+/// Why a ring set would fail `unitwin check`, mirroring its polygon rules.
+fn polygon_problem(outer: &Ring, holes: &[Ring]) -> Option<String> {
+    use geo::Validation;
+    for ring in std::iter::once(outer).chain(holes) {
+        if ring.len() < 3 || ring.iter().flatten().any(|c| !c.is_finite()) {
+            return Some("fewer than three distinct corners".into());
+        }
+        let n = ring.len();
+        for i in 0..n {
+            for j in i + 2..n {
+                if i == 0 && j == n - 1 {
+                    continue;
+                }
+                if segments_intersect(v(ring[i]), v(ring[(i + 1) % n]), v(ring[j]), v(ring[(j + 1) % n])) {
+                    return Some("its outline touches or crosses itself".into());
+                }
+            }
+        }
+        if ring_signed_area(ring).abs() < 1e-6 {
+            return Some("zero area".into());
+        }
+    }
+    if let Err(e) = crate::space::polygon(outer, holes).check_validation() {
+        return Some(format!("invalid polygon: {e}"));
+    }
+    None
+}
+
+/// Repairs a polygon (self-intersections, any ring orientation) and returns valid pieces with
+/// counter-clockwise outlines and clockwise holes, to the millimetre; reports what it drops.
+fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<(Ring, Vec<Ring>)> {
+    let ring_area = |r: &LineString<f64>| ring_signed_area(&ring_points(r)).abs();
+    // The area the rings enclose if valid; it differs from the repaired area when they are not.
+    let input_area = ring_area(polygon.exterior()) - polygon.interiors().iter().map(ring_area).sum::<f64>();
+    if polygon
+        .exterior()
+        .0
+        .iter()
+        .chain(polygon.interiors().iter().flat_map(|r| &r.0))
+        .any(|c| !c.x.is_finite() || !c.y.is_finite())
+    {
+        notes.skip(format!("{label}: a polygon with a non-finite coordinate"));
+        return Vec::new();
+    }
+    // A union with nothing, under the even-odd rule: resolves self-intersections, any orientation.
+    let repaired = MultiPolygon::new(vec![polygon.clone()]).union(&MultiPolygon::<f64>::new(Vec::new()));
+    if repaired.unsigned_area() < MIN_AREA {
+        notes.skip(format!("{label}: degenerate polygon (area {:.3} m²)", repaired.unsigned_area()));
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut dropped_small = 0;
+    for piece in &repaired.0 {
+        if piece.unsigned_area() < MIN_AREA {
+            dropped_small += 1;
+            continue;
+        }
+        let orient = |ring: &LineString<f64>, ccw: bool| {
+            let mut pts = ring_points(ring);
+            if (ring_signed_area(&pts) > 0.0) != ccw {
+                pts.reverse();
+            }
+            pts
+        };
+        let outer = orient(piece.exterior(), true);
+        let holes: Vec<Ring> = piece
+            .interiors()
+            .iter()
+            .map(|h| orient(h, false))
+            .filter(|h| ring_signed_area(h).abs() >= MIN_AREA)
+            .collect();
+        let rounded_outer = simplify_ring(outer.iter().map(|p| [mm(p[0]), mm(p[1])]).collect());
+        let rounded_holes: Vec<Ring> =
+            holes.iter().map(|h| simplify_ring(h.iter().map(|p| [mm(p[0]), mm(p[1])]).collect())).collect();
+        if polygon_problem(&rounded_outer, &rounded_holes).is_none() {
+            out.push((rounded_outer, rounded_holes));
+        } else if polygon_problem(&outer, &holes).is_none() {
+            out.push((outer, holes));
+        } else {
+            let why = polygon_problem(&outer, &holes).unwrap_or_default();
+            notes.skip(format!("{label}: a piece of {:.1} m² could not be cleaned ({why})", piece.unsigned_area()));
+        }
+    }
+    if dropped_small > 0 {
+        notes.skip(format!("{label}: {dropped_small} sliver(s) under {MIN_AREA} m² dropped"));
+    }
+    let kept: f64 = out.iter().map(|(o, h)| crate::space::polygon(o, h).unsigned_area()).sum();
+    if repaired.0.len() > 1 || (kept - input_area).abs() > 1e-3 * input_area.max(1.0) {
+        notes.assume(
+            format!("outline crossed or overlapped itself: repaired by the even-odd rule, {kept:.1} m² kept"),
+            label.to_string(),
+        );
+    }
+    out
+}
+
+/// Each walkable line as polygons: one rectangle (flat caps) per segment, width/2 either side,
+/// plus at every vertex shared by two or more segments the convex hull of their end edges (a
+/// bevelled join, also closing the gap where separate ways meet). Unioned per line.
+fn buffer_lines(lines: &[SourceLine], notes: &mut Notes) -> Vec<Vec<Polygon<f64>>> {
+    type Key = (u64, u64);
+    let key = |p: DVec2| (p.x.to_bits(), p.y.to_bits());
+    let mut incident: BTreeMap<Key, Vec<DVec2>> = BTreeMap::new();
+    let mut segments: Vec<Vec<(DVec2, DVec2, DVec2)>> = Vec::new();
+    for line in lines {
+        let half = line.kind.width / 2.0;
+        let mut pts: Vec<DVec2> = Vec::new();
+        for p in line.points.iter().map(|p| v(*p)) {
+            if pts.last().is_none_or(|q| q.distance(p) >= 1e-3) {
+                pts.push(p);
+            }
+        }
+        let mut segs = Vec::new();
+        for w in pts.windows(2) {
+            let dir = (w[1] - w[0]).normalize();
+            let n = DVec2::new(-dir.y, dir.x) * half;
+            incident.entry(key(w[0])).or_default().push(n);
+            incident.entry(key(w[1])).or_default().push(n);
+            segs.push((w[0], w[1], n));
+        }
+        if segs.is_empty() {
+            notes.skip(format!("{}: a line with fewer than two distinct points", line.label));
+        }
+        segments.push(segs);
+    }
+    let poly = |pts: &[DVec2]| {
+        Polygon::new(LineString::from(pts.iter().map(|p| Coord { x: p.x, y: p.y }).collect::<Vec<_>>()), vec![])
+    };
+    segments
+        .iter()
+        .map(|segs| {
+            let mut parts: Vec<Polygon<f64>> = Vec::new();
+            let mut vertices: Vec<DVec2> = Vec::new();
+            for &(a, b, n) in segs {
+                parts.push(poly(&[a - n, b - n, b + n, a + n]));
+                vertices.push(a);
+                vertices.push(b);
+            }
+            vertices.sort_by(|p, q| p.x.total_cmp(&q.x).then(p.y.total_cmp(&q.y)));
+            vertices.dedup();
+            for p in vertices {
+                let normals = &incident[&key(p)];
+                if normals.len() < 2 {
+                    continue;
+                }
+                let corners: MultiPoint<f64> =
+                    normals.iter().flat_map(|n| [p + *n, p - *n]).map(|c| geo::Point::new(c.x, c.y)).collect();
+                let hull = corners.convex_hull();
+                if hull.unsigned_area() > 1e-6 {
+                    let mut ring = ring_points(hull.exterior());
+                    if ring_signed_area(&ring) < 0.0 {
+                        ring.reverse();
+                    }
+                    parts.push(crate::space::polygon(&ring, &[]));
+                }
+            }
+            if parts.is_empty() { Vec::new() } else { geo::unary_union(parts.iter()).0 }
+        })
+        .collect()
+}
+
+/// Cuts a polygon with holes into pieces without holes: a vertical cut through the middle of a
+/// hole opens it; repeated until no piece has a hole.
+fn split_holes(p: Polygon<f64>, depth: usize) -> Vec<Polygon<f64>> {
+    if p.interiors().is_empty() || depth > 64 {
+        return vec![p];
+    }
+    let (Some(hole), Some(bounds)) = (p.interiors()[0].bounding_rect(), p.bounding_rect()) else {
+        return vec![p];
+    };
+    let cx = (hole.min().x + hole.max().x) / 2.0;
+    let (lo, hi) = (bounds.min(), bounds.max());
+    let halves = [
+        Rect::new(Coord { x: lo.x - 1.0, y: lo.y - 1.0 }, Coord { x: cx, y: hi.y + 1.0 }),
+        Rect::new(Coord { x: cx, y: lo.y - 1.0 }, Coord { x: hi.x + 1.0, y: hi.y + 1.0 }),
+    ];
+    let whole = MultiPolygon::new(vec![p]);
+    halves
+        .iter()
+        .flat_map(|half| whole.intersection(&half.to_polygon()).0)
+        .flat_map(|q| split_holes(q, depth + 1))
+        .collect()
+}
+
+/// A straight piece of the walkable boundary: consecutive collinear edges joined.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    a: DVec2,
+    b: DVec2,
+    /// On the outline of polygon `polygon` (index into the walkable multipolygon), exterior ring.
+    polygon: usize,
+    exterior: bool,
+}
+
+fn boundary_runs(walkable: &MultiPolygon<f64>) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for (pi, poly) in walkable.0.iter().enumerate() {
+        for (ri, ring) in std::iter::once(poly.exterior()).chain(poly.interiors()).enumerate() {
+            let pts = ring_points(ring);
+            let n = pts.len();
+            if n < 3 {
+                continue;
+            }
+            // Start at a corner, so that a run never wraps around the ring's first point.
+            let corner = |i: usize| {
+                let (a, b, c) = (v(pts[(i + n - 1) % n]), v(pts[i]), v(pts[(i + 1) % n]));
+                let len = a.distance(c).max(1e-12);
+                (c - a).perp_dot(b - a).abs() / len > 1e-4
+            };
+            let Some(start) = (0..n).find(|&i| corner(i)) else { continue };
+            let mut a = v(pts[start]);
+            for k in 1..=n {
+                let i = (start + k) % n;
+                if k == n || corner(i) {
+                    let b = v(pts[i]);
+                    if a.distance(b) > 1e-6 {
+                        runs.push(Run { a, b, polygon: pi, exterior: ri == 0 });
+                    }
+                    a = b;
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// Places a door of `width` on the run nearest to `q` (within `EXIT_SNAP`), narrowing it to its
+/// run if needed. Returns its centre and width.
+fn place_door(q: DVec2, width: f64, runs: &[Run], doors: &[Door]) -> Result<(Point, f64), String> {
+    let mut near: Vec<(f64, &Run)> = runs
+        .iter()
+        .map(|r| (closest_on_segment(q, r.a, r.b).distance(q), r))
+        .filter(|(d, _)| *d <= EXIT_SNAP)
+        .collect();
+    near.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let Some(&(nearest, _)) = near.first() else {
+        let d = runs.iter().map(|r| closest_on_segment(q, r.a, r.b).distance(q)).fold(f64::INFINITY, f64::min);
+        return Err(format!("it is {d:.1} m from the walkable space (at most {EXIT_SNAP} m)"));
+    };
+    // The nearest run (or one at most 0.5 m further) that takes the full width; else the nearest
+    // run with the door narrowed to it; else any run within reach, full width or narrowed.
+    let length = |r: &Run| r.a.distance(r.b);
+    let full = |(d, r): &&(f64, &Run)| length(r) >= width + 0.02 && *d <= nearest + 0.5;
+    let narrowed = |(_, r): &&(f64, &Run)| length(r) - 0.02 >= MIN_DOOR_WIDTH;
+    let choice = near
+        .iter()
+        .find(full)
+        .map(|(_, r)| (*r, width))
+        .or_else(|| near.first().filter(narrowed).map(|(_, r)| (*r, length(r) - 0.02)))
+        .or_else(|| near.iter().find(|(_, r)| length(r) >= width + 0.02).map(|(_, r)| (*r, width)))
+        .or_else(|| near.iter().find(narrowed).map(|(_, r)| (*r, length(r) - 0.02)));
+    let Some((run, w)) = choice else {
+        return Err(format!(
+            "no straight piece of the walkable edge within {EXIT_SNAP} m is at least {MIN_DOOR_WIDTH} m long"
+        ));
+    };
+    let len = run.a.distance(run.b);
+    let dir = (run.b - run.a) / len;
+    let t = (q - run.a).dot(dir).clamp(w / 2.0 + 0.01, len - w / 2.0 - 0.01);
+    let centre = run.a + dir * t;
+    if let Some(other) = doors.iter().find(|d| v(d.at).distance(centre) < (d.width + w) / 2.0 + 0.1) {
+        return Err(format!("it would overlap exit '{}'", other.id));
+    }
+    Ok(([mm(centre.x), mm(centre.y)], w))
+}
+
+/// An exit where the largest walkable polygon meets its bounding box: the longest straight piece
+/// of its outline lying on the box, else the longest piece touching it.
+fn added_exit(walkable: &MultiPolygon<f64>) -> Result<(Point, f64), String> {
+    let (index, largest) = walkable
+        .0
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.unsigned_area().total_cmp(&b.1.unsigned_area()))
+        .ok_or("no walkable space")?;
+    let bounds = largest.bounding_rect().ok_or("no walkable space")?;
+    let (lo, hi) = (bounds.min(), bounds.max());
+    let on = |p: DVec2| {
+        [(p.x - lo.x).abs() < 1e-3, (p.x - hi.x).abs() < 1e-3, (p.y - lo.y).abs() < 1e-3, (p.y - hi.y).abs() < 1e-3]
+    };
+    let runs: Vec<Run> = boundary_runs(walkable).into_iter().filter(|r| r.polygon == index && r.exterior).collect();
+    let length = |r: &&Run| r.a.distance(r.b);
+    let along = runs
+        .iter()
+        .filter(|r| on(r.a).iter().zip(on(r.b)).any(|(x, y)| *x && y))
+        .max_by(|x, y| length(x).total_cmp(&length(y)));
+    let touching = runs
+        .iter()
+        .filter(|r| on(r.a).iter().chain(&on(r.b)).any(|x| *x))
+        .max_by(|x, y| length(x).total_cmp(&length(y)));
+    let run = along
+        .filter(|r| length(r) >= 1.0)
+        .or(touching)
+        .ok_or("the walkable outline has no edge on its bounding box")?;
+    let w = ADDED_EXIT_WIDTH.min(length(&run) - 0.02);
+    if w < MIN_DOOR_WIDTH {
+        return Err(format!("the longest edge on the bounding box is only {:.2} m long", length(&run)));
+    }
+    let c = (run.a + run.b) / 2.0;
+    Ok(([mm(c.x), mm(c.y)], w))
+}
+
+/// The navigation cell: 0.25 m unless the grid would exceed `MAX_NAV_CELLS`.
+fn nav_cell_for(areas: &[Area]) -> f64 {
+    let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+    for p in areas.iter().flat_map(|a| &a.outer) {
+        lo = lo.min(v(*p));
+        hi = hi.max(v(*p));
+    }
+    let size = (hi - lo).max(DVec2::ZERO) + DVec2::splat(2.0);
+    let needed = (size.x * size.y / MAX_NAV_CELLS).sqrt();
+    if needed <= 0.25 { 0.25 } else { ((needed / 0.05).ceil() * 0.05).min(1.0) }
+}
+
+/// Populations over the walkable space that can reach an exit, in tiles without holes, with counts
+/// proportional to area and at most half of what fits at the densest packing. Also returns the
+/// walkable m² left empty because no exit can be reached from it.
+fn spread_people(checked: &CheckedScene, total: u32) -> Result<(Vec<Population>, f64), String> {
+    let level = &checked.space.levels[0];
+    let grid = &checked.nav.grids[0];
+    let field = checked.nav.level_exits[0].map(|i| &checked.nav.fields[i]).ok_or("the scene has no exit")?;
+    let cells_in = |ring: &Ring| -> Vec<(usize, bool)> {
+        let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+        for p in ring {
+            lo = lo.min(v(*p));
+            hi = hi.max(v(*p));
+        }
+        let i0 = ((lo.x - grid.origin.x) / grid.cell).floor().max(0.0) as usize;
+        let j0 = ((lo.y - grid.origin.y) / grid.cell).floor().max(0.0) as usize;
+        let i1 = (((hi.x - grid.origin.x) / grid.cell).ceil().max(0.0) as usize).min(grid.nx);
+        let j1 = (((hi.y - grid.origin.y) / grid.cell).ceil().max(0.0) as usize).min(grid.ny);
+        let mut out = Vec::new();
+        for j in j0..j1 {
+            for i in i0..i1 {
+                let k = j * grid.nx + i;
+                if grid.walkable[k] && ring_contains(ring, grid.center(k)) {
+                    out.push((k, field.reaches(grid, grid.center(k))));
+                }
+            }
+        }
+        out
+    };
+
+    // Tiles without holes.
+    let mut pieces: Vec<Polygon<f64>> = Vec::new();
+    for poly in &level.walkable.0 {
+        let Some(b) = poly.bounding_rect() else { continue };
+        let whole = MultiPolygon::new(vec![poly.clone()]);
+        let (nx, ny) = (((b.width()) / SPAWN_TILE).ceil().max(1.0), ((b.height()) / SPAWN_TILE).ceil().max(1.0));
+        let (tw, th) = (b.width() / nx + 1e-9, b.height() / ny + 1e-9);
+        for j in 0..ny as usize {
+            for i in 0..nx as usize {
+                let tiles: Vec<Polygon<f64>> = if nx * ny == 1.0 {
+                    vec![poly.clone()]
+                } else {
+                    let x0 = b.min().x + i as f64 * tw;
+                    let y0 = b.min().y + j as f64 * th;
+                    let tile = Rect::new(Coord { x: x0, y: y0 }, Coord { x: x0 + tw, y: y0 + th });
+                    whole.intersection(&tile.to_polygon()).0
+                };
+                for t in tiles {
+                    pieces.extend(split_holes(t, 0).into_iter().filter(|p| p.unsigned_area() >= MIN_SPAWN_AREA));
+                }
+            }
+        }
+    }
+
+    // Keep only what reaches an exit.
+    let mut rings: Vec<(Ring, f64)> = Vec::new();
+    let mut unreachable = 0.0;
+    for piece in pieces {
+        let mut todo = vec![piece];
+        for round in 0..3 {
+            let mut next = Vec::new();
+            for p in todo {
+                let area = p.unsigned_area();
+                let mut ring = ring_points(p.exterior()).iter().map(|q| [mm(q[0]), mm(q[1])]).collect::<Ring>();
+                ring = simplify_ring(ring);
+                if polygon_problem(&ring, &[]).is_some() {
+                    unreachable += 0.0; // a sliver the rounding broke: left empty
+                    continue;
+                }
+                let cells = cells_in(&ring);
+                let bad: Vec<usize> = cells.iter().filter(|c| !c.1).map(|c| c.0).collect();
+                if bad.is_empty() {
+                    if !cells.is_empty() {
+                        rings.push((ring, area));
+                    }
+                    continue;
+                }
+                if bad.len() == cells.len() || round == 2 {
+                    unreachable += area;
+                    continue;
+                }
+                let half = grid.cell * 0.51;
+                let squares: Vec<Polygon<f64>> = bad
+                    .iter()
+                    .map(|&k| {
+                        let c = grid.center(k);
+                        Rect::new(Coord { x: c.x - half, y: c.y - half }, Coord { x: c.x + half, y: c.y + half })
+                            .to_polygon()
+                    })
+                    .collect();
+                let cut = MultiPolygon::new(vec![p]).difference(&geo::unary_union(squares.iter()));
+                unreachable += area - cut.unsigned_area();
+                next.extend(
+                    cut.0.into_iter().flat_map(|q| split_holes(q, 0)).filter(|q| q.unsigned_area() >= MIN_SPAWN_AREA),
+                );
+            }
+            todo = next;
+            if todo.is_empty() {
+                break;
+            }
+        }
+    }
+    if rings.is_empty() {
+        return Err("--people: no part of the walkable space can reach an exit".into());
+    }
+
+    // Capacity: half of what fits at the densest packing, as the engine places people.
+    let mut rng = crate::crowd::spawn::population_rng(0, 0);
+    let caps: Vec<u32> = rings
+        .iter()
+        .map(|(ring, area)| match crate::crowd::spawn::place_in_area(level, ring, 1 << 30, RADIUS, *area, &mut rng) {
+            Ok(p) => p.len() as u32 / 2,
+            Err(fitted) => fitted as u32 / 2,
+        })
+        .collect();
+    let weights: Vec<f64> = rings.iter().map(|r| r.1).collect();
+    let capacity: u64 = caps.iter().map(|&c| c as u64).sum();
+    let counts = apportion(total, &weights, &caps).ok_or_else(|| {
+        let area: f64 = weights.iter().sum();
+        format!(
+            "--people {total}: the {area:.0} m² of walkable space that reaches an exit holds at most {capacity} people at import's limit (half the densest packing)"
+        )
+    })?;
+    let template: Population = ron_options()
+        .from_str(&format!("Population(id: \"p\", level: \"{LEVEL}\", placement: Area(polygon: [], count: 0))"))
+        .expect("a population with defaults parses");
+    let mut pops = Vec::new();
+    for ((ring, _), count) in rings.into_iter().zip(counts) {
+        if count == 0 {
+            continue;
+        }
+        let mut p = template.clone();
+        p.id = format!("people_{}", pops.len() + 1);
+        p.placement = Placement::Area { polygon: ring, count };
+        pops.push(p);
+    }
+    Ok((pops, unreachable))
+}
+
+/// Splits `total` over pieces in proportion to `weights`, none above its cap (largest remainder).
+fn apportion(total: u32, weights: &[f64], caps: &[u32]) -> Option<Vec<u32>> {
+    if caps.iter().map(|&c| c as u64).sum::<u64>() < total as u64 {
+        return None;
+    }
+    let mut counts = vec![0u32; weights.len()];
+    let mut remaining = total;
+    while remaining > 0 {
+        let open: Vec<usize> = (0..weights.len()).filter(|&i| counts[i] < caps[i]).collect();
+        let sum: f64 = open.iter().map(|&i| weights[i]).sum();
+        let mut shares: Vec<(f64, usize)> = Vec::new();
+        let mut given = 0;
+        for &i in &open {
+            let share = remaining as f64 * weights[i] / sum.max(1e-12);
+            let add = (share.floor() as u32).min(caps[i] - counts[i]);
+            counts[i] += add;
+            given += add;
+            shares.push((share - share.floor(), i));
+        }
+        remaining -= given;
+        if given == 0 {
+            shares.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (_, i) in shares {
+                if remaining == 0 {
+                    break;
+                }
+                if counts[i] < caps[i] {
+                    counts[i] += 1;
+                    remaining -= 1;
+                }
+            }
+        }
+    }
+    Some(counts)
+}
+
+fn sources_text(file: &Path, format: &str, origin: LatLon, notes: &Notes) -> String {
+    let mut s = format!(
+        "Imported from {} ({format}) by unitwin {} with origin {}, {}: x east, y north in metres on a local tangent plane \
+         of the WGS84 ellipsoid (under 0.1 % scale error within a few km). Everything is on level 'ground'; buildings \
+         cut the walkable space.",
+        file.display(),
+        env!("CARGO_PKG_VERSION"),
+        origin.lat,
+        origin.lon
+    );
+    let assumed = notes.assumption_lines();
+    if !assumed.is_empty() {
+        s += "\nAssumed:";
+        for a in assumed {
+            s += &format!("\n- {a}");
+        }
+    }
+    if !notes.skipped.is_empty() {
+        s += "\nSkipped:";
+        for k in notes.skipped.iter().take(40) {
+            s += &format!("\n- {k}");
+        }
+        if notes.skipped.len() > 40 {
+            s += &format!("\n- and {} more", notes.skipped.len() - 40);
+        }
+    }
+    s
+}
+
+// ---- RON output -----------------------------------------------------------------------------
+
+fn num(x: f64) -> String {
+    format!("{x:?}")
+}
+
+fn string(s: &str) -> String {
+    if s.contains('\n') && !s.contains("\"#") {
+        format!("r#\"{s}\"#")
+    } else {
+        ron::to_string(&s).expect("strings serialize")
+    }
+}
+
+fn points(pts: &[Point], indent: &str) -> String {
+    let items: Vec<String> = pts.iter().map(|p| format!("({}, {})", num(p[0]), num(p[1]))).collect();
+    if items.len() <= 8 {
+        return format!("[{}]", items.join(", "));
+    }
+    let lines: Vec<String> = items.chunks(8).map(|c| format!("{indent}    {},", c.join(", "))).collect();
+    format!("[\n{}\n{indent}]", lines.join("\n"))
+}
+
+/// The scene as RON, in the style of `scenes/*.ron`, with a header saying where it came from.
+fn render(scene: &Scene, file: &Path, format: &str, bytes: &[u8], options: &ImportOptions) -> String {
+    let mut o = String::new();
+    o += &format!(
+        "// Imported from {} ({format}, SHA-256 {}) by unitwin {}.\n",
+        file.display(),
+        hex(&Sha256::digest(bytes)),
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(cmd) = &options.command {
+        o += &format!("//   {cmd}\n");
+    }
+    o += "// Local metres (x east, y north) about unit.origin; unit.sources lists assumptions and skipped features.\n";
+    o += "Scene(\n    version: 1,\n";
+    let u = &scene.unit;
+    o += &format!(
+        "    unit: Unit(\n        name: {},\n        kind: {:?},\n        origin: (lat: {}, lon: {}),\n        sources: {},\n    ),\n",
+        string(&u.name),
+        u.kind,
+        num(u.origin.lat),
+        num(u.origin.lon),
+        string(&u.sources)
+    );
+    let r = &scene.run;
+    o += &format!(
+        "    run: RunSettings(step: {}, duration: {}, seed: {}, output_interval: {}, nav_cell: {}),\n",
+        num(r.step),
+        num(r.duration),
+        r.seed,
+        num(r.output_interval),
+        num(r.nav_cell)
+    );
+    o += "    levels: [\n";
+    for level in &scene.levels {
+        o += &format!(
+            "        Level(\n            id: {},\n            elevation: {},\n            walkable: [\n",
+            string(&level.id),
+            num(level.elevation)
+        );
+        let ind = "                ";
+        for a in &level.walkable {
+            o += &format!("{ind}Area(id: {}, outer: {}", string(&a.id), points(&a.outer, ind));
+            if !a.holes.is_empty() {
+                let holes: Vec<String> = a.holes.iter().map(|h| points(h, ind)).collect();
+                o += &format!(", holes: [{}]", holes.join(", "));
+            }
+            o += "),\n";
+        }
+        o += "            ],\n        ),\n";
+    }
+    o += "    ],\n";
+    let ind = "        ";
+    if !scene.buildings.is_empty() {
+        o += "    buildings: [\n";
+        for b in &scene.buildings {
+            o += &format!(
+                "{ind}Building(id: {}, level: {}, footprint: {}, height: {}, floors: {}),\n",
+                string(&b.id),
+                string(&b.level),
+                points(&b.footprint, ind),
+                num(b.height),
+                b.floors
+            );
+        }
+        o += "    ],\n";
+    }
+    if !scene.doors.is_empty() {
+        o += "    doors: [\n";
+        for d in &scene.doors {
+            o += &format!(
+                "{ind}Door(id: {}, level: {}, at: ({}, {}), width: {}),\n",
+                string(&d.id),
+                string(&d.level),
+                num(d.at[0]),
+                num(d.at[1]),
+                num(d.width)
+            );
+        }
+        o += "    ],\n";
+    }
+    o += "    populations: [\n";
+    for p in &scene.populations {
+        if let Placement::Area { polygon, count } = &p.placement {
+            o += &format!(
+                "{ind}Population(id: {}, level: {}, placement: Area(polygon: {}, count: {count}), goal: NearestExit),\n",
+                string(&p.id),
+                string(&p.level),
+                points(polygon, ind)
+            );
+        }
+    }
+    o += "    ],\n)\n";
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apportion_respects_caps_and_total() {
+        let c = apportion(10, &[1.0, 1.0, 2.0], &[100, 1, 100]).unwrap();
+        assert_eq!(c.iter().sum::<u32>(), 10);
+        assert_eq!(c[1], 1);
+        assert!(apportion(10, &[1.0], &[9]).is_none());
+    }
+
+    #[test]
+    fn split_holes_removes_holes() {
+        let p = crate::space::polygon(
+            &[[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
+            &[
+                vec![[2.0, 2.0], [2.0, 4.0], [4.0, 4.0], [4.0, 2.0]],
+                vec![[6.0, 6.0], [6.0, 8.0], [8.0, 8.0], [8.0, 6.0]],
+            ],
+        );
+        let pieces = split_holes(p, 0);
+        assert!(pieces.iter().all(|p| p.interiors().is_empty()));
+        let area: f64 = pieces.iter().map(|p| p.unsigned_area()).sum();
+        assert!((area - 92.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,142 @@
+//! `unitwin import geojson|osm FILE --origin LAT,LON [--out FILE] [--people N] [--force]`.
+//! Exit status: 0 written, 1 a file could not be read or written, 2 bad input or arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::{ImportOptions, Imported, import_geojson, import_osm, parse_origin};
+use crate::scene::LatLon;
+
+#[derive(Subcommand, Debug)]
+pub enum ImportFormat {
+    /// A GeoJSON FeatureCollection (WGS84 longitude/latitude, RFC 7946).
+    Geojson(ImportArgs),
+    /// An OpenStreetMap XML file (.osm).
+    Osm(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The file to import.
+    pub file: PathBuf,
+    /// Origin of the scene's local metres, LAT,LON in decimal degrees (e.g. 31.2400,121.4820).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_origin)]
+    pub origin: LatLon,
+    /// Scene file to write (default: scenes/<file stem>.ron).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Place this many people over the walkable space, heading for the nearest exit.
+    #[arg(long)]
+    pub people: Option<u32>,
+    /// The unit's name (default: the file stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overwrite an existing scene file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(format: ImportFormat) -> ExitCode {
+    let (kind, args) = match format {
+        ImportFormat::Geojson(a) => ("geojson", a),
+        ImportFormat::Osm(a) => ("osm", a),
+    };
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.file));
+    if out.exists() && !args.force {
+        eprintln!("error: {} already exists; add --force to overwrite it, or choose --out FILE", out.display());
+        return ExitCode::from(1);
+    }
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(1);
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "{}: error: the file is not UTF-8 text (byte {})",
+                args.file.display(),
+                e.utf8_error().valid_up_to()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let options = ImportOptions {
+        people: args.people.filter(|n| *n > 0),
+        name: args.name.clone(),
+        seed: 1,
+        command: Some(command_line()),
+    };
+    let result = match kind {
+        "geojson" => import_geojson(&text, &args.file, args.origin, &options),
+        _ => import_osm(&text, &args.file, args.origin, &options),
+    };
+    let imported = match result {
+        Ok(i) => i,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("{}: {} problem(s); nothing written", args.file.display(), errors.len());
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    if let Err(e) = crate::report::write_atomic(&out, imported.text.as_bytes()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    println!("{}", summary_line(&args.file, &out, &imported));
+    for s in imported.summary.skipped.iter().take(10) {
+        println!("  skipped: {s}");
+    }
+    if imported.summary.skipped.len() > 10 {
+        println!("  … and {} more skipped (see unit.sources)", imported.summary.skipped.len() - 10);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `scenes/<file stem>.ron`.
+pub fn default_out(file: &Path) -> PathBuf {
+    let stem = file.file_stem().map_or_else(|| "imported".into(), |s| s.to_string_lossy().into_owned());
+    PathBuf::from("scenes").join(format!("{stem}.ron"))
+}
+
+pub fn summary_line(file: &Path, out: &Path, imported: &Imported) -> String {
+    let s = &imported.summary;
+    let added = if s.added_exits > 0 { format!(" ({} added)", s.added_exits) } else { String::new() };
+    let people = if s.people > 0 {
+        format!("{} people in {} group(s)", s.people, s.populations)
+    } else {
+        "no people (use --people N)".into()
+    };
+    format!(
+        "imported {} → {}: {} walkable area(s), {:.0} m² walkable; {} building(s); {} exit(s){added}; {people}; {} skipped, {} assumption(s) (see unit.sources)",
+        file.display(),
+        out.display(),
+        s.areas,
+        s.walkable_m2,
+        s.buildings,
+        s.exits,
+        s.skipped.len(),
+        s.assumptions.len()
+    )
+}
+
+fn command_line() -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "unitwin".into();
+    }
+    args.join(" ")
+}

@@ -1,0 +1,368 @@
+//! GIS import: GeoJSON and OpenStreetMap XML files → a checked unitwin scene on one level.
+//! Owns the WGS84 → local-metre projection, tag interpretation, line buffering, geometry cleaning and exit placement.
+//!
+//! What is kept (both formats read the same tags; GeoJSON properties are read as OSM tags):
+//! - buildings: polygons with `building` (not `no`), `height` or `building:levels` → `Building`s;
+//!   height from `height` (m; `ft` and `'` converted), else `building:levels` × 3.0 m, else one floor
+//!   of 3.0 m; every assumption is recorded in `unit.sources`;
+//! - walkable polygons: `unitwin=walkable`, `highway=pedestrian|footway` (GeoJSON polygons; OSM closed
+//!   ways with `area=yes`), `area:highway=*`, `place=square` → walkable `Area`s;
+//! - walkable lines: `highway=footway|pedestrian|path|steps|living_street` or `unitwin=walkable`,
+//!   buffered by `width`/2 (flat caps, bevelled joins; default widths in [`default_width`]);
+//! - exits: points with `entrance=*` (not `no`) or `unitwin=exit` → exit `Door`s on the nearest
+//!   boundary of the walkable space, if within [`EXIT_SNAP`] m.
+//!
+//! Everything goes on one level, `ground`. Buildings cut the walkable space, as everywhere in unitwin.
+
+pub mod build;
+pub mod cli;
+pub mod geojson;
+pub mod osm;
+pub mod project;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::scene::{LatLon, Point, Scene};
+pub use project::{Projection, parse_origin};
+
+/// Storey height used to turn `building:levels` into a height, m.
+pub const STOREY_HEIGHT: f64 = 3.0;
+/// Width of an exit door when the entrance has no `width`, m.
+pub const DEFAULT_EXIT_WIDTH: f64 = 1.0;
+/// How far (m) an entrance point may lie from the walkable boundary to become an exit.
+pub const EXIT_SNAP: f64 = 2.0;
+/// Narrowest walkable line kept as drawn, m; narrower widths are raised to it (one person passes).
+pub const MIN_LINE_WIDTH: f64 = 0.8;
+/// Points further than this from `--origin` are refused: the local projection is meant for a unit.
+pub const MAX_EXTENT: f64 = 50_000.0;
+
+/// Default width (m) of a walkable line by its `highway` value, when it has no `width` tag.
+pub fn default_width(highway: &str) -> f64 {
+    match highway {
+        "pedestrian" => 4.0,
+        "living_street" => 5.0,
+        "path" => 1.5,
+        _ => 2.0, // footway, steps, unitwin=walkable
+    }
+}
+
+/// A problem with an input file, located where the parser allows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportError {
+    pub file: PathBuf,
+    /// Line and column (from 1), when known.
+    pub pos: Option<(usize, usize)>,
+    /// The feature or element at fault, e.g. `feature #3 (id 'gate')` or `way 42`.
+    pub object: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ImportError {
+    pub fn new(file: &Path, message: impl Into<String>) -> Self {
+        ImportError { file: file.to_path_buf(), pos: None, object: None, message: message.into(), hint: None }
+    }
+    pub fn at(mut self, line: usize, col: usize) -> Self {
+        self.pos = Some((line, col));
+        self
+    }
+    pub fn object(mut self, object: impl Into<String>) -> Self {
+        self.object = Some(object.into());
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.pos {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": error: ")?;
+        if let Some(object) = &self.object {
+            write!(f, "{object}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  help: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Choices for an import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Place this many people over the walkable space, heading for the nearest exit.
+    pub people: Option<u32>,
+    /// The unit's name (default: the file stem).
+    pub name: Option<String>,
+    /// `run.seed` of the scene.
+    pub seed: u64,
+    /// The command line that made the scene, recorded in its header comment.
+    pub command: Option<String>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { people: None, name: None, seed: 1, command: None }
+    }
+}
+
+/// The result of an import: the scene, its RON text (what `--out` receives) and a summary.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    pub scene: Scene,
+    pub text: String,
+    pub summary: ImportSummary,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportSummary {
+    /// Walkable `Area`s written.
+    pub areas: usize,
+    /// Walkable m² once buildings are cut out.
+    pub walkable_m2: f64,
+    pub buildings: usize,
+    pub exits: usize,
+    /// Exits added because the file had none and people were asked for.
+    pub added_exits: usize,
+    pub people: u32,
+    pub populations: usize,
+    /// Assumptions made (also in `unit.sources`).
+    pub assumptions: Vec<String>,
+    /// Features left out, each with the reason (also in `unit.sources`).
+    pub skipped: Vec<String>,
+    /// Grid cell chosen for navigation, m.
+    pub nav_cell: f64,
+}
+
+/// Imports a GeoJSON FeatureCollection (RFC 7946, WGS84 longitude/latitude).
+pub fn import_geojson(
+    text: &str,
+    file: &Path,
+    origin: LatLon,
+    options: &ImportOptions,
+) -> Result<Imported, Vec<ImportError>> {
+    let features = geojson::read(text, file, &Projection::new(origin))?;
+    build::build_scene(features, file, origin, options, "GeoJSON", text.as_bytes())
+}
+
+/// Imports an OpenStreetMap XML file (`.osm`, as exported by the OSM website, JOSM or osmium).
+pub fn import_osm(
+    text: &str,
+    file: &Path,
+    origin: LatLon,
+    options: &ImportOptions,
+) -> Result<Imported, Vec<ImportError>> {
+    let features = osm::read(text, file, &Projection::new(origin))?;
+    build::build_scene(features, file, origin, options, "OpenStreetMap XML", text.as_bytes())
+}
+
+/// Tags of a feature: OSM tags, or GeoJSON properties with numbers and booleans as text.
+pub type Tags = BTreeMap<String, String>;
+
+/// What a polygon stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AreaRole {
+    Building,
+    Walkable,
+}
+
+fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
+    tags.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+fn is_yes(tags: &Tags, key: &str) -> bool {
+    matches!(tag(tags, key), Some("yes" | "true" | "1"))
+}
+
+/// Walkable line kinds by `highway` value.
+const WALK_HIGHWAYS: [&str; 5] = ["footway", "pedestrian", "path", "steps", "living_street"];
+
+/// The role of a polygon. `closed_way` applies the OSM convention that a closed
+/// `highway=footway|pedestrian` way is a loop unless it has `area=yes`.
+pub fn area_role(tags: &Tags, closed_way: bool) -> Option<AreaRole> {
+    match tag(tags, "unitwin") {
+        Some("walkable") => return Some(AreaRole::Walkable),
+        Some("building") => return Some(AreaRole::Building),
+        _ => {}
+    }
+    if tag(tags, "building").is_some_and(|b| b != "no")
+        || tag(tags, "height").is_some() && !tags.contains_key("highway")
+        || tag(tags, "building:levels").is_some()
+    {
+        return Some(AreaRole::Building);
+    }
+    let highway_area =
+        matches!(tag(tags, "highway"), Some("pedestrian" | "footway")) && (!closed_way || is_yes(tags, "area"));
+    if highway_area || tag(tags, "area:highway").is_some() || tag(tags, "place") == Some("square") {
+        return Some(AreaRole::Walkable);
+    }
+    None
+}
+
+/// A walkable line: its width (m), whether the width was assumed, and whether it is a flight of steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineKind {
+    pub highway: String,
+    pub width: f64,
+    pub width_assumed: bool,
+    pub steps: bool,
+}
+
+/// The walkable-line interpretation of a line's tags, if any. `Err` for an unreadable `width`.
+pub fn line_kind(tags: &Tags) -> Option<LineKind> {
+    let highway = match (tag(tags, "unitwin"), tag(tags, "highway")) {
+        (Some("walkable"), h) => h.unwrap_or("footway").to_string(),
+        (_, Some(h)) if WALK_HIGHWAYS.contains(&h) => h.to_string(),
+        _ => return None,
+    };
+    let given = tag(tags, "width").or_else(|| tag(tags, "est_width")).and_then(parse_length);
+    let (width, width_assumed) = match given {
+        Some(w) if w > 0.0 => (w, false),
+        _ => (default_width(&highway), true),
+    };
+    Some(LineKind { steps: highway == "steps", highway, width, width_assumed })
+}
+
+/// Whether a point is an exit, and its door width if given.
+pub fn exit_point(tags: &Tags) -> Option<Option<f64>> {
+    let exit = tag(tags, "unitwin") == Some("exit") || tag(tags, "entrance").is_some_and(|e| e != "no");
+    exit.then(|| tag(tags, "width").and_then(parse_length).filter(|w| *w > 0.0))
+}
+
+/// Height (m) and floors of a building, with the assumption made, if any.
+pub fn building_size(tags: &Tags) -> (f64, u32, Option<&'static str>) {
+    let height = tag(tags, "height").and_then(parse_length).filter(|h| *h > 0.0);
+    let levels = tag(tags, "building:levels").and_then(|l| l.parse::<f64>().ok()).filter(|l| *l >= 1.0);
+    match (height, levels) {
+        (Some(h), Some(l)) => (h, l.round() as u32, None),
+        (Some(h), None) => (h, (h / STOREY_HEIGHT).round().max(1.0) as u32, Some("floors = height / 3.0 m")),
+        (None, Some(l)) => (l.round() * STOREY_HEIGHT, l.round() as u32, Some("height = building:levels × 3.0 m")),
+        (None, None) => (STOREY_HEIGHT, 1, Some("no height or building:levels: one floor, 3.0 m")),
+    }
+}
+
+/// Parses an OSM length: `12`, `12.5 m`, `3,5`, `40 ft`, `12'6"`. Metres.
+pub fn parse_length(text: &str) -> Option<f64> {
+    let t = text.trim().to_ascii_lowercase().replace(',', ".");
+    if let Some((feet, rest)) = t.split_once('\'') {
+        let feet: f64 = feet.trim().parse().ok()?;
+        let inches: f64 = rest.trim().trim_end_matches('"').trim().parse().unwrap_or(0.0);
+        return Some((feet * 12.0 + inches) * 0.0254);
+    }
+    let number_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).unwrap_or(t.len());
+    let value: f64 = t[..number_end].parse().ok()?;
+    let unit = t[number_end..].trim();
+    let factor = match unit {
+        "" | "m" | "meter" | "meters" | "metre" | "metres" => 1.0,
+        "ft" | "feet" => 0.3048,
+        "cm" => 0.01,
+        "km" => 1000.0,
+        _ => return None,
+    };
+    (value.is_finite()).then_some(value * factor)
+}
+
+/// What the reader found, in local metres, before cleaning.
+#[derive(Clone, Debug, Default)]
+pub struct Features {
+    pub walk_areas: Vec<SourcePolygon>,
+    pub walk_lines: Vec<SourceLine>,
+    pub buildings: Vec<SourceBuilding>,
+    pub exits: Vec<SourceExit>,
+    pub notes: Notes,
+}
+
+/// A polygon with the source's name for it and an id suggestion.
+#[derive(Clone, Debug)]
+pub struct SourcePolygon {
+    /// How the source names it in messages, e.g. `way 42` or `feature #3 'square'`.
+    pub label: String,
+    /// Suggested scene id, e.g. `way42`.
+    pub id: String,
+    pub outer: Vec<Point>,
+    pub holes: Vec<Vec<Point>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceLine {
+    pub label: String,
+    pub id: String,
+    pub points: Vec<Point>,
+    pub kind: LineKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceBuilding {
+    pub polygon: SourcePolygon,
+    pub height: f64,
+    pub floors: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceExit {
+    pub label: String,
+    pub id: String,
+    pub at: Point,
+    pub width: Option<f64>,
+}
+
+/// Assumptions made and features skipped, written to `unit.sources` and the summary.
+#[derive(Clone, Debug, Default)]
+pub struct Notes {
+    /// Assumption → the features it was made for.
+    pub assumed: BTreeMap<String, Vec<String>>,
+    pub skipped: Vec<String>,
+}
+
+impl Notes {
+    pub fn assume(&mut self, what: impl Into<String>, who: impl Into<String>) {
+        self.assumed.entry(what.into()).or_default().push(who.into());
+    }
+    pub fn skip(&mut self, what: impl Into<String>) {
+        self.skipped.push(what.into());
+    }
+
+    /// One line per assumption, naming up to six features.
+    pub fn assumption_lines(&self) -> Vec<String> {
+        self.assumed
+            .iter()
+            .map(|(what, who)| {
+                let shown: Vec<&str> = who.iter().take(6).map(String::as_str).collect();
+                let more = if who.len() > 6 { format!(" and {} more", who.len() - 6) } else { String::new() };
+                format!("{what} ({}: {}{more})", who.len(), shown.join(", "))
+            })
+            .collect()
+    }
+}
+
+/// A readable id: letters, digits and `_` only.
+pub fn sanitize_id(text: &str) -> String {
+    let s: String =
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect::<String>();
+    let s = s.trim_matches('_').to_string();
+    if s.is_empty() { "feature".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths() {
+        assert_eq!(parse_length("12"), Some(12.0));
+        assert_eq!(parse_length("12.5 m"), Some(12.5));
+        assert_eq!(parse_length("3,5"), Some(3.5));
+        assert!((parse_length("10 ft").unwrap() - 3.048).abs() < 1e-9);
+        assert!((parse_length("10'").unwrap() - 3.048).abs() < 1e-9);
+        assert_eq!(parse_length("tall"), None);
+    }
+}

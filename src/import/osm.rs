@@ -1,0 +1,307 @@
+//! OpenStreetMap XML reader (`.osm`): nodes, ways and multipolygon relations → `Features`.
+//! Errors carry the line:column of the element at fault; ways are named by their OSM id.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use roxmltree::{Document, Node, ParsingOptions};
+
+use super::{
+    AreaRole, Features, ImportError, MAX_EXTENT, Projection, SourceBuilding, SourceExit, SourceLine, SourcePolygon,
+    Tags, area_role, building_size, exit_point, line_kind,
+};
+use crate::scene::Point;
+use crate::space::geom::{ring_contains, v};
+
+const MAX_ERRORS: usize = 20;
+
+struct Way {
+    id: i64,
+    /// Node ids with the byte offset of their `<nd>` element.
+    refs: Vec<(i64, usize)>,
+    tags: Tags,
+}
+
+struct Relation {
+    id: i64,
+    /// (member type, ref, role)
+    members: Vec<(String, i64, String)>,
+    tags: Tags,
+}
+
+pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<ImportError>> {
+    let options = ParsingOptions { allow_dtd: true, ..ParsingOptions::default() };
+    let doc = Document::parse_with_options(text, options).map_err(|e| {
+        let pos = e.pos();
+        let message = e.to_string();
+        let message = message.rsplit_once(" at ").map_or(message.clone(), |(head, _)| head.to_string());
+        vec![
+            ImportError::new(file, format!("invalid XML: {message}"))
+                .at(pos.row as usize, pos.col as usize)
+                .hint("the file must be OpenStreetMap XML (<osm> with <node>, <way> and <relation> elements)"),
+        ]
+    })?;
+    let at = |node: Node, message: String| {
+        let p = doc.text_pos_at(node.range().start);
+        ImportError::new(file, message).at(p.row as usize, p.col as usize)
+    };
+    let root = doc.root_element();
+    if root.tag_name().name() != "osm" {
+        return Err(vec![
+            at(root, format!("not an OpenStreetMap XML file: the root element is <{}>", root.tag_name().name()))
+                .hint("export the area as OSM XML (e.g. 'Export' on the OSM website, or osmium cat -f osm)"),
+        ]);
+    }
+
+    let mut errors: Vec<ImportError> = Vec::new();
+    let mut nodes: BTreeMap<i64, Point> = BTreeMap::new();
+    let mut node_tags: Vec<(i64, Tags)> = Vec::new();
+    let mut ways: Vec<Way> = Vec::new();
+    let mut relations: Vec<Relation> = Vec::new();
+    let deleted = |n: Node| n.attribute("action") == Some("delete") || n.attribute("visible") == Some("false");
+
+    for element in root.children().filter(|n| n.is_element()) {
+        if errors.len() >= MAX_ERRORS {
+            break;
+        }
+        let kind = element.tag_name().name();
+        if !matches!(kind, "node" | "way" | "relation") || deleted(element) {
+            continue;
+        }
+        let Some(id) = element.attribute("id").and_then(|s| s.trim().parse::<i64>().ok()) else {
+            errors.push(at(element, format!("<{kind}> without a numeric id")));
+            continue;
+        };
+        let tags: Tags = element
+            .children()
+            .filter(|c| c.has_tag_name("tag"))
+            .filter_map(|c| Some((c.attribute("k")?.to_string(), c.attribute("v")?.to_string())))
+            .collect();
+        match kind {
+            "node" => {
+                let coord = |name: &str| element.attribute(name).and_then(|s| s.trim().parse::<f64>().ok());
+                let (Some(lat), Some(lon)) = (coord("lat"), coord("lon")) else {
+                    errors.push(
+                        at(element, "missing or invalid lat/lon".into())
+                            .object(format!("node {id}"))
+                            .hint("every node needs lat=\"…\" lon=\"…\" in decimal degrees"),
+                    );
+                    continue;
+                };
+                if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                    errors.push(
+                        at(element, format!("lat {lat}, lon {lon} is not a WGS84 position"))
+                            .object(format!("node {id}")),
+                    );
+                    continue;
+                }
+                let p = proj.to_local(lat, lon);
+                let d = p[0].hypot(p[1]);
+                if d > MAX_EXTENT {
+                    errors.push(
+                        at(
+                            element,
+                            format!(
+                                "lies {:.0} km from the origin; the import covers at most {:.0} km around --origin",
+                                d / 1000.0,
+                                MAX_EXTENT / 1000.0
+                            ),
+                        )
+                        .object(format!("node {id}"))
+                        .hint("check --origin (LAT,LON order)"),
+                    );
+                    continue;
+                }
+                nodes.insert(id, p);
+                if !tags.is_empty() {
+                    node_tags.push((id, tags));
+                }
+            }
+            "way" => {
+                let mut refs = Vec::new();
+                for nd in element.children().filter(|c| c.has_tag_name("nd")) {
+                    match nd.attribute("ref").and_then(|s| s.trim().parse::<i64>().ok()) {
+                        Some(r) => refs.push((r, nd.range().start)),
+                        None => errors.push(at(nd, "<nd> without a numeric ref".into()).object(format!("way {id}"))),
+                    }
+                }
+                ways.push(Way { id, refs, tags });
+            }
+            _ => {
+                let members = element
+                    .children()
+                    .filter(|c| c.has_tag_name("member"))
+                    .filter_map(|c| {
+                        Some((
+                            c.attribute("type")?.to_string(),
+                            c.attribute("ref")?.trim().parse().ok()?,
+                            c.attribute("role").unwrap_or("").to_string(),
+                        ))
+                    })
+                    .collect();
+                relations.push(Relation { id, members, tags });
+            }
+        }
+    }
+
+    let mut out = Features::default();
+    for (id, tags) in &node_tags {
+        if let Some(width) = exit_point(tags) {
+            let label = format!("node {id}");
+            out.exits.push(SourceExit { label, id: format!("exit_{id}"), at: nodes[id], width });
+        }
+    }
+
+    let mut ignored = 0usize;
+    for way in &ways {
+        let closed = way.refs.len() >= 4 && way.refs.first().map(|r| r.0) == way.refs.last().map(|r| r.0);
+        let role = if closed { area_role(&way.tags, true) } else { None };
+        let line = if role.is_none() { line_kind(&way.tags) } else { None };
+        if role.is_none() && line.is_none() {
+            if !closed && let Some(r) = area_role(&way.tags, true) {
+                let what = if r == AreaRole::Building { "a building" } else { "a walkable area" };
+                out.notes.skip(format!("way {}: tagged as {what} but not closed", way.id));
+            } else if !way.tags.is_empty() {
+                ignored += 1;
+            }
+            continue;
+        }
+        let mut points = Vec::with_capacity(way.refs.len());
+        let mut missing = false;
+        for &(r, offset) in &way.refs {
+            match nodes.get(&r) {
+                Some(p) => points.push(*p),
+                None => {
+                    let p = doc.text_pos_at(offset);
+                    errors.push(
+                        ImportError::new(file, format!("refers to node {r}, which is not in the file"))
+                            .at(p.row as usize, p.col as usize)
+                            .object(format!("way {}", way.id))
+                            .hint("export complete ways: the OSM website's Export, or osmium extract --strategy complete_ways"),
+                    );
+                    missing = true;
+                    break;
+                }
+            }
+        }
+        if missing {
+            continue;
+        }
+        let label = format!("way {}", way.id);
+        match (role, line) {
+            (Some(role), _) => {
+                points.pop(); // the closing node
+                let polygon =
+                    SourcePolygon { label: label.clone(), id: format!("way{}", way.id), outer: points, holes: vec![] };
+                push_polygon(&mut out, role, polygon, &way.tags);
+            }
+            (None, Some(kind)) => {
+                out.walk_lines.push(SourceLine { label, id: format!("way{}", way.id), points, kind });
+            }
+            (None, None) => unreachable!("filtered above"),
+        }
+    }
+
+    let way_index: BTreeMap<i64, usize> = ways.iter().enumerate().map(|(i, w)| (w.id, i)).collect();
+    for rel in &relations {
+        let kind = rel.tags.get("type").map(String::as_str);
+        if !matches!(kind, Some("multipolygon" | "building")) {
+            continue;
+        }
+        let Some(role) = area_role(&rel.tags, false) else {
+            if kind == Some("multipolygon") && !rel.tags.is_empty() {
+                ignored += 1;
+            }
+            continue;
+        };
+        let label = format!("relation {}", rel.id);
+        let mut outers: Vec<Vec<i64>> = Vec::new();
+        let mut inners: Vec<Vec<i64>> = Vec::new();
+        let mut problem = None;
+        for (mtype, mref, mrole) in &rel.members {
+            if mtype != "way" {
+                continue;
+            }
+            let Some(&wi) = way_index.get(mref) else {
+                problem = Some(format!("member way {mref} is not in the file"));
+                break;
+            };
+            let ids: Vec<i64> = ways[wi].refs.iter().map(|r| r.0).collect();
+            if let Some(n) = ids.iter().find(|n| !nodes.contains_key(n)) {
+                problem = Some(format!("member way {mref} refers to node {n}, which is not in the file"));
+                break;
+            }
+            match mrole.as_str() {
+                "inner" => inners.push(ids),
+                _ => outers.push(ids),
+            }
+        }
+        if problem.is_none() && outers.is_empty() {
+            problem = Some("no outer ring".into());
+        }
+        let assembled = problem.is_none().then(|| (assemble(outers), assemble(inners))).and_then(|r| match r {
+            (Some(o), Some(i)) => Some((o, i)),
+            _ => None,
+        });
+        let Some((outer_rings, inner_rings)) = assembled else {
+            let why = problem.unwrap_or_else(|| "its member ways do not join into closed rings".into());
+            out.notes.skip(format!("{label}: incomplete multipolygon ({why})"));
+            continue;
+        };
+        let to_points = |ring: &[i64]| -> Vec<Point> { ring[..ring.len() - 1].iter().map(|n| nodes[n]).collect() };
+        let outer_pts: Vec<Vec<Point>> = outer_rings.iter().map(|r| to_points(r)).collect();
+        let mut holes: Vec<Vec<Vec<Point>>> = vec![Vec::new(); outer_pts.len()];
+        for inner in &inner_rings {
+            let pts = to_points(inner);
+            match outer_pts.iter().position(|o| ring_contains(o, v(pts[0]))) {
+                Some(k) => holes[k].push(pts),
+                None => out.notes.skip(format!("{label}: an inner ring outside every outer ring was ignored")),
+            }
+        }
+        for (k, (outer, holes)) in outer_pts.into_iter().zip(holes).enumerate() {
+            let id = if k == 0 { format!("relation{}", rel.id) } else { format!("relation{}_{k}", rel.id) };
+            push_polygon(&mut out, role, SourcePolygon { label: label.clone(), id, outer, holes }, &rel.tags);
+        }
+    }
+    if ignored > 0 {
+        out.notes.skip(format!(
+            "{ignored} tagged way(s)/relation(s) that are neither walkable ways, walkable areas nor buildings (e.g. roads for vehicles, land use)"
+        ));
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+fn push_polygon(out: &mut Features, role: AreaRole, polygon: SourcePolygon, tags: &Tags) {
+    match role {
+        AreaRole::Walkable => out.walk_areas.push(polygon),
+        AreaRole::Building => {
+            let (height, floors, assumption) = building_size(tags);
+            if let Some(a) = assumption {
+                out.notes.assume(a, polygon.label.clone());
+            }
+            out.buildings.push(SourceBuilding { polygon, height, floors });
+        }
+    }
+}
+
+/// Joins way node lists end to end into closed rings (each ring's last id equals its first).
+/// `None` if some ways do not close.
+fn assemble(mut pending: Vec<Vec<i64>>) -> Option<Vec<Vec<i64>>> {
+    let mut rings = Vec::new();
+    while let Some(mut ring) = pending.pop() {
+        loop {
+            if ring.len() >= 4 && ring.first() == ring.last() {
+                rings.push(ring);
+                break;
+            }
+            let end = *ring.last()?;
+            let next = pending.iter().position(|w| w.first() == Some(&end) || w.last() == Some(&end))?;
+            let mut way = pending.swap_remove(next);
+            if way.first() != Some(&end) {
+                way.reverse();
+            }
+            ring.extend_from_slice(&way[1..]);
+        }
+    }
+    Some(rings)
+}

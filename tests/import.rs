@@ -1,0 +1,369 @@
+//! GIS import: projection reference numbers, GeoJSON and OSM XML files in tests/gis/ imported,
+//! checked and run until everyone is out, and bad files giving located errors with a non-zero exit.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use unitwin::crowd::Census;
+use unitwin::import::{ImportOptions, Imported, Projection, import_geojson, import_osm, parse_origin};
+use unitwin::scene::load::parse_scene;
+use unitwin::scene::{LatLon, SourceMap, check_scene};
+use unitwin::sim::{RunOptions, SimClock, SimControl, headless_app};
+
+fn path(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+const SQUARE_ORIGIN: LatLon = LatLon { lat: 31.2300, lon: 121.4700 };
+const QUARTER_ORIGIN: LatLon = LatLon { lat: 31.2400, lon: 121.4820 };
+
+fn geojson(file: &str, people: Option<u32>) -> Imported {
+    let p = path(file);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let options = ImportOptions { people, ..ImportOptions::default() };
+    match import_geojson(&text, &p, SQUARE_ORIGIN, &options) {
+        Ok(i) => i,
+        Err(e) => panic!("{file} does not import:\n{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")),
+    }
+}
+
+fn osm(file: &str, people: Option<u32>) -> Imported {
+    let p = path(file);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let options = ImportOptions { people, ..ImportOptions::default() };
+    match import_osm(&text, &p, QUARTER_ORIGIN, &options) {
+        Ok(i) => i,
+        Err(e) => panic!("{file} does not import:\n{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")),
+    }
+}
+
+/// Checks the written text independently, runs it headless to the end and returns
+/// (agents spawned, agents exited, simulated seconds, wall seconds).
+fn check_and_run(imported: &Imported) -> (u32, u32, f64, f64) {
+    let loaded = parse_scene(SourceMap::new(Path::new("imported.ron"), imported.text.clone()), String::new())
+        .unwrap_or_else(|d| panic!("the written scene does not parse:\n{d}"));
+    let checked = check_scene(loaded).unwrap_or_else(|d| panic!("the written scene does not check:\n{d}"));
+    let options = RunOptions { seed: 1, until: checked.scene().run.duration, threads: None };
+    let mut app = headless_app(&checked, &options).expect("everyone is placed");
+    let start = std::time::Instant::now();
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+    }
+    let census = app.world().resource::<Census>().clone();
+    let t = app.world().resource::<SimClock>().now();
+    (census.spawned, census.exited, t, start.elapsed().as_secs_f64())
+}
+
+fn area_of(ring: &[[f64; 2]]) -> f64 {
+    let n = ring.len();
+    (0..n).map(|i| ring[i][0] * ring[(i + 1) % n][1] - ring[(i + 1) % n][0] * ring[i][1]).sum::<f64>().abs() / 2.0
+}
+
+#[test]
+fn projection_matches_reference_degree_lengths() {
+    // Published lengths of a degree on the WGS84 ellipsoid (latitude: 110,574 m at the equator,
+    // 111,132 m at 45°; longitude: 111,320 m at the equator, 78,847 m at 45°).
+    for (lat, m_lat, m_lon) in [(0.0, 110.574, 111.320), (45.0, 111.132, 78.847)] {
+        let p = Projection::new(LatLon { lat, lon: 10.0 });
+        let north = p.to_local(lat + 0.001, 10.0);
+        let east = p.to_local(lat, 10.001);
+        println!("lat {lat}: 0.001° north = {:.4} m, 0.001° east = {:.4} m", north[1], east[0]);
+        assert!((north[1] - m_lat).abs() < 0.002, "{north:?}");
+        assert!(north[0].abs() < 1e-9);
+        assert!((east[0] - m_lon).abs() < 0.002, "{east:?}");
+        assert!(east[1].abs() < 1e-9);
+    }
+    // Shanghai: 0.001° of latitude is about 111.2 m north (the spherical 6371 km figure; the
+    // ellipsoid gives 110.87 m there), and longitude shrinks by cos(latitude).
+    let p = Projection::new(QUARTER_ORIGIN);
+    let north = p.to_local(QUARTER_ORIGIN.lat + 0.001, QUARTER_ORIGIN.lon);
+    let east = p.to_local(QUARTER_ORIGIN.lat, QUARTER_ORIGIN.lon + 0.001);
+    let spherical = 6_371_000.0 * 0.001f64.to_radians();
+    println!("Shanghai: 0.001° north = {:.3} m, 0.001° east = {:.3} m", north[1], east[0]);
+    assert!((north[1] / spherical - 1.0).abs() < 0.005);
+    assert!((north[1] - 110.87).abs() < 0.01);
+    assert!((east[0] / (spherical * QUARTER_ORIGIN.lat.to_radians().cos()) - 1.0).abs() < 0.005);
+    // Back and forth.
+    let q = p.to_wgs84([1234.5, -678.9]);
+    let back = p.to_local(q.lat, q.lon);
+    assert!((back[0] - 1234.5).abs() < 1e-6 && (back[1] + 678.9).abs() < 1e-6);
+    // --origin parsing.
+    let o = parse_origin("31.2400,121.4820").unwrap();
+    assert_eq!((o.lat, o.lon), (31.24, 121.482));
+    assert!(parse_origin("121.4820,31.2400").unwrap_err().contains("not a WGS84 position"));
+    assert!(parse_origin("31.24").is_err());
+}
+
+#[test]
+fn geojson_square_imports_checks_and_empties() {
+    let imported = geojson("tests/gis/square.geojson", Some(100));
+    let s = &imported.summary;
+    let scene = &imported.scene;
+    println!("{}", imported.text.lines().take(3).collect::<Vec<_>>().join("\n"));
+    println!("summary: {s:?}");
+    // Buildings: `height: 12` → 12 m (4 floors assumed); `building:levels: 3` → 9 m.
+    let hall = scene.buildings.iter().find(|b| b.id == "hall").expect("hall");
+    assert_eq!((hall.height, hall.floors), (12.0, 4));
+    let kiosk = scene.buildings.iter().find(|b| b.id == "kiosk").expect("kiosk");
+    assert_eq!((kiosk.height, kiosk.floors), (9.0, 3));
+    assert!((area_of(&kiosk.footprint) - 70.0).abs() < 0.05, "{}", area_of(&kiosk.footprint));
+    // The square (40 m × 30 m) minus the hall (10 m × 10 m on it) and the kiosk (70 m²), plus the
+    // footways: 3 m × (20 m + 14.1 m) and 2 m × 15 m, with their joins.
+    assert_eq!(s.buildings, 2);
+    assert!(s.walkable_m2 > 1160.0 && s.walkable_m2 < 1170.0, "walkable {} m²", s.walkable_m2);
+    let square = &scene.levels[0].walkable.iter().find(|a| a.id == "square").unwrap();
+    assert!((area_of(&square.outer) - 1200.0).abs() < 0.05);
+    // Both exits placed: the entrance at the end of the east footway, and the 1.5 m exit 0.5 m
+    // beyond the end of the south footway.
+    assert_eq!(s.exits, 2);
+    let gate = scene.doors.iter().find(|d| d.id == "exit_east_gate").expect("east gate");
+    assert_eq!(gate.width, 1.0);
+    assert!((gate.at[0] - 70.0).abs() < 0.01 && (gate.at[1] - 25.0).abs() < 0.01, "{:?}", gate.at);
+    let south = scene.doors.iter().find(|d| d.id == "exit_south_gate").expect("south gate");
+    assert_eq!(south.width, 1.5);
+    assert!((south.at[1] + 15.0).abs() < 0.01, "{:?}", south.at);
+    // Assumptions and skipped features are recorded.
+    let sources = &scene.unit.sources;
+    assert!(sources.contains("no `width`: highway=footway taken as 2 m wide"), "{sources}");
+    assert!(sources.contains("features[4] (id 'south_walk')"), "{sources}");
+    assert!(sources.contains("floors = height / 3.0 m"), "{sources}");
+    assert!(s.skipped.iter().any(|k| k.contains("features[7] (id 'bench'): a Point without `entrance`")), "{s:?}");
+    assert!(
+        s.skipped.iter().any(|k| k.contains(
+            "features[8] (id 'fence'): tagged as a building but its geometry is a LineString, not a polygon"
+        )),
+        "{s:?}"
+    );
+    assert_eq!(s.people, 100);
+    let placed: u32 = scene
+        .populations
+        .iter()
+        .map(|p| match p.placement {
+            unitwin::scene::Placement::Area { count, .. } => count,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(placed, 100);
+
+    let (spawned, exited, t, wall) = check_and_run(&imported);
+    println!("square: {spawned} spawned, {exited} out after {t:.1} s simulated ({wall:.2} s wall)");
+    assert_eq!((spawned, exited), (100, 100), "everyone leaves");
+}
+
+#[test]
+fn osm_quarter_imports_checks_and_empties() {
+    let imported = osm("tests/gis/quarter.osm", Some(150));
+    let s = &imported.summary;
+    let scene = &imported.scene;
+    println!("summary: {s:?}");
+    // building:levels=5 → 15 m; height="7.5 m" → 7.5 m (floors 2.5 → 3 assumed, rounded).
+    let five = scene.buildings.iter().find(|b| b.id == "way5").expect("way 5");
+    assert_eq!((five.height, five.floors), (15.0, 5));
+    let shop = scene.buildings.iter().find(|b| b.id == "way6").expect("way 6");
+    assert_eq!(shop.height, 7.5);
+    // The multipolygon with a courtyard becomes pieces without holes, 2 floors, 6 m.
+    let pieces: Vec<_> = scene.buildings.iter().filter(|b| b.id.starts_with("relation40")).collect();
+    assert!(pieces.len() >= 2, "{pieces:?}");
+    assert!(pieces.iter().all(|b| b.height == 6.0 && b.floors == 2));
+    let courtyard_area: f64 = pieces.iter().map(|b| area_of(&b.footprint)).sum();
+    assert!((courtyard_area - (80.0 - 8.0)).abs() < 0.05, "{courtyard_area}");
+    assert_eq!(s.buildings, 2 + pieces.len());
+    // Walkable: the pedestrian area, three footways (2.5 m given, steps and path by default).
+    assert!(scene.levels[0].walkable.iter().any(|a| a.id == "way1"));
+    assert!(scene.levels[0].walkable.iter().any(|a| a.id == "way3"));
+    // Exits: the path's end, the shop door on the building edge, and the steps' end (2 m asked,
+    // narrowed to its 2 m wall).
+    assert_eq!(s.exits, 3, "{:?}", scene.doors);
+    let steps_exit = scene.doors.iter().find(|d| d.id == "exit_109").expect("steps exit");
+    assert!(steps_exit.width < 2.0 && steps_exit.width > 1.9);
+    let sources = &scene.unit.sources;
+    assert!(sources.contains("highway=steps imported as a flat walkway"), "{sources}");
+    assert!(sources.contains("height = building:levels × 3.0 m (2: way 5, relation 40)"), "{sources}");
+    assert!(s.skipped.iter().any(|k| k.contains("neither walkable ways")), "{s:?}");
+    println!("walkable {:.1} m², {} areas", s.walkable_m2, s.areas);
+    // 600 m² pedestrian area − 7×8 m² (way 5) − 30 m² (way 6); footways 2.5 m × 40 m, 2 m × 10 m, 1.5 m × 10 m.
+    assert!(s.walkable_m2 > 640.0 && s.walkable_m2 < 660.0, "walkable {} m²", s.walkable_m2);
+
+    let (spawned, exited, t, wall) = check_and_run(&imported);
+    println!("quarter: {spawned} spawned, {exited} out after {t:.1} s simulated ({wall:.2} s wall)");
+    assert_eq!((spawned, exited), (150, 150), "everyone leaves");
+}
+
+#[test]
+fn people_without_exits_get_an_added_exit() {
+    let p = Projection::new(SQUARE_ORIGIN);
+    let ll = |x: f64, y: f64| {
+        let q = p.to_wgs84([x, y]);
+        format!("[{}, {}]", q.lon, q.lat)
+    };
+    let text = format!(
+        r#"{{"type": "FeatureCollection", "features": [
+  {{"type": "Feature", "properties": {{"unitwin": "walkable"}}, "geometry": {{"type": "Polygon", "coordinates": [[{}, {}, {}, {}, {}]]}}}}
+]}}"#,
+        ll(0.0, 0.0),
+        ll(20.0, 0.0),
+        ll(20.0, 10.0),
+        ll(0.0, 10.0),
+        ll(0.0, 0.0)
+    );
+    let file = Path::new("inline.geojson");
+    let without = import_geojson(&text, file, SQUARE_ORIGIN, &ImportOptions::default()).unwrap();
+    assert_eq!((without.summary.exits, without.summary.people), (0, 0));
+    let options = ImportOptions { people: Some(40), ..ImportOptions::default() };
+    let with = import_geojson(&text, file, SQUARE_ORIGIN, &options).unwrap();
+    assert_eq!((with.summary.exits, with.summary.added_exits), (1, 1));
+    assert!(with.scene.unit.sources.contains("one 2.00 m exit added"), "{}", with.scene.unit.sources);
+    let (spawned, exited, _, _) = check_and_run(&with);
+    assert_eq!((spawned, exited), (40, 40));
+    // Too many people for the space is a clear error.
+    let options = ImportOptions { people: Some(5000), ..ImportOptions::default() };
+    let e = import_geojson(&text, file, SQUARE_ORIGIN, &options).unwrap_err();
+    assert!(e[0].message.contains("holds at most"), "{}", e[0]);
+}
+
+#[test]
+fn bad_coordinates_name_the_feature() {
+    let text = r#"{"type": "FeatureCollection", "features": [
+  {"type": "Feature", "id": "ok", "properties": {"entrance": "yes"}, "geometry": {"type": "Point", "coordinates": [121.47, 31.23]}},
+  {"type": "Feature", "id": "broken", "properties": {"building": "yes"}, "geometry": {"type": "Polygon", "coordinates": [[[121.47, 31.23], [121.4701], [121.47, 31.2301], [121.47, 31.23]]]}},
+  {"type": "Feature", "properties": {"name": "Far Away", "highway": "footway"}, "geometry": {"type": "LineString", "coordinates": [[2.35, 48.85], [2.36, 48.85]]}},
+  {"type": "Feature", "properties": {"highway": "footway"}, "geometry": {"type": "LineString"}}
+]}"#;
+    let e = import_geojson(text, Path::new("bad.geojson"), SQUARE_ORIGIN, &ImportOptions::default()).unwrap_err();
+    let all: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    println!("{}", all.join("\n"));
+    assert_eq!(e.len(), 3);
+    assert!(all[0].starts_with("bad.geojson: error: features[1] (id 'broken'): invalid position [121.4701]"));
+    assert!(
+        all[1].contains("features[2] ('Far Away'): position [2.35, 48.85] is 11516 km from the origin"),
+        "{}",
+        all[1]
+    );
+    assert!(all[2].contains("features[3]: its LineString geometry has no \"coordinates\""));
+}
+
+// ---- The command line --------------------------------------------------------------------
+
+fn unitwin(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_unitwin")).args(args).current_dir(dir).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = path("tests/gis/square.geojson");
+    let src = src.to_str().unwrap();
+    let args = ["import", "geojson", src, "--origin", "31.2300,121.4700", "--people", "50"];
+    let (code, stdout, stderr) = unitwin(&args, tmp.path());
+    println!("{stdout}{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("→ scenes/square.ron: "), "{stdout}");
+    assert!(stdout.contains("2 building(s); 2 exit(s); 50 people in"), "{stdout}");
+    assert!(stdout.contains("  skipped: features[7] (id 'bench')"), "{stdout}");
+    let written = tmp.path().join("scenes/square.ron");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(text.starts_with("// Imported from"));
+    assert!(text.contains("unitwin import geojson"));
+
+    let (code, _, stderr) = unitwin(&args, tmp.path());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already exists; add --force"), "{stderr}");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert_eq!(unitwin(&forced, tmp.path()).0, 0);
+
+    let (code, stdout, stderr) = unitwin(&["check", "scenes/square.ron"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("2 door(s) of which 2 exit(s), 50 agents placed"), "{stdout}");
+
+    let osm = path("tests/gis/quarter.osm");
+    let (code, stdout, stderr) = unitwin(
+        &["import", "osm", osm.to_str().unwrap(), "--origin", "31.2400,121.4820", "--out", "q.ron"],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("→ q.ron: ") && stdout.contains("no people"), "{stdout}");
+    // A bad origin is refused by the argument parser.
+    let (code, _, stderr) =
+        unitwin(&["import", "osm", osm.to_str().unwrap(), "--origin", "121.48,31.24", "--out", "r.ron"], tmp.path());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a WGS84 position"), "{stderr}");
+    // A missing file is an I/O failure.
+    let (code, _, stderr) = unitwin(&["import", "osm", "nope.osm", "--origin", "31.24,121.48"], tmp.path());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read nope.osm"), "{stderr}");
+}
+
+#[test]
+fn cli_malformed_json_gives_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = path("tests/gis/bad_json.geojson");
+    let (code, stdout, stderr) =
+        unitwin(&["import", "geojson", src.to_str().unwrap(), "--origin", "31.23,121.47"], tmp.path());
+    println!("{stderr}");
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("bad_json.geojson:6:7: error: invalid JSON: expected `,` or `}`"), "{stderr}");
+    assert!(!tmp.path().join("scenes").exists(), "nothing written");
+}
+
+#[test]
+fn cli_osm_way_with_missing_node_names_the_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = path("tests/gis/missing_node.osm");
+    let (code, _, stderr) = unitwin(&["import", "osm", src.to_str().unwrap(), "--origin", "31.24,121.482"], tmp.path());
+    println!("{stderr}");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("missing_node.osm:9:5: error: way 77: refers to node 999, which is not in the file"),
+        "{stderr}"
+    );
+    // Broken XML is located too.
+    let broken = tmp.path().join("broken.osm");
+    std::fs::write(&broken, "<osm>\n  <node id=\"1\" lat=\"31.24\" lon=\"121.48\">\n</osm>\n").unwrap();
+    let (code, _, stderr) = unitwin(&["import", "osm", "broken.osm", "--origin", "31.24,121.482"], tmp.path());
+    println!("{stderr}");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("broken.osm:3:1: error: invalid XML: expected 'node' tag, not 'osm'"), "{stderr}");
+}
+
+/// Known engine limitation, found through imports: an exit whose line falls in the inner half of a
+/// navigation cell (here x = 20.1 m with 0.25 m cells from x = -0.5 m) leaves a strip, up to half a
+/// cell deep, where the agent's cell lies outside the walkable space; the field there points back
+/// into the room, the agent never reaches the door line, and never leaves. Imported geometry is not
+/// aligned to the grid, so this can trap people at imported exits. The fix belongs to `nav`/`crowd`
+/// (e.g. let a non-walkable cell next to an exit's source cells aim through the door). With the
+/// room 20.0 m wide, all 100 leave in 35 s; at 20.1 m, 7 of 100 within 600 s.
+#[test]
+#[ignore = "engine limitation: exits off the grid lines can trap agents (see the comment)"]
+fn exit_off_the_grid_lines_lets_everyone_out() {
+    let p = Projection::new(SQUARE_ORIGIN);
+    let ll = |x: f64, y: f64| {
+        let q = p.to_wgs84([x, y]);
+        format!("[{}, {}]", q.lon, q.lat)
+    };
+    let w = 20.1;
+    let text = format!(
+        r#"{{"type": "FeatureCollection", "features": [
+  {{"type": "Feature", "properties": {{"unitwin": "walkable"}}, "geometry": {{"type": "Polygon", "coordinates": [[{}, {}, {}, {}, {}]]}}}},
+  {{"type": "Feature", "properties": {{"unitwin": "exit", "width": 1.2}}, "geometry": {{"type": "Point", "coordinates": {}}}}}
+]}}"#,
+        ll(0.0, 0.0),
+        ll(w, 0.0),
+        ll(w, 10.0),
+        ll(0.0, 10.0),
+        ll(0.0, 0.0),
+        ll(w, 5.0)
+    );
+    let options = ImportOptions { people: Some(100), ..ImportOptions::default() };
+    let mut imported = import_geojson(&text, Path::new("room.geojson"), SQUARE_ORIGIN, &options).unwrap();
+    imported.text = imported.text.replace("duration: 3600.0", "duration: 600.0");
+    let (spawned, exited, t, _) = check_and_run(&imported);
+    println!("room {w} m wide: {exited} of {spawned} out after {t:.1} s");
+    assert_eq!(exited, spawned);
+}

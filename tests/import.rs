@@ -332,15 +332,11 @@ fn cli_osm_way_with_missing_node_names_the_way() {
     assert!(stderr.contains("broken.osm:3:1: error: invalid XML: expected 'node' tag, not 'osm'"), "{stderr}");
 }
 
-/// Known engine limitation, found through imports: an exit whose line falls in the inner half of a
-/// navigation cell (here x = 20.1 m with 0.25 m cells from x = -0.5 m) leaves a strip, up to half a
-/// cell deep, where the agent's cell lies outside the walkable space; the field there points back
-/// into the room, the agent never reaches the door line, and never leaves. Imported geometry is not
-/// aligned to the grid, so this can trap people at imported exits. The fix belongs to `nav`/`crowd`
-/// (e.g. let a non-walkable cell next to an exit's source cells aim through the door). With the
-/// room 20.0 m wide, all 100 leave in 35 s; at 20.1 m, 7 of 100 within 600 s.
+/// Found through imports: an exit whose line falls in the inner half of a navigation cell (here
+/// x = 20.1 m with 0.25 m cells from x = -0.5 m) leaves a strip, up to half a cell deep, where the
+/// agent's cell lies outside the walkable space. Such cells now lead through the exit; before, the
+/// field there pointed back into the room and 7 of 100 got out in 600 s.
 #[test]
-#[ignore = "engine limitation: exits off the grid lines can trap agents (see the comment)"]
 fn exit_off_the_grid_lines_lets_everyone_out() {
     let p = Projection::new(SQUARE_ORIGIN);
     let ll = |x: f64, y: f64| {

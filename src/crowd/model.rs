@@ -217,17 +217,17 @@ impl Context<'_> {
             let other = &self.snapshot.agents[j as usize];
             let ahead = other.pos - p;
             let l = r + other.radius;
-            if other.id != self.id
-                && ahead.dot(e) >= 0.0
-                && ahead.dot(side).abs() <= l
-                && (!self.relieve
+            if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
+                let yields = !self.relieve
                     || if other.target == self.target {
                         (self.field.time_at(self.grid, other.pos), other.id) < my_rank
                     } else {
                         other.id < self.id
-                    })
-            {
-                spacing = spacing.min(ahead.length() - l);
+                    };
+                // A relieved agent may close in on those it does not yield to, but no faster than
+                // distance / T, so that arches break without bodies running into each other.
+                let size = if yields { l } else { 0.0 };
+                spacing = spacing.min(ahead.length() - size);
             }
         }
         e * (spacing / self.walker.time_gap).clamp(0.0, self.v0)

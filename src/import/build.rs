@@ -134,6 +134,7 @@ pub(crate) fn build_scene(
                 footprint: outer,
                 height: (source.height * 100.0).round() / 100.0,
                 floors: source.floors.max(1),
+                usage: crate::scene::BuildingUse::Mixed,
             });
         }
     }
@@ -156,6 +157,8 @@ pub(crate) fn build_scene(
         model: PedestrianModel::default(),
         routing: Routing::Static,
         levels: vec![Level { id: LEVEL.into(), elevation: 0.0, walkable: areas, walls: Vec::new() }],
+        stairs: Vec::new(),
+        streets: Vec::new(),
         obstacles: Vec::new(),
         buildings,
         doors: Vec::new(),
@@ -672,7 +675,7 @@ fn nav_cell_for(areas: &[Area]) -> f64 {
 fn spread_people(checked: &CheckedScene, total: u32) -> Result<(Vec<Population>, f64), String> {
     let level = &checked.space.levels[0];
     let grid = &checked.nav.grids[0];
-    let field = checked.nav.level_exits[0].map(|i| &checked.nav.fields[i]).ok_or("the scene has no exit")?;
+    let field = checked.nav.any_exit.map(|i| checked.nav.field(i as u32, 0)).ok_or("the scene has no exit")?;
     let cells_in = |ring: &Ring| -> Vec<(usize, bool)> {
         let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
         for p in ring {

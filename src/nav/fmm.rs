@@ -155,6 +155,31 @@ impl FloorField {
                         *s = *p;
                     }
                 }
+                // A cell just outside the walkable space, beside an opening's cells, leads through
+                // that opening too: an opening's line can cross a cell anywhere, and a body whose
+                // centre has strayed into such a cell must still go out, not back in.
+                let nx = grid.nx;
+                for k in 0..nx * grid.ny {
+                    if grid.walkable[k] || source[k] != NOT_SOURCE {
+                        continue;
+                    }
+                    let (i, j) = (k % nx, k / nx);
+                    let neighbours = [
+                        (i + 1 < nx).then(|| k + 1),
+                        (i > 0).then(|| k - 1),
+                        (j + 1 < grid.ny).then(|| k + nx),
+                        (j > 0).then(|| k - nx),
+                    ];
+                    let door = neighbours
+                        .into_iter()
+                        .flatten()
+                        .filter(|&n| grid.walkable[n] && source[n] != NOT_SOURCE && source[n] != IN_DESTINATION)
+                        .min_by(|&a, &b| time[level][a].total_cmp(&time[level][b]).then(a.cmp(&b)))
+                        .map(|n| source[n]);
+                    if let Some(door) = door {
+                        source[k] = door;
+                    }
+                }
                 FloorField {
                     level,
                     dir: Self::directions(grid, &time[level]),

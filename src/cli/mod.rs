@@ -227,12 +227,14 @@ fn describe(checked: &CheckedScene) -> String {
         })
         .sum();
     let arrivals = scene.populations.iter().filter(|p| matches!(p.placement, Placement::Arrivals { .. })).count();
-    let area: f64 = checked.space.levels.iter().map(|l| l.walkable_area()).sum();
+    let area: f64 = checked.space.levels.iter().filter(|l| !l.is_stair()).map(|l| l.walkable_area()).sum();
     format!(
-        "'{}' ({:?}): {} level(s), {area:.0} m² walkable, {} door(s) of which {exits} exit(s), {placed} agents placed, {arrivals} arrival flow(s)",
+        "'{}' ({:?}): {} level(s), {} stair(s), {} street(s), {area:.0} m² walkable, {} door(s) of which {exits} exit(s), {placed} agents placed, {arrivals} arrival flow(s)",
         scene.unit.name,
         scene.unit.kind,
         scene.levels.len(),
+        checked.space.stairs.len(),
+        scene.streets.len(),
         scene.doors.len(),
     )
 }

@@ -220,7 +220,10 @@ impl Context<'_> {
             if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
                 let yields = !self.relieve
                     || if other.target == self.target {
-                        (self.field.time_at(self.grid, other.pos), other.id) < my_rank
+                        // Someone off the grid stands in an opening: ahead of everyone.
+                        let theirs = self.field.time_at(self.grid, other.pos);
+                        let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };
+                        (theirs, other.id) < my_rank
                     } else {
                         other.id < self.id
                     };

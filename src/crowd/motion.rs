@@ -122,9 +122,10 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     if source != NOT_SOURCE && source != IN_DESTINATION && through(source as usize) {
         return Some(source as usize);
     }
-    // Off the walkable grid: the agent is in some other open doorway.
+    // Off the walkable grid: the agent has strayed into some other exit's doorway. (Stair openings
+    // are only ever taken on the agent's own route, above.)
     if !grid.walkable[k] {
-        return space.doors_on(level).map(|(i, _)| i).find(|&i| through(i));
+        return space.doors_on(level).map(|(i, _)| i).find(|&i| space.doors[i].is_open_exit() && through(i));
     }
     None
 }

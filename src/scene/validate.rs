@@ -578,14 +578,10 @@ fn check_geometry(
             Goal::Exits(list) => {
                 for door in list {
                     match door_ref(door) {
-                        Some(d) if space.doors[d].boundary && space.doors[d].exit && space.doors[d].level == li => {}
+                        Some(d) if space.doors[d].boundary && space.doors[d].exit => {}
                         Some(_) => diags.push(
-                            src.at_id(
-                                "population",
-                                &p.id,
-                                format!("goal door '{door}' is not an exit on level '{}'", p.level),
-                            )
-                            .hint("exits are doors on the outer boundary of the walkable space with `exit: true`"),
+                            src.at_id("population", &p.id, format!("goal door '{door}' is not an exit"))
+                                .hint("exits are doors on the outer boundary of the walkable space with `exit: true`"),
                         ),
                         None if declared(door) => {}
                         None => diags.push(src.at_id(

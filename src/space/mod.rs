@@ -95,9 +95,11 @@ impl DoorGeom {
     pub fn is_open_exit(&self) -> bool {
         self.open && self.boundary && self.exit
     }
-    /// Whether walls have a gap here now.
-    fn cuts_wall(&self) -> bool {
-        self.open && (!self.boundary || self.exit || self.portal.is_some())
+    /// Whether walls have a gap here now. A stair opening has one only where crossing it is
+    /// allowed: people stepping off the stair are placed on the far side, so a one-way stair is
+    /// wall from the side it may not be entered.
+    fn cuts_wall(&self, portals: &[Portal]) -> bool {
+        self.open && (!self.boundary || self.exit || self.portal.is_some_and(|p| portals[p].allowed))
     }
 }
 
@@ -516,7 +518,7 @@ impl Space {
 
     fn rebuild_walls(&mut self, li: usize) {
         let cuts: Vec<(DVec2, DVec2)> =
-            self.doors.iter().filter(|d| d.level == li && d.cuts_wall()).map(|d| (d.a, d.b)).collect();
+            self.doors.iter().filter(|d| d.level == li && d.cuts_wall(&self.portals)).map(|d| (d.a, d.b)).collect();
         let level = &mut self.levels[li];
         level.walls.clear();
         for wall in &level.base_walls {

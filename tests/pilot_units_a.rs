@@ -8,12 +8,10 @@
 //! result line per scene with the measured values and Fruin's level of service for walkways.
 //! Run with `cargo test --release --test pilot_units_a -- --nocapture`.
 //!
-//! Known engine artefact (see `nanjing_stair_openings_and_flights_stay_below_crush_density`, ignored):
-//! people waiting in a stair opening to step through it stand outside the walkable grid, where the floor
-//! field is infinite, so others who have stalled for 1 s (deadlock relief) no longer see them as ahead
-//! and walk into them. Bodies then overlap in and next to the openings and on the flights. The density
-//! limit is therefore asserted on the floors away from stair openings, and the peaks at the openings
-//! and on the flights are printed.
+//! Stair openings and flights are held to the crush limit separately
+//! (`nanjing_stair_openings_and_flights_stay_below_crush_density`). That test found an engine
+//! artefact, since fixed: people waiting in a stair opening stand outside the walkable grid, and
+//! others in deadlock relief walked into them (up to 36 p/m² on the flights).
 
 mod common;
 
@@ -343,11 +341,9 @@ fn nanjing_building_drill_empties_every_storey_and_smoke_slows_it() {
     );
 }
 
-/// The known overlap artefact at stair openings, stated as the criterion it should meet. It fails
-/// today: next to the openings 3.8 p/m² (both staircases) and 9.6 p/m² (smoke), on the flights 17.8 and
-/// 36.0 p/m²: up to ≈ 100 bodies overlap in the 1.4 m × 0.07 m strip of a flight's foot opening.
+/// Densities next to stair openings and on the flights stay below the crush limit. Before the fix
+/// for people waiting in openings, this failed with 17.8 and 36.0 p/m² on the flights.
 #[test]
-#[ignore = "engine artefact: people waiting in stair openings are walked into (see the module docs)"]
 fn nanjing_stair_openings_and_flights_stay_below_crush_density() {
     for path in [NANJING, NANJING_SMOKE] {
         let checked = load_edited(path, |_| {});

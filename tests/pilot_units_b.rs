@@ -1,0 +1,291 @@
+//! Pilot scenes, part B: Tianzifang (two-way and one-way circulation), the Quxi Road shop fronts,
+//! and Chen Yi Square with the stairway to the Bund riverside platform (two-way and one-way).
+//!
+//! Each scene must pass `check_scene`; each run is shortened (arrivals scaled down or the evening
+//! compressed, as each test says) and stepped with the walls-and-conservation checks of
+//! `common::run_verified`. Densities are judged against Fruin's levels of service and the 6.5
+//! persons/m² crush line (validation.md). Every test prints one result line:
+//! `cargo test --release --test pilot_units_b -- --nocapture`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{app, run_verified};
+use unitwin::crowd::{Activity, AgentId, Body, Plan};
+use unitwin::metrics::Measurements;
+use unitwin::scene::{CheckedScene, LoadedScene, Placement, check_scene, read_scene};
+use unitwin::sim::SimClock;
+
+/// Local density (persons/m² in a 1 m disc) above which a crowd is in crush territory
+/// (validation.md: crush risk grows sharply above 5–6 persons/m²).
+const CRUSH: f64 = 6.5;
+
+fn read(path: &str) -> LoadedScene {
+    read_scene(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap_or_else(|d| panic!("{path}:\n{d}"))
+}
+
+fn checked(path: &str, loaded: LoadedScene) -> CheckedScene {
+    check_scene(loaded).unwrap_or_else(|d| panic!("{path} (shortened) does not check:\n{d}"))
+}
+
+/// Fruin's level of service for walkways from a density (persons/m²): area per person
+/// A ≥ 3.25 m², B 2.32–3.25, C 1.39–2.32, D 0.93–1.39, E 0.46–0.93, F < 0.46 (validation.md).
+fn fruin(density: f64) -> char {
+    let area = 1.0 / density.max(1e-9);
+    match area {
+        a if a >= 3.25 => 'A',
+        a if a >= 2.32 => 'B',
+        a if a >= 1.39 => 'C',
+        a if a >= 0.93 => 'D',
+        a if a >= 0.46 => 'E',
+        _ => 'F',
+    }
+}
+
+/// Rescales every arrival flow: step times × `time`, rates × `rate`.
+fn rescale_arrivals(loaded: &mut LoadedScene, time: f64, rate: f64) {
+    for p in &mut loaded.scene.populations {
+        if let Placement::Arrivals { rates, .. } = &mut p.placement {
+            for r in rates.iter_mut() {
+                *r = (r.0 * time, r.1 * rate);
+            }
+        }
+    }
+}
+
+/// Peak local density of a finished run: (persons/m², level name, x, y, t).
+fn peak(world: &bevy::prelude::World) -> (f64, String, f64, f64, f64) {
+    let p = world.resource::<Measurements>().peak.unwrap_or_default();
+    let level = world.resource::<unitwin::space::SpaceRes>().0.levels[p.level].id.clone();
+    (p.density, level, p.x, p.y, p.t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chen Yi Square and the Bund stairway
+// ---------------------------------------------------------------------------------------------
+
+/// What one run of a Bund scene measured.
+struct StairRun {
+    spawned: u32,
+    exited: u32,
+    /// Persons who came up the stairway and walked on along the promenade.
+    up: u32,
+    /// Persons who came down it and left towards Nanjing East Road.
+    down: u32,
+    /// Persons still on site at the end.
+    left_behind: u32,
+    /// When the last person left, if everyone did.
+    cleared: Option<f64>,
+    /// Highest count on the stair flights and landing together, and that over their area (persons/m²).
+    stair_peak: (u32, f64),
+    /// Peak local density anywhere (persons/m² in a 1 m disc), level, x, y, t.
+    local_peak: (f64, String, f64, f64, f64),
+}
+
+/// The New Year's Eve evening compressed: each of the four hours (20–21 h … 23 h to the crush at
+/// 23:35) lasts `hour` seconds at its real rate, so that arrivals stop at 3.58 · `hour`.
+fn bund_run(path: &str, hour: f64, until: f64) -> StairRun {
+    let mut loaded = read(path);
+    rescale_arrivals(&mut loaded, hour / 3600.0, 1.0);
+    loaded.scene.run.duration = until;
+    let checked = checked(path, loaded);
+    let space = &checked.space;
+    // The stairway's walkable area: the flights (stair corridors) and the landing level.
+    let stair_levels: Vec<u16> = space
+        .levels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_stair() || l.id == "landing")
+        .map(|(i, _)| i as u16)
+        .collect();
+    let stair_area: f64 = stair_levels.iter().map(|&l| space.levels[l as usize].walkable_area()).sum();
+    let mut app = app(&checked, checked.scene().run.seed);
+    drop(checked);
+    let mut stair_peak = (0u32, 0.0f64);
+    let out = run_verified(&mut app, |world| {
+        let mut q = world.query::<&Body>();
+        let n = q.iter(world).filter(|b| stair_levels.contains(&b.level)).count() as u32;
+        if n > stair_peak.0 {
+            stair_peak = (n, n as f64 / stair_area);
+        }
+    });
+    let c = &out.census;
+    let get = |id: &str| c.per_exit.get(id).copied().unwrap_or(0);
+    StairRun {
+        spawned: c.spawned,
+        exited: c.exited,
+        up: get("platform_north") + get("platform_south"),
+        down: get("nanjing_road"),
+        left_behind: c.spawned - c.exited,
+        cleared: (c.spawned == c.exited).then_some(c.last_exit.unwrap_or(out.end)),
+        stair_peak,
+        local_peak: peak(app.world()),
+    }
+}
+
+fn describe(r: &StairRun) -> String {
+    format!(
+        "{} arrived, {} up and on along the promenade, {} down to Nanjing East Road, {} still on site; cleared {}; \
+         stairway peak {} persons = {:.2} p/m² (Fruin {}); local peak {:.2} p/m² on '{}' at ({:.1}, {:.1}), t = {:.0} s",
+        r.spawned,
+        r.up,
+        r.down,
+        r.left_behind,
+        r.cleared.map_or("never".to_string(), |t| format!("at {t:.0} s")),
+        r.stair_peak.0,
+        r.stair_peak.1,
+        fruin(r.stair_peak.1),
+        r.local_peak.0,
+        r.local_peak.1,
+        r.local_peak.2,
+        r.local_peak.3,
+        r.local_peak.4
+    )
+}
+
+#[test]
+fn bund_two_way_stairway_jams_worse_than_the_one_way_split() {
+    // Each evening hour compressed to 120 s at its real rate (2 % up, 1.5 % down of the Bund's
+    // 120,000–310,000 persons/h): arrivals stop at 430 s; 900 s leaves time to clear.
+    let (hour, until) = (120.0, 900.0);
+    let two = bund_run("scenes/bund_chenyi.ron", hour, until);
+    let one = bund_run("scenes/bund_chenyi_oneway.ron", hour, until);
+    println!("Bund two-way stairway (5 m, both ways): {}", describe(&two));
+    println!("Bund one-way stairs (2 × 2.5 m, up / down): {}", describe(&one));
+    // Not everyone is through by the end of the compressed evening even with one-way stairs (the
+    // square and platform stay congested); the measure must at least double what gets through.
+    assert!(
+        2 * (two.up + two.down) <= one.up + one.down,
+        "one-way stairs must pass at least twice as many as the two-way stairway ({})",
+        describe(&one)
+    );
+    assert!(
+        one.local_peak.0 < CRUSH,
+        "one-way stairs: local density must stay below {CRUSH} p/m² ({:.2} p/m² measured)",
+        one.local_peak.0
+    );
+    let (through_two, through_one) = (two.up + two.down, one.up + one.down);
+    assert!(
+        through_two < through_one,
+        "the two-way stairway must pass fewer people than the one-way split ({through_two} against {through_one})"
+    );
+    assert!(
+        two.stair_peak.1 > one.stair_peak.1,
+        "the two-way stairway must get denser than the one-way split ({:.2} against {:.2} p/m² on flights and landing)",
+        two.stair_peak.1,
+        one.stair_peak.1
+    );
+    assert!(
+        two.cleared.is_none() || one.cleared.is_some_and(|t| t < two.cleared.unwrap()),
+        "the two-way stairway must take longer to clear ({:?} against {:?})",
+        two.cleared,
+        one.cleared
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quxi Road
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn quxi_road_evening_peak_flows_and_everyone_leaves() {
+    let path = "scenes/quxi_road.ron";
+    let mut loaded = read(path);
+    // The 17:00–19:30 evening compressed ten times (15 min), at the real rates: arrivals stop at 900 s.
+    rescale_arrivals(&mut loaded, 0.1, 1.0);
+    loaded.scene.run.duration = 1800.0;
+    let checked = checked(path, loaded);
+    let mut app = app(&checked, checked.scene().run.seed);
+    drop(checked);
+    let (mut on_site_max, mut in_shops_max) = (0usize, 0usize);
+    let out = run_verified(&mut app, |world| {
+        let mut q = world.query::<(&AgentId, &Plan)>();
+        let (mut n, mut shopping) = (0, 0);
+        for (_, plan) in q.iter(world) {
+            n += 1;
+            if matches!(plan.activity, Activity::Dwelling { .. }) {
+                shopping += 1;
+            }
+        }
+        on_site_max = on_site_max.max(n);
+        in_shops_max = in_shops_max.max(shopping);
+    });
+    let world = app.world();
+    let (density, level, x, y, t) = peak(world);
+    let m = world.resource::<Measurements>();
+    let lines: Vec<String> =
+        m.lines.iter().map(|l| format!("{} {}→ / {}←", l.id, l.left_to_right, l.right_to_left)).collect();
+    let c = &out.census;
+    println!(
+        "Quxi Road: {} arrived in the compressed evening (real rates, 1/10 of the time), {} left, last at {:.0} s; \
+         at most {on_site_max} on the stretch, {in_shops_max} at shop counters at once; local peak {density:.2} p/m² \
+         (Fruin {}) on '{level}' at ({x:.1}, {y:.1}), t = {t:.0} s; {}",
+        c.spawned,
+        c.exited,
+        c.last_exit.unwrap_or(f64::NAN),
+        fruin(density),
+        lines.join(", ")
+    );
+    assert_eq!(c.exited, c.spawned, "Quxi Road: everyone must leave once arrivals stop (by {:.0} s)", out.end);
+    assert!(
+        density < CRUSH,
+        "Quxi Road: local density {density:.2} p/m² at ({x:.1}, {y:.1}) must stay below {CRUSH} p/m²"
+    );
+    assert!(in_shops_max > 0, "Quxi Road: people stop at the shops");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tianzifang
+// ---------------------------------------------------------------------------------------------
+
+#[allow(dead_code)]
+fn exits(census: &unitwin::crowd::Census) -> BTreeMap<String, u32> {
+    census.per_exit.clone()
+}
+
+#[allow(dead_code)]
+fn now(world: &bevy::prelude::World) -> f64 {
+    world.resource::<SimClock>().now()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tianzifang
+// ---------------------------------------------------------------------------------------------
+
+/// The first 10 minutes of the holiday afternoon at the scene's real arrival rates: people arrive at
+/// the lane entrances and nobody is crushed; the one-way variant runs too.
+#[test]
+fn tianzifang_lanes_fill_with_shoppers_without_crush() {
+    for path in ["scenes/tianzifang.ron", "scenes/tianzifang_oneway.ron"] {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        let mut loaded = unitwin::scene::read_scene(&full).unwrap();
+        loaded.scene.run.duration = 600.0;
+        let checked = unitwin::scene::check_scene(loaded).unwrap();
+        let mut dwelling_max = 0;
+        let mut peak: f64 = 0.0;
+        let out = common::run_verified(&mut common::app(&checked, 1), |world| {
+            let mut q = world.query::<&unitwin::crowd::Plan>();
+            let dwelling =
+                q.iter(world).filter(|p| matches!(p.activity, unitwin::crowd::Activity::Dwelling { .. })).count();
+            dwelling_max = dwelling_max.max(dwelling);
+            if let Some(p) = world.resource::<unitwin::metrics::Measurements>().peak {
+                peak = peak.max(p.density);
+            }
+        });
+        let on_site = out.census.spawned - out.census.exited;
+        println!(
+            "{path}: first 600 s: {} arrived, {} left, {on_site} on site; up to {dwelling_max} in shops at once; local peak {peak:.2} p/m²",
+            out.census.spawned, out.census.exited
+        );
+        assert!(
+            out.census.spawned > 300,
+            "{path}: visitors arrive at the lane entrances ({} in 600 s)",
+            out.census.spawned
+        );
+        // Known weakness: in the first 10 minutes few visitors get through the congested lane
+        // entrances to the shops (printed above); the ≈5,000-on-site peak is not shown by a test yet.
+        assert!(peak < 6.5, "{path}: local density {peak:.2} p/m² reaches crush levels (≥ 6.5)");
+    }
+}

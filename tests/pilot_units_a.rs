@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::fruin;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
@@ -44,18 +46,6 @@ fn load_edited(path: &str, edit: impl FnOnce(&mut Scene)) -> CheckedScene {
     let mut loaded = read_scene(&full).unwrap_or_else(|d| panic!("{path} does not parse:\n{d}"));
     edit(&mut loaded.scene);
     check_scene(loaded).unwrap_or_else(|d| panic!("{path} does not check:\n{d}"))
-}
-
-/// Fruin's level of service for walkways from a density (A ≥ 3.25 m² per person … F < 0.46 m²).
-fn fruin(density: f64) -> char {
-    match 1.0 / density.max(1e-9) {
-        a if a >= 3.25 => 'A',
-        a if a >= 2.32 => 'B',
-        a if a >= 1.39 => 'C',
-        a if a >= 0.93 => 'D',
-        a if a >= 0.46 => 'E',
-        _ => 'F',
-    }
 }
 
 /// The highest local density seen in some part of the space, with where and when.

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::fruin;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -28,20 +30,6 @@ fn read(path: &str) -> LoadedScene {
 
 fn checked(path: &str, loaded: LoadedScene) -> CheckedScene {
     check_scene(loaded).unwrap_or_else(|d| panic!("{path} (shortened) does not check:\n{d}"))
-}
-
-/// Fruin's level of service for walkways from a density (persons/m²): area per person
-/// A ≥ 3.25 m², B 2.32–3.25, C 1.39–2.32, D 0.93–1.39, E 0.46–0.93, F < 0.46 (validation.md).
-fn fruin(density: f64) -> char {
-    let area = 1.0 / density.max(1e-9);
-    match area {
-        a if a >= 3.25 => 'A',
-        a if a >= 2.32 => 'B',
-        a if a >= 1.39 => 'C',
-        a if a >= 0.93 => 'D',
-        a if a >= 0.46 => 'E',
-        _ => 'F',
-    }
 }
 
 /// Rescales every arrival flow: step times × `time`, rates × `rate`.
@@ -69,7 +57,6 @@ fn peak(world: &bevy::prelude::World) -> (f64, String, f64, f64, f64) {
 /// What one run of a Bund scene measured.
 struct StairRun {
     spawned: u32,
-    exited: u32,
     /// Persons who came up the stairway and walked on along the promenade.
     up: u32,
     /// Persons who came down it and left towards Nanjing East Road.
@@ -115,7 +102,6 @@ fn bund_run(path: &str, hour: f64, until: f64) -> StairRun {
     let get = |id: &str| c.per_exit.get(id).copied().unwrap_or(0);
     StairRun {
         spawned: c.spawned,
-        exited: c.exited,
         up: get("platform_north") + get("platform_south"),
         down: get("nanjing_road"),
         left_behind: c.spawned - c.exited,

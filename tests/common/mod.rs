@@ -91,3 +91,16 @@ pub fn positions(world: &mut World) -> Vec<(u32, bevy::math::DVec2)> {
     v.sort_by_key(|a| a.0);
     v
 }
+
+/// Fruin's level of service for walkways at a density in persons/m² (validation.md: area per person
+/// A ≥ 3.25 m², B 2.32–3.25, C 1.39–2.32, D 0.93–1.39, E 0.46–0.93, F < 0.46).
+pub fn fruin(density: f64) -> char {
+    match 1.0 / density.max(1e-9) {
+        a if a >= 3.25 => 'A',
+        a if a >= 2.32 => 'B',
+        a if a >= 1.39 => 'C',
+        a if a >= 0.93 => 'D',
+        a if a >= 0.46 => 'E',
+        _ => 'F',
+    }
+}

@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::RunOptions;
+use crate::runner::Run;
 use crate::scene::format::*;
-use crate::scene::{LoadedScene, SourceMap, check_scene, load::parse_scene};
-use crate::sim::{RunOptions, headless_app};
+use crate::scene::{LoadedScene, SourceMap, parse_scene};
 
 /// Persons per m² across the plaza at the start.
 pub const PLAZA_DENSITY: f64 = 1.0;
@@ -102,26 +103,25 @@ impl BenchResult {
 
 /// Runs one configuration in this process (the thread count is fixed per process).
 pub fn run_one(agents: u32, seconds: f64, threads: Option<usize>) -> Result<BenchResult, String> {
-    let checked = check_scene(plaza_loaded(agents, seconds)).map_err(|d| d.to_string())?;
-    let options = RunOptions { seed: 1, until: seconds, threads };
-    let mut app = headless_app(&checked, &options).map_err(|d| d.to_string())?;
-    // Bevy's first update only starts the clock; the second places everyone.
-    app.update();
-    app.update();
-    let steps = (seconds / checked.scene().run.step).round() as u64;
+    let twin = crate::twin::build(plaza_loaded(agents, seconds)).map_err(|d| d.to_string())?;
+    let options = RunOptions { seed: 1, until: seconds + 1.0, threads, replay: None };
+    let mut run = Run::new(&twin, &options).map_err(|d| d.to_string())?;
+    // The first step places everyone.
+    run.step();
+    let steps = (seconds / twin.scenario.run.step).round() as u64;
     let mut agent_steps = 0u64;
     let started = Instant::now();
     for _ in 0..steps {
-        agent_steps += app.world().resource::<crate::crowd::Census>().on_site() as u64;
-        app.update();
+        agent_steps += run.world().resource::<crate::crowd::Census>().on_site() as u64;
+        run.step();
     }
     let wall_seconds = started.elapsed().as_secs_f64();
-    let census = app.world().resource::<crate::crowd::Census>();
+    let census = run.world().resource::<crate::crowd::Census>();
     Ok(BenchResult {
         agents,
-        threads: threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: threads.unwrap_or_else(crate::schedule::available_cores),
         steps,
-        simulated_seconds: steps as f64 * checked.scene().run.step,
+        simulated_seconds: steps as f64 * twin.scenario.run.step,
         wall_seconds,
         agents_at_end: census.on_site(),
         agent_steps,

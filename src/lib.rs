@@ -1,15 +1,29 @@
 //! unitwin: a digital-twin spatial simulation engine for urban minimum management units.
-//! Layers, each depending only on those above it: scene → space → nav → crowd/incident/metrics → sim → report/runner → cli.
+//! Layers, each importing only those before it (checked by `tests/architecture.rs`):
+//! geom, ids, schedule → scene → space → nav → command → twin → crowd → metrics → draw → app →
+//! report → runner → bench → import → cli.
+
+pub mod geom;
+pub mod ids;
+pub mod schedule;
+
+pub mod scene;
+pub mod space;
+
+pub mod nav;
+
+pub mod command;
+pub mod twin;
+
+pub mod crowd;
+pub mod metrics;
+
+pub mod draw;
+
+pub mod app;
+pub mod report;
+pub mod runner;
 
 pub mod bench;
 pub mod cli;
-pub mod crowd;
 pub mod import;
-pub mod incident;
-pub mod metrics;
-pub mod nav;
-pub mod report;
-pub mod runner;
-pub mod scene;
-pub mod sim;
-pub mod space;

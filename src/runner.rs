@@ -1,25 +1,134 @@
-//! The headless scenario runner: builds the app for a checked scene, steps it to the end with a
-//! progress bar, and writes the outputs atomically into the run's folder.
+//! Running a twin: a `Run` steps an app and returns a `RunOutcome`; `run_to_folder` adds the
+//! progress bar, Ctrl-C and the output files, committed together. Batches and viewers reuse `Run`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bevy::ecs::system::RunSystemOnce;
+use bevy::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::app::{RunOptions, headless_app};
+use crate::command::{CommandLog, CommandScript, SCRIPT_VERSION};
 use crate::crowd::Census;
-use crate::incident::TimedEvents;
-use crate::metrics::{Measurements, TrajectorySink, count_crossings, record_frame};
-use crate::report::{AtomicFile, OutputError, RunRecord, Summary, prepare_out_dir, trajectory_header, write_atomic};
-use crate::scene::{CheckedScene, Diagnostics};
-use crate::sim::{RunOptions, SimClock, SimControl, headless_app};
+use crate::metrics::{FrameSink, Measurements, Recorder, record_frame};
+use crate::report::{OutputError, RunRecord, Staging, Summary, TrajectoryWriter};
+use crate::scene::Diagnostics;
+use crate::schedule::{SimClock, SimControl};
+use crate::twin::Twin;
 
+/// One run of a twin, stepped on demand.
+pub struct Run {
+    app: App,
+    started: Instant,
+}
+
+/// What a finished (or stopped) run leaves.
+pub struct RunOutcome {
+    pub clock: SimClock,
+    pub census: Census,
+    pub measurements: Measurements,
+    pub commands: CommandLog,
+    pub everyone_left: bool,
+    pub frames: u64,
+    /// The first error the frame sink returned.
+    pub sink_error: Option<std::io::Error>,
+    pub wall_seconds: f64,
+}
+
+impl Run {
+    pub fn new(twin: &Twin, options: &RunOptions) -> Result<Run, Diagnostics> {
+        Ok(Run { app: headless_app(twin, options)?, started: Instant::now() })
+    }
+
+    /// Where recorded frames go (a trajectory file); set before the first step.
+    pub fn record_to(&mut self, sink: Box<dyn FrameSink>) {
+        self.app.world_mut().resource_mut::<Recorder>().sink = Some(sink);
+    }
+
+    pub fn world(&self) -> &World {
+        self.app.world()
+    }
+
+    pub fn world_mut(&mut self) -> &mut World {
+        self.app.world_mut()
+    }
+
+    pub fn clock(&self) -> SimClock {
+        *self.world().resource::<SimClock>()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.world().resource::<SimControl>().finished
+    }
+
+    /// Runs one simulation step (none once finished or paused).
+    pub fn step(&mut self) {
+        let control = *self.world().resource::<SimControl>();
+        if control.finished || control.paused {
+            return;
+        }
+        let before = self.clock().step;
+        // Bevy's first update only starts the clock; every later one is one fixed step.
+        for _ in 0..2 {
+            self.app.update();
+            if self.clock().step != before {
+                break;
+            }
+        }
+    }
+
+    /// Steps to the end; `progress` is called every 20 steps and at the end. Stops early, returning
+    /// false, when `stop` is set.
+    pub fn run_until_finished(&mut self, stop: &AtomicBool, mut progress: impl FnMut(&World)) -> bool {
+        while !self.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            self.step();
+            if self.clock().step % 20 == 0 {
+                progress(self.world());
+            }
+        }
+        progress(self.world());
+        true
+    }
+
+    /// Measures the final state and hands over what the run observed.
+    pub fn finish(mut self) -> RunOutcome {
+        let world = self.app.world_mut();
+        let _ = world.run_system_once(record_frame);
+        let mut recorder = world.resource_mut::<Recorder>();
+        let mut sink_error = recorder.error.take();
+        if let Some(mut sink) = recorder.sink.take()
+            && let Err(e) = sink.finish()
+        {
+            sink_error.get_or_insert(e);
+        }
+        let frames = recorder.frames;
+        RunOutcome {
+            clock: *world.resource::<SimClock>(),
+            census: world.resource::<Census>().clone(),
+            measurements: world.remove_resource::<Measurements>().unwrap_or_else(|| Measurements::new(&[])),
+            commands: world.remove_resource::<CommandLog>().unwrap_or_default(),
+            everyone_left: world.resource::<SimControl>().everyone_left,
+            frames,
+            sink_error,
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// A run that writes its folder.
 #[derive(Clone, Debug)]
 pub struct RunRequest {
     pub options: RunOptions,
     pub out_dir: PathBuf,
     pub force: bool,
     pub progress: bool,
+    /// The command file replayed, for the run record.
+    pub commands_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +137,8 @@ pub enum RunError {
     Scene(Diagnostics),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error("interrupted at t = {t:.1} s; nothing was written to {dir} (an earlier run there is untouched)")]
+    Interrupted { t: f64, dir: PathBuf },
 }
 
 pub struct RunResult {
@@ -37,23 +148,31 @@ pub struct RunResult {
     pub steps: u64,
 }
 
-pub fn default_out_dir(checked: &CheckedScene, seed: u64) -> PathBuf {
-    Path::new("out").join(format!("{}-seed{seed}", checked.loaded.stem()))
+pub fn default_out_dir(twin: &Twin, seed: u64) -> PathBuf {
+    Path::new("out").join(format!("{}-seed{seed}", twin.loaded.stem()))
 }
 
-pub fn run_scene(checked: &CheckedScene, request: &RunRequest) -> Result<RunResult, RunError> {
-    let mut app = headless_app(checked, &request.options).map_err(RunError::Scene)?;
-    prepare_out_dir(&request.out_dir, request.force)?;
-    let scene = checked.scene();
-    let traj_path = request.out_dir.join("trajectories.txt");
-    let (traj_file, mut writer) = AtomicFile::create(&traj_path)?;
-    let framerate = 1.0 / scene.run.output_interval;
-    std::io::Write::write_all(
-        &mut writer,
-        trajectory_header(&scene.unit.name, request.options.seed, framerate).as_bytes(),
-    )
-    .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
-    app.world_mut().resource_mut::<TrajectorySink>().writer = Some(Box::new(writer));
+/// The command log as the file `commands.ron` holds it.
+pub fn command_script(twin: &Twin, log: &CommandLog) -> CommandScript {
+    CommandScript {
+        version: SCRIPT_VERSION,
+        scene_sha256: twin.loaded.hash.clone(),
+        step: twin.scenario.run.step,
+        commands: log.entries.clone(),
+    }
+}
+
+/// Runs `twin` to the end and commits its outputs (trajectories, summary, run record, commands)
+/// to `request.out_dir` as one unit. Setting `stop` (Ctrl-C) abandons the run and writes nothing.
+pub fn run_to_folder(twin: &Twin, request: &RunRequest, stop: &AtomicBool) -> Result<RunResult, RunError> {
+    let mut run = Run::new(twin, &request.options).map_err(RunError::Scene)?;
+    let staging = Staging::begin(&request.out_dir, request.force)?;
+    let traj_path = staging.path("trajectories.txt");
+    let file = staging.create("trajectories.txt")?;
+    let framerate = 1.0 / twin.scenario.run.output_interval;
+    let writer = TrajectoryWriter::new(file, &twin.scene().unit.name, request.options.seed, framerate)
+        .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
+    run.record_to(Box::new(writer));
 
     let until = request.options.until;
     let bar = if request.progress { ProgressBar::new((until * 10.0).ceil() as u64) } else { ProgressBar::hidden() };
@@ -62,64 +181,57 @@ pub fn run_scene(checked: &CheckedScene, request: &RunRequest) -> Result<RunResu
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let started = Instant::now();
-    loop {
-        app.update();
-        let world = app.world();
-        let clock = *world.resource::<SimClock>();
-        if clock.step % 20 == 0 || world.resource::<SimControl>().finished {
-            let census = world.resource::<Census>();
-            bar.set_position((clock.now() * 10.0) as u64);
-            bar.set_message(format!(
-                "t = {:.1}/{until:.0} s, {} on site, {} left",
-                clock.now(),
-                census.on_site(),
-                census.exited
-            ));
-        }
-        if world.resource::<SimControl>().finished {
-            break;
-        }
-    }
-    let world = app.world_mut();
-    // The final state has not been measured yet.
-    let _ = world.run_system_once(count_crossings);
-    let _ = world.run_system_once(record_frame);
+    let finished = run.run_until_finished(stop, |world| {
+        let clock = world.resource::<SimClock>();
+        let census = world.resource::<Census>();
+        bar.set_position((clock.now() * 10.0) as u64);
+        bar.set_message(format!(
+            "t = {:.1}/{until:.0} s, {} on site, {} left",
+            clock.now(),
+            census.on_site(),
+            census.exited
+        ));
+    });
     bar.finish_and_clear();
-    let wall_seconds = started.elapsed().as_secs_f64();
-
-    let mut sink = world.resource_mut::<TrajectorySink>();
-    let (writer, error, frames) = (sink.writer.take(), sink.error.take(), sink.frames);
-    if let Some(e) = error {
-        traj_file.abandon();
+    if !finished {
+        let t = run.clock().now();
+        drop(staging);
+        return Err(RunError::Interrupted { t, dir: request.out_dir.clone() });
+    }
+    let outcome = run.finish();
+    if let Some(e) = outcome.sink_error {
         return Err(OutputError::Io(traj_path, e).into());
     }
-    traj_file.commit(writer.expect("the sink was set above"))?;
-
-    let clock = *world.resource::<SimClock>();
-    let control = *world.resource::<SimControl>();
     let summary = Summary::collect(
-        checked,
+        twin,
         request.options.seed,
-        &clock,
-        world.resource::<Census>(),
-        world.resource::<Measurements>(),
-        world.resource::<TimedEvents>(),
-        control.everyone_left,
+        &outcome.clock,
+        &outcome.census,
+        &outcome.measurements,
+        &outcome.commands,
+        outcome.everyone_left,
     );
-    let json = serde_json::to_string_pretty(&summary).expect("plain data serialises");
-    write_atomic(&request.out_dir.join("summary.json"), format!("{json}\n").as_bytes())?;
+    staging.write("summary.json", summary.to_json().as_bytes())?;
+    staging.write("commands.ron", command_script(twin, &outcome.commands).to_ron().as_bytes())?;
+    let run_params = &twin.scenario.run;
     let record = RunRecord {
         unitwin_version: crate::report::VERSION.into(),
-        scene_file: checked.loaded.source.file.display().to_string(),
-        scene_sha256: checked.loaded.hash.clone(),
+        scene_file: twin.loaded.source.file.display().to_string(),
+        scene_sha256: twin.loaded.hash.clone(),
         seed: request.options.seed,
         until,
-        step: scene.run.step,
-        output_interval: scene.run.output_interval,
-        nav_cell: scene.run.nav_cell,
-        frames,
+        step: run_params.step,
+        output_interval: run_params.output_interval,
+        nav_cell: run_params.nav_cell,
+        frames: outcome.frames,
+        commands_replayed: request.commands_file.as_ref().map(|p| p.display().to_string()),
     };
-    write_atomic(&request.out_dir.join("run.ron"), record.to_ron().as_bytes())?;
-    Ok(RunResult { summary, out_dir: request.out_dir.clone(), wall_seconds, steps: clock.step })
+    staging.write("run.ron", record.to_ron().as_bytes())?;
+    staging.commit()?;
+    Ok(RunResult {
+        summary,
+        out_dir: request.out_dir.clone(),
+        wall_seconds: outcome.wall_seconds,
+        steps: outcome.clock.step,
+    })
 }

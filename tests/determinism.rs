@@ -4,9 +4,9 @@ use std::path::Path;
 use std::process::Command;
 
 use bevy::prelude::*;
+use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::{AgentId, Body};
-use unitwin::scene::{check_scene, read_scene};
-use unitwin::sim::{RunOptions, headless_app};
+use unitwin::scene::read_scene;
 
 const SCENE: &str = "scenes/demo_hall.ron";
 
@@ -59,16 +59,17 @@ fn state_hash(app: &mut App) -> u64 {
 
 #[test]
 fn state_hash_after_n_steps_is_reproducible() {
-    let checked = check_scene(read_scene(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENE)).unwrap()).unwrap();
+    let checked =
+        unitwin::twin::build(read_scene(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENE)).unwrap()).unwrap();
     let mut hashes = Vec::new();
     for seed in [5, 5, 6] {
-        let options = RunOptions { seed, until: 1000.0, threads: None };
+        let options = RunOptions { seed, until: 1000.0, threads: None, replay: None };
         let mut app = headless_app(&checked, &options).unwrap();
         // Bevy's first update only starts the clock; after that each update is one fixed step.
         for _ in 0..301 {
             app.update();
         }
-        assert_eq!(app.world().resource::<unitwin::sim::SimClock>().step, 300, "one simulation step per update");
+        assert_eq!(app.world().resource::<unitwin::schedule::SimClock>().step, 300, "one simulation step per update");
         hashes.push(state_hash(&mut app));
     }
     assert_eq!(hashes[0], hashes[1], "same seed, same state after 300 steps");

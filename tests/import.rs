@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::Census;
 use unitwin::import::{ImportOptions, Imported, Projection, import_geojson, import_osm, parse_origin};
 use unitwin::scene::load::parse_scene;
-use unitwin::scene::{LatLon, SourceMap, check_scene};
-use unitwin::sim::{RunOptions, SimClock, SimControl, headless_app};
+use unitwin::scene::{LatLon, SourceMap};
+use unitwin::schedule::{SimClock, SimControl};
 
 fn path(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -42,8 +43,8 @@ fn osm(file: &str, people: Option<u32>) -> Imported {
 fn check_and_run(imported: &Imported) -> (u32, u32, f64, f64) {
     let loaded = parse_scene(SourceMap::new(Path::new("imported.ron"), imported.text.clone()), String::new())
         .unwrap_or_else(|d| panic!("the written scene does not parse:\n{d}"));
-    let checked = check_scene(loaded).unwrap_or_else(|d| panic!("the written scene does not check:\n{d}"));
-    let options = RunOptions { seed: 1, until: checked.scene().run.duration, threads: None };
+    let checked = unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the written scene does not check:\n{d}"));
+    let options = RunOptions { seed: 1, until: checked.scene().run.duration, threads: None, replay: None };
     let mut app = headless_app(&checked, &options).expect("everyone is placed");
     let start = std::time::Instant::now();
     while !app.world().resource::<SimControl>().finished {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use unitwin::scene::{check_scene, read_scene};
+use unitwin::scene::read_scene;
 
 fn cases() -> Vec<(PathBuf, String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenes/invalid");
@@ -36,7 +36,7 @@ fn there_are_at_least_ten_malformed_scenes() {
 #[test]
 fn each_malformed_scene_gives_its_located_message() {
     for (path, pos, message) in cases() {
-        let result = read_scene(&path).and_then(check_scene);
+        let result = read_scene(&path).and_then(unitwin::twin::build);
         let Err(diags) = result else { panic!("{} was accepted, expected `{pos}: {message}`", path.display()) };
         let wanted = format!("{}:{pos}: error: ", path.display());
         let all = diags.to_string();
@@ -93,7 +93,7 @@ fn the_bundled_scenes_check_clean() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "ron") {
-            if let Err(d) = read_scene(&path).and_then(check_scene) {
+            if let Err(d) = read_scene(&path).and_then(unitwin::twin::build) {
                 panic!("{} does not check clean:\n{d}", path.display());
             }
             n += 1;

@@ -25,10 +25,11 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 use common::{Outcome, app, run_verified};
 use unitwin::crowd::{Activity, AgentId, Body, Plan, Walker};
+use unitwin::geom::distance_to_segment;
 use unitwin::metrics::Measurements;
-use unitwin::scene::{CheckedScene, Placement, Scene, check_scene, read_scene};
-use unitwin::sim::SimClock;
-use unitwin::space::geom::distance_to_segment;
+use unitwin::scene::{Placement, Scene, read_scene};
+use unitwin::schedule::SimClock;
+use unitwin::twin::Twin;
 
 /// Highest local density that counts as plausible, persons/m² (Fruin: crush risk above 5–6).
 const DENSITY_LIMIT: f64 = 6.5;
@@ -41,11 +42,11 @@ const CHUNJIANG: &str = "scenes/chunjiang.ron";
 const YUYANGLI: &str = "scenes/yuyangli.ron";
 
 /// Reads a scene, lets `edit` change it (to shorten a run), and checks it.
-fn load_edited(path: &str, edit: impl FnOnce(&mut Scene)) -> CheckedScene {
+fn load_edited(path: &str, edit: impl FnOnce(&mut Scene)) -> Twin {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     let mut loaded = read_scene(&full).unwrap_or_else(|d| panic!("{path} does not parse:\n{d}"));
     edit(&mut loaded.scene);
-    check_scene(loaded).unwrap_or_else(|d| panic!("{path} does not check:\n{d}"))
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("{path} does not check:\n{d}"))
 }
 
 /// The highest local density seen in some part of the space, with where and when.
@@ -123,15 +124,19 @@ impl Run {
 
 /// Runs a checked scene with walls and conservation verified after every step; records who is on
 /// which floor every step, and the local density every 0.5 s.
-fn run(checked: &CheckedScene, seed: u64) -> Run {
+fn run(checked: &Twin, seed: u64) -> Run {
     let started = Instant::now();
     let space = &checked.space;
     let floors_n = checked.scene().levels.len();
     let level_names: Vec<String> = space.levels.iter().map(|l| l.id.clone()).collect();
     let populations: Vec<String> = checked.scene().populations.iter().map(|p| p.id.clone()).collect();
     // Stair openings on the floors: (level, a, b).
-    let openings: Vec<(usize, DVec2, DVec2)> =
-        space.doors.iter().filter(|d| d.portal.is_some() && d.level < floors_n).map(|d| (d.level, d.a, d.b)).collect();
+    let openings: Vec<(usize, DVec2, DVec2)> = space
+        .doors
+        .iter()
+        .filter(|d| d.portal().is_some() && d.level.index() < floors_n)
+        .map(|d| (d.level.index(), d.a, d.b))
+        .collect();
     let near_opening = |level: usize, p: DVec2| {
         openings.iter().any(|&(l, a, b)| l == level && distance_to_segment(p, a, b) <= OPENING_ZONE)
     };
@@ -145,8 +150,8 @@ fn run(checked: &CheckedScene, seed: u64) -> Run {
         let mut q = world.query::<(&AgentId, &Body, &Walker, &Plan)>();
         let mut per_level: BTreeMap<usize, Vec<DVec2>> = BTreeMap::new();
         for (id, body, walker, plan) in q.iter(world) {
-            per_level.entry(body.level as usize).or_default().push(body.pos);
-            last_seen.insert(populations[walker.population as usize].clone(), t);
+            per_level.entry(body.level.index()).or_default().push(body.pos);
+            last_seen.insert(populations[walker.population.index()].clone(), t);
             if matches!(plan.activity, Activity::Dwelling { .. }) {
                 dwelled.insert(id.0);
             }
@@ -209,7 +214,7 @@ fn local_densities(bodies: &[DVec2]) -> impl Iterator<Item = (usize, f64)> + '_ 
 }
 
 /// The checks every scene shares: everyone out within the run, plausible densities on the floors.
-fn assert_everyone_out_and_plausible(name: &str, checked: &CheckedScene, r: &Run) {
+fn assert_everyone_out_and_plausible(name: &str, checked: &Twin, r: &Run) {
     let c = &r.out.census;
     assert!(c.spawned > 0, "{name}: nobody was placed");
     assert_eq!(
@@ -220,7 +225,7 @@ fn assert_everyone_out_and_plausible(name: &str, checked: &CheckedScene, r: &Run
         c.exited,
         c.spawned,
         r.out.end,
-        c.per_exit
+        r.out.per_exit
     );
     assert!(
         r.floor_peak.density < DENSITY_LIMIT,
@@ -247,7 +252,7 @@ fn every_scene_checks() {
         let checked = load_edited(path, |_| {});
         let s = checked.scene();
         let floors = s.levels.len();
-        let walkable: f64 = checked.space.levels[..floors].iter().map(|l| l.walkable_area()).sum();
+        let walkable: f64 = checked.space.levels.iter().take(floors).map(|l| l.walkable_area()).sum();
         let exits = checked.space.doors.iter().filter(|d| d.exit).count();
         println!(
             "{path}: checks; {floors} level(s), {} stair(s), {walkable:.0} m² walkable on the floors, {exits} exit(s), \
@@ -293,7 +298,7 @@ fn nanjing_building_drill_empties_every_storey_and_smoke_slows_it() {
             r.out.census.spawned,
             r.evacuation(),
             floors(r),
-            r.out.census.per_exit,
+            r.out.per_exit,
             r.floor_peak,
             r.opening_peak,
             r.flight_peak,
@@ -312,8 +317,8 @@ fn nanjing_building_drill_empties_every_storey_and_smoke_slows_it() {
         "Nanjing Building: losing a staircase at 60 s must slow the drill: {ts:.1} s with smoke, {tb:.1} s without"
     );
     // Both staircases carry people in the baseline; with smoke, stair W only those already in it at 60 s.
-    let w = |r: &Run| r.out.census.per_exit.get("stair_w_exit").copied().unwrap_or(0);
-    let e = |r: &Run| r.out.census.per_exit.get("stair_e_exit").copied().unwrap_or(0);
+    let w = |r: &Run| r.out.per_exit.get("stair_w_exit").copied().unwrap_or(0);
+    let e = |r: &Run| r.out.per_exit.get("stair_e_exit").copied().unwrap_or(0);
     assert!(
         w(&base) > 300 && e(&base) > 300,
         "Nanjing Building: both staircases should be used ({} by W, {} by E)",
@@ -363,15 +368,15 @@ fn chunjiang_night_evacuation_gathers_everyone_then_leaves() {
         r.dwelled.len(),
         c.spawned
     );
-    let vehicle = c.per_exit.get("gate_vehicle").copied().unwrap_or(0);
-    assert!(vehicle > 0, "Chunjiang: the vehicle gate, opened at 240 s, should be used ({:?})", c.per_exit);
+    let vehicle = r.out.per_exit.get("gate_vehicle").copied().unwrap_or(0);
+    assert!(vehicle > 0, "Chunjiang: the vehicle gate, opened at 240 s, should be used ({:?})", r.out.per_exit);
     let assembly = r.measurements.areas.iter().find(|a| a.id == "assembly_point_density").expect("measured");
     println!(
         "Chunjiang (night): {} residents gathered and out in {:.1} s; exits {:?}; assembly point max {:.2} p/m² (LoS {}), \
          mean {:.2}; local density peak on the site {} (engine's own {:.2}); areas max: {}; wall time {:.1} s",
         c.spawned,
         r.evacuation(),
-        c.per_exit,
+        r.out.per_exit,
         assembly.max_density,
         fruin(assembly.max_density),
         assembly.mean_density,
@@ -392,9 +397,9 @@ fn yuyangli_lanes_and_square_cleared_by_residents_and_visitors() {
     let c = &r.out.census;
     for exit in ["huaihai_lane_mouth", "square_to_huaihai", "nanchang_lane_mouth"] {
         assert!(
-            c.per_exit.get(exit).copied().unwrap_or(0) > 0,
+            r.out.per_exit.get(exit).copied().unwrap_or(0) > 0,
             "Yuyangli: exit {exit} should be used ({:?})",
-            c.per_exit
+            r.out.per_exit
         );
     }
     let (residents, visitors) = (r.last_seen("residents"), r.last_seen("visitors"));
@@ -403,7 +408,7 @@ fn yuyangli_lanes_and_square_cleared_by_residents_and_visitors() {
          local density peak {} (engine's own {:.2}); areas max: {}; wall time {:.1} s",
         c.spawned,
         r.evacuation(),
-        c.per_exit,
+        r.out.per_exit,
         r.floor_peak,
         r.engine_peak(),
         r.areas(),

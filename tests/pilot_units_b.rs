@@ -11,14 +11,14 @@ mod common;
 
 use common::fruin;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{app, run_verified};
 use unitwin::crowd::{Activity, AgentId, Body, Plan};
 use unitwin::metrics::Measurements;
-use unitwin::scene::{CheckedScene, LoadedScene, Placement, check_scene, read_scene};
-use unitwin::sim::SimClock;
+use unitwin::scene::{LoadedScene, Placement, read_scene};
+use unitwin::schedule::SimClock;
+use unitwin::twin::Twin;
 
 /// Local density (persons/m² in a 1 m disc) above which a crowd is in crush territory
 /// (validation.md: crush risk grows sharply above 5–6 persons/m²).
@@ -28,8 +28,8 @@ fn read(path: &str) -> LoadedScene {
     read_scene(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap_or_else(|d| panic!("{path}:\n{d}"))
 }
 
-fn checked(path: &str, loaded: LoadedScene) -> CheckedScene {
-    check_scene(loaded).unwrap_or_else(|d| panic!("{path} (shortened) does not check:\n{d}"))
+fn checked(path: &str, loaded: LoadedScene) -> Twin {
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("{path} (shortened) does not check:\n{d}"))
 }
 
 /// Rescales every arrival flow: step times × `time`, rates × `rate`.
@@ -45,7 +45,7 @@ fn rescale_arrivals(loaded: &mut LoadedScene, time: f64, rate: f64) {
 
 /// Peak local density of a finished run: (persons/m², level name, x, y, t).
 fn peak(world: &bevy::prelude::World) -> (f64, String, f64, f64, f64) {
-    let p = world.resource::<Measurements>().peak.unwrap_or_default();
+    let Some(p) = world.resource::<Measurements>().peak else { return (0.0, String::new(), 0.0, 0.0, 0.0) };
     let level = world.resource::<unitwin::space::SpaceRes>().0.levels[p.level].id.clone();
     (p.density, level, p.x, p.y, p.t)
 }
@@ -80,14 +80,9 @@ fn bund_run(path: &str, hour: f64, until: f64) -> StairRun {
     let checked = checked(path, loaded);
     let space = &checked.space;
     // The stairway's walkable area: the flights (stair corridors) and the landing level.
-    let stair_levels: Vec<u16> = space
-        .levels
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.is_stair() || l.id == "landing")
-        .map(|(i, _)| i as u16)
-        .collect();
-    let stair_area: f64 = stair_levels.iter().map(|&l| space.levels[l as usize].walkable_area()).sum();
+    let stair_levels: Vec<unitwin::ids::LevelId> =
+        space.levels.enumerate().filter(|(_, l)| l.is_stair() || l.id == "landing").map(|(i, _)| i).collect();
+    let stair_area: f64 = stair_levels.iter().map(|&l| space.levels[l].walkable_area()).sum();
     let mut app = app(&checked, checked.scene().run.seed);
     drop(checked);
     let mut stair_peak = (0u32, 0.0f64);
@@ -99,7 +94,7 @@ fn bund_run(path: &str, hour: f64, until: f64) -> StairRun {
         }
     });
     let c = &out.census;
-    let get = |id: &str| c.per_exit.get(id).copied().unwrap_or(0);
+    let get = |id: &str| out.per_exit.get(id).copied().unwrap_or(0);
     StairRun {
         spawned: c.spawned,
         up: get("platform_north") + get("platform_south"),
@@ -227,11 +222,6 @@ fn quxi_road_evening_peak_flows_and_everyone_leaves() {
 // ---------------------------------------------------------------------------------------------
 
 #[allow(dead_code)]
-fn exits(census: &unitwin::crowd::Census) -> BTreeMap<String, u32> {
-    census.per_exit.clone()
-}
-
-#[allow(dead_code)]
 fn now(world: &bevy::prelude::World) -> f64 {
     world.resource::<SimClock>().now()
 }
@@ -248,7 +238,7 @@ fn tianzifang_lanes_fill_with_shoppers_without_crush() {
         let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         let mut loaded = unitwin::scene::read_scene(&full).unwrap();
         loaded.scene.run.duration = 600.0;
-        let checked = unitwin::scene::check_scene(loaded).unwrap();
+        let checked = unitwin::twin::build(loaded).unwrap();
         let mut dwelling_max = 0;
         let mut peak: f64 = 0.0;
         let out = common::run_verified(&mut common::app(&checked, 1), |world| {

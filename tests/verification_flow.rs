@@ -6,9 +6,10 @@ mod common;
 use std::path::Path;
 
 use common::run_verified;
+use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::{AgentId, Body, Census};
-use unitwin::scene::{Placement, check_scene, read_scene};
-use unitwin::sim::{RunOptions, SimClock, headless_app};
+use unitwin::scene::{Placement, read_scene};
+use unitwin::schedule::SimClock;
 
 /// Weidmann (1993): v(ρ) = 1.34 · [1 − exp(−1.913 · (1/ρ − 1/5.4))] m/s.
 fn weidmann(density: f64) -> f64 {
@@ -22,8 +23,8 @@ fn fundamental_diagram_point(nominal: f64) -> (f64, f64) {
     let mut loaded = read_scene(&path).unwrap();
     let Placement::Area { count, .. } = &mut loaded.scene.populations[0].placement else { unreachable!() };
     *count = (nominal * 600.0).round() as u32;
-    let checked = check_scene(loaded).unwrap();
-    let mut app = headless_app(&checked, &RunOptions { seed: 4, until: 70.0, threads: None }).unwrap();
+    let checked = unitwin::twin::build(loaded).unwrap();
+    let mut app = headless_app(&checked, &RunOptions { seed: 4, until: 70.0, threads: None, replay: None }).unwrap();
     let (mut samples, mut density_sum, mut speed_sum, mut speed_samples) = (0u64, 0.0, 0.0, 0u64);
     run_verified(&mut app, |world| {
         let clock = *world.resource::<SimClock>();
@@ -80,8 +81,8 @@ fn bottleneck_flow_seeded(width: f64, seed: u64) -> f64 {
     let (lo, hi) = (5.0 - width / 2.0, 5.0 + width / 2.0);
     loaded.scene.levels[0].walkable[1].outer = vec![[8.0, lo], [10.0, lo], [10.0, hi], [8.0, hi]];
     loaded.scene.doors[0].width = width;
-    let checked = check_scene(loaded).unwrap();
-    let mut app = headless_app(&checked, &RunOptions { seed, until: 300.0, threads: None }).unwrap();
+    let checked = unitwin::twin::build(loaded).unwrap();
+    let mut app = headless_app(&checked, &RunOptions { seed, until: 300.0, threads: None, replay: None }).unwrap();
     let mut exits: Vec<f64> = Vec::new();
     let out = run_verified(&mut app, |world| {
         let exited = world.resource::<Census>().exited as usize;

@@ -11,16 +11,17 @@ use std::collections::BTreeMap;
 use bevy::math::DVec2;
 use common::{Outcome, app, load, positions, run_verified};
 use unitwin::crowd::{Activity, AgentId, Body, Plan, Walker};
-use unitwin::scene::{CheckedScene, Measurement, Placement};
-use unitwin::sim::SimClock;
-use unitwin::space::geom::{distance_to_segment, ring_contains, ring_signed_area};
+use unitwin::geom::{distance_to_segment, ring_contains, ring_signed_area};
+use unitwin::scene::{Measurement, Placement};
+use unitwin::schedule::SimClock;
+use unitwin::twin::Twin;
 
 /// Seeds for the tests with small populations: a stochastic model must meet the criterion in
 /// every run, not in one lucky one. The large scenes (tests 9 and 15) run once, with their own seed.
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 
 /// Runs a scene with its own seed, checking the harness invariants after every step.
-fn run_scene(path: &str, observe: impl FnMut(&mut bevy::prelude::World)) -> (CheckedScene, Outcome) {
+fn run_scene(path: &str, observe: impl FnMut(&mut bevy::prelude::World)) -> (Twin, Outcome) {
     let checked = load(path);
     let seed = checked.scene().run.seed;
     let out = run_verified(&mut app(&checked, seed), observe);
@@ -165,17 +166,17 @@ fn rimea_09_large_room_exit_flow() {
     let t4 = clearing_time("RiMEA 9", FOUR, &four);
     let t2 = clearing_time("RiMEA 9", TWO, &two);
     for exit in ["exit_1", "exit_2", "exit_3", "exit_4"] {
-        let n = four.census.per_exit.get(exit).copied().unwrap_or(0);
-        assert!(n > 0, "RiMEA 9: with four exits open nobody used {exit}: {:?}", four.census.per_exit);
+        let n = four.per_exit.get(exit).copied().unwrap_or(0);
+        assert!(n > 0, "RiMEA 9: with four exits open nobody used {exit}: {:?}", four.per_exit);
     }
     for exit in ["exit_1", "exit_2"] {
-        assert!(!two.census.per_exit.contains_key(exit), "RiMEA 9: closed {exit} was used: {:?}", two.census.per_exit);
+        assert!(!two.per_exit.contains_key(exit), "RiMEA 9: closed {exit} was used: {:?}", two.per_exit);
     }
     let ratio = t2 / t4;
     println!(
         "RiMEA 9: four exits {t4:.1} s, two exits {t2:.1} s, ratio {ratio:.2} (reference 1.6–2.4); \
          per exit {:?} / {:?}",
-        four.census.per_exit, two.census.per_exit
+        four.per_exit, two.per_exit
     );
     assert!(
         (1.6..=2.4).contains(&ratio),
@@ -223,7 +224,7 @@ fn rimea_10_route_allocation() {
         let out = run_verified(&mut app(&checked, seed), |world| {
             let mut q = world.query::<(&AgentId, &Body, &Walker)>();
             let now: BTreeMap<u32, (u32, DVec2)> =
-                q.iter(world).map(|(id, b, w)| (id.0, (room_of[w.population as usize], b.pos))).collect();
+                q.iter(world).map(|(id, b, w)| (id.0, (room_of[w.population.index()], b.pos))).collect();
             for (id, &(_, last)) in seen.iter().filter(|(id, _)| !now.contains_key(id)) {
                 let (exit, d) = exits
                     .iter()
@@ -256,7 +257,7 @@ fn rimea_10_route_allocation() {
                 Some(_) => {}
             }
         }
-        let count = |e: &str| out.census.per_exit.get(e).copied().unwrap_or(0);
+        let count = |e: &str| out.per_exit.get(e).copied().unwrap_or(0);
         summary.push(format!("seed {seed}: {}/{}", count("main_exit"), count("secondary_exit")));
         if (count("main_exit"), count("secondary_exit")) != (expected_main, 23 - expected_main) {
             problems.push(format!(

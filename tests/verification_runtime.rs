@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 
 use bevy::math::DVec2;
 use common::{app, load, positions, run_verified};
+use unitwin::command::NamedCommand;
 use unitwin::crowd::{Activity, AgentId, Body, Demographic, Plan, Walker};
-use unitwin::incident::TimedEvents;
-use unitwin::scene::Action;
-use unitwin::sim::SimClock;
-use unitwin::space::geom::ring_contains;
+use unitwin::geom::ring_contains;
+use unitwin::schedule::SimClock;
 
 #[test]
 fn closing_a_door_mid_run_reroutes_everyone_within_a_second() {
@@ -39,8 +38,8 @@ fn closing_a_door_mid_run_reroutes_everyone_within_a_second() {
         after < -0.3,
         "within one simulated second of the closure people head west: mean vx {after:.2} m/s at 6.05 s"
     );
-    let east = out.census.per_exit.get("east").copied().unwrap_or(0);
-    let west = out.census.per_exit.get("west").copied().unwrap_or(0);
+    let east = out.per_exit.get("east").copied().unwrap_or(0);
+    let west = out.per_exit.get("west").copied().unwrap_or(0);
     assert_eq!(east + west, 60, "everyone gets out");
     assert_eq!(west, 60 - east);
     assert!(east < 10, "only those already at the door get through before it closes ({east} did)");
@@ -59,10 +58,7 @@ fn a_blocked_zone_is_left_the_nearest_way_and_never_entered() {
         (DVec2::new(14.0, 7.0), DVec2::new(14.0, 0.0)),
     ];
     let way_out = |p: DVec2| {
-        open_edges
-            .iter()
-            .map(|&(a, b)| unitwin::space::geom::distance_to_segment(p, a, b))
-            .fold(f64::INFINITY, f64::min)
+        open_edges.iter().map(|&(a, b)| unitwin::geom::distance_to_segment(p, a, b)).fold(f64::INFINITY, f64::min)
     };
     // Agent → (position when the zone was blocked, where it came out, when).
     let mut caught: BTreeMap<u32, (DVec2, Option<(DVec2, f64)>)> = BTreeMap::new();
@@ -70,7 +66,7 @@ fn a_blocked_zone_is_left_the_nearest_way_and_never_entered() {
         let t = world.resource::<SimClock>().now();
         if (t - 4.0).abs() < 1e-9 {
             // Blocked from code, as the viewer or a disposal measure would.
-            world.resource_mut::<TimedEvents>().push(Action::BlockZone("smoke".into()));
+            unitwin::command::issue(world, &NamedCommand::BlockZone("smoke".into())).expect("the zone exists");
             caught = positions(world).into_iter().filter(|a| inside(a.1)).map(|a| (a.0, (a.1, None))).collect();
         }
         if t > 4.0 {
@@ -116,8 +112,8 @@ fn a_blocked_zone_is_left_the_nearest_way_and_never_entered() {
 fn rimea_11_route_choice_uses_both_exits_nearer_more() {
     let checked = load("scenes/verification/rimea_11_route_choice.ron");
     let out = run_verified(&mut app(&checked, 11), |_| {});
-    let near = out.census.per_exit.get("exit_1").copied().unwrap_or(0);
-    let far = out.census.per_exit.get("exit_2").copied().unwrap_or(0);
+    let near = out.per_exit.get("exit_1").copied().unwrap_or(0);
+    let far = out.per_exit.get("exit_2").copied().unwrap_or(0);
     println!("RiMEA 11: nearer exit {near}, farther exit {far} of 1000; cleared in {:.1} s", out.end);
     assert_eq!(near + far, 1000);
     assert!(near > far, "RiMEA 11: the nearer exit must carry more ({near} vs {far})");
@@ -160,7 +156,7 @@ fn rimea_7_speeds_by_age_group() {
 }
 
 /// The same scene under the social force model (Helbing, Farkas, Vicsek 2000) at its 0.01 s step.
-fn with_social_force(path: &str) -> unitwin::scene::CheckedScene {
+fn with_social_force(path: &str) -> unitwin::twin::Twin {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     let mut loaded = unitwin::scene::read_scene(&full).unwrap();
     loaded.scene.model = unitwin::scene::PedestrianModel::SocialForce {
@@ -171,7 +167,7 @@ fn with_social_force(path: &str) -> unitwin::scene::CheckedScene {
         mass: 80.0,
     };
     loaded.scene.run.step = 0.01;
-    unitwin::scene::check_scene(loaded).unwrap()
+    unitwin::twin::build(loaded).unwrap()
 }
 
 #[test]

@@ -5,7 +5,8 @@ mod common;
 
 use common::{app, load, run_verified};
 use unitwin::crowd::{AgentId, Body};
-use unitwin::sim::SimClock;
+use unitwin::ids::{LevelId, StairId};
+use unitwin::schedule::SimClock;
 use unitwin::space::SpaceRes;
 
 /// Seconds the single agent of a scene spends on stair levels.
@@ -14,9 +15,9 @@ fn time_on_stairs(path: &str, seed: u64) -> f64 {
     let (mut on, mut off) = (None, None);
     let out = run_verified(&mut app(&checked, seed), |world| {
         let t = world.resource::<SimClock>().now();
-        let stair_levels: Vec<u16> = {
+        let stair_levels: Vec<LevelId> = {
             let space = &world.resource::<SpaceRes>().0;
-            space.stairs.iter().map(|s| s.level as u16).collect()
+            space.stairs.iter().map(|s| s.level).collect()
         };
         let mut q = world.query::<(&AgentId, &Body)>();
         for (_, body) in q.iter(world) {
@@ -56,7 +57,7 @@ fn mean_last(samples: &[f64], n: usize) -> f64 {
 #[test]
 fn rimea_13_jam_at_the_door_steady_corridor_growing_jam_at_the_stair() {
     let checked = load("scenes/verification/rimea_13_stair_jam.ron");
-    let stair_level = checked.space.stairs[0].level as u16;
+    let stair_level = checked.space.stairs[StairId(0)].level;
     let (mut door, mut foot): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let (mut door_peak, mut foot_at_20, mut foot_at_60) = (0.0_f64, 0.0, 0.0);
     let mut crossings: Vec<f64> = Vec::new();
@@ -68,13 +69,13 @@ fn rimea_13_jam_at_the_door_steady_corridor_growing_jam_at_the_stair() {
         let mut q = world.query::<(&AgentId, &Body)>();
         let (mut at_door, mut at_foot) = (0, 0);
         for (id, b) in q.iter(world) {
-            if b.level == 0 && (8.0..10.0).contains(&b.pos.x) && (3.5..6.5).contains(&b.pos.y) {
+            if b.level == LevelId(0) && (8.0..10.0).contains(&b.pos.x) && (3.5..6.5).contains(&b.pos.y) {
                 at_door += 1;
             }
-            if b.level == 0 && (22.0..25.0).contains(&b.pos.x) {
+            if b.level == LevelId(0) && (22.0..25.0).contains(&b.pos.x) {
                 at_foot += 1;
             }
-            if b.level == 0 && b.prev.x < 17.5 && b.pos.x >= 17.5 {
+            if b.level == LevelId(0) && b.prev.x < 17.5 && b.pos.x >= 17.5 {
                 crossings.push(t);
             }
             if b.level == stair_level && on_stair.insert(id.0) {
@@ -135,7 +136,7 @@ fn rimea_13_jam_at_the_door_steady_corridor_growing_jam_at_the_stair() {
 #[test]
 fn rimea_14_route_choice_across_floors_is_reported_and_stable() {
     let checked = load("scenes/verification/rimea_14_route_choice_floors.ron");
-    let stair_levels: Vec<u16> = checked.space.stairs.iter().map(|s| s.level as u16).collect();
+    let stair_levels: Vec<LevelId> = checked.space.stairs.iter().map(|s| s.level).collect();
     let mut shares = Vec::new();
     for seed in [1, 2, 3] {
         let mut via_stairs = std::collections::BTreeSet::new();

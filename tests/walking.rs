@@ -11,7 +11,7 @@ fn demo_hall_evacuates_without_touching_walls() {
     assert_eq!(out.census.exited, out.census.spawned, "everyone leaves the hall");
     assert_eq!(out.census.spawned, 200);
     // Both exits are used: agents in the west of the hall route through the lobby door.
-    let per_exit = &out.census.per_exit;
+    let per_exit = &out.per_exit;
     assert!(per_exit["lobby_exit"] > 20 && per_exit["east_exit"] > 20, "{per_exit:?}");
     // Two 1.2 m exits pass about 1.9·w persons/s each (Seyfried et al. 2009): 200 people need
     // about 200 / (2 · 1.9 · 1.2) ≈ 44 s; allow ±20 % for the model and 10 s of pre-movement.

@@ -1,8 +1,9 @@
-//! The `unitwin` command line: check scenes, run them headless.
-//! Exit status: 0 success, 1 a run or output failure, 2 an invalid scene or bad arguments.
+//! The `unitwin` command line: check scenes, run them headless (replaying commands), benchmark, import.
+//! Exit status: 0 success, 1 a run or output failure, 2 an invalid scene or bad arguments, 130 interrupted.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -14,9 +15,11 @@ macro_rules! say {
     }};
 }
 
-use crate::runner::{RunError, RunRequest, default_out_dir, run_scene};
-use crate::scene::{CheckedScene, Diagnostics, Placement, check_scene, read_scene};
-use crate::sim::RunOptions;
+use crate::app::{MAX_THREADS, RunOptions};
+use crate::command::{ReplayCommands, read_script};
+use crate::runner::{RunError, RunRequest, default_out_dir, run_to_folder};
+use crate::scene::{Diagnostics, Placement};
+use crate::twin::Twin;
 
 #[derive(Parser, Debug)]
 #[command(name = "unitwin", version, about = "Digital-twin crowd simulation for urban minimum management units")]
@@ -33,9 +36,12 @@ pub enum Command {
         #[arg(required = true)]
         scenes: Vec<PathBuf>,
     },
-    /// Run a scene headless and write trajectories.txt, summary.json and run.ron.
+    /// Run a scene headless and write trajectories.txt, summary.json, run.ron and commands.ron.
     Run {
         scene: PathBuf,
+        /// Replay the commands of an earlier run (its commands.ron) instead of the scene's timed events.
+        #[arg(long, value_name = "FILE")]
+        commands: Option<PathBuf>,
         /// Random seed (default: the scene's `run.seed`).
         #[arg(long)]
         seed: Option<u64>,
@@ -45,10 +51,10 @@ pub enum Command {
         /// Output folder (default: out/<scene>-seed<N>/).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Overwrite the files of an existing output folder.
+        /// Replace an existing run folder (only a folder that holds nothing but a run's outputs).
         #[arg(long)]
         force: bool,
-        /// Worker threads (default: all cores). Results do not depend on it.
+        /// Worker threads, 1 to 256 (default: all cores). Results do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
         /// No progress bar.
@@ -88,8 +94,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { scenes } => check(&scenes),
-        Command::Run { scene, seed, until, out, force, threads, quiet } => {
-            run(scene, seed, until, out, force, threads, quiet)
+        Command::Run { scene, commands, seed, until, out, force, threads, quiet } => {
+            run(RunArgs { scene, commands, seed, until, out, force, threads, quiet })
         }
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
@@ -196,8 +202,8 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn load(path: &PathBuf) -> Result<CheckedScene, Diagnostics> {
-    check_scene(read_scene(path)?)
+fn load(path: &PathBuf) -> Result<Twin, Diagnostics> {
+    crate::twin::load(path)
 }
 
 fn check(scenes: &[PathBuf]) -> ExitCode {
@@ -215,9 +221,9 @@ fn check(scenes: &[PathBuf]) -> ExitCode {
     if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }
 
-fn describe(checked: &CheckedScene) -> String {
-    let scene = checked.scene();
-    let exits = checked.space.doors.iter().filter(|d| d.boundary && d.exit).count();
+fn describe(twin: &Twin) -> String {
+    let scene = twin.scene();
+    let exits = twin.space.exits().count();
     let placed: u32 = scene
         .populations
         .iter()
@@ -227,51 +233,96 @@ fn describe(checked: &CheckedScene) -> String {
         })
         .sum();
     let arrivals = scene.populations.iter().filter(|p| matches!(p.placement, Placement::Arrivals { .. })).count();
-    let area: f64 = checked.space.levels.iter().filter(|l| !l.is_stair()).map(|l| l.walkable_area()).sum();
+    let area: f64 = twin.space.levels.iter().filter(|l| !l.is_stair()).map(|l| l.walkable_area()).sum();
     format!(
         "'{}' ({:?}): {} level(s), {} stair(s), {} street(s), {area:.0} m² walkable, {} door(s) of which {exits} exit(s), {placed} agents placed, {arrivals} arrival flow(s)",
         scene.unit.name,
         scene.unit.kind,
         scene.levels.len(),
-        checked.space.stairs.len(),
+        twin.space.stairs.len(),
         scene.streets.len(),
         scene.doors.len(),
     )
 }
 
-fn run(
+struct RunArgs {
     scene: PathBuf,
+    commands: Option<PathBuf>,
     seed: Option<u64>,
     until: Option<f64>,
     out: Option<PathBuf>,
     force: bool,
     threads: Option<usize>,
     quiet: bool,
-) -> ExitCode {
-    let checked = match load(&scene) {
-        Ok(c) => c,
+}
+
+/// Set by Ctrl-C: the run stops within a step and writes nothing.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: quitting at once (unitwin removes its temporary folder on its next run)");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: stopping the run (press Ctrl-C again to quit at once)");
+    });
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    if let Some(until) = args.until
+        && !(until > 0.0 && until <= crate::scene::limits::MAX_DURATION)
+    {
+        eprintln!(
+            "error: --until must be a positive number of seconds, at most {} (got {until})",
+            crate::scene::limits::MAX_DURATION
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(threads) = args.threads
+        && !(1..=MAX_THREADS).contains(&threads)
+    {
+        eprintln!("error: --threads must be between 1 and {MAX_THREADS} (got {threads})");
+        return ExitCode::from(2);
+    }
+    let twin = match load(&args.scene) {
+        Ok(t) => t,
         Err(diags) => {
             eprint!("{diags}");
             return ExitCode::from(2);
         }
     };
-    if let Some(until) = until
-        && !(until > 0.0 && until.is_finite())
-    {
-        eprintln!("error: --until must be a positive number of seconds (got {until})");
-        return ExitCode::from(2);
+    let mut options = RunOptions::from_twin(&twin);
+    if let Some(file) = &args.commands {
+        let resolved = read_script(file).and_then(|(script, source)| {
+            if script.scene_sha256 != twin.loaded.hash {
+                eprintln!(
+                    "warning: {} was recorded on another version of {} (scene SHA-256 {}…, now {}…); replaying it anyway",
+                    file.display(),
+                    args.scene.display(),
+                    script.scene_sha256.get(..12).unwrap_or(&script.scene_sha256),
+                    &twin.loaded.hash[..12]
+                );
+            }
+            script.resolve(&source, &twin.space, twin.scenario.run.step)
+        });
+        match resolved {
+            Ok(commands) => options.replay = Some(ReplayCommands(commands)),
+            Err(diags) => {
+                eprint!("{diags}");
+                return ExitCode::from(2);
+            }
+        }
     }
-    if threads == Some(0) {
-        eprintln!("error: --threads must be at least 1");
-        return ExitCode::from(2);
-    }
-    let mut options = RunOptions::from_scene(&checked);
-    options.seed = seed.unwrap_or(options.seed);
-    options.until = until.unwrap_or(options.until);
-    options.threads = threads;
-    let out_dir = out.unwrap_or_else(|| default_out_dir(&checked, options.seed));
-    let request = RunRequest { options, out_dir, force, progress: !quiet };
-    match run_scene(&checked, &request) {
+    options.seed = args.seed.unwrap_or(options.seed);
+    options.until = args.until.unwrap_or(options.until);
+    options.threads = args.threads;
+    let out_dir = args.out.unwrap_or_else(|| default_out_dir(&twin, options.seed));
+    let request =
+        RunRequest { options, out_dir, force: args.force, progress: !args.quiet, commands_file: args.commands.clone() };
+    install_interrupt_handler();
+    let scene = &args.scene;
+    match run_to_folder(&twin, &request, &STOP) {
         Ok(result) => {
             let s = &result.summary;
             say!("unitwin run: {} (seed {})", scene.display(), s.seed);
@@ -299,12 +350,19 @@ fn run(
                     p.t
                 );
             }
-            say!("  wrote {}/{{trajectories.txt, summary.json, run.ron}}", result.out_dir.display());
+            if !s.events.is_empty() {
+                say!("  commands applied: {} (see commands.ron)", s.events.len());
+            }
+            say!("  wrote {}/{{trajectories.txt, summary.json, run.ron, commands.ron}}", result.out_dir.display());
             ExitCode::SUCCESS
         }
         Err(RunError::Scene(diags)) => {
             eprint!("{diags}");
             ExitCode::from(2)
+        }
+        Err(e @ RunError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,4 +1,4 @@
-//! Pedestrians: agent components, placement and arrivals, steering and movement.
+//! Pedestrians: agent components, placement and arrivals, exit choice, steering and movement.
 //! The operational model is the collision-free speed model (Tordeux, Chraibi, Seyfried 2016).
 
 pub mod model;
@@ -6,21 +6,23 @@ pub mod motion;
 pub mod route;
 pub mod spawn;
 
+use std::collections::BTreeMap;
+
 use bevy::math::DVec2;
 use bevy::prelude::*;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
-use crate::sim::SimSystems;
-
-/// Stable agent identity: assigned in spawn order, used for every ordering and in outputs.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AgentId(pub u32);
+pub use crate::ids::AgentId;
+use crate::ids::{DoorId, Id, LevelId, PopulationId, PortalId, TargetId};
+use crate::schedule::{SimClock, SimControl, SimStep, SimSystems};
+use crate::space::SpaceRes;
+use crate::twin::AgeGroup;
 
 /// Where an agent is, and where it was one step ago.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct Body {
-    pub level: u16,
+    pub level: LevelId,
     pub pos: DVec2,
     pub prev: DVec2,
     pub radius: f64,
@@ -35,8 +37,8 @@ pub struct Walker {
     pub time_gap: f64,
     /// Relaxation time τ, s (social force model).
     pub relaxation: f64,
-    /// Index of the population the agent belongs to.
-    pub population: u16,
+    /// The population the agent belongs to.
+    pub population: PopulationId,
 }
 
 #[derive(Component, Clone, Copy, Debug, Default)]
@@ -58,7 +60,7 @@ impl Default for Stalled {
 
 /// The age group an agent's walking speed was drawn for (RiMEA test 7), when drawn by group.
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Demographic(pub crate::scene::AgeGroup);
+pub struct Demographic(pub AgeGroup);
 
 /// What the agent is doing now.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,9 +72,9 @@ pub enum Activity {
     /// Staying at a destination until the given time.
     Dwelling { until: f64 },
     /// Left the space through a door this step.
-    Left { door: u16 },
-    /// In a stair opening, waiting to step through it (portal index).
-    Crossing { portal: u16 },
+    Left { door: DoorId },
+    /// In a stair opening, waiting to step through it.
+    Crossing { portal: PortalId },
 }
 
 /// The agent's route: which leg it is on and the navigation target that leg follows.
@@ -80,7 +82,7 @@ pub enum Activity {
 pub struct Plan {
     pub activity: Activity,
     pub leg: u16,
-    pub target: u32,
+    pub target: TargetId,
 }
 
 /// rstar's default node sizes measured fastest here (6 against 12, 24 and 48 at 100,000 agents).
@@ -101,33 +103,48 @@ pub struct CrowdSnapshot {
 #[derive(Clone, Copy, Debug)]
 pub struct SnapAgent {
     pub id: u32,
-    pub level: u16,
+    pub level: LevelId,
     pub pos: DVec2,
     pub vel: DVec2,
     pub radius: f64,
     /// The navigation target the agent follows.
-    pub target: u32,
+    pub target: TargetId,
 }
 
+/// Running totals of who came and who left.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Census {
+    pub spawned: u32,
+    pub exited: u32,
+    pub per_exit: BTreeMap<DoorId, u32>,
+    pub last_exit: Option<f64>,
+}
+
+impl Census {
+    pub fn on_site(&self) -> u32 {
+        self.spawned - self.exited
+    }
+}
+
+/// The crowd: spawning, the snapshot, routes, steering, movement, leaving and stairs.
 pub struct CrowdPlugin;
 
 impl Plugin for CrowdPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CrowdSnapshot>()
             .init_resource::<Census>()
-            .add_systems(crate::sim::SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
-            .add_systems(crate::sim::SimStep, build_snapshot.in_set(SimSystems::Snapshot))
-            .init_resource::<route::RoutingMode>()
-            .add_systems(
-                crate::sim::SimStep,
-                (route::follow_crowd, route::choose_exits).chain().in_set(SimSystems::Route),
-            )
-            .add_systems(crate::sim::SimStep, model::steer.in_set(SimSystems::Steer))
-            .add_systems(crate::sim::SimStep, motion::advance.in_set(SimSystems::Move))
+            .init_resource::<spawn::Populations>()
+            .init_resource::<model::ModelParams>()
+            .init_resource::<route::Routing>()
             .init_resource::<motion::StairGates>()
+            .add_systems(SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
+            .add_systems(SimStep, build_snapshot.in_set(SimSystems::Snapshot))
+            .add_systems(SimStep, (route::follow_crowd, route::choose_exits).chain().in_set(SimSystems::Route))
+            .add_systems(SimStep, model::steer.in_set(SimSystems::Steer))
+            .add_systems(SimStep, motion::advance.in_set(SimSystems::Move))
             .add_systems(
-                crate::sim::SimStep,
-                (motion::remove_leavers, motion::cross_portals).chain().in_set(SimSystems::Leave),
+                SimStep,
+                (motion::remove_leavers, motion::cross_portals, detect_everyone_left).chain().in_set(SimSystems::Leave),
             );
     }
 }
@@ -135,7 +152,7 @@ impl Plugin for CrowdPlugin {
 fn build_snapshot(
     mut snapshot: ResMut<CrowdSnapshot>,
     agents: Query<(&AgentId, &Body, &Velocity, &Plan)>,
-    space: Res<crate::space::SpaceRes>,
+    space: Res<SpaceRes>,
 ) {
     let snapshot = &mut *snapshot;
     snapshot.agents.clear();
@@ -150,29 +167,25 @@ fn build_snapshot(
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
     let levels = space.0.levels.len();
     snapshot.trees.resize_with(levels, RTree::new);
-    for level in 0..levels {
+    for (level, tree) in snapshot.trees.iter_mut().enumerate() {
+        let level = LevelId::from_index(level);
         let points: Vec<_> = snapshot
             .agents
             .iter()
             .enumerate()
-            .filter(|(_, a)| a.level as usize == level)
+            .filter(|(_, a)| a.level == level)
             .map(|(i, a)| GeomWithData::new([a.pos.x as f32, a.pos.y as f32], i as u32))
             .collect();
-        snapshot.trees[level] = RTree::bulk_load(points);
+        *tree = RTree::bulk_load(points);
     }
 }
 
-/// Running totals of who came and who left.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct Census {
-    pub spawned: u32,
-    pub exited: u32,
-    pub per_exit: std::collections::BTreeMap<String, u32>,
-    pub last_exit: Option<f64>,
-}
-
-impl Census {
-    pub fn on_site(&self) -> u32 {
-        self.spawned - self.exited
-    }
+/// Whether everyone who was ever going to come has come and gone, by the end of this step.
+fn detect_everyone_left(
+    clock: Res<SimClock>,
+    populations: Res<spawn::Populations>,
+    census: Res<Census>,
+    mut control: ResMut<SimControl>,
+) {
+    control.everyone_left = populations.all_in(clock.end_of_step()) && census.on_site() == 0;
 }

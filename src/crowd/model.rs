@@ -9,12 +9,13 @@ use bevy::prelude::*;
 use rstar::AABB;
 
 use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
-use crate::nav::Navigation;
-use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
-use crate::scene::PedestrianModel;
-use crate::sim::SimClock;
-use crate::space::geom::{closest_on_segment, v};
+use crate::for_each_agent;
+use crate::geom::{closest_on_segment, v};
+use crate::ids::{LevelId, TargetId};
+use crate::nav::{CellSource, Navigation};
+use crate::schedule::{SimClock, SimThreads};
 use crate::space::{LevelKind, Space, SpaceRes};
+use crate::twin::{PedModel, Scenario};
 
 /// An agent that has come no nearer its target for this long walks along its desired direction
 /// and yields only to those ahead of it: on the same route, those nearer the target (ties by id);
@@ -25,9 +26,15 @@ pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
 /// Coming this much nearer the target (s of travel time at 1 m/s) counts as progress.
 const PROGRESS: f32 = 0.05;
 
-/// The scene's model and constants, as a resource.
-#[derive(Resource, Clone, Debug, Default)]
-pub struct ModelParams(pub PedestrianModel);
+/// The scenario's model and constants, as a resource.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct ModelParams(pub PedModel);
+
+impl FromWorld for ModelParams {
+    fn from_world(world: &mut World) -> Self {
+        ModelParams(world.resource::<Scenario>().model)
+    }
+}
 
 thread_local! {
     /// Reused per worker thread so that the per-agent loop allocates nothing.
@@ -36,6 +43,7 @@ thread_local! {
 
 pub fn steer(
     clock: Res<SimClock>,
+    threads: Res<SimThreads>,
     snapshot: Res<CrowdSnapshot>,
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
@@ -43,34 +51,28 @@ pub fn steer(
     mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &mut Velocity, &mut Stalled)>,
 ) {
     let (snapshot, space, nav, model, dt) = (&*snapshot, &space.0, &*nav, &params.0, clock.dt);
-    agents.par_iter_mut().for_each(|(id, body, walker, plan, mut velocity, mut stalled)| {
+    type Item<'a> = (&'a AgentId, &'a Body, &'a Walker, &'a Plan, Mut<'a, Velocity>, Mut<'a, Stalled>);
+    for_each_agent!(agents, *threads, |(id, body, walker, plan, mut velocity, mut stalled): Item<'_>| {
         let walking = plan.activity == Activity::Walking;
-        let e0 = if walking {
-            desired_direction(nav, space, plan.target, body.level as usize, body.pos)
-        } else {
-            DVec2::ZERO
-        };
+        let e0 = if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
         velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
             let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
-            let field = nav.field(plan.target, body.level as usize);
-            let grid = &nav.grids[body.level as usize];
+            let field = nav.field(plan.target, body.level);
+            let grid = &nav.grids[body.level];
             let target = plan.target;
-            let v0 = walker.v0 * stair_speed_factor(space, body.level as usize, e0);
+            let v0 = walker.v0 * stair_speed_factor(space, body.level, e0);
             let ctx = Context { id: id.0, body, walker, v0, e0, snapshot, space, relieve, field, target, grid };
             match *model {
-                PedestrianModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
-                PedestrianModel::CollisionFreeSpeed {
-                    neighbour_strength,
-                    neighbour_range,
-                    wall_strength,
-                    wall_range,
-                } => ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf),
-                PedestrianModel::SocialForce { strength, range, body_force, friction, mass } => {
+                PedModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
+                PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
+                    ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
+                }
+                PedModel::SocialForce { strength, range, body_force, friction, mass } => {
                     ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf)
                 }
             }
         });
-        let remaining = nav.field(plan.target, body.level as usize).time_at(&nav.grids[body.level as usize], body.pos);
+        let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
         if !walking || remaining < stalled.best - PROGRESS {
             *stalled = Stalled { best: remaining, since: 0.0 };
         } else {
@@ -82,7 +84,7 @@ pub fn steer(
 /// Desired direction from the floor field; at an exit it aims through the door.
 /// On a stair, free speed scales by the stair's speed (up or down, by the direction of travel
 /// along it) over Weidmann's mean free speed of 1.34 m/s.
-pub fn stair_speed_factor(space: &Space, level: usize, e0: DVec2) -> f64 {
+pub fn stair_speed_factor(space: &Space, level: LevelId, e0: DVec2) -> f64 {
     match space.levels[level].kind {
         LevelKind::Floor => 1.0,
         LevelKind::Stair(s) => {
@@ -92,21 +94,21 @@ pub fn stair_speed_factor(space: &Space, level: usize, e0: DVec2) -> f64 {
     }
 }
 
-pub fn desired_direction(nav: &Navigation, space: &Space, target: u32, level: usize, p: DVec2) -> DVec2 {
+pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, level: LevelId, p: DVec2) -> DVec2 {
     let grid = &nav.grids[level];
     let Some(k) = grid.cell_at(p) else { return DVec2::ZERO };
     let mut f = nav.field(target, level);
     if f.dir[k] == [0.0, 0.0]
-        && f.source[k] == NOT_SOURCE
+        && f.source[k] == CellSource::NotTarget
         && !f.time[k].is_finite()
         && let Some(fallback) = nav.any_exit
     {
-        f = nav.field(fallback as u32, level);
+        f = nav.field(fallback, level);
     }
     match f.source[k] {
-        s if s == NOT_SOURCE || s == IN_DESTINATION => DVec2::new(f.dir[k][0] as f64, f.dir[k][1] as f64),
-        door => {
-            let door = &space.doors[door as usize];
+        CellSource::NotTarget | CellSource::InDestination => DVec2::new(f.dir[k][0] as f64, f.dir[k][1] as f64),
+        CellSource::Door(door) => {
+            let door = &space.doors[door];
             let along = (door.b - door.a).normalize_or_zero();
             let inset = (0.3 * door.width()).min(0.25_f64);
             let q = closest_on_segment(p, door.a + along * inset, door.b - along * inset);
@@ -127,7 +129,7 @@ struct Context<'a> {
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
     field: &'a crate::nav::FloorField,
-    target: u32,
+    target: TargetId,
     grid: &'a crate::nav::NavGrid,
 }
 
@@ -135,7 +137,7 @@ impl Context<'_> {
     /// Fills `out` with the snapshot indices of agents within `reach`, in `AgentId` order.
     fn neighbours(&self, reach: f64, out: &mut Vec<u32>) {
         out.clear();
-        if let Some(tree) = self.snapshot.trees.get(self.body.level as usize) {
+        if let Some(tree) = self.snapshot.trees.get(self.body.level.index()) {
             let p = self.body.pos;
             // A box query is cheaper in rstar than a distance query; the disc is cut out here.
             // The box is widened by a millimetre so that f32 rounding never drops a neighbour.
@@ -163,7 +165,7 @@ impl Context<'_> {
         }
         let mut seen = [DVec2::ZERO; 8];
         let mut count = 0;
-        for w in self.space.levels[self.body.level as usize].walls_near(p, reach) {
+        for w in self.space.levels[self.body.level].walls_near(p, reach) {
             let q = closest_on_segment(p, v(w.geom().from), v(w.geom().to));
             if seen[..count].iter().any(|s| s.distance_squared(q) < 1e-12) {
                 continue;

@@ -6,14 +6,16 @@ use bevy::prelude::*;
 
 use super::spawn::{Populations, agent_rng};
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
-use crate::nav::Navigation;
-use crate::nav::fmm::{IN_DESTINATION, NOT_SOURCE};
-use crate::sim::{SimClock, SimSeed};
-use crate::space::geom::{closest_on_segment, distance_to_segment, segments_intersect, v};
+use crate::for_each_agent;
+use crate::geom::{closest_on_segment, distance_to_segment, segments_intersect, v};
+use crate::ids::{DoorId, LevelId, PortalId};
+use crate::nav::{CellSource, Navigation};
+use crate::schedule::{SimClock, SimSeed, SimThreads};
 use crate::space::{LevelSpace, Space, SpaceRes};
 
 pub fn advance(
     clock: Res<SimClock>,
+    threads: Res<SimThreads>,
     seed: Res<SimSeed>,
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
@@ -22,8 +24,9 @@ pub fn advance(
 ) {
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
     let (space, nav, populations) = (&space.0, &*nav, &*populations);
-    agents.par_iter_mut().for_each(|(id, walker, mut body, mut velocity, mut plan)| {
-        let legs = &populations.list[walker.population as usize].legs;
+    type Item<'a> = (&'a AgentId, &'a Walker, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>);
+    for_each_agent!(agents, *threads, |(id, walker, mut body, mut velocity, mut plan): Item<'_>| {
+        let legs = &populations.get(walker.population).plan.legs;
         body.prev = body.pos;
         match plan.activity {
             Activity::Waiting { until } => {
@@ -42,24 +45,23 @@ pub fn advance(
                 }
             }
             Activity::Walking => {
-                let level = &space.levels[body.level as usize];
+                let level = &space.levels[body.level];
+                let grid = &nav.grids[body.level];
                 let target = body.pos + velocity.0 * dt;
-                if nav.grids[body.level as usize].near_wall(body.pos) {
+                if grid.near_wall(body.pos) {
                     body.pos = constrain(level, body.pos, target, body.radius);
                 } else {
                     body.pos = target;
                 }
-                if nav.grids[body.level as usize].is_closed(body.pos)
-                    && !nav.grids[body.level as usize].is_closed(body.prev)
-                {
+                if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
                     body.pos = body.prev; // a blocked zone is not entered
                 }
                 // Walls and blocked zones take away the motion they stop (it matters for inertial models).
                 velocity.0 = (body.pos - body.prev) / dt;
                 if let Some(door) = doorway(space, nav, &plan, &body) {
-                    plan.activity = match space.doors[door].portal {
-                        Some(portal) => Activity::Crossing { portal: portal as u16 },
-                        None => Activity::Left { door: door as u16 },
+                    plan.activity = match space.doors[door].portal() {
+                        Some(portal) => Activity::Crossing { portal },
+                        None => Activity::Left { door },
                     };
                 } else if arrived(nav, &plan, &body) {
                     let leg = &legs[plan.leg as usize];
@@ -106,21 +108,22 @@ pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVe
 }
 
 /// The open exit, or passable stair opening, whose doorway the agent's centre has reached.
-fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<usize> {
-    let level = body.level as usize;
+fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<DoorId> {
+    let level = body.level;
     let grid = &nav.grids[level];
     let k = grid.cell_at(body.pos)?;
-    let source = nav.field(plan.target, level).source[k];
     // Through once the centre has reached the doorway: until then the body still takes up room in it.
-    let through = |d: usize| {
+    let through = |d: DoorId| {
         let door = &space.doors[d];
-        let passable = door.is_open_exit() || (door.open && door.portal.is_some_and(|p| space.portals[p].allowed));
+        let passable = door.is_open_exit() || (door.open && door.portal().is_some_and(|p| space.portals[p].allowed));
         passable
             && (body.pos - door.a).dot(door.normal) >= 0.0
             && distance_to_segment(body.pos, door.a, door.b) <= body.radius
     };
-    if source != NOT_SOURCE && source != IN_DESTINATION && through(source as usize) {
-        return Some(source as usize);
+    if let CellSource::Door(door) = nav.field(plan.target, level).source[k]
+        && through(door)
+    {
+        return Some(door);
     }
     // Off the walkable grid: the agent has strayed into some other exit's doorway. (Stair openings
     // are only ever taken on the agent's own route, above.)
@@ -131,18 +134,17 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
 }
 
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body) -> bool {
-    let grid = &nav.grids[body.level as usize];
-    grid.cell_at(body.pos).is_some_and(|k| nav.field(plan.target, body.level as usize).source[k] == IN_DESTINATION)
+    let grid = &nav.grids[body.level];
+    grid.cell_at(body.pos).is_some_and(|k| nav.field(plan.target, body.level).source[k] == CellSource::InDestination)
 }
 
 pub fn remove_leavers(
     mut commands: Commands,
     clock: Res<SimClock>,
-    space: Res<SpaceRes>,
     mut census: ResMut<Census>,
     agents: Query<(Entity, &AgentId, &Plan), Changed<Plan>>,
 ) {
-    let mut leaving: Vec<(u32, Entity, u16)> = agents
+    let mut leaving: Vec<(u32, Entity, DoorId)> = agents
         .iter()
         .filter_map(|(e, id, plan)| match plan.activity {
             Activity::Left { door } => Some((id.0, e, door)),
@@ -153,7 +155,7 @@ pub fn remove_leavers(
     let t = clock.now() + clock.dt;
     for (_, entity, door) in leaving {
         census.exited += 1;
-        *census.per_exit.entry(space.0.doors[door as usize].id.clone()).or_default() += 1;
+        *census.per_exit.entry(door).or_default() += 1;
         census.last_exit = Some(t);
         commands.entity(entity).despawn();
     }
@@ -168,7 +170,7 @@ pub struct StairGates {
 
 /// Where an agent crossing `portal` at `pos` comes out on the other side: the same place across
 /// the opening, kept clear of its frame, one body radius in.
-pub fn portal_exit(space: &Space, portal: usize, pos: DVec2, radius: f64) -> (usize, DVec2) {
+pub fn portal_exit(space: &Space, portal: PortalId, pos: DVec2, radius: f64) -> (LevelId, DVec2) {
     let p = &space.portals[portal];
     let (door, peer) = (&space.doors[p.door], &space.doors[p.peer]);
     let u = ((pos - door.a).dot(door.b - door.a) / (door.b - door.a).length_squared()).clamp(0.0, 1.0);
@@ -192,7 +194,8 @@ pub fn cross_portals(
         return;
     }
     gates.tokens.resize(space.portals.len(), 0.0);
-    for (i, p) in space.portals.iter().enumerate() {
+    for (i, p) in space.portals.enumerate() {
+        let i = i.index();
         if p.onto_stair {
             let st = &space.stairs[p.stair];
             let at_head = space.doors[p.door].level == st.head_level;
@@ -206,18 +209,17 @@ pub fn cross_portals(
         .map(|(e, id, ..)| (id.0, e))
         .collect();
     waiting.sort_unstable_by_key(|w| w.0);
-    let mut placed: Vec<(usize, DVec2, f64)> = Vec::new();
+    let mut placed: Vec<(LevelId, DVec2, f64)> = Vec::new();
     for (_, entity) in waiting {
-        let (_, _, mut body, mut plan, mut velocity) = agents.get_mut(entity).expect("listed above");
+        let Ok((_, _, mut body, mut plan, mut velocity)) = agents.get_mut(entity) else { continue };
         let Activity::Crossing { portal } = plan.activity else { continue };
-        let portal = portal as usize;
         let onto = space.portals[portal].onto_stair;
-        if onto && gates.tokens[portal] < 1.0 - 1e-9 {
+        if onto && gates.tokens[portal.index()] < 1.0 - 1e-9 {
             continue;
         }
         let (level, spot) = portal_exit(space, portal, body.pos, body.radius);
         let clear = |q: DVec2, r: f64| q.distance(spot) >= body.radius + r + 0.02;
-        let free = snapshot.trees.get(level).is_none_or(|tree| {
+        let free = snapshot.trees.get(level.index()).is_none_or(|tree| {
             let reach = (body.radius + snapshot.max_radius + 0.2) as f32;
             tree.locate_within_distance([spot.x as f32, spot.y as f32], reach * reach).all(|n| {
                 let other = &snapshot.agents[n.data as usize];
@@ -228,10 +230,10 @@ pub fn cross_portals(
             continue;
         }
         if onto {
-            gates.tokens[portal] -= 1.0;
+            gates.tokens[portal.index()] -= 1.0;
         }
         placed.push((level, spot, body.radius));
-        body.level = level as u16;
+        body.level = level;
         body.pos = spot;
         body.prev = spot;
         velocity.0 = DVec2::ZERO;

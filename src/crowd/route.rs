@@ -7,43 +7,50 @@ use bevy::prelude::*;
 
 use super::spawn::Populations;
 use super::{Activity, AgentId, Body, Plan, Walker};
+use crate::for_each_agent;
+use crate::ids::TargetId;
 use crate::nav::Navigation;
-use crate::scene::{ExitChoice, Routing};
-use crate::sim::SimClock;
+use crate::schedule::{SimClock, SimThreads};
 use crate::space::SpaceRes;
+use crate::twin::{ExitChoice, RoutingMode, Scenario};
 
 /// Specific flow through a bottleneck, persons/(m·s) (Seyfried et al. 2009: J ≈ 1.9 w).
 pub const SPECIFIC_FLOW: f64 = 1.9;
 /// A new exit must promise at least this much earlier an exit to be worth switching to.
 const SWITCH_GAIN: f64 = 0.8;
 
-/// The scene's routing mode, as a resource.
-#[derive(Resource, Clone, Copy, Debug, Default)]
-pub struct RoutingMode(pub Routing);
+/// The scenario's routing mode, as a resource.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct Routing(pub RoutingMode);
+
+impl FromWorld for Routing {
+    fn from_world(world: &mut World) -> Self {
+        Routing(world.get_resource::<Scenario>().map_or_else(RoutingMode::default, |s| s.routing))
+    }
+}
 
 /// With density-aware routing, recomputes the floor fields of every level for the crowd on it.
 pub fn follow_crowd(
     clock: Res<SimClock>,
-    mode: Res<RoutingMode>,
+    mode: Res<Routing>,
     space: Res<SpaceRes>,
     mut nav: ResMut<Navigation>,
     agents: Query<&Body>,
     mut counts: Local<Vec<Vec<u32>>>,
 ) {
-    let Routing::DensityAware { interval } = mode.0 else { return };
+    let RoutingMode::DensityAware { interval } = mode.0 else { return };
     let every = (interval / clock.dt).round().max(1.0) as u64;
     if clock.step % every != 0 {
         return;
     }
     counts.resize_with(nav.grids.len(), Vec::new);
-    for (level, grid) in nav.grids.iter().enumerate() {
-        counts[level].clear();
-        counts[level].resize(grid.nx * grid.ny, 0);
+    for (counts, grid) in counts.iter_mut().zip(nav.grids.iter()) {
+        counts.clear();
+        counts.resize(grid.nx * grid.ny, 0);
     }
     for body in &agents {
-        let level = body.level as usize;
-        if let Some(k) = nav.grids[level].cell_at(body.pos) {
-            counts[level][k] += 1;
+        if let Some(k) = nav.grids[body.level].cell_at(body.pos) {
+            counts[body.level.index()][k] += 1;
         }
     }
     nav.follow_crowd(&space.0, &counts);
@@ -51,18 +58,19 @@ pub fn follow_crowd(
 
 /// Per exit field, the sorted travel times of the agents heading there now.
 #[derive(Default)]
-pub struct ExitQueues(BTreeMap<u32, Vec<f32>>);
+pub struct ExitQueues(BTreeMap<TargetId, Vec<f32>>);
 
 pub fn choose_exits(
     clock: Res<SimClock>,
+    threads: Res<SimThreads>,
     populations: Res<Populations>,
     nav: Res<Navigation>,
     space: Res<SpaceRes>,
     mut queues: Local<ExitQueues>,
     mut agents: Query<(&AgentId, &Body, &Walker, &mut Plan)>,
 ) {
-    let quickest = |pop: u16| populations.list[pop as usize].exit_choice == ExitChoice::Quickest;
-    if !populations.list.iter().any(|p| p.exit_choice == ExitChoice::Quickest) {
+    let quickest = |pop| populations.get(pop).plan.exit_choice == ExitChoice::Quickest;
+    if !populations.list.iter().any(|p| p.plan.exit_choice == ExitChoice::Quickest) {
         return;
     }
     let queues = &mut queues.0;
@@ -71,8 +79,8 @@ pub fn choose_exits(
     }
     for (_, body, walker, plan) in agents.iter() {
         if quickest(walker.population) {
-            let grid = &nav.grids[body.level as usize];
-            let t = nav.field(plan.target, body.level as usize).time_at(grid, body.pos);
+            let grid = &nav.grids[body.level];
+            let t = nav.field(plan.target, body.level).time_at(grid, body.pos);
             queues.entry(plan.target).or_default().push(t);
         }
     }
@@ -81,8 +89,8 @@ pub fn choose_exits(
     }
     let every = (1.0 / clock.dt).round().max(1.0) as u64;
     let (queues, nav, space, populations) = (&*queues, &*nav, &space.0, &*populations);
-    agents.par_iter_mut().for_each(|(id, body, walker, mut plan)| {
-        let pop = &populations.list[walker.population as usize];
+    for_each_agent!(agents, *threads, |(id, body, walker, mut plan): (&AgentId, &Body, &Walker, Mut<Plan>)| {
+        let pop = &populations.get(walker.population).plan;
         let on_exit_leg = plan.leg as usize + 1 == pop.legs.len();
         if pop.exit_choice != ExitChoice::Quickest
             || plan.activity != Activity::Walking
@@ -91,10 +99,10 @@ pub fn choose_exits(
         {
             return;
         }
-        let grid = &nav.grids[body.level as usize];
+        let grid = &nav.grids[body.level];
         let Some(k) = grid.cell_at(body.pos) else { return };
-        let expected = |target: u32, width: f64| {
-            let t = nav.field(target, body.level as usize).time[k];
+        let expected = |target: TargetId, width: f64| {
+            let t = nav.field(target, body.level).time[k];
             if !t.is_finite() {
                 return f64::INFINITY;
             }

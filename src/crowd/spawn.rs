@@ -1,5 +1,5 @@
-//! Bringing agents in: placement inside spawn areas (no overlap, clear of walls) and arrival
-//! flows through entrance doors, with personal speeds and pre-movement times drawn per population.
+//! Bringing agents in: everyone of a spawn area at the start, and arrival flows through entrance
+//! doors, with personal speeds and pre-movement times drawn from each population's own random stream.
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
@@ -8,24 +8,18 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
-use crate::scene::{AgeGroup, Distribution, Point};
-use crate::sim::SimClock;
-use crate::space::geom::ring_contains;
-use crate::space::{LevelSpace, SpaceRes};
-
-/// One leg of a population's route: the field it follows and, for destinations, how long to stay.
-#[derive(Clone, Debug)]
-pub struct Leg {
-    pub target: u32,
-    pub dwell: Option<Distribution>,
-}
+use crate::ids::{DoorId, Id, PopulationId};
+use crate::schedule::{SimClock, SimSeed};
+use crate::space::SpaceRes;
+use crate::twin::placement::place_in_area;
+use crate::twin::{AgeGroup, Dist, Origin, PopulationPlan, Scenario};
 
 #[derive(Clone, Debug)]
 pub enum Source {
     /// Agents placed at the start, in this order.
     Placed { positions: Vec<DVec2>, done: bool },
     /// A flow through a boundary door: `(from_time_s, persons_per_hour)` steps.
-    Arrivals { door: usize, rates: Vec<(f64, f64)>, total: Option<u32>, emitted: u32 },
+    Arrivals { door: DoorId, rates: Vec<(f64, f64)>, total: Option<u32>, emitted: u32 },
 }
 
 impl Source {
@@ -42,32 +36,62 @@ impl Source {
     }
 }
 
+/// A population while the twin runs: its plan, who is still to come, and its random stream.
 #[derive(Clone, Debug)]
 pub struct PopulationRuntime {
-    pub id: String,
-    pub level: u16,
-    pub radius: f64,
-    pub time_gap: f64,
-    pub relaxation: f64,
-    pub speed: Distribution,
-    pub premovement: Distribution,
-    pub legs: Vec<Leg>,
-    pub exit_choice: crate::scene::ExitChoice,
-    /// For `Quickest`: each candidate exit door and the navigation target of it alone.
-    pub exit_options: Vec<(usize, u32)>,
+    pub plan: PopulationPlan,
     pub source: Source,
     pub rng: ChaCha8Rng,
 }
 
-#[derive(Resource, Clone, Debug, Default)]
+#[derive(Resource, Clone, Debug)]
 pub struct Populations {
     pub list: Vec<PopulationRuntime>,
     pub next_id: u32,
+    /// Placements that failed, by population id (never, for a scene the twin builder accepted).
+    pub problems: Vec<(String, String)>,
 }
 
 impl Populations {
     pub fn all_in(&self, now: f64) -> bool {
         self.list.iter().all(|p| p.source.exhausted(now))
+    }
+
+    pub fn get(&self, id: PopulationId) -> &PopulationRuntime {
+        &self.list[id.index()]
+    }
+}
+
+impl FromWorld for Populations {
+    /// Everyone placed in spawn areas is placed now, with the run's seed.
+    fn from_world(world: &mut World) -> Self {
+        let seed = world.resource::<SimSeed>().0;
+        let scenario = world.resource::<Scenario>();
+        let space = &world.resource::<SpaceRes>().0;
+        let mut populations = Populations { list: Vec::new(), next_id: 0, problems: Vec::new() };
+        for (index, plan) in scenario.populations.iter().enumerate() {
+            let mut rng = population_rng(seed, index);
+            let source = match &plan.origin {
+                Origin::Area { polygon, count, free_area } => {
+                    let level = &space.levels[plan.level];
+                    match place_in_area(level, polygon, *count as usize, plan.radius, *free_area, &mut rng) {
+                        Ok(positions) => Source::Placed { positions, done: false },
+                        Err(fitted) => {
+                            populations.problems.push((
+                                plan.id.clone(),
+                                format!("only {fitted} of {count} agents fit in the spawn area"),
+                            ));
+                            Source::Placed { positions: Vec::new(), done: false }
+                        }
+                    }
+                }
+                Origin::Arrivals { door, rates, total } => {
+                    Source::Arrivals { door: *door, rates: rates.clone(), total: *total, emitted: 0 }
+                }
+            };
+            populations.list.push(PopulationRuntime { plan: plan.clone(), source, rng });
+        }
+        populations
     }
 }
 
@@ -85,7 +109,7 @@ pub fn agent_rng(seed: u64, agent: u32, purpose: u64) -> ChaCha8Rng {
     rng
 }
 
-pub fn sample(dist: &Distribution, rng: &mut impl Rng) -> f64 {
+pub fn sample(dist: &Dist, rng: &mut impl Rng) -> f64 {
     let truncated = |rng: &mut dyn FnMut() -> f64, min: f64, max: f64, centre: f64| {
         for _ in 0..1000 {
             let x = rng();
@@ -96,15 +120,15 @@ pub fn sample(dist: &Distribution, rng: &mut impl Rng) -> f64 {
         centre.clamp(min, max)
     };
     match *dist {
-        Distribution::Constant(c) => c,
-        Distribution::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
-        Distribution::Normal { mean, sd, min, max } => {
+        Dist::Constant(c) => c,
+        Dist::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
+        Dist::Normal { mean, sd, min, max } => {
             truncated(&mut || mean + sd * rng.sample::<f64, _>(StandardNormal), min, max, mean)
         }
-        Distribution::LogNormal { mu, sigma, min, max } => {
+        Dist::LogNormal { mu, sigma, min, max } => {
             truncated(&mut || libm::exp(mu + sigma * rng.sample::<f64, _>(StandardNormal)), min, max, libm::exp(mu))
         }
-        Distribution::AgeGroups(_) => draw_speed(dist, rng).0,
+        Dist::AgeGroups(_) => draw_speed(dist, rng).0,
     }
 }
 
@@ -122,9 +146,9 @@ fn draw_group(groups: &[(AgeGroup, f64)], rng: &mut impl Rng) -> Option<AgeGroup
 }
 
 /// A walking speed, and the age group it was drawn for when the distribution is by age group.
-pub fn draw_speed(dist: &Distribution, rng: &mut impl Rng) -> (f64, Option<AgeGroup>) {
+pub fn draw_speed(dist: &Dist, rng: &mut impl Rng) -> (f64, Option<AgeGroup>) {
     match dist {
-        Distribution::AgeGroups(groups) => {
+        Dist::AgeGroups(groups) => {
             let group = draw_group(groups, rng);
             let (lo, hi) = group.map_or((0.0, 0.0), AgeGroup::speed_range);
             (lo + (hi - lo) * rng.random::<f64>(), group)
@@ -145,85 +169,6 @@ pub fn arrivals_due(rates: &[(f64, f64)], t: f64) -> f64 {
     due
 }
 
-/// Places `count` bodies of `radius` inside `polygon` ∩ walkable space without overlap and clear
-/// of walls: a randomly shifted hexagonal lattice, as dense as needed, with random picks and jitter.
-/// Errs with the number that fit at the densest packing.
-pub fn place_in_area(
-    level: &LevelSpace,
-    polygon: &[Point],
-    count: usize,
-    radius: f64,
-    area: f64,
-    rng: &mut ChaCha8Rng,
-) -> Result<Vec<DVec2>, usize> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
-    let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
-    let min_spacing = 2.0 * radius + 0.01;
-    let mut spacing = (2.0 / (3f64.sqrt() * count as f64 / area.max(1e-9))).sqrt().max(min_spacing);
-    let mut fitted = 0;
-    loop {
-        let jitter = ((spacing - min_spacing) / 2.0).max(0.0);
-        let row = spacing * 3f64.sqrt() / 2.0;
-        let offset = DVec2::new(rng.random::<f64>() * spacing, rng.random::<f64>() * row);
-        let mut candidates = Vec::new();
-        let mut y = lo.y + offset.y;
-        let mut r = 0;
-        while y <= hi.y {
-            let mut x = lo.x + offset.x + if r % 2 == 1 { spacing / 2.0 } else { 0.0 } - spacing;
-            while x <= hi.x {
-                let p = DVec2::new(x, y);
-                if x >= lo.x
-                    && ring_contains(polygon, p)
-                    && level.contains(p)
-                    && level.wall_distance(p) >= radius + jitter + 0.005
-                {
-                    candidates.push(p);
-                }
-                x += spacing;
-            }
-            y += row;
-            r += 1;
-        }
-        fitted = fitted.max(candidates.len());
-        if candidates.len() >= count {
-            for i in 0..count {
-                let j = rng.random_range(i..candidates.len());
-                candidates.swap(i, j);
-            }
-            candidates.truncate(count);
-            for p in &mut candidates {
-                let angle = rng.random::<f64>() * std::f64::consts::TAU;
-                let dist = jitter * rng.random::<f64>().sqrt();
-                *p += DVec2::new(libm::cos(angle), libm::sin(angle)) * dist;
-            }
-            // Spawned (and so stored and numbered) along a Z-order curve: agents that are near each
-            // other are near in memory, which keeps neighbour queries and field lookups in cache.
-            candidates.sort_by_key(|p| z_order(*p - lo));
-            return Ok(candidates);
-        }
-        if spacing <= min_spacing {
-            return Err(fitted);
-        }
-        spacing = (spacing * 0.93).max(min_spacing);
-    }
-}
-
-/// Position on a Z-order (Morton) curve over 1 m cells.
-fn z_order(p: DVec2) -> u64 {
-    let spread = |v: f64| {
-        let mut x = (v.max(0.0) as u64).min(u32::MAX as u64);
-        x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
-        x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
-        x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
-        x = (x | (x << 2)) & 0x3333_3333_3333_3333;
-        (x | (x << 1)) & 0x5555_5555_5555_5555
-    };
-    spread(p.x) | (spread(p.y) << 1)
-}
-
 pub fn spawn_agents(
     mut commands: Commands,
     clock: Res<SimClock>,
@@ -234,8 +179,9 @@ pub fn spawn_agents(
 ) {
     let now = clock.now();
     let populations = &mut *populations;
-    let mut placed_now: Vec<(u16, DVec2, f64)> = Vec::new();
+    let mut placed_now: Vec<(crate::ids::LevelId, DVec2, f64)> = Vec::new();
     for (index, pop) in populations.list.iter_mut().enumerate() {
+        let plan = &pop.plan;
         let mut positions: Vec<DVec2> = Vec::new();
         match &mut pop.source {
             Source::Placed { positions: all, done } => {
@@ -251,41 +197,43 @@ pub fn spawn_agents(
                 while *emitted < due {
                     let along = door.b - door.a;
                     let width = along.length();
-                    let margin = (pop.radius / width).min(0.5);
+                    let margin = (plan.radius / width).min(0.5);
                     let spot = (0..8).find_map(|_| {
                         let u = margin + (1.0 - 2.0 * margin) * pop.rng.random::<f64>();
-                        let p = door.a + along * u - door.normal * (pop.radius + 0.05);
-                        let clear = |q: DVec2, r: f64| q.distance(p) >= pop.radius + r + 0.05;
-                        let free = snapshot.trees.get(pop.level as usize).is_none_or(|tree| {
-                            tree.locate_within_distance(
-                                [p.x as f32, p.y as f32],
-                                ((pop.radius + snapshot.max_radius + 0.2) as f32).powi(2),
-                            )
-                            .all(|n| {
+                        let p = door.a + along * u - door.normal * (plan.radius + 0.05);
+                        let clear = |q: DVec2, r: f64| q.distance(p) >= plan.radius + r + 0.05;
+                        let reach = (plan.radius + snapshot.max_radius + 0.2) as f32;
+                        let free = snapshot.trees.get(plan.level.index()).is_none_or(|tree| {
+                            tree.locate_within_distance([p.x as f32, p.y as f32], reach * reach).all(|n| {
                                 clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius)
                             })
-                        }) && placed_now.iter().all(|&(l, q, r)| l != pop.level || clear(q, r));
+                        }) && placed_now.iter().all(|&(l, q, r)| l != plan.level || clear(q, r));
                         free.then_some(p)
                     });
                     let Some(p) = spot else { break };
-                    placed_now.push((pop.level, p, pop.radius));
+                    placed_now.push((plan.level, p, plan.radius));
                     positions.push(p);
                     *emitted += 1;
                 }
             }
         }
         for pos in positions {
-            let (v0, group) = draw_speed(&pop.speed, &mut pop.rng);
-            let premovement = sample(&pop.premovement, &mut pop.rng).max(0.0);
+            let (v0, group) = draw_speed(&plan.speed, &mut pop.rng);
+            let premovement = sample(&plan.premovement, &mut pop.rng).max(0.0);
             let activity =
                 if premovement > 0.0 { Activity::Waiting { until: now + premovement } } else { Activity::Walking };
             let mut agent = commands.spawn((
                 AgentId(populations.next_id),
-                Body { level: pop.level, pos, prev: pos, radius: pop.radius },
-                Walker { v0, time_gap: pop.time_gap, relaxation: pop.relaxation, population: index as u16 },
+                Body { level: plan.level, pos, prev: pos, radius: plan.radius },
+                Walker {
+                    v0,
+                    time_gap: plan.time_gap,
+                    relaxation: plan.relaxation,
+                    population: PopulationId::from_index(index),
+                },
                 Velocity::default(),
                 super::Stalled::default(),
-                Plan { activity, leg: 0, target: pop.legs[0].target },
+                Plan { activity, leg: 0, target: plan.legs[0].target },
             ));
             if let Some(group) = group {
                 agent.insert(super::Demographic(group));

@@ -14,12 +14,14 @@ use super::{
     DEFAULT_EXIT_WIDTH, EXIT_SNAP, Features, ImportError, ImportOptions, ImportSummary, Imported, MIN_LINE_WIDTH,
     Notes, SourceLine, SourcePolygon,
 };
+use crate::geom::{closest_on_segment, ring_contains, ring_signed_area, segments_intersect, v};
+use crate::ids::LevelId;
 use crate::scene::load::{hex, parse_scene, ron_options};
 use crate::scene::{
-    Area, Building, CheckedScene, Diagnostics, Door, LatLon, Level, LoadedScene, PedestrianModel, Placement, Point,
-    Population, Routing, RunSettings, Scene, SourceMap, Unit, UnitKind, check_scene,
+    Area, Building, Diagnostics, Door, LatLon, Level, LoadedScene, PedestrianModel, Placement, Point, Population,
+    Precheck, Routing, RunSettings, Scene, SourceMap, Unit, UnitKind,
 };
-use crate::space::geom::{closest_on_segment, ring_contains, ring_signed_area, segments_intersect, v};
+use crate::twin::Twin;
 
 /// Coordinates are written to the millimetre.
 const MM: f64 = 1000.0;
@@ -116,7 +118,7 @@ pub(crate) fn build_scene(
                 pieces.push(outer);
                 continue;
             }
-            let split = split_holes(crate::space::polygon(&outer, &holes), 0);
+            let split = split_holes(crate::geom::polygon(&outer, &holes), 0);
             notes.assume(
                 "a footprint with courtyards is split into pieces without holes, so that the courtyards stay open",
                 label.clone(),
@@ -180,13 +182,14 @@ pub(crate) fn build_scene(
     };
     // The walkable space as the engine builds it (areas joined, buildings cut out).
     let mut diags = Diagnostics::default();
-    let space = crate::space::Space::build(&scene, &SourceMap::new(file, String::new()), &|_| true, &mut diags);
+    let everything = Precheck { world_safe: true, ..Default::default() };
+    let space = crate::twin::space::build_space(&scene, &SourceMap::new(file, String::new()), &everything, &mut diags);
     if !diags.is_empty() {
         return Err(internal(diags));
     }
 
     // Exits on the walkable boundary.
-    let walkable = space.levels[0].walkable.clone();
+    let walkable = space.levels[LevelId(0)].walkable.clone();
     let runs = boundary_runs(&walkable);
     for exit in &exits {
         let width = exit.width.unwrap_or_else(|| {
@@ -243,11 +246,11 @@ pub(crate) fn build_scene(
     let text = render(&scene, file, format, bytes, options);
     let loaded =
         parse_scene(SourceMap::new(file, text.clone()), hex(&Sha256::digest(text.as_bytes()))).map_err(internal)?;
-    let checked = check_scene(loaded).map_err(internal)?;
-    let exits_n = checked.space.doors.iter().filter(|d| d.boundary && d.exit).count();
+    let checked = crate::twin::build(loaded).map_err(internal)?;
+    let exits_n = checked.space.exits().count();
     let summary = ImportSummary {
         areas: scene.levels[0].walkable.len(),
-        walkable_m2: checked.space.levels[0].walkable_area(),
+        walkable_m2: checked.space.levels[LevelId(0)].walkable_area(),
         buildings: scene.buildings.len(),
         exits: exits_n,
         added_exits,
@@ -262,7 +265,7 @@ pub(crate) fn build_scene(
 
 impl SourcePolygon {
     fn polygon(&self) -> Polygon<f64> {
-        crate::space::polygon(&self.outer, &self.holes)
+        crate::geom::polygon(&self.outer, &self.holes)
     }
 }
 
@@ -290,7 +293,7 @@ fn door(id: String, at: Point, width: f64) -> Door {
 
 /// Checks the scene; a door that `check` refuses (it should not happen: doors are placed on the
 /// boundary the engine builds) is left out with a note rather than failing the import.
-fn check_dropping_doors(scene: &mut Scene, file: &Path, notes: &mut Notes) -> Result<CheckedScene, Diagnostics> {
+fn check_dropping_doors(scene: &mut Scene, file: &Path, notes: &mut Notes) -> Result<Twin, Diagnostics> {
     loop {
         let diags = match check(scene, file) {
             Ok(checked) => return Ok(checked),
@@ -314,8 +317,12 @@ fn check_dropping_doors(scene: &mut Scene, file: &Path, notes: &mut Notes) -> Re
     }
 }
 
-fn check(scene: &Scene, file: &Path) -> Result<CheckedScene, Diagnostics> {
-    check_scene(LoadedScene { scene: scene.clone(), source: SourceMap::new(file, String::new()), hash: String::new() })
+fn check(scene: &Scene, file: &Path) -> Result<Twin, Diagnostics> {
+    crate::twin::build(LoadedScene {
+        scene: scene.clone(),
+        source: SourceMap::new(file, String::new()),
+        hash: String::new(),
+    })
 }
 
 fn mm(x: f64) -> f64 {
@@ -377,7 +384,7 @@ fn polygon_problem(outer: &Ring, holes: &[Ring]) -> Option<String> {
             return Some("zero area".into());
         }
     }
-    if let Err(e) = crate::space::polygon(outer, holes).check_validation() {
+    if let Err(e) = crate::geom::polygon(outer, holes).check_validation() {
         return Some(format!("invalid polygon: {e}"));
     }
     None
@@ -441,7 +448,7 @@ fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<
     if dropped_small > 0 {
         notes.skip(format!("{label}: {dropped_small} sliver(s) under {MIN_AREA} m² dropped"));
     }
-    let kept: f64 = out.iter().map(|(o, h)| crate::space::polygon(o, h).unsigned_area()).sum();
+    let kept: f64 = out.iter().map(|(o, h)| crate::geom::polygon(o, h).unsigned_area()).sum();
     if repaired.0.len() > 1 || (kept - input_area).abs() > 1e-3 * input_area.max(1.0) {
         notes.assume(
             format!("outline crossed or overlapped itself: repaired by the even-odd rule, {kept:.1} m² kept"),
@@ -508,7 +515,7 @@ fn buffer_lines(lines: &[SourceLine], notes: &mut Notes) -> Vec<Vec<Polygon<f64>
                     if ring_signed_area(&ring) < 0.0 {
                         ring.reverse();
                     }
-                    parts.push(crate::space::polygon(&ring, &[]));
+                    parts.push(crate::geom::polygon(&ring, &[]));
                 }
             }
             if parts.is_empty() { Vec::new() } else { geo::unary_union(parts.iter()).0 }
@@ -672,10 +679,10 @@ fn nav_cell_for(areas: &[Area]) -> f64 {
 /// Populations over the walkable space that can reach an exit, in tiles without holes, with counts
 /// proportional to area and at most half of what fits at the densest packing. Also returns the
 /// walkable m² left empty because no exit can be reached from it.
-fn spread_people(checked: &CheckedScene, total: u32) -> Result<(Vec<Population>, f64), String> {
-    let level = &checked.space.levels[0];
-    let grid = &checked.nav.grids[0];
-    let field = checked.nav.any_exit.map(|i| checked.nav.field(i as u32, 0)).ok_or("the scene has no exit")?;
+fn spread_people(checked: &Twin, total: u32) -> Result<(Vec<Population>, f64), String> {
+    let level = &checked.space.levels[LevelId(0)];
+    let grid = &checked.nav.grids[LevelId(0)];
+    let field = checked.nav.any_exit.map(|i| checked.nav.field(i, LevelId(0))).ok_or("the scene has no exit")?;
     let cells_in = |ring: &Ring| -> Vec<(usize, bool)> {
         let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
         for p in ring {
@@ -778,9 +785,11 @@ fn spread_people(checked: &CheckedScene, total: u32) -> Result<(Vec<Population>,
     let mut rng = crate::crowd::spawn::population_rng(0, 0);
     let caps: Vec<u32> = rings
         .iter()
-        .map(|(ring, area)| match crate::crowd::spawn::place_in_area(level, ring, 1 << 30, RADIUS, *area, &mut rng) {
-            Ok(p) => p.len() as u32 / 2,
-            Err(fitted) => fitted as u32 / 2,
+        .map(|(ring, area)| {
+            match crate::twin::placement::place_in_area(level, ring, 1 << 30, RADIUS, *area, &mut rng) {
+                Ok(p) => p.len() as u32 / 2,
+                Err(fitted) => fitted as u32 / 2,
+            }
         })
         .collect();
     let weights: Vec<f64> = rings.iter().map(|r| r.1).collect();
@@ -1004,7 +1013,7 @@ mod tests {
 
     #[test]
     fn split_holes_removes_holes() {
-        let p = crate::space::polygon(
+        let p = crate::geom::polygon(
             &[[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
             &[
                 vec![[2.0, 2.0], [2.0, 4.0], [4.0, 4.0], [4.0, 2.0]],

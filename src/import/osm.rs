@@ -10,8 +10,8 @@ use super::{
     AreaRole, Features, ImportError, MAX_EXTENT, Projection, SourceBuilding, SourceExit, SourceLine, SourcePolygon,
     Tags, area_role, building_size, exit_point, line_kind,
 };
+use crate::geom::{ring_contains, v};
 use crate::scene::Point;
-use crate::space::geom::{ring_contains, v};
 
 const MAX_ERRORS: usize = 20;
 

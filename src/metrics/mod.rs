@@ -1,26 +1,49 @@
 //! Measurement: trajectory frames, the on-site timeline, local density peaks, line crossings
 //! and area densities. Owns what is observed during a run; the report module writes it out.
 
-use std::io::Write;
+use std::io;
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
 use rstar::RTree;
 
 use crate::crowd::{AgentId, Body, Census};
-use crate::scene::{Measurement, Scene};
-use crate::sim::{SimClock, SimSystems};
-use crate::space::geom::{ring_contains, ring_signed_area, segments_intersect, v};
+use crate::geom::{ring_contains, ring_signed_area, segments_intersect};
+use crate::ids::{Id, LevelId};
+use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{Space, SpaceRes};
+use crate::twin::{MeasurementPlan, Scenario};
 
 /// Radius (m) of the disc over which local density is measured around each agent.
 pub const DENSITY_RADIUS: f64 = 1.0;
 
-/// Where trajectory lines go (PedPy text format); `None` records nothing.
+/// One agent in a recorded frame.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameAgent {
+    pub id: u32,
+    pub level: LevelId,
+    /// Position on its level.
+    pub pos: DVec2,
+    /// Position in world coordinates (x, y, z).
+    pub world: [f64; 3],
+}
+
+/// Where recorded frames go (a trajectory file, a replay buffer).
+pub trait FrameSink: Send + Sync {
+    /// Frame `number` at time `t`, agents in id order.
+    fn frame(&mut self, number: u64, t: f64, agents: &[FrameAgent]) -> io::Result<()>;
+    /// After the last frame: flush what is buffered.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The frame sink of a run; without one, frames are measured but not kept.
 #[derive(Resource, Default)]
-pub struct TrajectorySink {
-    pub writer: Option<Box<dyn Write + Send + Sync>>,
-    pub error: Option<std::io::Error>,
+pub struct Recorder {
+    pub sink: Option<Box<dyn FrameSink>>,
+    /// The first error the sink returned; nothing more is written after it.
+    pub error: Option<io::Error>,
     pub frames: u64,
 }
 
@@ -32,12 +55,13 @@ pub struct TimelineRow {
     pub exited: u32,
 }
 
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug)]
 pub struct DensityPeak {
     /// persons/m²
     pub density: f64,
     pub t: f64,
-    pub level: usize,
+    pub level: LevelId,
+    /// World coordinates.
     pub x: f64,
     pub y: f64,
 }
@@ -46,7 +70,7 @@ pub struct DensityPeak {
 pub struct LineCounter {
     pub id: String,
     #[serde(skip)]
-    pub level: usize,
+    pub level: LevelId,
     #[serde(skip)]
     pub a: DVec2,
     #[serde(skip)]
@@ -62,7 +86,7 @@ pub struct LineCounter {
 pub struct AreaMonitor {
     pub id: String,
     #[serde(skip)]
-    pub level: usize,
+    pub level: LevelId,
     #[serde(skip)]
     pub polygon: Vec<[f64; 2]>,
     pub area_m2: f64,
@@ -74,7 +98,7 @@ pub struct AreaMonitor {
 }
 
 /// Everything observed in a run.
-#[derive(Resource, Clone, Debug, Default)]
+#[derive(Resource, Clone, Debug)]
 pub struct Measurements {
     pub timeline: Vec<TimelineRow>,
     pub peak: Option<DensityPeak>,
@@ -83,23 +107,23 @@ pub struct Measurements {
 }
 
 impl Measurements {
-    pub fn from_scene(scene: &Scene, space: &Space) -> Self {
-        let mut m = Measurements::default();
-        for measurement in &scene.measurements {
-            match measurement {
-                Measurement::Line { id, level, from, to } => m.lines.push(LineCounter {
+    pub fn new(plans: &[MeasurementPlan]) -> Self {
+        let mut m = Measurements { timeline: Vec::new(), peak: None, lines: Vec::new(), areas: Vec::new() };
+        for plan in plans {
+            match plan {
+                MeasurementPlan::Line { id, level, a, b } => m.lines.push(LineCounter {
                     id: id.clone(),
-                    level: space.level_index[level],
-                    a: v(*from),
-                    b: v(*to),
+                    level: *level,
+                    a: *a,
+                    b: *b,
                     left_to_right: 0,
                     right_to_left: 0,
                     first: None,
                     last: None,
                 }),
-                Measurement::Area { id, level, polygon } => m.areas.push(AreaMonitor {
+                MeasurementPlan::Area { id, level, polygon } => m.areas.push(AreaMonitor {
                     id: id.clone(),
-                    level: space.level_index[level],
+                    level: *level,
                     polygon: polygon.clone(),
                     area_m2: ring_signed_area(polygon).abs(),
                     max_density: 0.0,
@@ -113,64 +137,78 @@ impl Measurements {
     }
 }
 
+impl FromWorld for Measurements {
+    fn from_world(world: &mut World) -> Self {
+        Measurements::new(&world.resource::<Scenario>().measurements)
+    }
+}
+
 pub struct MetricsPlugin;
 
 impl Plugin for MetricsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<TrajectorySink>()
+        app.init_resource::<Recorder>()
             .init_resource::<Measurements>()
-            .add_systems(crate::sim::SimStep, (count_crossings, record_frame).chain().in_set(SimSystems::Measure));
+            .add_systems(SimStep, record_frame.in_set(SimSystems::Measure))
+            .add_systems(SimStep, count_crossings.in_set(SimSystems::Count));
     }
 }
 
-/// Agents as recorded in one frame, reused between frames.
+/// Agents as recorded in one frame, and the density tree's points, reused between frames.
 #[derive(Default)]
-pub struct FrameBuffer(Vec<(u32, u16, DVec2)>);
+pub struct FrameBuffer {
+    agents: Vec<FrameAgent>,
+    points: Vec<[f64; 2]>,
+}
 
+/// Records the state at the start of the step, every `output_interval`.
 pub fn record_frame(
     clock: Res<SimClock>,
     census: Res<Census>,
     space: Res<SpaceRes>,
-    mut sink: ResMut<TrajectorySink>,
+    mut recorder: ResMut<Recorder>,
     mut measurements: ResMut<Measurements>,
     agents: Query<(&AgentId, &Body)>,
-    mut frame: Local<FrameBuffer>,
+    mut buffer: Local<FrameBuffer>,
 ) {
     if !clock.is_frame() {
         return;
     }
     let t = clock.now();
-    let frame = &mut frame.0;
-    frame.clear();
-    frame.extend(agents.iter().map(|(id, body)| (id.0, body.level, body.pos)));
-    frame.sort_unstable_by_key(|a| a.0);
+    let buffer = &mut *buffer;
+    buffer.agents.clear();
+    buffer.agents.extend(agents.iter().map(|(id, body)| FrameAgent {
+        id: id.0,
+        level: body.level,
+        pos: body.pos,
+        world: space.0.to_world(body.level, body.pos),
+    }));
+    buffer.agents.sort_unstable_by_key(|a| a.id);
     measurements.timeline.push(TimelineRow {
         t,
         spawned: census.spawned,
         on_site: census.on_site(),
         exited: census.exited,
     });
-    let sink = &mut *sink;
-    if let Some(writer) = sink.writer.as_mut().filter(|_| sink.error.is_none()) {
-        let number = clock.frame();
-        for &(id, level, pos) in frame.iter() {
-            let [x, y, z] = space.0.to_world(level as usize, pos);
-            if let Err(e) = writeln!(writer, "{id} {number} {x:.4} {y:.4} {z:.4}") {
-                sink.error = Some(e);
-                break;
-            }
-        }
+    let recorder = &mut *recorder;
+    if recorder.error.is_none()
+        && let Some(sink) = recorder.sink.as_mut()
+        && let Err(e) = sink.frame(clock.frame(), t, &buffer.agents)
+    {
+        recorder.error = Some(e);
     }
-    sink.frames += 1;
-    measure_density(t, frame, &space.0, &mut measurements);
+    recorder.frames += 1;
+    measure_density(t, buffer, &space.0, &mut measurements);
 }
 
-fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], space: &Space, measurements: &mut Measurements) {
-    let levels = frame.iter().map(|a| a.1 as usize + 1).max().unwrap_or(0);
-    for level in 0..levels {
-        let points: Vec<[f64; 2]> = frame.iter().filter(|a| a.1 as usize == level).map(|a| [a.2.x, a.2.y]).collect();
-        let tree = RTree::bulk_load(points.clone());
-        for p in &points {
+fn measure_density(t: f64, buffer: &mut FrameBuffer, space: &Space, measurements: &mut Measurements) {
+    let frame = &buffer.agents;
+    let levels = frame.iter().map(|a| a.level.index() + 1).max().unwrap_or(0);
+    for level in (0..levels).map(LevelId::from_index) {
+        buffer.points.clear();
+        buffer.points.extend(frame.iter().filter(|a| a.level == level).map(|a| [a.pos.x, a.pos.y]));
+        let tree = RTree::bulk_load(buffer.points.clone());
+        for p in &buffer.points {
             let n = tree.locate_within_distance(*p, DENSITY_RADIUS * DENSITY_RADIUS).count();
             let density = n as f64 / (std::f64::consts::PI * DENSITY_RADIUS * DENSITY_RADIUS);
             if measurements.peak.is_none_or(|peak| density > peak.density) {
@@ -180,7 +218,7 @@ fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], space: &Space, measureme
         }
     }
     for area in &mut measurements.areas {
-        let inside = frame.iter().filter(|a| a.1 as usize == area.level && ring_contains(&area.polygon, a.2)).count();
+        let inside = frame.iter().filter(|a| a.level == area.level && ring_contains(&area.polygon, a.pos)).count();
         let density = inside as f64 / area.area_m2;
         if density > area.max_density {
             area.max_density = density;
@@ -191,16 +229,17 @@ fn measure_density(t: f64, frame: &[(u32, u16, DVec2)], space: &Space, measureme
     }
 }
 
-/// Counts the crossings of measurement lines made during the previous step.
-pub fn count_crossings(clock: Res<SimClock>, mut measurements: ResMut<Measurements>, agents: Query<(&AgentId, &Body)>) {
+/// Counts the crossings of measurement lines made during this step's movement, including those of
+/// agents who leave by an exit in it (they are removed only after this).
+pub fn count_crossings(clock: Res<SimClock>, mut measurements: ResMut<Measurements>, agents: Query<&Body>) {
     if measurements.lines.is_empty() {
         return;
     }
-    let t = clock.now();
+    let t = clock.end_of_step();
     for line in &mut measurements.lines {
         let dir = line.b - line.a;
-        for (_, body) in agents.iter() {
-            if body.level as usize != line.level || body.prev == body.pos {
+        for body in agents.iter() {
+            if body.level != line.level || body.prev == body.pos {
                 continue;
             }
             if segments_intersect(body.prev, body.pos, line.a, line.b) {

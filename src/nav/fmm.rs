@@ -2,55 +2,59 @@
 //! method (first-order upwind eikonal), and the desired walking direction derived from it.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use bevy::math::DVec2;
 
-use super::grid::NavGrid;
-use std::collections::BTreeMap;
-
 use super::Link;
+use super::grid::NavGrid;
+use crate::geom::{closest_on_segment, distance_to_segment, ring_contains, segments_intersect};
+use crate::ids::{DoorId, IdVec, LevelId};
 use crate::space::Space;
-use crate::space::geom::{closest_on_segment, distance_to_segment, ring_contains, segments_intersect};
 
-/// `source` value of a cell that is not a target cell.
-pub const NOT_SOURCE: u16 = u16::MAX;
-/// `source` value of a cell inside a destination area.
-pub const IN_DESTINATION: u16 = u16::MAX - 1;
+/// What a cell of a floor field is, beyond its travel time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellSource {
+    /// An ordinary cell: follow the direction.
+    NotTarget,
+    /// Inside the destination area the field leads to.
+    InDestination,
+    /// In front of this opening: an exit of the target, or a stair opening the best route takes.
+    Door(DoorId),
+}
 
 #[derive(Clone, Debug)]
 pub struct FloorField {
-    pub level: usize,
+    pub level: LevelId,
     /// Travel time in seconds at 1 m/s, infinite where the target cannot be reached.
     pub time: Vec<f32>,
     /// Unit desired direction (zero where unreachable or at the target).
     pub dir: Vec<[f32; 2]>,
-    /// For target cells: the door index, or `IN_DESTINATION`.
-    pub source: Vec<u16>,
+    pub source: Vec<CellSource>,
 }
 
 /// Where a field starts: target cells with their initial times, and what each target cell is.
 pub struct Seeds {
-    pub cells: Vec<(usize, usize, f64)>,
-    pub source: Vec<Vec<u16>>,
+    pub cells: Vec<(LevelId, usize, f64)>,
+    pub source: IdVec<LevelId, Vec<CellSource>>,
 }
 
 impl Seeds {
-    pub fn new(grids: &[NavGrid]) -> Self {
-        Seeds { cells: Vec::new(), source: grids.iter().map(|g| vec![NOT_SOURCE; g.nx * g.ny]).collect() }
+    pub fn new(grids: &IdVec<LevelId, NavGrid>) -> Self {
+        Seeds { cells: Vec::new(), source: grids.iter().map(|g| vec![CellSource::NotTarget; g.nx * g.ny]).collect() }
     }
 
     /// The cells in front of an open exit.
-    pub fn door(&mut self, grid: &NavGrid, space: &Space, door: usize) {
+    pub fn door(&mut self, grid: &NavGrid, space: &Space, door: DoorId) {
         let level = space.doors[door].level;
         for (k, dist) in cells_at_door(grid, space, door) {
-            self.source[level][k] = door as u16;
+            self.source[level][k] = CellSource::Door(door);
             self.cells.push((level, k, dist * grid.slowness[k] as f64));
         }
     }
 
     /// The cells inside a destination polygon.
-    pub fn area(&mut self, grid: &NavGrid, level: usize, polygon: &[[f64; 2]]) {
+    pub fn area(&mut self, grid: &NavGrid, level: LevelId, polygon: &[[f64; 2]]) {
         if polygon.is_empty() {
             return;
         }
@@ -58,7 +62,7 @@ impl Seeds {
         let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
         for_cells_in(grid, lo, hi, |k| {
             if grid.walkable[k] && ring_contains(polygon, grid.center(k)) {
-                self.source[level][k] = IN_DESTINATION;
+                self.source[level][k] = CellSource::InDestination;
                 self.cells.push((level, k, 0.0));
             }
         });
@@ -67,7 +71,7 @@ impl Seeds {
 
 /// Walkable cells within 1.5 cells of a door, on its inner side, that see the door without a wall
 /// in between; with their distance to the door line.
-pub fn cells_at_door(grid: &NavGrid, space: &Space, d: usize) -> Vec<(usize, f64)> {
+pub fn cells_at_door(grid: &NavGrid, space: &Space, d: DoorId) -> Vec<(usize, f64)> {
     let door = &space.doors[d];
     let walls = &space.levels[door.level];
     let reach = 1.5 * grid.cell;
@@ -103,12 +107,16 @@ pub fn cells_at_door(grid: &NavGrid, space: &Space, d: usize) -> Vec<(usize, f64
 impl FloorField {
     /// Travel times to the seeds over every level at once: fast marching within each level, and
     /// across stair openings along `links` (an opening's cells then lead through it).
-    pub fn solve(grids: &[NavGrid], links: &BTreeMap<(usize, usize), Vec<Link>>, seeds: Seeds) -> Vec<FloorField> {
-        let mut time: Vec<Vec<f64>> = grids.iter().map(|g| vec![f64::INFINITY; g.nx * g.ny]).collect();
-        let mut frozen: Vec<Vec<bool>> = grids.iter().map(|g| vec![false; g.nx * g.ny]).collect();
+    pub fn solve(
+        grids: &IdVec<LevelId, NavGrid>,
+        links: &BTreeMap<(LevelId, usize), Vec<Link>>,
+        seeds: Seeds,
+    ) -> IdVec<LevelId, FloorField> {
+        let mut time: IdVec<LevelId, Vec<f64>> = grids.iter().map(|g| vec![f64::INFINITY; g.nx * g.ny]).collect();
+        let mut frozen: IdVec<LevelId, Vec<bool>> = grids.iter().map(|g| vec![false; g.nx * g.ny]).collect();
         let mut source = seeds.source;
         // The opening through which each cell's best route leaves its level, if it does.
-        let mut portal: Vec<Vec<u16>> = grids.iter().map(|g| vec![NOT_SOURCE; g.nx * g.ny]).collect();
+        let mut portal: IdVec<LevelId, Vec<Option<DoorId>>> = grids.iter().map(|g| vec![None; g.nx * g.ny]).collect();
         // Ordered by (time bits, level, cell): times are non-negative, so bit order is numeric
         // order, and ties break on the cell, which keeps the result independent of insertion order.
         let mut heap = BinaryHeap::new();
@@ -131,7 +139,7 @@ impl FloorField {
                 let t = Self::update(grid, &time[level], &frozen[level], nb);
                 if t < time[level][nb] {
                     time[level][nb] = t;
-                    portal[level][nb] = NOT_SOURCE; // reached more cheaply on this level
+                    portal[level][nb] = None; // reached more cheaply on this level
                     heap.push(Reverse((t.to_bits(), level, nb)));
                 }
             }
@@ -140,19 +148,18 @@ impl FloorField {
                 let t = time[level][k] + link.cost * grids[fl].slowness[f] as f64;
                 if !frozen[fl][f] && t < time[fl][f] {
                     time[fl][f] = t;
-                    portal[fl][f] = link.door as u16;
+                    portal[fl][f] = Some(link.door);
                     heap.push(Reverse((t.to_bits(), fl, f)));
                 }
             }
         }
         grids
-            .iter()
             .enumerate()
             .map(|(level, grid)| {
                 let mut source = std::mem::take(&mut source[level]);
                 for (s, p) in source.iter_mut().zip(&portal[level]) {
-                    if *s == NOT_SOURCE {
-                        *s = *p;
+                    if let (CellSource::NotTarget, Some(door)) = (*s, p) {
+                        *s = CellSource::Door(*door);
                     }
                 }
                 // A cell just outside the walkable space, beside an opening's cells, leads through
@@ -160,7 +167,7 @@ impl FloorField {
                 // centre has strayed into such a cell must still go out, not back in.
                 let nx = grid.nx;
                 for k in 0..nx * grid.ny {
-                    if grid.walkable[k] || source[k] != NOT_SOURCE {
+                    if grid.walkable[k] || source[k] != CellSource::NotTarget {
                         continue;
                     }
                     let (i, j) = (k % nx, k / nx);
@@ -173,7 +180,7 @@ impl FloorField {
                     let door = neighbours
                         .into_iter()
                         .flatten()
-                        .filter(|&n| grid.walkable[n] && source[n] != NOT_SOURCE && source[n] != IN_DESTINATION)
+                        .filter(|&n| grid.walkable[n] && matches!(source[n], CellSource::Door(_)))
                         .min_by(|&a, &b| time[level][a].total_cmp(&time[level][b]).then(a.cmp(&b)))
                         .map(|n| source[n]);
                     if let Some(door) = door {

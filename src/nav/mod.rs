@@ -4,67 +4,65 @@
 pub mod fmm;
 mod grid;
 
-pub use fmm::FloorField;
-pub use grid::NavGrid;
+pub use fmm::{CellSource, FloorField};
+pub use grid::{NEAR_WALL, NavGrid};
 
 use std::collections::BTreeMap;
 
 use bevy::prelude::Resource;
 
+use crate::geom::distance_to_segment;
+use crate::ids::{DestinationId, DoorId, IdVec, LevelId, TargetId};
 use crate::space::Space;
-use crate::space::geom::distance_to_segment;
 
 /// What a floor field leads to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TargetKey {
-    /// The nearest open exit among `doors` (door indices, sorted), on any level; `None` means all.
-    Exits { doors: Option<Vec<usize>> },
-    /// A destination area (index into the scene's destinations).
-    Destination { destination: usize },
+    /// The nearest open exit among `doors` (sorted), on any level; `None` means all.
+    Exits { doors: Option<Vec<DoorId>> },
+    /// A destination area.
+    Destination { destination: DestinationId },
 }
-
-/// Destination polygons by index, with their level, as navigation needs them.
-#[derive(Clone, Debug, Default)]
-pub struct DestinationAreas(pub Vec<(usize, usize, Vec<[f64; 2]>)>);
 
 /// A way across a stair opening: an agent in cell `from` of level `from_level` can step to cell
 /// `to` of level `to_level` through door `door`, at a cost in metres of free walking.
 #[derive(Clone, Copy, Debug)]
 pub struct Link {
-    pub from_level: usize,
+    pub from_level: LevelId,
     pub from: usize,
-    pub to_level: usize,
+    pub to_level: LevelId,
     pub to: usize,
-    pub door: usize,
+    pub door: DoorId,
     pub cost: f64,
 }
 
-/// Every grid and every field in use. Fields are addressed by target index, then level.
+/// Every grid and every field in use. Fields are addressed by target, then level.
 #[derive(Resource, Clone, Debug)]
 pub struct Navigation {
-    pub grids: Vec<NavGrid>,
-    fields: Vec<Vec<FloorField>>,
-    pub keys: BTreeMap<TargetKey, usize>,
-    targets: Vec<TargetKey>,
+    pub grids: IdVec<LevelId, NavGrid>,
+    fields: IdVec<TargetId, IdVec<LevelId, FloorField>>,
+    pub keys: BTreeMap<TargetKey, TargetId>,
+    targets: IdVec<TargetId, TargetKey>,
     /// The target "nearest open exit anywhere", used when an agent's own target cannot be reached.
-    pub any_exit: Option<usize>,
-    destinations: DestinationAreas,
+    pub any_exit: Option<TargetId>,
     /// Links into each cell that agents can enter through an opening, by (level, cell).
-    links_into: BTreeMap<(usize, usize), Vec<Link>>,
+    links_into: BTreeMap<(LevelId, usize), Vec<Link>>,
 }
 
 impl Navigation {
-    pub fn new(space: &Space, cell: f64, destinations: DestinationAreas) -> Self {
-        let grids = (0..space.levels.len())
-            .map(|li| NavGrid::build(&space.levels[li], cell, &space.blocked_zones(li)))
+    /// Grids for every level at `cell` metres; `near_wall_reach` as in [`NavGrid::near_wall_reach`].
+    pub fn new(space: &Space, cell: f64, near_wall_reach: f64) -> Self {
+        let grids = space
+            .levels
+            .enumerate()
+            .map(|(li, level)| NavGrid::build(level, cell, &space.blocked_zones(li), near_wall_reach))
             .collect();
         let mut nav = Navigation {
             grids,
-            fields: Vec::new(),
+            fields: IdVec::new(),
             keys: BTreeMap::new(),
-            targets: Vec::new(),
+            targets: IdVec::new(),
             any_exit: None,
-            destinations,
             links_into: BTreeMap::new(),
         };
         nav.links_into = nav.portal_links(space);
@@ -76,26 +74,27 @@ impl Navigation {
 
     /// The field of `target` on `level`.
     #[inline]
-    pub fn field(&self, target: u32, level: usize) -> &FloorField {
-        &self.fields[target as usize][level]
+    pub fn field(&self, target: TargetId, level: LevelId) -> &FloorField {
+        &self.fields[target][level]
     }
 
-    /// The index of the target `key`, computing its fields on first use.
-    pub fn target(&mut self, space: &Space, key: TargetKey) -> usize {
+    /// The target `key`, computing its fields on first use.
+    pub fn target(&mut self, space: &Space, key: TargetKey) -> TargetId {
         if let Some(&i) = self.keys.get(&key) {
             return i;
         }
         let fields = self.compute(space, &key);
-        self.fields.push(fields);
+        let id = self.fields.push(fields);
         self.targets.push(key.clone());
-        self.keys.insert(key, self.fields.len() - 1);
-        self.fields.len() - 1
+        self.keys.insert(key, id);
+        id
     }
 
     /// Rebuilds a level's grid after its walls or zones changed, and every field.
-    pub fn rebuild_level(&mut self, space: &Space, level: usize) {
-        let cell = self.grids[level].cell;
-        self.grids[level] = NavGrid::build(&space.levels[level], cell, &space.blocked_zones(level));
+    pub fn rebuild_level(&mut self, space: &Space, level: LevelId) {
+        let old = &self.grids[level];
+        self.grids[level] =
+            NavGrid::build(&space.levels[level], old.cell, &space.blocked_zones(level), old.near_wall_reach);
         self.links_into = self.portal_links(space);
         self.recompute_all(space);
     }
@@ -109,24 +108,24 @@ impl Navigation {
     }
 
     fn recompute_all(&mut self, space: &Space) {
-        for i in 0..self.targets.len() {
-            self.fields[i] = self.compute(space, &self.targets[i].clone());
+        for id in self.targets.ids() {
+            self.fields[id] = self.compute(space, &self.targets[id].clone());
         }
     }
 
-    fn compute(&self, space: &Space, key: &TargetKey) -> Vec<FloorField> {
+    fn compute(&self, space: &Space, key: &TargetKey) -> IdVec<LevelId, FloorField> {
         let mut seeds = fmm::Seeds::new(&self.grids);
         match key {
             TargetKey::Exits { doors } => {
-                for (i, door) in space.doors.iter().enumerate() {
-                    if door.is_open_exit() && doors.as_ref().is_none_or(|list| list.contains(&i)) {
-                        seeds.door(&self.grids[door.level], space, i);
+                for (id, door) in space.doors.enumerate() {
+                    if door.is_open_exit() && doors.as_ref().is_none_or(|list| list.contains(&id)) {
+                        seeds.door(&self.grids[door.level], space, id);
                     }
                 }
             }
             TargetKey::Destination { destination } => {
-                if let Some((_, level, polygon)) = self.destinations.0.iter().find(|(i, ..)| i == destination) {
-                    seeds.area(&self.grids[*level], *level, polygon);
+                if let Some(d) = space.destinations.get(*destination) {
+                    seeds.area(&self.grids[d.level], d.level, &d.area);
                 }
             }
         }
@@ -134,8 +133,8 @@ impl Navigation {
     }
 
     /// Links through every stair opening that the stair's direction allows.
-    fn portal_links(&self, space: &Space) -> BTreeMap<(usize, usize), Vec<Link>> {
-        let mut links: BTreeMap<(usize, usize), Vec<Link>> = BTreeMap::new();
+    fn portal_links(&self, space: &Space) -> BTreeMap<(LevelId, usize), Vec<Link>> {
+        let mut links: BTreeMap<(LevelId, usize), Vec<Link>> = BTreeMap::new();
         for portal in space.portals.iter().filter(|p| p.allowed) {
             let (door, peer) = (&space.doors[portal.door], &space.doors[portal.peer]);
             if !door.open || !peer.open {

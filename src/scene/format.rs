@@ -1,10 +1,10 @@
 //! The scene file format (`scenes/*.ron`, version 1): plain serde types, no behaviour.
-//! Every object carries an `id` so that diagnostics and outputs can name it.
+//! Every object carries an `id` so that diagnostics and outputs can name it; unknown fields are refused everywhere.
 
 use serde::{Deserialize, Serialize};
 
 /// A point in local metres: `(x, y)`, x east, y north of the unit's origin.
-pub type Point = [f64; 2];
+pub use crate::geom::Point;
 
 /// The only scene format version this build reads.
 pub const SCENE_VERSION: u32 = 1;
@@ -58,6 +58,7 @@ pub struct Unit {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum UnitKind {
     Building,
     ScenicArea,
@@ -159,6 +160,7 @@ pub struct Building {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum BuildingUse {
     Shop,
     Office,
@@ -214,6 +216,7 @@ pub struct StairEnd {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum StairDirection {
     #[default]
     Both,
@@ -333,6 +336,7 @@ fn default_relaxation() -> f64 {
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum ExitChoice {
     /// The exit with the shortest walk.
     #[default]
@@ -460,6 +464,7 @@ fn default_radius() -> f64 {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Placement {
     /// `count` agents placed at random, without overlap, inside the polygon.
     Area { polygon: Vec<Point>, count: u32 },
@@ -474,6 +479,7 @@ pub enum Placement {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Goal {
     /// The exit with the shortest walking distance.
     #[default]
@@ -485,6 +491,7 @@ pub enum Goal {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Distribution {
     Constant(f64),
     Uniform {
@@ -511,6 +518,7 @@ pub enum Distribution {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum AgeGroup {
     Under30,
     From30To50,
@@ -537,6 +545,7 @@ impl Default for Distribution {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Measurement {
     /// Counts crossings of a line (both directions).
     Line { id: String, level: String, from: Point, to: Point },
@@ -561,6 +570,7 @@ pub struct TimedEvent {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Action {
     CloseDoor(String),
     OpenDoor(String),

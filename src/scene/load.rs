@@ -1,12 +1,14 @@
-//! Reading a scene file: RON parsing with positioned errors, version check, hashing.
-//! Semantic checks live in `validate`; this module only turns text into `Scene`.
+//! Reading a scene file: bytes to text with located encoding problems, RON parsing with positioned
+//! errors, the version check and hashing. Semantic checks live in `check`.
 
+use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::diagnostic::{Diagnostic, Diagnostics, SourceMap};
 use super::format::{SCENE_VERSION, Scene};
+use super::limits::MAX_FILE_BYTES;
 
 /// A parsed scene with the text it came from.
 #[derive(Clone, Debug)]
@@ -28,30 +30,71 @@ pub fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
 
-/// Reads and parses a scene file; problems come back located.
-pub fn read_scene(path: &Path) -> Result<LoadedScene, Diagnostics> {
-    let bytes = std::fs::read(path).map_err(|e| {
+/// Reads a file of at most `MAX_FILE_BYTES`, as UTF-8 text without a byte-order mark. Problems come
+/// back located (a bad byte by its line and column).
+pub fn read_text(path: &Path, what: &str) -> Result<(String, Vec<u8>), Diagnostics> {
+    let fail = |message: String, hint: &str| {
         Diagnostics(vec![Diagnostic {
             file: path.to_path_buf(),
             line: 1,
             col: 1,
             object: None,
-            message: format!("cannot read the scene file: {e}"),
-            hint: Some("check the path; scenes live in scenes/*.ron".into()),
+            message,
+            hint: Some(hint.into()),
         }])
-    })?;
-    let hash = hex(&Sha256::digest(&bytes));
-    let text = String::from_utf8(bytes).map_err(|e| {
+    };
+    let file =
+        std::fs::File::open(path).map_err(|e| fail(format!("cannot read the {what} file: {e}"), "check the path"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read the {what} file: {e}"), "check the path"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(
+            format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20),
+            "a unit's scene is a few hundred kB at most; simplify outlines or split the unit",
+        ));
+    }
+    let text = decode(path, &bytes)?;
+    Ok((text, bytes))
+}
+
+/// UTF-8 text without a byte-order mark, or a located problem.
+pub fn decode(path: &Path, bytes: &[u8]) -> Result<String, Diagnostics> {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         let source = SourceMap::new(path, String::new());
-        Diagnostics(vec![source.at(
-            1,
-            1,
-            None,
-            format!("the file is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        )])
-    })?;
-    let source = SourceMap::new(path, text);
-    parse_scene(source, hash)
+        return Err(Diagnostics(vec![
+            source
+                .at(1, 1, None, "the file starts with a UTF-8 byte-order mark (U+FEFF)")
+                .hint("save the file as UTF-8 without BOM (in most editors: 'UTF-8' rather than 'UTF-8 with BOM')"),
+        ]));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => {
+            let valid = e.valid_up_to();
+            // The valid prefix is text: it gives the bad byte's line and column.
+            let prefix = SourceMap::new(path, String::from_utf8_lossy(&bytes[..valid]).into_owned());
+            let (line, col) = prefix.position(valid);
+            Err(Diagnostics(vec![
+                prefix
+                    .at(
+                        line,
+                        col,
+                        None,
+                        format!("the file is not UTF-8 text: byte 0x{:02X} (offset {valid})", bytes[valid]),
+                    )
+                    .hint("save the file as UTF-8; names in Chinese are fine in UTF-8"),
+            ]))
+        }
+    }
+}
+
+/// Reads and parses a scene file; problems come back located.
+pub fn read_scene(path: &Path) -> Result<LoadedScene, Diagnostics> {
+    let (text, bytes) = read_text(path, "scene")?;
+    let hash = hex(&Sha256::digest(&bytes));
+    parse_scene(SourceMap::new(path, text), hash)
 }
 
 /// Parses scene text that did not come from a file (tests, imports).
@@ -59,24 +102,29 @@ pub fn parse_scene(source: SourceMap, hash: String) -> Result<LoadedScene, Diagn
     if let Some(d) = version_problem(&source) {
         return Err(Diagnostics(vec![d]));
     }
-    match ron_options().from_str::<Scene>(&source.text) {
-        Ok(scene) => Ok(LoadedScene { scene, source, hash }),
-        Err(e) => {
-            let d = source.at(e.span.start.line, e.span.start.col, None, describe_ron_error(&e.code));
-            let d = match &e.code {
-                ron::Error::NoSuchStructField { expected, .. } => {
-                    d.hint(format!("fields allowed here: {}", expected.join(", ")))
-                }
-                ron::Error::NoSuchEnumVariant { expected, .. } => d.hint(format!("one of: {}", expected.join(", "))),
-                ron::Error::MissingStructField { .. } => d.hint("add the field; see README.md, 'Scene format'"),
-                _ => d.hint("see README.md, 'Scene format', and the bundled scenes/*.ron for the syntax"),
-            };
-            Err(Diagnostics(vec![d]))
-        }
-    }
+    parse_ron::<Scene>(&source, "the scene").map(|scene| LoadedScene { scene, source, hash })
 }
 
-fn describe_ron_error(code: &ron::Error) -> String {
+/// Parses RON text into `T`, locating the first problem.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &SourceMap, what: &str) -> Result<T, Diagnostics> {
+    if let Some(d) = stray_character(source) {
+        return Err(Diagnostics(vec![d]));
+    }
+    ron_options().from_str::<T>(&source.text).map_err(|e| {
+        let d = source.at(e.span.start.line, e.span.start.col, None, describe_ron_error(&e.code, what));
+        let d = match &e.code {
+            ron::Error::NoSuchStructField { expected, .. } => {
+                d.hint(format!("fields allowed here: {}", expected.join(", ")))
+            }
+            ron::Error::NoSuchEnumVariant { expected, .. } => d.hint(format!("one of: {}", expected.join(", "))),
+            ron::Error::MissingStructField { .. } => d.hint("add the field; see README.md, 'Scene format'"),
+            _ => d.hint("see README.md, 'Scene format', and the bundled scenes/*.ron for the syntax"),
+        };
+        Diagnostics(vec![d])
+    })
+}
+
+fn describe_ron_error(code: &ron::Error, what: &str) -> String {
     match code {
         ron::Error::NoSuchStructField { found, outer, .. } => match outer {
             Some(outer) => format!("unknown field `{found}` in {outer}"),
@@ -90,17 +138,127 @@ fn describe_ron_error(code: &ron::Error) -> String {
             Some(outer) => format!("unknown variant `{found}` of {outer}"),
             None => format!("unknown variant `{found}`"),
         },
-        other => format!("cannot parse the scene: {other}"),
+        other => format!("cannot parse {what}: {other}"),
     }
+}
+
+/// ASCII look-alikes that an input method slips in: full-width punctuation and spaces.
+fn ascii_lookalike(c: char) -> Option<char> {
+    Some(match c {
+        '，' => ',',
+        '：' => ':',
+        '；' => ';',
+        '（' => '(',
+        '）' => ')',
+        '【' | '［' => '[',
+        '】' | '］' => ']',
+        '“' | '”' | '＂' => '"',
+        '‘' | '’' => '\'',
+        '　' | '\u{00A0}' => ' ',
+        '－' | '−' => '-',
+        '．' | '。' => '.',
+        c if ('！'..='～').contains(&c) => char::from_u32(c as u32 - 0xFEE0)?,
+        _ => return None,
+    })
+}
+
+/// The first character outside strings and comments that RON cannot read: anything non-ASCII
+/// (often full-width punctuation typed with a Chinese input method) or an ASCII control character.
+fn stray_character(source: &SourceMap) -> Option<Diagnostic> {
+    let text = source.text.as_bytes();
+    let mut i = 0;
+    let mut depth = 0usize; // nesting of /* */ comments
+    while i < text.len() {
+        let b = text[i];
+        if depth > 0 {
+            if text[i..].starts_with(b"*/") {
+                depth -= 1;
+                i += 2;
+            } else if text[i..].starts_with(b"/*") {
+                depth += 1;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        match b {
+            b'/' if text.get(i + 1) == Some(&b'/') => {
+                while i < text.len() && text[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if text.get(i + 1) == Some(&b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'r' if matches!(text.get(i + 1), Some(b'"' | b'#')) => {
+                // A raw string r#"…"#: skip to the same number of #s after a quote.
+                let hashes = text[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                let open = i + 1 + hashes;
+                if text.get(open) != Some(&b'"') {
+                    i += 1;
+                    continue;
+                }
+                let mut close = Vec::with_capacity(hashes + 1);
+                close.push(b'"');
+                close.extend(std::iter::repeat_n(b'#', hashes));
+                i = text[open + 1..]
+                    .windows(close.len())
+                    .position(|w| w == close.as_slice())
+                    .map_or(text.len(), |p| open + 1 + p + close.len());
+            }
+            b'\'' => {
+                // A character literal: 'x', '\n' or a multi-byte character.
+                let end = text[i + 1..].iter().take(8).position(|&c| c == b'\'').map_or(i + 1, |p| i + 2 + p);
+                i = end;
+            }
+            b if b >= 0x80 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f => {
+                let c = source.text[i..].chars().next()?;
+                let (line, col) = source.position(i);
+                let name = if c.is_control() { "a control character".to_string() } else { format!("'{c}'") };
+                let d = source.at(
+                    line,
+                    col,
+                    None,
+                    format!("{name} (U+{:04X}) outside a string or comment: RON is written in ASCII", c as u32),
+                );
+                return Some(match ascii_lookalike(c) {
+                    Some(a) => {
+                        d.hint(format!("replace it with the ASCII '{a}' (switch the input method to half-width)"))
+                    }
+                    None => {
+                        d.hint("names in other scripts belong inside \"quotes\" (e.g. unit.name) or in // comments")
+                    }
+                });
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// The version is checked before parsing so that a newer file gets a version message,
 /// not a confusing field error.
 fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
-    let offset = find_field(&source.text, "version")?;
-    let rest = &source.text[offset..];
-    let value: String = rest[rest.find(':')? + 1..].trim_start().chars().take_while(|c| c.is_ascii_digit()).collect();
-    let version: u32 = value.parse().ok()?;
+    let offset = find_field(source.text.as_bytes(), b"version")?;
+    let rest = &source.text.as_bytes()[offset..];
+    let colon = rest.iter().position(|&c| c == b':')?;
+    let digits: Vec<u8> = rest[colon + 1..]
+        .iter()
+        .skip_while(|c| c.is_ascii_whitespace())
+        .take_while(|c| c.is_ascii_digit())
+        .take(10)
+        .copied()
+        .collect();
+    let version: u32 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
     (version != SCENE_VERSION).then(|| {
         let (line, col) = source.position(offset);
         source
@@ -114,28 +272,28 @@ fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
     })
 }
 
-/// Byte offset of `name:` used as a field name, skipping comments and strings.
-fn find_field(text: &str, name: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
+/// Byte offset of `name:` used as a field name, skipping comments and strings. Works on bytes, so
+/// text in any script before it is harmless.
+fn find_field(text: &[u8], name: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+    while i < text.len() {
+        match text[i] {
+            b'/' if text.get(i + 1) == Some(&b'/') => {
+                while i < text.len() && text[i] != b'\n' {
                     i += 1;
                 }
             }
             b'"' => {
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
                 }
                 i += 1;
                 continue;
             }
             _ if text[i..].starts_with(name)
-                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
-                && text[i + name.len()..].trim_start().starts_with(':') =>
+                && (i == 0 || !(text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b'_'))
+                && text[i + name.len()..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b':') =>
             {
                 return Some(i);
             }

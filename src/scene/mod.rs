@@ -1,12 +1,13 @@
-//! Scenes: the RON file format, loading with located errors, and validation.
-//! Owns everything between a `scenes/*.ron` file and a checked, ready-to-run `Scene`.
+//! Scenes: the RON file format, loading with located errors, and the checks that need no world.
+//! Owns everything between a `scenes/*.ron` file and a `CheckedScene`; it builds nothing.
 
+pub mod check;
 pub mod diagnostic;
 pub mod format;
+pub mod limits;
 pub mod load;
-pub mod validate;
 
+pub use check::{CheckedScene, MAX_SPAWN_DENSITY, Precheck, check_scene, precheck};
 pub use diagnostic::{Diagnostic, Diagnostics, SourceMap};
 pub use format::*;
-pub use load::{LoadedScene, read_scene};
-pub use validate::{CheckedScene, check_scene};
+pub use load::{LoadedScene, parse_scene, read_scene};

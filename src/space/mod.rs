@@ -1,21 +1,17 @@
-//! The walkable space of each level: areas joined, obstacles cut out, walls and doors.
-//! Owns the wall R-trees used for wall interaction and the door geometry (open or closed).
-
-pub mod expand;
-pub mod geom;
+//! The runtime space of the twin: walkable space per level, walls with door gaps, doors, stair
+//! portals, zones, destinations, and the static objects (buildings, obstacles, streets) others draw.
 
 use std::collections::BTreeMap;
 
 use bevy::math::DVec2;
-use geo::{BooleanOps, Contains, Coord, LineString, MultiPolygon, Polygon};
+use geo::{Contains, MultiPolygon};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Line};
 
-use crate::scene::{Diagnostics, Point, Scene, SourceMap, StairDirection};
-use geom::{closest_on_segment, distance_to_segment, v};
-
-/// How far (m) a door's `at` point may lie from its wall.
-pub const DOOR_SNAP: f64 = 0.05;
+use crate::geom::{Point, distance_to_segment, v};
+use crate::ids::{
+    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, StairId, StreetId, ZoneId,
+};
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
 
@@ -25,10 +21,20 @@ pub struct WallSegment {
     pub b: DVec2,
 }
 
+/// What an opening is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DoorKind {
+    /// A door of the scene (an exit, an entrance or an interior door).
+    Scene,
+    /// One of a stair's four openings.
+    StairOpening(PortalId),
+}
+
 #[derive(Clone, Debug)]
 pub struct DoorGeom {
+    /// The scene's id (stair openings: `<stair>:foot`, `:foot-step`, `:head-step`, `:head`).
     pub id: String,
-    pub level: usize,
+    pub level: LevelId,
     pub a: DVec2,
     pub b: DVec2,
     pub open: bool,
@@ -38,50 +44,7 @@ pub struct DoorGeom {
     pub exit: bool,
     /// Unit normal; for boundary doors it points out of the walkable space.
     pub normal: DVec2,
-    /// For a stair opening: the index of its portal.
-    pub portal: Option<usize>,
-}
-
-/// One side of a stair opening: crossing `door` puts an agent at `peer` on the other level.
-#[derive(Clone, Copy, Debug)]
-pub struct Portal {
-    pub door: usize,
-    pub peer: usize,
-    pub stair: usize,
-    /// Crossing here steps onto the stair (as opposed to off it).
-    pub onto_stair: bool,
-    /// The stair's direction allows crossing here.
-    pub allowed: bool,
-}
-
-/// A stair's runtime facts; its walkable corridor is the level `level`.
-#[derive(Clone, Debug)]
-pub struct StairGeom {
-    pub id: String,
-    pub level: usize,
-    pub foot_level: usize,
-    pub head_level: usize,
-    pub width: f64,
-    pub run: f64,
-    pub rise: f64,
-    /// Horizontal free speeds, m/s.
-    pub speed_up: f64,
-    pub speed_down: f64,
-    /// Most persons per metre of width per second stepping on.
-    pub flow_up: f64,
-    pub flow_down: f64,
-    pub direction: StairDirection,
-    /// World positions (x, y) of the foot and head openings, for output.
-    pub foot_world: DVec2,
-    pub head_world: DVec2,
-}
-
-/// What a level is: a floor of the scene, or a stair's corridor (in its own frame: x along the
-/// run from the foot, y across).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum LevelKind {
-    Floor,
-    Stair(usize),
+    pub kind: DoorKind,
 }
 
 impl DoorGeom {
@@ -95,12 +58,81 @@ impl DoorGeom {
     pub fn is_open_exit(&self) -> bool {
         self.open && self.boundary && self.exit
     }
+    /// The portal, for a stair opening.
+    pub fn portal(&self) -> Option<PortalId> {
+        match self.kind {
+            DoorKind::StairOpening(p) => Some(p),
+            DoorKind::Scene => None,
+        }
+    }
     /// Whether walls have a gap here now. A stair opening has one only where crossing it is
     /// allowed: people stepping off the stair are placed on the far side, so a one-way stair is
     /// wall from the side it may not be entered.
-    fn cuts_wall(&self, portals: &[Portal]) -> bool {
-        self.open && (!self.boundary || self.exit || self.portal.is_some_and(|p| portals[p].allowed))
+    fn cuts_wall(&self, portals: &IdVec<PortalId, Portal>) -> bool {
+        self.open && (!self.boundary || self.exit || self.portal().is_some_and(|p| portals[p].allowed))
     }
+}
+
+/// One side of a stair opening: crossing `door` puts an agent at `peer` on the other level.
+#[derive(Clone, Copy, Debug)]
+pub struct Portal {
+    pub door: DoorId,
+    pub peer: DoorId,
+    pub stair: StairId,
+    /// Crossing here steps onto the stair (as opposed to off it).
+    pub onto_stair: bool,
+    /// The stair's direction allows crossing here.
+    pub allowed: bool,
+}
+
+/// Which ways a stair may be walked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StairDirection {
+    #[default]
+    Both,
+    UpOnly,
+    DownOnly,
+}
+
+impl StairDirection {
+    /// Whether the stair may be entered at its foot (going up) and at its head (going down).
+    pub fn entries(self) -> (bool, bool) {
+        match self {
+            StairDirection::Both => (true, true),
+            StairDirection::UpOnly => (true, false),
+            StairDirection::DownOnly => (false, true),
+        }
+    }
+}
+
+/// A stair's runtime facts; its walkable corridor is the level `level`.
+#[derive(Clone, Debug)]
+pub struct StairGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub foot_level: LevelId,
+    pub head_level: LevelId,
+    pub width: f64,
+    pub run: f64,
+    pub rise: f64,
+    /// Horizontal free speeds, m/s.
+    pub speed_up: f64,
+    pub speed_down: f64,
+    /// Most persons per metre of width per second stepping on.
+    pub flow_up: f64,
+    pub flow_down: f64,
+    pub direction: StairDirection,
+    /// World positions (x, y) of the foot and head openings.
+    pub foot_world: DVec2,
+    pub head_world: DVec2,
+}
+
+/// What a level is: a floor of the scene, or a stair's corridor (in its own frame: x along the
+/// run from the foot, y across).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LevelKind {
+    Floor,
+    Stair(StairId),
 }
 
 #[derive(Clone, Debug)]
@@ -112,7 +144,7 @@ pub struct LevelSpace {
     /// The walkable areas joined, before obstacles and buildings are cut out.
     pub outline: MultiPolygon<f64>,
     /// Boundary edges and interior walls, before doors are cut into them.
-    base_walls: Vec<WallSegment>,
+    pub base_walls: Vec<WallSegment>,
     /// Walls as they stand now: open doors are gaps, closed doors are wall.
     pub walls: Vec<WallSegment>,
     pub wall_tree: RTree<WallObject>,
@@ -121,6 +153,37 @@ pub struct LevelSpace {
 }
 
 impl LevelSpace {
+    /// A level whose walls are still to be cut (see [`Space::new`]). Its bounds are those of its walls.
+    pub fn new(
+        id: String,
+        kind: LevelKind,
+        elevation: f64,
+        walkable: MultiPolygon<f64>,
+        outline: MultiPolygon<f64>,
+        base_walls: Vec<WallSegment>,
+    ) -> Self {
+        let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+        for w in &base_walls {
+            min = min.min(w.a).min(w.b);
+            max = max.max(w.a).max(w.b);
+        }
+        if base_walls.is_empty() {
+            (min, max) = (DVec2::ZERO, DVec2::ZERO);
+        }
+        LevelSpace {
+            id,
+            kind,
+            elevation,
+            walkable,
+            outline,
+            base_walls,
+            walls: Vec::new(),
+            wall_tree: RTree::new(),
+            min,
+            max,
+        }
+    }
+
     pub fn contains(&self, p: DVec2) -> bool {
         self.walkable.contains(&geo::Point::new(p.x, p.y))
     }
@@ -151,372 +214,143 @@ impl LevelSpace {
 #[derive(Clone, Debug)]
 pub struct ZoneGeom {
     pub id: String,
-    pub level: usize,
+    pub level: LevelId,
     pub polygon: Vec<Point>,
     pub blocked: bool,
 }
 
+/// A place agents walk to and stay at.
 #[derive(Clone, Debug)]
+pub struct DestinationGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub area: Vec<Point>,
+}
+
+/// What a building is used for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuildingUse {
+    Shop,
+    Office,
+    Residence,
+    Heritage,
+    #[default]
+    Mixed,
+}
+
+#[derive(Clone, Debug)]
+pub struct BuildingGeom {
+    pub id: String,
+    /// The level whose walkable space the footprint blocks; the building stands on it.
+    pub level: LevelId,
+    pub footprint: Vec<Point>,
+    pub height: f64,
+    pub floors: u32,
+    pub usage: BuildingUse,
+}
+
+#[derive(Clone, Debug)]
+pub struct ObstacleGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub footprint: Vec<Point>,
+    pub height: f64,
+}
+
+/// Which way a lane's traffic runs, relative to its street's centre line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaneDirection {
+    Forward,
+    Backward,
+}
+
+/// A traffic lane: its centre line in the direction of travel.
+#[derive(Clone, Debug)]
+pub struct LaneGeom {
+    pub id: LaneId,
+    pub centerline: Vec<DVec2>,
+    pub width: f64,
+    pub direction: LaneDirection,
+}
+
+/// A pedestrian crossing over a street's carriageway.
+#[derive(Clone, Debug)]
+pub struct CrossingGeom {
+    pub id: String,
+    pub crossing: CrossingId,
+    /// Distance along the street's centre line, m.
+    pub at: f64,
+    pub width: f64,
+    pub signal: bool,
+    pub polygon: Vec<DVec2>,
+}
+
+/// A street: carriageway closed to pedestrians except at crossings, sidewalks either side, kerbs
+/// between, and lanes for vehicles.
+#[derive(Clone, Debug)]
+pub struct StreetGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub centerline: Vec<DVec2>,
+    /// Carriageway width, m.
+    pub width: f64,
+    pub kerb_height: f64,
+    pub one_way: bool,
+    /// One quadrilateral per centre-line segment.
+    pub carriageway: Vec<Vec<DVec2>>,
+    pub sidewalks: Vec<Vec<DVec2>>,
+    /// The carriageway's edges, left and right of the centre line.
+    pub kerbs: Vec<Vec<DVec2>>,
+    /// Lines between lanes (dividing opposing traffic included).
+    pub lane_markings: Vec<Vec<DVec2>>,
+    pub lanes: Vec<LaneGeom>,
+    pub crossings: Vec<CrossingGeom>,
+}
+
+#[derive(Clone, Debug, Default)]
 pub struct Space {
-    pub levels: Vec<LevelSpace>,
-    pub doors: Vec<DoorGeom>,
-    pub zones: Vec<ZoneGeom>,
-    pub zone_index: BTreeMap<String, usize>,
-    pub portals: Vec<Portal>,
-    pub stairs: Vec<StairGeom>,
+    pub levels: IdVec<LevelId, LevelSpace>,
+    pub doors: IdVec<DoorId, DoorGeom>,
+    pub zones: IdVec<ZoneId, ZoneGeom>,
+    pub portals: IdVec<PortalId, Portal>,
+    pub stairs: IdVec<StairId, StairGeom>,
+    pub destinations: IdVec<DestinationId, DestinationGeom>,
+    pub buildings: IdVec<BuildingId, BuildingGeom>,
+    pub obstacles: Vec<ObstacleGeom>,
+    pub streets: IdVec<StreetId, StreetGeom>,
     /// The scene's levels by id (stair corridors, which follow them, are not listed).
-    pub level_index: BTreeMap<String, usize>,
-    pub door_index: BTreeMap<String, usize>,
-}
-
-pub fn polygon(outer: &[Point], holes: &[Vec<Point>]) -> Polygon<f64> {
-    let ring = |pts: &[Point]| LineString::from(pts.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>());
-    Polygon::new(ring(outer), holes.iter().map(|h| ring(h)).collect())
-}
-
-fn rings(mp: &MultiPolygon<f64>) -> impl Iterator<Item = &LineString<f64>> {
-    mp.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+    pub level_index: BTreeMap<String, LevelId>,
+    pub door_index: BTreeMap<String, DoorId>,
+    pub zone_index: BTreeMap<String, ZoneId>,
+    pub destination_index: BTreeMap<String, DestinationId>,
 }
 
 impl Space {
-    /// Builds every level. Problems with doors are reported into `diags`; the objects at fault
-    /// are left out so that the rest can still be checked. `usable` tells which polygons passed
-    /// their own validation (by object id); others are skipped.
-    pub fn build(scene: &Scene, src: &SourceMap, usable: &dyn Fn(&str) -> bool, diags: &mut Diagnostics) -> Space {
-        let level_index: BTreeMap<String, usize> =
-            scene.levels.iter().enumerate().map(|(i, l)| (l.id.clone(), i)).collect();
-        let elevation = |id: &str| level_index.get(id).map_or(0.0, |&i| scene.levels[i].elevation);
-        // Stairs whose ends and numbers are sound; each gets a corridor level after the floors.
-        let stairs: Vec<&crate::scene::Stair> = scene
-            .stairs
-            .iter()
-            .filter(|st| {
-                level_index.contains_key(&st.foot.level)
-                    && level_index.contains_key(&st.head.level)
-                    && st.width > 0.0
-                    && st.run > 0.0
-                    && elevation(&st.head.level) > elevation(&st.foot.level)
-            })
-            .collect();
-        let mut levels = Vec::with_capacity(scene.levels.len() + stairs.len());
-        for (li, level) in scene.levels.iter().enumerate() {
-            let streets: Vec<expand::StreetGeometry> = scene
-                .streets
-                .iter()
-                .filter(|st| level_index.get(&st.level) == Some(&li) && st.centerline.len() >= 2)
-                .map(expand::street)
-                .collect();
-            let areas: Vec<Polygon<f64>> = level
-                .walkable
-                .iter()
-                .filter(|a| usable(&a.id))
-                .map(|a| polygon(&a.outer, &a.holes))
-                .chain(streets.iter().flat_map(|g| g.walkable.iter().chain(&g.crossings).cloned()))
-                .collect();
-            let outline = geo::unary_union(areas.iter());
-            let mut walkable = outline.clone();
-            let crossings: Vec<Polygon<f64>> = streets.iter().flat_map(|g| g.crossings.iter().cloned()).collect();
-            let crossings = geo::unary_union(crossings.iter());
-            let carriageways: Vec<Polygon<f64>> = streets
-                .iter()
-                .flat_map(|g| g.carriageway.iter())
-                .flat_map(|c| geo::MultiPolygon::new(vec![c.clone()]).difference(&crossings).0)
-                .collect();
-            let blocked: Vec<Polygon<f64>> = scene
-                .obstacles
-                .iter()
-                .filter(|o| level_index.get(&o.level) == Some(&li) && usable(&o.id))
-                .map(|o| polygon(&o.footprint, &[]))
-                .chain(
-                    scene
-                        .buildings
-                        .iter()
-                        .filter(|b| level_index.get(&b.level) == Some(&li) && usable(&b.id))
-                        .map(|b| polygon(&b.footprint, &[])),
-                )
-                .chain(carriageways)
-                .collect();
-            if !blocked.is_empty() {
-                walkable = walkable.difference(&geo::unary_union(blocked.iter()));
-            }
-            let mut base_walls = Vec::new();
-            for ring in rings(&walkable) {
-                for line in ring.lines() {
-                    let (a, b) = (DVec2::new(line.start.x, line.start.y), DVec2::new(line.end.x, line.end.y));
-                    if a.distance(b) > 1e-9 {
-                        base_walls.push(WallSegment { a, b });
-                    }
-                }
-            }
-            for wall in level.walls.iter().filter(|w| usable(&w.id)) {
-                for pair in wall.points.windows(2) {
-                    let (a, b) = (v(pair[0]), v(pair[1]));
-                    if a.distance(b) > 1e-9 {
-                        base_walls.push(WallSegment { a, b });
-                    }
-                }
-            }
-            let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
-            for w in &base_walls {
-                min = min.min(w.a).min(w.b);
-                max = max.max(w.a).max(w.b);
-            }
-            if base_walls.is_empty() {
-                (min, max) = (DVec2::ZERO, DVec2::ZERO);
-            }
-            levels.push(LevelSpace {
-                id: level.id.clone(),
-                kind: LevelKind::Floor,
-                elevation: level.elevation,
-                walkable,
-                outline,
-                base_walls,
-                walls: Vec::new(),
-                wall_tree: RTree::new(),
-                min,
-                max,
-            });
+    /// Cuts the door gaps into every level's walls and indexes them. Call once all levels, doors
+    /// and portals are in place.
+    pub fn finish(&mut self) {
+        self.door_index = self.doors.enumerate().map(|(id, d)| (d.id.clone(), id)).collect();
+        self.zone_index = self.zones.enumerate().map(|(id, z)| (z.id.clone(), id)).collect();
+        self.destination_index = self.destinations.enumerate().map(|(id, d)| (d.id.clone(), id)).collect();
+        for level in self.levels.ids() {
+            self.rebuild_walls(level);
         }
+    }
 
-        let mut stair_geoms = Vec::new();
-        for (si, st) in stairs.iter().enumerate() {
-            let rise = elevation(&st.head.level) - elevation(&st.foot.level);
-            let (speed_up, speed_down) = expand::stair_speeds(st, rise);
-            let (w, run) = (st.width, st.run);
-            let rect = polygon(&[[0.0, 0.0], [run, 0.0], [run, w], [0.0, w]], &[]);
-            let walkable = MultiPolygon::new(vec![rect]);
-            let base_walls = vec![
-                WallSegment { a: DVec2::new(0.0, 0.0), b: DVec2::new(run, 0.0) },
-                WallSegment { a: DVec2::new(run, 0.0), b: DVec2::new(run, w) },
-                WallSegment { a: DVec2::new(run, w), b: DVec2::new(0.0, w) },
-                WallSegment { a: DVec2::new(0.0, w), b: DVec2::new(0.0, 0.0) },
-            ];
-            stair_geoms.push(StairGeom {
-                id: st.id.clone(),
-                level: levels.len(),
-                foot_level: level_index[&st.foot.level],
-                head_level: level_index[&st.head.level],
-                width: w,
-                run,
-                rise,
-                speed_up,
-                speed_down,
-                flow_up: st.flow_up,
-                flow_down: st.flow_down,
-                direction: st.direction,
-                foot_world: v(st.foot.at),
-                head_world: v(st.head.at),
-            });
-            levels.push(LevelSpace {
-                id: format!("stair '{}'", st.id),
-                kind: LevelKind::Stair(si),
-                elevation: elevation(&st.foot.level),
-                outline: walkable.clone(),
-                walkable,
-                base_walls,
-                walls: Vec::new(),
-                wall_tree: RTree::new(),
-                min: DVec2::ZERO,
-                max: DVec2::new(run, w),
-            });
-        }
-
-        // Every opening to place: the scene's doors, then four per stair (its two ends, each seen
-        // from the floor and from the stair's corridor).
-        struct DoorSpec {
-            id: String,
-            kind: &'static str,
-            object: String,
-            level: usize,
-            at: DVec2,
-            width: f64,
-            open: bool,
-            exit: bool,
-            stair: Option<(usize, bool)>,
-        }
-        let mut specs: Vec<DoorSpec> = Vec::new();
-        for door in &scene.doors {
-            let Some(&li) = level_index.get(&door.level) else { continue };
-            if !(door.width > 0.0) || door.at.iter().any(|c| !c.is_finite()) {
-                continue; // reported by validation
-            }
-            specs.push(DoorSpec {
-                id: door.id.clone(),
-                kind: "door",
-                object: door.id.clone(),
-                level: li,
-                at: v(door.at),
-                width: door.width,
-                open: door.open,
-                exit: door.exit,
-                stair: None,
-            });
-        }
-        for (si, (st, g)) in stairs.iter().zip(&stair_geoms).enumerate() {
-            let end = |id: String, level: usize, at: DVec2, head: bool| DoorSpec {
-                id,
-                kind: "stair",
-                object: st.id.clone(),
-                level,
-                at,
-                width: st.width,
-                open: true,
-                exit: false,
-                stair: Some((si, head)),
-            };
-            specs.push(end(format!("{}:foot", st.id), g.foot_level, v(st.foot.at), false));
-            specs.push(end(format!("{}:foot-step", st.id), g.level, DVec2::new(0.0, st.width / 2.0), false));
-            specs.push(end(format!("{}:head-step", st.id), g.level, DVec2::new(st.run, st.width / 2.0), true));
-            specs.push(end(format!("{}:head", st.id), g.head_level, v(st.head.at), true));
-        }
-
-        let mut doors = Vec::new();
-        let mut door_index = BTreeMap::new();
-        let mut stair_doors: BTreeMap<(usize, bool, bool), usize> = BTreeMap::new();
-        for spec in &specs {
-            let li = spec.level;
-            if li < scene.levels.len() && !scene.levels[li].walkable.iter().all(|a| usable(&a.id)) {
-                continue; // the broken area is reported; its doors cannot be placed meaningfully
-            }
-            let level = &levels[li];
-            let level_name = level.id.clone();
-            let at = spec.at;
-            let nearest = level
-                .base_walls
-                .iter()
-                .map(|w| (distance_to_segment(at, w.a, w.b), w))
-                .min_by(|x, y| x.0.total_cmp(&y.0));
-            let Some((dist, wall)) = nearest.filter(|(d, _)| *d <= DOOR_SNAP) else {
-                let which = if spec.kind == "stair" {
-                    format!("{} ", spec.id.rsplit(':').next().unwrap_or("end"))
-                } else {
-                    String::new()
-                };
-                let mut d = src.at_id(
-                    spec.kind,
-                    &spec.object,
-                    format!("{which}is not on a wall or on the boundary of level '{level_name}'"),
-                );
-                d = match nearest {
-                    Some((dist, w)) => {
-                        let c = closest_on_segment(at, w.a, w.b);
-                        d.hint(format!(
-                            "the nearest wall is {dist:.2} m away, at ({:.2}, {:.2}); put `at` on a wall (within {DOOR_SNAP} m)",
-                            c.x, c.y
-                        ))
-                    }
-                    None => d.hint("the level has no walls to put a door in"),
-                };
-                diags.push(d);
-                continue;
-            };
-            let _ = dist;
-            let dir = (wall.b - wall.a).normalize();
-            let centre = closest_on_segment(at, wall.a, wall.b);
-            let (a, b) = (centre - dir * spec.width / 2.0, centre + dir * spec.width / 2.0);
-            let covered: f64 = level.base_walls.iter().map(|w| collinear_overlap(a, b, w)).sum();
-            if covered < spec.width - 0.01 {
-                diags.push(
-                    src.at_id(
-                        spec.kind,
-                        &spec.object,
-                        format!("is {:.2} m wide but its wall is only {covered:.2} m long around `at`", spec.width),
-                    )
-                    .hint("make the door narrower or move `at` so that the whole door lies on one straight wall"),
-                );
-                continue;
-            }
-            let normal = DVec2::new(-dir.y, dir.x);
-            let probe = 0.05;
-            let (left_in, right_in) =
-                (level.contains(centre + normal * probe), level.contains(centre - normal * probe));
-            let (boundary, normal) = match (left_in, right_in) {
-                (true, true) => (false, normal),
-                (true, false) => (true, -normal),
-                (false, true) => (true, normal),
-                (false, false) => {
-                    diags.push(
-                        src.at_id(spec.kind, &spec.object, "has no walkable space on either side")
-                            .hint("a door must lead out of, or between, walkable areas"),
-                    );
-                    continue;
-                }
-            };
-            if let Some((si, head)) = spec.stair {
-                if !boundary {
-                    diags.push(
-                        src.at_id(
-                            "stair",
-                            &spec.object,
-                            format!("{} must lie on the outer boundary of level '{level_name}'", spec.id),
-                        )
-                        .hint("a stair leaves a level through an opening in its boundary"),
-                    );
-                    continue;
-                }
-                stair_doors.insert((si, head, li >= scene.levels.len()), doors.len());
-            }
-            door_index.insert(spec.id.clone(), doors.len());
-            doors.push(DoorGeom {
-                id: spec.id.clone(),
-                level: li,
-                a,
-                b,
-                open: spec.open,
-                boundary,
-                exit: boundary && spec.exit,
-                normal,
-                portal: None,
-            });
-        }
-        let mut zones = Vec::new();
-        let mut zone_index = BTreeMap::new();
-        for zone in scene.zones.iter().filter(|z| usable(&z.id)) {
-            if let Some(&level) = level_index.get(&zone.level) {
-                zone_index.insert(zone.id.clone(), zones.len());
-                zones.push(ZoneGeom {
-                    id: zone.id.clone(),
-                    level,
-                    polygon: zone.polygon.clone(),
-                    blocked: zone.blocked,
-                });
-            }
-        }
-        // Pair each stair end: the floor's opening and the corridor's.
-        let mut portals = Vec::new();
-        for (si, g) in stair_geoms.iter().enumerate() {
-            let (up_ok, down_ok) = expand::stair_entries(g.direction);
-            for head in [false, true] {
-                let (Some(&floor), Some(&step)) =
-                    (stair_doors.get(&(si, head, false)), stair_doors.get(&(si, head, true)))
-                else {
-                    continue;
-                };
-                // At the foot, stepping on goes up; at the head, stepping on goes down.
-                let (onto, off) = if head { (down_ok, up_ok) } else { (up_ok, down_ok) };
-                doors[floor].portal = Some(portals.len());
-                portals.push(Portal { door: floor, peer: step, stair: si, onto_stair: true, allowed: onto });
-                doors[step].portal = Some(portals.len());
-                portals.push(Portal { door: step, peer: floor, stair: si, onto_stair: false, allowed: off });
-            }
-        }
-        let mut space =
-            Space { levels, doors, zones, zone_index, portals, stairs: stair_geoms, level_index, door_index };
-        for li in 0..space.levels.len() {
-            space.rebuild_walls(li);
-        }
-        space
+    /// The number of scene floors (stair corridors follow them).
+    pub fn floors(&self) -> usize {
+        self.levels.iter().filter(|l| !l.is_stair()).count()
     }
 
     /// Opens or closes a door and rebuilds its level's walls. Returns the level.
-    pub fn set_door_open(&mut self, door: usize, open: bool) -> usize {
+    pub fn set_door_open(&mut self, door: DoorId, open: bool) -> LevelId {
         self.doors[door].open = open;
         let level = self.doors[door].level;
         self.rebuild_walls(level);
         level
     }
 
-    fn rebuild_walls(&mut self, li: usize) {
+    fn rebuild_walls(&mut self, li: LevelId) {
         let cuts: Vec<(DVec2, DVec2)> =
             self.doors.iter().filter(|d| d.level == li && d.cuts_wall(&self.portals)).map(|d| (d.a, d.b)).collect();
         let level = &mut self.levels[li];
@@ -534,13 +368,13 @@ impl Space {
     }
 
     /// Polygons of the zones blocked now on a level.
-    pub fn blocked_zones(&self, level: usize) -> Vec<&[Point]> {
+    pub fn blocked_zones(&self, level: LevelId) -> Vec<&[Point]> {
         self.zones.iter().filter(|z| z.level == level && z.blocked).map(|z| z.polygon.as_slice()).collect()
     }
 
     /// World coordinates (x, y, z) of a point on a level: floors are in the world frame; a stair's
     /// corridor is mapped onto the line from its foot opening to its head opening, rising evenly.
-    pub fn to_world(&self, level: usize, p: DVec2) -> [f64; 3] {
+    pub fn to_world(&self, level: LevelId, p: DVec2) -> [f64; 3] {
         let l = &self.levels[level];
         match l.kind {
             LevelKind::Floor => [p.x, p.y, l.elevation],
@@ -555,21 +389,28 @@ impl Space {
         }
     }
 
-    pub fn doors_on(&self, level: usize) -> impl Iterator<Item = (usize, &DoorGeom)> {
-        self.doors.iter().enumerate().filter(move |(_, d)| d.level == level)
+    /// A level's velocity in world coordinates (stairs turn their corridor frame onto the flight).
+    pub fn velocity_to_world(&self, level: LevelId, vel: DVec2) -> [f64; 2] {
+        match self.levels[level].kind {
+            LevelKind::Floor => [vel.x, vel.y],
+            LevelKind::Stair(si) => {
+                let st = &self.stairs[si];
+                let axis = st.head_world - st.foot_world;
+                let Some(along) = axis.try_normalize() else { return [0.0, 0.0] };
+                let world = along * (vel.x * axis.length() / st.run) + along.perp() * vel.y;
+                [world.x, world.y]
+            }
+        }
     }
-}
 
-/// Length of the part of `w` that lies on the segment `a`–`b` (zero unless collinear).
-fn collinear_overlap(a: DVec2, b: DVec2, w: &WallSegment) -> f64 {
-    let len = a.distance(b);
-    let dir = (b - a) / len;
-    let off = |p: DVec2| (p - a).perp_dot(dir).abs();
-    if off(w.a) > 1e-3 || off(w.b) > 1e-3 {
-        return 0.0;
+    pub fn doors_on(&self, level: LevelId) -> impl Iterator<Item = (DoorId, &DoorGeom)> {
+        self.doors.enumerate().filter(move |(_, d)| d.level == level)
     }
-    let (s0, s1) = ((w.a - a).dot(dir), (w.b - a).dot(dir));
-    (s0.max(s1).min(len) - s0.min(s1).max(0.0)).max(0.0)
+
+    /// Exits on the outer boundary that agents may leave by (open or not).
+    pub fn exits(&self) -> impl Iterator<Item = (DoorId, &DoorGeom)> {
+        self.doors.enumerate().filter(|(_, d)| d.boundary && d.exit)
+    }
 }
 
 /// Pushes the pieces of `wall` that no gap covers.
@@ -601,6 +442,6 @@ fn cut_gaps(wall: WallSegment, gaps: &[(DVec2, DVec2)], out: &mut Vec<WallSegmen
     }
 }
 
-/// The space as a world resource; incidents change it, everything else reads it.
+/// The space as a world resource; commands change it, everything else reads it.
 #[derive(bevy::prelude::Resource, Clone, Debug)]
 pub struct SpaceRes(pub Space);

@@ -5,28 +5,32 @@
 use std::path::Path;
 
 use bevy::prelude::*;
+use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::{AgentId, Body, Census};
-use unitwin::scene::{CheckedScene, check_scene, read_scene};
-use unitwin::sim::{RunOptions, SimClock, SimControl, headless_app};
+use unitwin::geom::{distance_to_segment, segments_intersect};
+use unitwin::scene::read_scene;
+use unitwin::schedule::{SimClock, SimControl};
 use unitwin::space::SpaceRes;
-use unitwin::space::geom::{distance_to_segment, segments_intersect};
+use unitwin::twin::Twin;
 
-pub fn load(path: &str) -> CheckedScene {
+pub fn load(path: &str) -> Twin {
     let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    match read_scene(&full).and_then(check_scene) {
+    match read_scene(&full).and_then(unitwin::twin::build) {
         Ok(c) => c,
         Err(d) => panic!("{path} does not check:\n{d}"),
     }
 }
 
-pub fn app(checked: &CheckedScene, seed: u64) -> App {
-    let options = RunOptions { seed, until: checked.scene().run.duration, threads: None };
+pub fn app(checked: &Twin, seed: u64) -> App {
+    let options = RunOptions { seed, until: checked.scene().run.duration, threads: None, replay: None };
     headless_app(checked, &options).expect("placement succeeds")
 }
 
 /// Result of a verified run.
 pub struct Outcome {
     pub census: Census,
+    /// Agents who left by each exit, by the exit's scene id.
+    pub per_exit: std::collections::BTreeMap<String, u32>,
     /// Simulated time when the run ended.
     pub end: f64,
     /// Smallest clearance (centre-to-wall distance minus radius) seen, m.
@@ -43,7 +47,7 @@ pub fn check_invariants(world: &mut World) -> f64 {
     let mut min_clearance = f64::INFINITY;
     for (id, body) in q.iter(world) {
         present += 1;
-        for wall in &space.levels[body.level as usize].walls {
+        for wall in &space.levels[body.level].walls {
             let d = distance_to_segment(body.pos, wall.a, wall.b);
             min_clearance = min_clearance.min(d - body.radius);
             assert!(
@@ -81,7 +85,10 @@ pub fn run_verified(app: &mut App, mut observe: impl FnMut(&mut World)) -> Outco
         observe(world);
     }
     let world = app.world();
-    Outcome { census: world.resource::<Census>().clone(), end: world.resource::<SimClock>().now(), min_clearance }
+    let census = world.resource::<Census>().clone();
+    let space = &world.resource::<SpaceRes>().0;
+    let per_exit = census.per_exit.iter().map(|(d, n)| (space.doors[*d].id.clone(), *n)).collect();
+    Outcome { census, per_exit, end: world.resource::<SimClock>().now(), min_clearance }
 }
 
 /// Agents' (id, position) now, in id order.

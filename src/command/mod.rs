@@ -1,0 +1,287 @@
+//! Commands: every change made to the twin while it runs (doors, zones; measures, signals and
+//! vehicles to come). Checked when issued, applied at the start of the next step, recorded with their step.
+
+pub mod script;
+
+use std::fmt;
+
+use bevy::ecs::system::SystemParam;
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DoorId, ZoneId};
+use crate::nav::Navigation;
+use crate::schedule::{SimClock, SimStep, SimSystems};
+use crate::space::{DoorKind, Space, SpaceRes};
+
+pub use script::{CommandScript, SCRIPT_VERSION, read_script};
+
+/// A change to the twin, naming its objects by their runtime ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    CloseDoor(DoorId),
+    OpenDoor(DoorId),
+    BlockZone(ZoneId),
+    UnblockZone(ZoneId),
+}
+
+/// The same change naming objects by their scene ids: the form of scene events and of `commands.ron`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum NamedCommand {
+    CloseDoor(String),
+    OpenDoor(String),
+    BlockZone(String),
+    UnblockZone(String),
+}
+
+impl fmt::Display for NamedCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NamedCommand::CloseDoor(d) => write!(f, "close door '{d}'"),
+            NamedCommand::OpenDoor(d) => write!(f, "open door '{d}'"),
+            NamedCommand::BlockZone(z) => write!(f, "block zone '{z}'"),
+            NamedCommand::UnblockZone(z) => write!(f, "unblock zone '{z}'"),
+        }
+    }
+}
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("there is no door '{name}' (doors: {known})")]
+    UnknownDoor { name: String, known: String },
+    #[error("there is no zone '{name}' (zones: {known})")]
+    UnknownZone { name: String, known: String },
+    #[error("'{0}' is a stair opening, not a door of the scene")]
+    StairOpening(String),
+    #[error("{0} is not a door of this twin")]
+    NoSuchDoor(DoorId),
+    #[error("{0} is not a zone of this twin")]
+    NoSuchZone(ZoneId),
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+impl Command {
+    /// The command a named command stands for in `space`, or why there is none.
+    pub fn resolve(named: &NamedCommand, space: &Space) -> Result<Command, CommandError> {
+        let door = |name: &String| match space.door_index.get(name) {
+            Some(&id) if space.doors[id].kind == DoorKind::Scene => Ok(id),
+            Some(_) => Err(CommandError::StairOpening(name.clone())),
+            None => Err(CommandError::UnknownDoor {
+                name: name.clone(),
+                known: list(space.doors.iter().filter(|d| d.kind == DoorKind::Scene).map(|d| &d.id)),
+            }),
+        };
+        let zone = |name: &String| {
+            space.zone_index.get(name).copied().ok_or_else(|| CommandError::UnknownZone {
+                name: name.clone(),
+                known: list(space.zones.iter().map(|z| &z.id)),
+            })
+        };
+        Ok(match named {
+            NamedCommand::CloseDoor(d) => Command::CloseDoor(door(d)?),
+            NamedCommand::OpenDoor(d) => Command::OpenDoor(door(d)?),
+            NamedCommand::BlockZone(z) => Command::BlockZone(zone(z)?),
+            NamedCommand::UnblockZone(z) => Command::UnblockZone(zone(z)?),
+        })
+    }
+
+    /// Whether the ids exist in `space` and name what the command acts on.
+    pub fn check(self, space: &Space) -> Result<(), CommandError> {
+        match self {
+            Command::CloseDoor(d) | Command::OpenDoor(d) => match space.doors.get(d) {
+                Some(door) if door.kind == DoorKind::Scene => Ok(()),
+                Some(door) => Err(CommandError::StairOpening(door.id.clone())),
+                None => Err(CommandError::NoSuchDoor(d)),
+            },
+            Command::BlockZone(z) | Command::UnblockZone(z) => {
+                if space.zones.contains(z) {
+                    Ok(())
+                } else {
+                    Err(CommandError::NoSuchZone(z))
+                }
+            }
+        }
+    }
+
+    /// The command with scene ids (its ids must be valid in `space`).
+    pub fn named(self, space: &Space) -> NamedCommand {
+        match self {
+            Command::CloseDoor(d) => NamedCommand::CloseDoor(space.doors[d].id.clone()),
+            Command::OpenDoor(d) => NamedCommand::OpenDoor(space.doors[d].id.clone()),
+            Command::BlockZone(z) => NamedCommand::BlockZone(space.zones[z].id.clone()),
+            Command::UnblockZone(z) => NamedCommand::UnblockZone(space.zones[z].id.clone()),
+        }
+    }
+}
+
+/// Carries out one checked command on the space and rebuilds what depends on it. Returns whether
+/// anything changed (closing a closed door changes nothing).
+pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command) -> bool {
+    match command {
+        Command::CloseDoor(id) | Command::OpenDoor(id) => {
+            let open = matches!(command, Command::OpenDoor(_));
+            if space.doors[id].open == open {
+                return false;
+            }
+            let level = space.set_door_open(id, open);
+            nav.rebuild_level(space, level);
+        }
+        Command::BlockZone(id) | Command::UnblockZone(id) => {
+            let blocked = matches!(command, Command::BlockZone(_));
+            if space.zones[id].blocked == blocked {
+                return false;
+            }
+            space.zones[id].blocked = blocked;
+            nav.rebuild_level(space, space.zones[id].level);
+        }
+    }
+    true
+}
+
+/// Where a command came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// A timed event of the scene.
+    Scene,
+    /// Issued while the twin ran: from code, the viewer or a measure.
+    Live,
+}
+
+/// A command as applied: at the start of step `step` (time `t`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedCommand {
+    pub step: u64,
+    /// Seconds: `step` × the step length.
+    pub t: f64,
+    pub origin: Origin,
+    pub command: NamedCommand,
+}
+
+/// A timed event of the scene, resolved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimedCommand {
+    pub at: f64,
+    pub command: Command,
+}
+
+/// The scene's timed commands, in time order (inserted by the twin before `CommandPlugin`).
+#[derive(Resource, Clone, Debug, Default)]
+pub struct TimedCommands(pub Vec<TimedCommand>);
+
+/// A recorded run's commands to replay instead of the scene's timed events (inserted before
+/// `CommandPlugin`): each applies at the start of its step, in the recorded order.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct ReplayCommands(pub Vec<(u64, Origin, Command)>);
+
+/// Commands waiting to be applied.
+#[derive(Resource, Clone, Debug)]
+pub struct CommandQueue {
+    timed: Vec<TimedCommand>,
+    next_timed: usize,
+    replay: Vec<(u64, Origin, Command)>,
+    next_replay: usize,
+    live: Vec<Command>,
+}
+
+impl FromWorld for CommandQueue {
+    fn from_world(world: &mut World) -> Self {
+        let replay = world.get_resource::<ReplayCommands>().map(|r| r.0.clone());
+        let timed = match replay {
+            // A recording already holds the scene's events that were applied.
+            Some(_) => Vec::new(),
+            None => world.get_resource::<TimedCommands>().map(|t| t.0.clone()).unwrap_or_default(),
+        };
+        CommandQueue { timed, next_timed: 0, replay: replay.unwrap_or_default(), next_replay: 0, live: Vec::new() }
+    }
+}
+
+impl CommandQueue {
+    /// Queues a command for the start of the next step, if its ids exist in `space`.
+    pub fn issue(&mut self, space: &Space, command: Command) -> Result<(), CommandError> {
+        command.check(space)?;
+        self.live.push(command);
+        Ok(())
+    }
+
+    /// Queues a command given with scene ids; returns it resolved.
+    pub fn issue_named(&mut self, space: &Space, named: &NamedCommand) -> Result<Command, CommandError> {
+        let command = Command::resolve(named, space)?;
+        self.live.push(command);
+        Ok(command)
+    }
+
+    /// Commands issued live and not yet applied.
+    pub fn pending(&self) -> &[Command] {
+        &self.live
+    }
+}
+
+/// Every command applied so far, in order.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct CommandLog {
+    pub entries: Vec<LoggedCommand>,
+}
+
+/// Issues commands from a system (the viewer, measures): `commands.issue(...)`.
+#[derive(SystemParam)]
+pub struct TwinCommands<'w> {
+    queue: ResMut<'w, CommandQueue>,
+    space: Res<'w, SpaceRes>,
+}
+
+impl TwinCommands<'_> {
+    pub fn issue(&mut self, command: Command) -> Result<(), CommandError> {
+        self.queue.issue(&self.space.0, command)
+    }
+    pub fn issue_named(&mut self, named: &NamedCommand) -> Result<Command, CommandError> {
+        self.queue.issue_named(&self.space.0, named)
+    }
+}
+
+/// Issues a command from outside the schedule (tests, a runner between steps).
+pub fn issue(world: &mut World, named: &NamedCommand) -> Result<Command, CommandError> {
+    world
+        .resource_scope(|world, mut queue: Mut<CommandQueue>| queue.issue_named(&world.resource::<SpaceRes>().0, named))
+}
+
+pub struct CommandPlugin;
+
+impl Plugin for CommandPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CommandQueue>()
+            .init_resource::<CommandLog>()
+            .add_systems(SimStep, apply_commands.in_set(SimSystems::Commands));
+    }
+}
+
+fn apply_commands(
+    clock: Res<SimClock>,
+    mut queue: ResMut<CommandQueue>,
+    mut log: ResMut<CommandLog>,
+    mut space: ResMut<SpaceRes>,
+    mut nav: ResMut<Navigation>,
+) {
+    let (now, step) = (clock.now(), clock.step);
+    let queue = &mut *queue;
+    let timed_due = queue.timed[queue.next_timed..].iter().take_while(|c| c.at <= now + 1e-9).count();
+    let replay_due = queue.replay[queue.next_replay..].iter().take_while(|c| c.0 <= step).count();
+    if timed_due == 0 && replay_due == 0 && queue.live.is_empty() {
+        return;
+    }
+    let timed = queue.timed[queue.next_timed..][..timed_due].iter().map(|c| (Origin::Scene, c.command));
+    let replayed = queue.replay[queue.next_replay..][..replay_due].iter().map(|c| (c.1, c.2));
+    let live = queue.live.drain(..).map(|c| (Origin::Live, c));
+    for (origin, command) in timed.chain(replayed).chain(live) {
+        apply(&mut space.0, &mut nav, command);
+        log.entries.push(LoggedCommand { step, t: now, origin, command: command.named(&space.0) });
+    }
+    queue.next_timed += timed_due;
+    queue.next_replay += replay_due;
+}

@@ -1,0 +1,160 @@
+//! `summary.json` and `run.ron`: what a run found, and what was run, so that it can be traced
+//! and repeated.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::output::RUN_RECORD_MARK;
+use crate::command::CommandLog;
+use crate::crowd::Census;
+use crate::metrics::{AreaMonitor, LineCounter, Measurements, TimelineRow};
+use crate::schedule::SimClock;
+use crate::twin::Twin;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentTotals {
+    pub spawned: u32,
+    pub exited: u32,
+    pub on_site: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PeakDensity {
+    /// persons/m², counted in a disc of 1 m radius around an agent
+    pub density: f64,
+    pub t: f64,
+    pub level: String,
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EventRecord {
+    pub t: f64,
+    pub action: String,
+    /// `Scene` (a timed event) or `Live` (issued while running).
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub unitwin_version: String,
+    pub unit: String,
+    pub scene_file: String,
+    pub seed: u64,
+    pub step: f64,
+    pub simulated_time: f64,
+    pub agents: AgentTotals,
+    /// Everyone who was to come came and left before the end of the run.
+    pub everyone_left: bool,
+    /// Time the last agent left, when everyone left; otherwise null.
+    pub evacuation_time: Option<f64>,
+    /// Agents who left by each exit (every exit listed).
+    pub exits: BTreeMap<String, u32>,
+    pub peak_density: Option<PeakDensity>,
+    pub lines: Vec<LineCounter>,
+    pub areas: Vec<AreaMonitor>,
+    /// Commands applied (timed scene events and live commands), in order.
+    pub events: Vec<EventRecord>,
+    /// Spawned, on site and exited at every output frame.
+    pub timeline: Vec<TimelineRow>,
+}
+
+impl Summary {
+    pub fn collect(
+        twin: &Twin,
+        seed: u64,
+        clock: &SimClock,
+        census: &Census,
+        measurements: &Measurements,
+        commands: &CommandLog,
+        everyone_left: bool,
+    ) -> Self {
+        let space = &twin.space;
+        let mut exits: BTreeMap<String, u32> = space.exits().map(|(_, d)| (d.id.clone(), 0)).collect();
+        for (door, n) in &census.per_exit {
+            *exits.entry(space.doors[*door].id.clone()).or_default() += n;
+        }
+        Summary {
+            unitwin_version: VERSION.into(),
+            unit: twin.scene().unit.name.clone(),
+            scene_file: twin.loaded.source.file.display().to_string(),
+            seed,
+            step: clock.dt,
+            simulated_time: clock.now(),
+            agents: AgentTotals { spawned: census.spawned, exited: census.exited, on_site: census.on_site() },
+            everyone_left,
+            evacuation_time: if everyone_left && census.spawned > 0 { census.last_exit } else { None },
+            exits,
+            peak_density: measurements.peak.map(|p| PeakDensity {
+                density: p.density,
+                t: p.t,
+                level: space.levels[p.level].id.clone(),
+                x: p.x,
+                y: p.y,
+            }),
+            lines: measurements.lines.clone(),
+            areas: measurements.areas.clone(),
+            events: commands
+                .entries
+                .iter()
+                .map(|c| EventRecord { t: c.t, action: c.command.to_string(), origin: format!("{:?}", c.origin) })
+                .collect(),
+            timeline: measurements.timeline.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        format!("{}\n", serde_json::to_string_pretty(self).expect("plain data serialises"))
+    }
+}
+
+/// What was run, so that a result can be traced and repeated.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub unitwin_version: String,
+    pub scene_file: String,
+    pub scene_sha256: String,
+    pub seed: u64,
+    pub until: f64,
+    pub step: f64,
+    pub output_interval: f64,
+    pub nav_cell: f64,
+    pub frames: u64,
+    /// The command file replayed, if any.
+    pub commands_replayed: Option<String>,
+}
+
+impl RunRecord {
+    pub fn to_ron(&self) -> String {
+        let body = ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default()).expect("plain data serialises");
+        let replay = match &self.commands_replayed {
+            Some(file) => format!(" --commands {}", shell_word(file)),
+            None => String::new(),
+        };
+        format!(
+            "{RUN_RECORD_MARK}: repeat with `unitwin run {} --seed {} --until {}{replay}`\n{body}\n",
+            shell_word(&self.scene_file),
+            self.seed,
+            self.until
+        )
+    }
+}
+
+/// Text on one line: control characters (a newline would end a comment line) escaped.
+pub fn one_line(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+/// A path as one shell word, on one line.
+pub fn shell_word(text: &str) -> String {
+    let escaped = one_line(text);
+    if escaped.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@".contains(c)) {
+        escaped
+    } else {
+        format!("'{}'", escaped.replace('\'', "'\\''"))
+    }
+}

@@ -162,18 +162,87 @@ pub fn command_script(twin: &Twin, log: &CommandLog) -> CommandScript {
     }
 }
 
-/// Runs `twin` to the end and commits its outputs (trajectories, summary, run record, commands)
-/// to `request.out_dir` as one unit. Setting `stop` (Ctrl-C) abandons the run and writes nothing.
-pub fn run_to_folder(twin: &Twin, request: &RunRequest, stop: &AtomicBool) -> Result<RunResult, RunError> {
-    let mut run = Run::new(twin, &request.options).map_err(RunError::Scene)?;
-    let staging = Staging::begin(&request.out_dir, request.force)?;
-    let traj_path = staging.path("trajectories.txt");
-    let file = staging.create("trajectories.txt")?;
-    let framerate = 1.0 / twin.scenario.run.output_interval;
-    let writer = TrajectoryWriter::new(file, &twin.scene().unit.name, request.options.seed, framerate)
-        .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
-    run.record_to(Box::new(writer));
+/// A run writing its folder: trajectories stream into the staging folder while it steps; the
+/// summary, run record and commands are written and everything committed at the end. A viewer or
+/// a test drives `run()` itself (and may issue commands); `unitwin run` uses [`run_to_folder`].
+pub struct FolderRun {
+    run: Run,
+    staging: Staging,
+    request: RunRequest,
+    traj_path: PathBuf,
+}
 
+impl FolderRun {
+    pub fn start(twin: &Twin, request: &RunRequest) -> Result<FolderRun, RunError> {
+        let mut run = Run::new(twin, &request.options).map_err(RunError::Scene)?;
+        let staging = Staging::begin(&request.out_dir, request.force)?;
+        let traj_path = staging.path("trajectories.txt");
+        let file = staging.create("trajectories.txt")?;
+        let framerate = 1.0 / twin.scenario.run.output_interval;
+        let writer = TrajectoryWriter::new(file, &twin.scene().unit.name, request.options.seed, framerate)
+            .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
+        run.record_to(Box::new(writer));
+        Ok(FolderRun { run, staging, request: request.clone(), traj_path })
+    }
+
+    pub fn run(&mut self) -> &mut Run {
+        &mut self.run
+    }
+
+    /// Abandons the run: nothing is written, an earlier run in the folder stays as it was.
+    pub fn abandon(self) -> RunError {
+        let t = self.run.clock().now();
+        drop(self.staging);
+        RunError::Interrupted { t, dir: self.request.out_dir }
+    }
+
+    /// Finishes the run where it stands and commits all its files as one unit.
+    pub fn commit(self, twin: &Twin) -> Result<RunResult, RunError> {
+        let FolderRun { run, staging, request, traj_path } = self;
+        let outcome = run.finish();
+        if let Some(e) = outcome.sink_error {
+            return Err(OutputError::Io(traj_path, e).into());
+        }
+        let summary = Summary::collect(
+            twin,
+            request.options.seed,
+            &outcome.clock,
+            &outcome.census,
+            &outcome.measurements,
+            &outcome.commands,
+            outcome.everyone_left,
+        );
+        staging.write("summary.json", summary.to_json().as_bytes())?;
+        staging.write("commands.ron", command_script(twin, &outcome.commands).to_ron().as_bytes())?;
+        let run_params = &twin.scenario.run;
+        let record = RunRecord {
+            unitwin_version: crate::report::VERSION.into(),
+            scene_file: twin.loaded.source.file.display().to_string(),
+            scene_sha256: twin.loaded.hash.clone(),
+            seed: request.options.seed,
+            until: request.options.until,
+            step: run_params.step,
+            output_interval: run_params.output_interval,
+            nav_cell: run_params.nav_cell,
+            frames: outcome.frames,
+            commands_replayed: request.commands_file.as_ref().map(|p| p.display().to_string()),
+        };
+        staging.write("run.ron", record.to_ron().as_bytes())?;
+        staging.commit()?;
+        Ok(RunResult {
+            summary,
+            out_dir: request.out_dir,
+            wall_seconds: outcome.wall_seconds,
+            steps: outcome.clock.step,
+        })
+    }
+}
+
+/// Runs `twin` to the end with a progress bar and commits its outputs (trajectories, summary, run
+/// record, commands) to `request.out_dir` as one unit. Setting `stop` (Ctrl-C) abandons the run
+/// within a step and writes nothing.
+pub fn run_to_folder(twin: &Twin, request: &RunRequest, stop: &AtomicBool) -> Result<RunResult, RunError> {
+    let mut folder = FolderRun::start(twin, request)?;
     let until = request.options.until;
     let bar = if request.progress { ProgressBar::new((until * 10.0).ceil() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -181,7 +250,7 @@ pub fn run_to_folder(twin: &Twin, request: &RunRequest, stop: &AtomicBool) -> Re
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let finished = run.run_until_finished(stop, |world| {
+    let finished = folder.run().run_until_finished(stop, |world| {
         let clock = world.resource::<SimClock>();
         let census = world.resource::<Census>();
         bar.set_position((clock.now() * 10.0) as u64);
@@ -194,44 +263,7 @@ pub fn run_to_folder(twin: &Twin, request: &RunRequest, stop: &AtomicBool) -> Re
     });
     bar.finish_and_clear();
     if !finished {
-        let t = run.clock().now();
-        drop(staging);
-        return Err(RunError::Interrupted { t, dir: request.out_dir.clone() });
+        return Err(folder.abandon());
     }
-    let outcome = run.finish();
-    if let Some(e) = outcome.sink_error {
-        return Err(OutputError::Io(traj_path, e).into());
-    }
-    let summary = Summary::collect(
-        twin,
-        request.options.seed,
-        &outcome.clock,
-        &outcome.census,
-        &outcome.measurements,
-        &outcome.commands,
-        outcome.everyone_left,
-    );
-    staging.write("summary.json", summary.to_json().as_bytes())?;
-    staging.write("commands.ron", command_script(twin, &outcome.commands).to_ron().as_bytes())?;
-    let run_params = &twin.scenario.run;
-    let record = RunRecord {
-        unitwin_version: crate::report::VERSION.into(),
-        scene_file: twin.loaded.source.file.display().to_string(),
-        scene_sha256: twin.loaded.hash.clone(),
-        seed: request.options.seed,
-        until,
-        step: run_params.step,
-        output_interval: run_params.output_interval,
-        nav_cell: run_params.nav_cell,
-        frames: outcome.frames,
-        commands_replayed: request.commands_file.as_ref().map(|p| p.display().to_string()),
-    };
-    staging.write("run.ron", record.to_ron().as_bytes())?;
-    staging.commit()?;
-    Ok(RunResult {
-        summary,
-        out_dir: request.out_dir.clone(),
-        wall_seconds: outcome.wall_seconds,
-        steps: outcome.clock.step,
-    })
+    folder.commit(twin)
 }

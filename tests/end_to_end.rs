@@ -61,7 +61,11 @@ fn a_run_writes_consistent_outputs() {
     let mut names: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["run.ron", "summary.json", "trajectories.txt"], "no temporary files may be left behind");
+    assert_eq!(
+        names,
+        ["commands.ron", "run.ron", "summary.json", "trajectories.txt"],
+        "no temporary files may be left behind"
+    );
 
     // PedPy's text format: a framerate line and a column header naming ID FRAME X Y Z in metres.
     let traj = parse_trajectories(&out.join("trajectories.txt"));

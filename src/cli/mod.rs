@@ -270,6 +270,8 @@ fn install_interrupt_handler() {
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    // From the start, so that Ctrl-C while the scene is being built also stops cleanly.
+    install_interrupt_handler();
     if let Some(until) = args.until
         && !(until > 0.0 && until <= crate::scene::limits::MAX_DURATION)
     {
@@ -320,7 +322,6 @@ fn run(args: RunArgs) -> ExitCode {
     let out_dir = args.out.unwrap_or_else(|| default_out_dir(&twin, options.seed));
     let request =
         RunRequest { options, out_dir, force: args.force, progress: !args.quiet, commands_file: args.commands.clone() };
-    install_interrupt_handler();
     let scene = &args.scene;
     match run_to_folder(&twin, &request, &STOP) {
         Ok(result) => {

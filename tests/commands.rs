@@ -144,9 +144,9 @@ fn commands_ron_replays_to_byte_identical_outputs() {
         .arg(live.join("commands.ron"))
         .arg("--out")
         .arg(&replayed)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     for file in ["trajectories.txt", "summary.json", "commands.ron"] {
         let a = std::fs::read(live.join(file)).unwrap();
         let b = std::fs::read(replayed.join(file)).unwrap();

@@ -94,11 +94,11 @@ fn a_closed_door_shows_closed_and_walls_follow() {
     assert!(door.open);
     unitwin::command::issue(run.world_mut(), &NamedCommand::CloseDoor("east_exit".into())).unwrap();
     run.step();
-    let after = run.world().resource::<DrawTwin>();
+    let after = run.world().resource::<DrawTwin>().clone();
     assert!(after.version > before.version, "a change bumps the version");
     assert!(!after.doors.iter().find(|d| d.name == "east_exit").unwrap().open);
     let walls = |t: &DrawTwin| t.levels[0].walls.len();
-    assert!(walls(after) != walls(&before), "the closed door is wall now");
+    assert!(walls(&after) != walls(&before), "the closed door is wall now");
     run.step();
     assert_eq!(run.world().resource::<DrawTwin>().version, after.version, "no change, no new version");
 }

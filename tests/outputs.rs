@@ -54,6 +54,17 @@ fn temporaries(parent: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Waits until the run has started writing (its staging folder exists), at most 60 s.
+fn wait_for_staging(parent: &Path, child: &mut Child) {
+    let started = Instant::now();
+    while temporaries(parent).is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it started writing");
+        assert!(started.elapsed() < Duration::from_secs(60), "the run never started writing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+}
+
 fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let started = Instant::now();
     while started.elapsed() < limit {
@@ -127,7 +138,7 @@ fn ctrl_c_stops_within_a_second_and_leaves_the_earlier_run() {
     assert!(unitwin(&["run", LONG, "--quiet", "--until", "5"], &out).status.success());
     let before = contents(&out);
     let mut child = spawn(&["run", LONG, "--quiet", "--force"], &out);
-    std::thread::sleep(Duration::from_secs(3));
+    wait_for_staging(dir.path(), &mut child);
     assert!(child.try_wait().unwrap().is_none(), "the run is still going");
     let sent = Instant::now();
     // SAFETY: signalling our own child.
@@ -151,7 +162,7 @@ fn a_killed_run_leaves_the_earlier_run_and_the_next_run_cleans_up() {
     assert!(unitwin(&["run", LONG, "--quiet", "--until", "5"], &out).status.success());
     let before = contents(&out);
     let mut child = spawn(&["run", LONG, "--quiet", "--force"], &out);
-    std::thread::sleep(Duration::from_secs(3));
+    wait_for_staging(dir.path(), &mut child);
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();
     assert!(contents(&out) == before, "a killed run never touches the earlier run");

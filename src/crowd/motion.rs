@@ -47,11 +47,21 @@ pub fn advance(
             Activity::Walking => {
                 let level = &space.levels[body.level];
                 let grid = &nav.grids[body.level];
-                let target = body.pos + velocity.0 * dt;
+                let travel = velocity.0 * dt;
                 if grid.near_wall(body.pos) {
-                    body.pos = constrain(level, body.pos, target, body.radius);
+                    // A step longer than a body's radius is taken in pieces, so that sliding along a
+                    // wall or through a door frame works for fast walkers and long steps too.
+                    // The whole step's chord must still cross no wall.
+                    let (start, pieces) = (body.pos, (travel.length() / body.radius).ceil().max(1.0));
+                    for _ in 0..pieces as u32 {
+                        let next = constrain(level, body.pos, body.pos + travel / pieces, body.radius);
+                        if pieces > 1.0 && crosses_wall(level, start, next) {
+                            break;
+                        }
+                        body.pos = next;
+                    }
                 } else {
-                    body.pos = target;
+                    body.pos += travel;
                 }
                 if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
                     body.pos = body.prev; // a blocked zone is not entered
@@ -101,33 +111,41 @@ pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVe
             break;
         }
     }
-    let crosses = level
-        .walls_near((from + p) * 0.5, from.distance(p) * 0.5 + 1e-6)
-        .any(|w| segments_intersect(from, p, v(w.geom().from), v(w.geom().to)));
-    if crosses || level.walls_near(p, radius * 0.999).next().is_some() { from } else { p }
+    if crosses_wall(level, from, p) || level.walls_near(p, radius * 0.999).next().is_some() { from } else { p }
 }
 
-/// The open exit, or passable stair opening, whose doorway the agent's centre has reached.
+/// Whether the segment `a`–`b` crosses or touches a wall.
+fn crosses_wall(level: &LevelSpace, a: DVec2, b: DVec2) -> bool {
+    level
+        .walls_near((a + b) * 0.5, a.distance(b) * 0.5 + 1e-6)
+        .any(|w| segments_intersect(a, b, v(w.geom().from), v(w.geom().to)))
+}
+
+/// The open exit, or passable stair opening, whose doorway the agent's centre has reached or
+/// passed through during this step (a fast walker may overshoot a doorway in one step).
 fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<DoorId> {
     let level = body.level;
     let grid = &nav.grids[level];
-    let k = grid.cell_at(body.pos)?;
     // Through once the centre has reached the doorway: until then the body still takes up room in it.
     let through = |d: DoorId| {
         let door = &space.doors[d];
         let passable = door.is_open_exit() || (door.open && door.portal().is_some_and(|p| space.portals[p].allowed));
-        passable
-            && (body.pos - door.a).dot(door.normal) >= 0.0
-            && distance_to_segment(body.pos, door.a, door.b) <= body.radius
+        let reached =
+            (body.pos - door.a).dot(door.normal) >= 0.0 && distance_to_segment(body.pos, door.a, door.b) <= body.radius;
+        passable && (reached || (body.prev != body.pos && segments_intersect(body.prev, body.pos, door.a, door.b)))
     };
-    if let CellSource::Door(door) = nav.field(plan.target, level).source[k]
-        && through(door)
-    {
-        return Some(door);
+    let field = nav.field(plan.target, level);
+    for p in [body.pos, body.prev] {
+        if let Some(k) = grid.cell_at(p)
+            && let CellSource::Door(door) = field.source[k]
+            && through(door)
+        {
+            return Some(door);
+        }
     }
     // Off the walkable grid: the agent has strayed into some other exit's doorway. (Stair openings
     // are only ever taken on the agent's own route, above.)
-    if !grid.walkable[k] {
+    if grid.cell_at(body.pos).is_none_or(|k| !grid.walkable[k]) {
         return space.doors_on(level).map(|(i, _)| i).find(|&i| space.doors[i].is_open_exit() && through(i));
     }
     None

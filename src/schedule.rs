@@ -41,25 +41,6 @@ pub enum SimSystems {
     Publish,
 }
 
-impl SimSystems {
-    /// Every set, in execution order.
-    pub const ORDER: [SimSystems; 13] = [
-        SimSystems::Commands,
-        SimSystems::Signals,
-        SimSystems::Spawn,
-        SimSystems::Measure,
-        SimSystems::Snapshot,
-        SimSystems::Route,
-        SimSystems::Steer,
-        SimSystems::Drive,
-        SimSystems::Move,
-        SimSystems::Count,
-        SimSystems::Leave,
-        SimSystems::Advance,
-        SimSystems::Publish,
-    ];
-}
-
 /// Simulated time, counted in whole steps so that it never drifts.
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct SimClock {

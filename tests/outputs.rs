@@ -130,15 +130,21 @@ fn stale_temporaries_of_killed_runs_are_cleaned_and_block_nothing() {
     assert_eq!(contents(&out).len(), 4);
 }
 
+/// An earlier run in `dir/lanes`, its contents, and a long run over it (`--force`) that has started writing.
+fn long_run_over_an_earlier_one(dir: &Path) -> (PathBuf, Vec<(String, Vec<u8>)>, Child) {
+    let out = dir.join("lanes");
+    assert!(unitwin(&["run", LONG, "--quiet", "--until", "5"], &out).status.success());
+    let before = contents(&out);
+    let mut child = spawn(&["run", LONG, "--quiet", "--force"], &out);
+    wait_for_staging(dir, &mut child);
+    (out, before, child)
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_within_a_second_and_leaves_the_earlier_run() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("lanes");
-    assert!(unitwin(&["run", LONG, "--quiet", "--until", "5"], &out).status.success());
-    let before = contents(&out);
-    let mut child = spawn(&["run", LONG, "--quiet", "--force"], &out);
-    wait_for_staging(dir.path(), &mut child);
+    let (out, before, mut child) = long_run_over_an_earlier_one(dir.path());
     assert!(child.try_wait().unwrap().is_none(), "the run is still going");
     let sent = Instant::now();
     // SAFETY: signalling our own child.
@@ -158,11 +164,7 @@ fn ctrl_c_stops_within_a_second_and_leaves_the_earlier_run() {
 #[test]
 fn a_killed_run_leaves_the_earlier_run_and_the_next_run_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("lanes");
-    assert!(unitwin(&["run", LONG, "--quiet", "--until", "5"], &out).status.success());
-    let before = contents(&out);
-    let mut child = spawn(&["run", LONG, "--quiet", "--force"], &out);
-    wait_for_staging(dir.path(), &mut child);
+    let (out, before, mut child) = long_run_over_an_earlier_one(dir.path());
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();
     assert!(contents(&out) == before, "a killed run never touches the earlier run");

@@ -162,85 +162,84 @@ fn ascii_lookalike(c: char) -> Option<char> {
     })
 }
 
+/// Where the code after a comment, string or character literal starting at `i` resumes; `None`
+/// when none starts there. Block comments nest, as in RON.
+fn skip_literal(text: &[u8], i: usize) -> Option<usize> {
+    match text[i] {
+        b'/' if text.get(i + 1) == Some(&b'/') => {
+            Some(text[i..].iter().position(|&c| c == b'\n').map_or(text.len(), |p| i + p))
+        }
+        b'/' if text.get(i + 1) == Some(&b'*') => {
+            let (mut depth, mut j) = (1usize, i + 2);
+            while j < text.len() && depth > 0 {
+                if text[j..].starts_with(b"*/") {
+                    depth -= 1;
+                    j += 2;
+                } else if text[j..].starts_with(b"/*") {
+                    depth += 1;
+                    j += 2;
+                } else {
+                    j += 1;
+                }
+            }
+            Some(j)
+        }
+        b'"' => {
+            let mut j = i + 1;
+            while j < text.len() && text[j] != b'"' {
+                j += if text[j] == b'\\' { 2 } else { 1 };
+            }
+            Some((j + 1).min(text.len()))
+        }
+        b'r' if matches!(text.get(i + 1), Some(b'"' | b'#')) => {
+            // A raw string r#"…"#: it ends at a quote followed by as many #s.
+            let hashes = text[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            let open = i + 1 + hashes;
+            if text.get(open) != Some(&b'"') {
+                return None;
+            }
+            let mut close = vec![b'"'];
+            close.extend(std::iter::repeat_n(b'#', hashes));
+            Some(
+                text[open + 1..]
+                    .windows(close.len())
+                    .position(|w| w == close.as_slice())
+                    .map_or(text.len(), |p| open + 1 + p + close.len()),
+            )
+        }
+        // A character literal: 'x', '\n' or a multi-byte character.
+        b'\'' => Some(text[i + 1..].iter().take(8).position(|&c| c == b'\'').map_or(i + 1, |p| i + 2 + p)),
+        _ => None,
+    }
+}
+
 /// The first character outside strings and comments that RON cannot read: anything non-ASCII
 /// (often full-width punctuation typed with a Chinese input method) or an ASCII control character.
 fn stray_character(source: &SourceMap) -> Option<Diagnostic> {
     let text = source.text.as_bytes();
     let mut i = 0;
-    let mut depth = 0usize; // nesting of /* */ comments
     while i < text.len() {
-        let b = text[i];
-        if depth > 0 {
-            if text[i..].starts_with(b"*/") {
-                depth -= 1;
-                i += 2;
-            } else if text[i..].starts_with(b"/*") {
-                depth += 1;
-                i += 2;
-            } else {
-                i += 1;
-            }
+        if let Some(next) = skip_literal(text, i) {
+            i = next;
             continue;
         }
-        match b {
-            b'/' if text.get(i + 1) == Some(&b'/') => {
-                while i < text.len() && text[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if text.get(i + 1) == Some(&b'*') => {
-                depth += 1;
-                i += 2;
-            }
-            b'"' => {
-                i += 1;
-                while i < text.len() && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            b'r' if matches!(text.get(i + 1), Some(b'"' | b'#')) => {
-                // A raw string r#"…"#: skip to the same number of #s after a quote.
-                let hashes = text[i + 1..].iter().take_while(|&&c| c == b'#').count();
-                let open = i + 1 + hashes;
-                if text.get(open) != Some(&b'"') {
-                    i += 1;
-                    continue;
-                }
-                let mut close = Vec::with_capacity(hashes + 1);
-                close.push(b'"');
-                close.extend(std::iter::repeat_n(b'#', hashes));
-                i = text[open + 1..]
-                    .windows(close.len())
-                    .position(|w| w == close.as_slice())
-                    .map_or(text.len(), |p| open + 1 + p + close.len());
-            }
-            b'\'' => {
-                // A character literal: 'x', '\n' or a multi-byte character.
-                let end = text[i + 1..].iter().take(8).position(|&c| c == b'\'').map_or(i + 1, |p| i + 2 + p);
-                i = end;
-            }
-            b if b >= 0x80 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f => {
-                let c = source.text[i..].chars().next()?;
-                let (line, col) = source.position(i);
-                let name = if c.is_control() { "a control character".to_string() } else { format!("'{c}'") };
-                let d = source.at(
-                    line,
-                    col,
-                    None,
-                    format!("{name} (U+{:04X}) outside a string or comment: RON is written in ASCII", c as u32),
-                );
-                return Some(match ascii_lookalike(c) {
-                    Some(a) => {
-                        d.hint(format!("replace it with the ASCII '{a}' (switch the input method to half-width)"))
-                    }
-                    None => {
-                        d.hint("names in other scripts belong inside \"quotes\" (e.g. unit.name) or in // comments")
-                    }
-                });
-            }
-            _ => i += 1,
+        let b = text[i];
+        if b >= 0x80 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f {
+            let c = source.text[i..].chars().next()?;
+            let (line, col) = source.position(i);
+            let name = if c.is_control() { "a control character".to_string() } else { format!("'{c}'") };
+            let d = source.at(
+                line,
+                col,
+                None,
+                format!("{name} (U+{:04X}) outside a string or comment: RON is written in ASCII", c as u32),
+            );
+            return Some(match ascii_lookalike(c) {
+                Some(a) => d.hint(format!("replace it with the ASCII '{a}' (switch the input method to half-width)")),
+                None => d.hint("names in other scripts belong inside \"quotes\" (e.g. unit.name) or in // comments"),
+            });
         }
+        i += 1;
     }
     None
 }
@@ -277,27 +276,15 @@ fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
 fn find_field(text: &[u8], name: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < text.len() {
-        match text[i] {
-            b'/' if text.get(i + 1) == Some(&b'/') => {
-                while i < text.len() && text[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                i += 1;
-                while i < text.len() && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                continue;
-            }
-            _ if text[i..].starts_with(name)
-                && (i == 0 || !(text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b'_'))
-                && text[i + name.len()..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b':') =>
-            {
-                return Some(i);
-            }
-            _ => {}
+        if let Some(next) = skip_literal(text, i) {
+            i = next;
+            continue;
+        }
+        if text[i..].starts_with(name)
+            && (i == 0 || !(text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b'_'))
+            && text[i + name.len()..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b':')
+        {
+            return Some(i);
         }
         i += 1;
     }

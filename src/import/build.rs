@@ -16,7 +16,7 @@ use rstar::primitives::{GeomWithData, Line};
 use super::{
     DEFAULT_EXIT_WIDTH, EXIT_SNAP, Features, ImportError, ImportOptions, ImportSummary, Imported, MAX_BUILDING_HEIGHT,
     MAX_BUILDING_LEVELS, MAX_EXITS, MAX_LINE_WIDTH, MAX_NAV_CELL, MAX_NAV_CELLS, MAX_PIECE_CORNERS,
-    MAX_POLYGON_CORNERS, MAX_VERTICES, MIN_LINE_WIDTH, Notes, SourceLine, SourcePolygon, default_width,
+    MAX_POLYGON_CORNERS, MAX_VERTICES, MIN_LINE_WIDTH, Notes, SourceLine, SourcePolygon, default_width, short_num,
 };
 use crate::scene::load::{hex, parse_scene, ron_options};
 use crate::scene::{
@@ -272,8 +272,35 @@ pub(crate) fn build_scene(
     // People, proportional to walkable area, only where an exit can be reached.
     let mut people = 0;
     if let Some(total) = options.people.filter(|n| *n > 0) {
-        let checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
-        let (pops, unreachable_m2) = spread_people(&checked, total).map_err(|why| vec![ImportError::new(file, why)])?;
+        let mut checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+        // The file's exits may all have been left out by the check, or lie between two walkable
+        // sides (not leading out): then an exit is added as for a file without any.
+        if checked.nav.any_exit.is_none() && added_exits == 0 {
+            if let Ok((at, w)) = added_exit(&walkable) {
+                scene.doors.push(door(ids.make("exit_added"), at, w));
+                notes.assume(
+                    format!(
+                        "none of the file's exits leads out of the walkable space: one {w:.2} m exit added where the largest walkable area meets its bounding box, at ({:.1}, {:.1})",
+                        at[0], at[1]
+                    ),
+                    "exit_added",
+                );
+                added_exits = 1;
+                checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+            }
+        }
+        if checked.nav.any_exit.is_none() {
+            return Err(vec![
+                ImportError::new(file, "--people needs an exit on the edge of the walkable space, and none could be placed")
+                    .hint("tag an entrance point (entrance=* or unitwin=exit) within 2 m of the walkable space's outer edge; unit.sources lists the exits left out"),
+            ]);
+        }
+        let (pops, unreachable_m2) = spread_people(&checked, total).map_err(|why| {
+            vec![ImportError::new(file, why).hint(
+                "--people fills at most half of what fits at the densest packing, only where an exit can be reached: \
+                 ask for fewer people, or check the exits",
+            )]
+        })?;
         if unreachable_m2 > 0.5 {
             notes.skip(format!(
                 "{unreachable_m2:.0} m² of walkable space from which no exit can be reached: nobody placed there"
@@ -741,7 +768,9 @@ fn place_door(
     };
     let len = run.a.distance(run.b);
     let dir = (run.b - run.a) / len;
-    let t = (q - run.a).dot(dir).clamp(w / 2.0 + 0.01, len - w / 2.0 - 0.01);
+    // A door narrowed to its run leaves lo == hi up to rounding: `clamp` would panic on lo > hi.
+    let (lo, hi) = (w / 2.0 + 0.01, len - w / 2.0 - 0.01);
+    let t = if lo < hi { (q - run.a).dot(dir).clamp(lo, hi) } else { len / 2.0 };
     let centre = run.a + dir * t;
     if let Some(other) = doors.iter().find(|d| v(d.at).distance(centre) < (d.width + w) / 2.0 + 0.1) {
         return Err(format!("it would overlap exit '{}'", other.id));
@@ -862,7 +891,7 @@ fn check_limits(f: &Features, file: &Path) -> Result<(), Vec<ImportError>> {
                     line.pos,
                     format!(
                         "its width ({} m) is not plausible for a walkable way: at most {MAX_LINE_WIDTH} m",
-                        line.kind.width
+                        short_num(line.kind.width)
                     ),
                 )
                 .hint(format!(
@@ -882,7 +911,8 @@ fn check_limits(f: &Features, file: &Path) -> Result<(), Vec<ImportError>> {
                     format!(
                         "its size ({} m, {} storeys) is not plausible for a building: at most {MAX_BUILDING_HEIGHT} m \
                          and {MAX_BUILDING_LEVELS} storeys",
-                        b.height, b.floors
+                        short_num(b.height),
+                        b.floors
                     ),
                 )
                 .hint("fix its `height` (m) or `building:levels` (storeys)"),

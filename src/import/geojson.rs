@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{
     AreaRole, Features, ImportError, MAX_EXTENT, Projection, SourceBuilding, SourceExit, SourceLine, SourcePolygon,
-    Tags, area_role, building_size, exit_point, line_kind, sanitize_id,
+    Tags, area_role, building_size, exit_point, line_col, line_kind, sanitize_id, short_num,
 };
 use crate::scene::Point;
 
@@ -27,8 +27,11 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 .hint("the file must be a GeoJSON FeatureCollection (RFC 7946)"),
         ]
     })?;
+    // Problems with the whole file are placed where its top-level value starts.
+    let start = text.len() - text.trim_start().len();
+    let (line, col) = line_col(text, start);
     let whole = |message: String| {
-        vec![ImportError::new(file, message).hint(
+        vec![ImportError::new(file, message).at(line, col).hint(
             "expected {\"type\": \"FeatureCollection\", \"features\": [...]} with WGS84 [longitude, latitude] coordinates",
         )]
     };
@@ -139,7 +142,9 @@ fn read_feature(
         };
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
             return Err(err(format!(
-                "position [{lon}, {lat}] is not a WGS84 longitude/latitude (longitude in [-180, 180], latitude in [-90, 90])"
+                "position [{}, {}] is not a WGS84 longitude/latitude (longitude in [-180, 180], latitude in [-90, 90])",
+                short_num(lon),
+                short_num(lat)
             )));
         }
         let p = proj.to_local(lat, lon);

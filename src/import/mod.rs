@@ -56,8 +56,9 @@ pub const MAX_BUILDING_LEVELS: f64 = 300.0;
 /// Most corners (positions, OSM node references) of all kept features together. A dense 2 km ×
 /// 2 km city extract has a few hundred thousand.
 pub const MAX_VERTICES: usize = 1_000_000;
-/// Most exits (entrance points) kept.
-pub const MAX_EXITS: usize = 20_000;
+/// Most exits (entrance points). The engine places each door by scanning every wall of its level,
+/// so doors × walls must stay bounded; a unit has tens of exits, a dense city block hundreds.
+pub const MAX_EXITS: usize = 2_000;
 /// Most XML elements in an OSM file (about a 400 MB file); roxmltree's `nodes_limit` is set so
 /// that it cannot be reached first (text nodes included).
 pub const MAX_XML_ELEMENTS: usize = 8_000_000;
@@ -248,6 +249,11 @@ pub fn decode(bytes: Vec<u8>, file: &Path) -> Result<String, ImportError> {
             ))
         }
     }
+}
+
+/// A number for a message: as written if moderate, else in exponent form (`1e308`, not 309 digits).
+pub fn short_num(x: f64) -> String {
+    if x.is_finite() && (x == 0.0 || (1e-4..1e9).contains(&x.abs())) { format!("{x}") } else { format!("{x:e}") }
 }
 
 /// Tags of a feature: OSM tags, or GeoJSON properties with numbers and booleans as text.

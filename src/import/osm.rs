@@ -8,7 +8,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::{
     AreaRole, Features, ImportError, MAX_EXTENT, MAX_XML_ELEMENTS, Projection, SourceBuilding, SourceExit, SourceLine,
-    SourcePolygon, Tags, area_role, building_size, exit_point, line_col, line_kind,
+    SourcePolygon, Tags, area_role, building_size, exit_point, line_col, line_kind, short_num,
 };
 use crate::scene::Point;
 use crate::space::geom::{ring_contains, v};
@@ -86,7 +86,10 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
             continue;
         }
         let Some(id) = element.attribute("id").and_then(|s| s.trim().parse::<i64>().ok()) else {
-            errors.push(at(element, format!("<{kind}> without a numeric id")));
+            errors.push(
+                at(element, format!("<{kind}> without a numeric id"))
+                    .hint("every <node>, <way> and <relation> needs id=\"…\", an integer (negative for new objects)"),
+            );
             continue;
         };
         let slot = match kind {
@@ -122,8 +125,9 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 };
                 if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
                     errors.push(
-                        at(element, format!("lat {lat}, lon {lon} is not a WGS84 position"))
-                            .object(format!("node {id}")),
+                        at(element, format!("lat {}, lon {} is not a WGS84 position", short_num(lat), short_num(lon)))
+                            .object(format!("node {id}"))
+                            .hint("lat must lie in [-90, 90] and lon in [-180, 180], in decimal degrees"),
                     );
                     continue;
                 }
@@ -154,7 +158,11 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 for nd in element.children().filter(|c| c.has_tag_name("nd")) {
                     match nd.attribute("ref").and_then(|s| s.trim().parse::<i64>().ok()) {
                         Some(r) => refs.push((r, nd.range().start)),
-                        None => errors.push(at(nd, "<nd> without a numeric ref".into()).object(format!("way {id}"))),
+                        None => errors.push(
+                            at(nd, "<nd> without a numeric ref".into())
+                                .object(format!("way {id}"))
+                                .hint("each <nd> of a way names a node: <nd ref=\"NODE_ID\"/>"),
+                        ),
                     }
                 }
                 ways.push(Way { id, offset: element.range().start, refs, tags });

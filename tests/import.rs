@@ -364,3 +364,105 @@ fn exit_off_the_grid_lines_lets_everyone_out() {
     println!("room {w} m wide: {exited} of {spawned} out after {t:.1} s");
     assert_eq!(exited, spawned);
 }
+
+// ---- Robustness of the command line ------------------------------------------------------
+
+/// `unitwin import … > /dev/full`: the scene is written, the summary that cannot go to standard
+/// output goes to standard error, and nothing panics.
+#[test]
+fn cli_survives_a_full_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = path("tests/gis/square.geojson");
+    let full = std::fs::File::create("/dev/full").expect("/dev/full exists on Linux");
+    let out = Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .args(["import", "geojson", src.to_str().unwrap(), "--origin", "31.2300,121.4700", "--out", "s.ron"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::from(full))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "the scene is written: {stderr}");
+    assert!(stderr.contains("→ s.ron: ") && stderr.contains("standard output could not be written"), "{stderr}");
+    assert!(tmp.path().join("s.ron").exists());
+    // Errors with a full stdout (they go to stderr anyway) keep their exit status.
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let bad = path("tests/gis/bad_json.geojson");
+    let out = Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .args(["import", "geojson", bad.to_str().unwrap(), "--origin", "31.23,121.47", "--out", "b.ron"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// A newline or other control character in `--name` or in the input's path cannot break the
+/// written scene's header comment: the scene still parses and checks.
+#[test]
+fn control_characters_in_name_and_path_keep_the_scene_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weird = tmp.path().join("odd\nname\r\u{1b}[31m\u{2028}.geojson");
+    std::fs::copy(path("tests/gis/square.geojson"), &weird).unwrap();
+    let name = "Square\nScene(version: 99) // \u{7} */ /* \"#";
+    let (code, _, stderr) = unitwin(
+        &[
+            "import",
+            "geojson",
+            weird.to_str().unwrap(),
+            "--origin",
+            "31.23,121.47",
+            "--name",
+            name,
+            "--out",
+            "w.ron",
+            "--people",
+            "10",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(tmp.path().join("w.ron")).unwrap();
+    let header: Vec<&str> = text.lines().take_while(|l| !l.starts_with("Scene(")).collect();
+    println!("{}", header.join("\n"));
+    assert!(header.len() == 3 && header.iter().all(|l| l.starts_with("//")), "{header:?}");
+    assert!(header[0].contains("odd\\nname\\r\\u{1b}[31m\\u{2028}.geojson"), "{}", header[0]);
+    assert!(header[1].contains("--name Square\\nScene(version: 99)"), "{}", header[1]);
+    let loaded = parse_scene(SourceMap::new(Path::new("w.ron"), text), String::new())
+        .unwrap_or_else(|d| panic!("the written scene does not parse:\n{d}"));
+    assert_eq!(loaded.scene.unit.name, name);
+    check_scene(loaded).unwrap_or_else(|d| panic!("the written scene does not check:\n{d}"));
+    let (code, _, stderr) = unitwin(&["check", "w.ron"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// A byte-order mark is accepted (RFC 8259 allows a reader to ignore it); a byte that is not
+/// UTF-8 is reported at its line and column, in both formats.
+#[test]
+fn bom_accepted_and_bad_bytes_located() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(std::fs::read(path("tests/gis/square.geojson")).unwrap());
+    std::fs::write(tmp.path().join("bom.geojson"), &bytes).unwrap();
+    let (code, _, stderr) =
+        unitwin(&["import", "geojson", "bom.geojson", "--origin", "31.23,121.47", "--out", "bom.ron"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    let mut osm = std::fs::read_to_string(path("tests/gis/quarter.osm")).unwrap().into_bytes();
+    let at = osm.windows(9).position(|w| w == b"Shop door").unwrap();
+    osm[at + 2] = 0xF6; // "Sh\xF6p door", Latin-1
+    let line = osm[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = at - osm[..at].iter().rposition(|&b| b == b'\n').unwrap() + 2;
+    std::fs::write(tmp.path().join("latin1.osm"), &osm).unwrap();
+    let (code, _, stderr) =
+        unitwin(&["import", "osm", "latin1.osm", "--origin", "31.24,121.482", "--out", "l.ron"], tmp.path());
+    println!("{stderr}");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(&format!("latin1.osm:{line}:{col}: error: the file is not UTF-8 text: byte 0xF6")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help: GeoJSON and OSM XML are UTF-8"));
+    assert!(!tmp.path().join("l.ron").exists());
+}

@@ -10,9 +10,13 @@ use geo::{
 };
 use sha2::{Digest, Sha256};
 
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Line};
+
 use super::{
-    DEFAULT_EXIT_WIDTH, EXIT_SNAP, Features, ImportError, ImportOptions, ImportSummary, Imported, MIN_LINE_WIDTH,
-    Notes, SourceLine, SourcePolygon,
+    DEFAULT_EXIT_WIDTH, EXIT_SNAP, Features, ImportError, ImportOptions, ImportSummary, Imported, MAX_BUILDING_HEIGHT,
+    MAX_BUILDING_LEVELS, MAX_EXITS, MAX_LINE_WIDTH, MAX_NAV_CELL, MAX_NAV_CELLS, MAX_PIECE_CORNERS,
+    MAX_POLYGON_CORNERS, MAX_VERTICES, MIN_LINE_WIDTH, Notes, SourceLine, SourcePolygon, default_width, short_num,
 };
 use crate::geom::{closest_on_segment, ring_contains, ring_signed_area, segments_intersect, v};
 use crate::ids::LevelId;
@@ -31,8 +35,6 @@ const MIN_AREA: f64 = 0.05;
 const MIN_SPAWN_AREA: f64 = 1.0;
 /// Spawn polygons are cut into tiles of at most this edge (m), which keeps placement fast.
 const SPAWN_TILE: f64 = 100.0;
-/// Largest navigation grid, in cells, before the cell is made coarser than 0.25 m.
-const MAX_NAV_CELLS: f64 = 4.0e6;
 /// Agent radius assumed when estimating how many people fit (the scene default).
 const RADIUS: f64 = 0.21;
 /// Width of an exit added when the file has none, m (narrower if its wall is shorter).
@@ -53,14 +55,28 @@ pub(crate) fn build_scene(
     format: &str,
     bytes: &[u8],
 ) -> Result<Imported, Vec<ImportError>> {
+    check_limits(&features, file)?;
     let Features { walk_areas, walk_lines, buildings: source_buildings, exits, mut notes } = features;
     let mut ids = Ids::default();
 
     // Walkable polygons.
     let mut areas: Vec<Area> = Vec::new();
+    let mut refused: Vec<ImportError> = Vec::new();
+    let refuse = |refused: &mut Vec<ImportError>, label: &str, pos: Option<(usize, usize)>, why: String| {
+        let mut e = ImportError::new(file, why).object(label).hint(
+            "simplify the outline (e.g. ogr2ogr -simplify 0.05, or JOSM's Simplify Way), or split it into several features",
+        );
+        e.pos = pos;
+        refused.push(e);
+    };
     for source in &walk_areas {
-        for (outer, holes) in clean_polygon(&source.polygon(), &source.label, &mut notes) {
-            areas.push(Area { id: ids.make(&source.id), outer, holes });
+        match clean_polygon(&source.polygon(), &source.label, &mut notes) {
+            Ok(pieces) => {
+                for (outer, holes) in pieces {
+                    areas.push(Area { id: ids.make(&source.id), outer, holes });
+                }
+            }
+            Err(why) => refuse(&mut refused, &source.label, source.pos, why),
         }
     }
 
@@ -95,13 +111,31 @@ pub(crate) fn build_scene(
         .collect();
     for (line, shape) in lines.iter().zip(buffer_lines(&lines, &mut notes)) {
         for polygon in shape {
-            for (outer, holes) in clean_polygon(&polygon, &line.label, &mut notes) {
-                areas.push(Area { id: ids.make(&line.id), outer, holes });
+            match clean_polygon(&polygon, &line.label, &mut notes) {
+                Ok(pieces) => {
+                    for (outer, holes) in pieces {
+                        areas.push(Area { id: ids.make(&line.id), outer, holes });
+                    }
+                }
+                Err(why) => refuse(&mut refused, &line.label, line.pos, why),
             }
         }
     }
+    if !refused.is_empty() {
+        refused.truncate(20);
+        return Err(refused);
+    }
     if areas.is_empty() {
-        return Err(vec![ImportError::new(file, "no walkable features found").hint(
+        let mut message = "no walkable features found".to_string();
+        if !notes.skipped.is_empty() {
+            let shown: Vec<&str> = notes.skipped.iter().take(3).map(String::as_str).collect();
+            message += &format!(" ({} skipped: {}", notes.skipped.len(), shown.join("; "));
+            if notes.skipped.len() > 3 {
+                message += "; …";
+            }
+            message += ")";
+        }
+        return Err(vec![ImportError::new(file, message).hint(
             "walkable: polygons with unitwin=walkable, highway=pedestrian, area:highway=* or place=square; lines with \
              highway=footway|pedestrian|path|steps|living_street or unitwin=walkable",
         )]);
@@ -111,7 +145,13 @@ pub(crate) fn build_scene(
     let mut buildings: Vec<Building> = Vec::new();
     for source in &source_buildings {
         let label = &source.polygon.label;
-        let cleaned = clean_polygon(&source.polygon.polygon(), label, &mut notes);
+        let cleaned = match clean_polygon(&source.polygon.polygon(), label, &mut notes) {
+            Ok(c) => c,
+            Err(why) => {
+                refuse(&mut refused, label, source.polygon.pos, why);
+                continue;
+            }
+        };
         let mut pieces: Vec<Ring> = Vec::new();
         for (outer, holes) in cleaned {
             if holes.is_empty() {
@@ -124,7 +164,7 @@ pub(crate) fn build_scene(
                 label.clone(),
             );
             for piece in split {
-                if let Some((outer, _)) = clean_polygon(&piece, label, &mut notes).into_iter().next() {
+                if let Some((outer, _)) = clean_polygon(&piece, label, &mut notes).ok().into_iter().flatten().next() {
                     pieces.push(outer);
                 }
             }
@@ -141,6 +181,10 @@ pub(crate) fn build_scene(
         }
     }
 
+    if !refused.is_empty() {
+        refused.truncate(20);
+        return Err(refused);
+    }
     let name = options
         .name
         .clone()
@@ -191,12 +235,15 @@ pub(crate) fn build_scene(
     // Exits on the walkable boundary.
     let walkable = space.levels[LevelId(0)].walkable.clone();
     let runs = boundary_runs(&walkable);
+    let run_tree: RTree<GeomWithData<Line<[f64; 2]>, usize>> = RTree::bulk_load(
+        runs.iter().enumerate().map(|(k, r)| GeomWithData::new(Line::new([r.a.x, r.a.y], [r.b.x, r.b.y]), k)).collect(),
+    );
     for exit in &exits {
         let width = exit.width.unwrap_or_else(|| {
             notes.assume(format!("exit without `width`: {DEFAULT_EXIT_WIDTH:.1} m wide"), exit.label.clone());
             DEFAULT_EXIT_WIDTH
         });
-        match place_door(v(exit.at), width, &runs, &scene.doors) {
+        match place_door(v(exit.at), width, &runs, &run_tree, &scene.doors) {
             Ok((at, w)) => {
                 if w < width - 1e-9 {
                     notes.assume(format!("exit narrowed to fit its wall ({width} m → {w:.2} m)"), exit.label.clone());
@@ -228,8 +275,35 @@ pub(crate) fn build_scene(
     // People, proportional to walkable area, only where an exit can be reached.
     let mut people = 0;
     if let Some(total) = options.people.filter(|n| *n > 0) {
-        let checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
-        let (pops, unreachable_m2) = spread_people(&checked, total).map_err(|why| vec![ImportError::new(file, why)])?;
+        let mut checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+        // The file's exits may all have been left out by the check, or lie between two walkable
+        // sides (not leading out): then an exit is added as for a file without any.
+        if checked.nav.any_exit.is_none() && added_exits == 0 {
+            if let Ok((at, w)) = added_exit(&walkable) {
+                scene.doors.push(door(ids.make("exit_added"), at, w));
+                notes.assume(
+                    format!(
+                        "none of the file's exits leads out of the walkable space: one {w:.2} m exit added where the largest walkable area meets its bounding box, at ({:.1}, {:.1})",
+                        at[0], at[1]
+                    ),
+                    "exit_added",
+                );
+                added_exits = 1;
+                checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
+            }
+        }
+        if checked.nav.any_exit.is_none() {
+            return Err(vec![
+                ImportError::new(file, "--people needs an exit on the edge of the walkable space, and none could be placed")
+                    .hint("tag an entrance point (entrance=* or unitwin=exit) within 2 m of the walkable space's outer edge; unit.sources lists the exits left out"),
+            ]);
+        }
+        let (pops, unreachable_m2) = spread_people(&checked, total).map_err(|why| {
+            vec![ImportError::new(file, why).hint(
+                "--people fills at most half of what fits at the densest packing, only where an exit can be reached: \
+                 ask for fewer people, or check the exits",
+            )]
+        })?;
         if unreachable_m2 > 0.5 {
             notes.skip(format!(
                 "{unreachable_m2:.0} m² of walkable space from which no exit can be reached: nobody placed there"
@@ -269,20 +343,24 @@ impl SourcePolygon {
     }
 }
 
-/// Unique scene ids from suggestions.
+/// Unique scene ids from suggestions: `base`, then `base_2`, `base_3`, … (each base remembers its
+/// next number, so many features with one id take linear time).
 #[derive(Default)]
-struct Ids(BTreeSet<String>);
+struct Ids {
+    used: BTreeSet<String>,
+    next: BTreeMap<String, usize>,
+}
 
 impl Ids {
     fn make(&mut self, suggestion: &str) -> String {
         let base = super::sanitize_id(suggestion);
+        let n = self.next.entry(base.clone()).or_insert(2);
         let mut id = base.clone();
-        let mut n = 2;
-        while self.0.contains(&id) {
+        while self.used.contains(&id) {
             id = format!("{base}_{n}");
-            n += 1;
+            *n += 1;
         }
-        self.0.insert(id.clone());
+        self.used.insert(id.clone());
         id
     }
 }
@@ -338,28 +416,45 @@ fn ring_points(ring: &LineString<f64>) -> Ring {
     pts
 }
 
-/// Drops repeated points and points within 0.5 mm of the line through their neighbours.
+/// Drops repeated points and points within 0.5 mm of the line through their neighbours, in one
+/// pass (a point is dropped as soon as the next kept point shows it is in line; dropping it
+/// re-examines the point before it).
 fn simplify_ring(mut ring: Ring) -> Ring {
     ring.dedup();
     while ring.len() > 1 && ring.first() == ring.last() {
         ring.pop();
     }
-    let mut changed = true;
-    while changed && ring.len() > 3 {
-        changed = false;
-        let n = ring.len();
-        for i in 0..n {
-            let (a, b, c) = (v(ring[(i + n - 1) % n]), v(ring[i]), v(ring[(i + 1) % n]));
-            let len = a.distance(c);
-            let off = if len < 1e-9 { a.distance(b) } else { (c - a).perp_dot(b - a).abs() / len };
-            if off < 5e-4 {
-                ring.remove(i);
-                changed = true;
-                break;
-            }
+    if ring.len() <= 3 {
+        return ring;
+    }
+    let in_line = |a: Point, b: Point, c: Point| {
+        let (a, b, c) = (v(a), v(b), v(c));
+        let len = a.distance(c);
+        let off = if len < 1e-9 { a.distance(b) } else { (c - a).perp_dot(b - a).abs() / len };
+        off < 5e-4
+    };
+    let mut out: Ring = Vec::with_capacity(ring.len());
+    for p in ring {
+        while out.len() >= 2 && in_line(out[out.len() - 2], out[out.len() - 1], p) {
+            out.pop();
+        }
+        out.push(p);
+    }
+    // Across the seam: the last point between its predecessor and the first, the first between
+    // the last and the second.
+    let mut start = 0;
+    while out.len() - start > 3 {
+        let last = out.len() - 1;
+        if in_line(out[last - 1], out[last], out[start]) {
+            out.pop();
+        } else if in_line(out[last], out[start], out[start + 1]) {
+            start += 1;
+        } else {
+            break;
         }
     }
-    ring
+    out.drain(..start);
+    out
 }
 
 /// Why a ring set would fail `unitwin check`, mirroring its polygon rules.
@@ -392,7 +487,9 @@ fn polygon_problem(outer: &Ring, holes: &[Ring]) -> Option<String> {
 
 /// Repairs a polygon (self-intersections, any ring orientation) and returns valid pieces with
 /// counter-clockwise outlines and clockwise holes, to the millimetre; reports what it drops.
-fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<(Ring, Vec<Ring>)> {
+/// A piece with more than `MAX_POLYGON_CORNERS` corners (once rounded and simplified) is refused
+/// (`Err`, the reason): the scene checker tests every pair of a ring's edges.
+fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Result<Vec<(Ring, Vec<Ring>)>, String> {
     let ring_area = |r: &LineString<f64>| ring_signed_area(&ring_points(r)).abs();
     // The area the rings enclose if valid; it differs from the repaired area when they are not.
     let input_area = ring_area(polygon.exterior()) - polygon.interiors().iter().map(ring_area).sum::<f64>();
@@ -404,14 +501,25 @@ fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<
         .any(|c| !c.x.is_finite() || !c.y.is_finite())
     {
         notes.skip(format!("{label}: a polygon with a non-finite coordinate"));
-        return Vec::new();
+        return Ok(Vec::new());
     }
     // A union with nothing, under the even-odd rule: resolves self-intersections, any orientation.
     let repaired = MultiPolygon::new(vec![polygon.clone()]).union(&MultiPolygon::<f64>::new(Vec::new()));
     if repaired.unsigned_area() < MIN_AREA {
         notes.skip(format!("{label}: degenerate polygon (area {:.3} m²)", repaired.unsigned_area()));
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let orient = |ring: &LineString<f64>, ccw: bool| {
+        let mut pts = ring_points(ring);
+        if (ring_signed_area(&pts) > 0.0) != ccw {
+            pts.reverse();
+        }
+        pts
+    };
+    // Simplified before and after rounding: rounding to the millimetre moves points of a smooth
+    // curve off the line through their neighbours, so the first pass does most of the work.
+    let rounded =
+        |ring: &Ring| simplify_ring(simplify_ring(ring.clone()).iter().map(|p| [mm(p[0]), mm(p[1])]).collect());
     let mut out = Vec::new();
     let mut dropped_small = 0;
     for piece in &repaired.0 {
@@ -419,13 +527,6 @@ fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<
             dropped_small += 1;
             continue;
         }
-        let orient = |ring: &LineString<f64>, ccw: bool| {
-            let mut pts = ring_points(ring);
-            if (ring_signed_area(&pts) > 0.0) != ccw {
-                pts.reverse();
-            }
-            pts
-        };
         let outer = orient(piece.exterior(), true);
         let holes: Vec<Ring> = piece
             .interiors()
@@ -433,9 +534,15 @@ fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<
             .map(|h| orient(h, false))
             .filter(|h| ring_signed_area(h).abs() >= MIN_AREA)
             .collect();
-        let rounded_outer = simplify_ring(outer.iter().map(|p| [mm(p[0]), mm(p[1])]).collect());
-        let rounded_holes: Vec<Ring> =
-            holes.iter().map(|h| simplify_ring(h.iter().map(|p| [mm(p[0]), mm(p[1])]).collect())).collect();
+        let rounded_outer = rounded(&outer);
+        let rounded_holes: Vec<Ring> = holes.iter().map(rounded).collect();
+        let n = rounded_outer.len() + rounded_holes.iter().map(Vec::len).sum::<usize>();
+        if n > MAX_POLYGON_CORNERS {
+            return Err(format!(
+                "its outline has {n} corners once cleaned (holes included); the import takes at most \
+                 {MAX_POLYGON_CORNERS} per polygon"
+            ));
+        }
         if polygon_problem(&rounded_outer, &rounded_holes).is_none() {
             out.push((rounded_outer, rounded_holes));
         } else if polygon_problem(&outer, &holes).is_none() {
@@ -455,7 +562,45 @@ fn clean_polygon(polygon: &Polygon<f64>, label: &str, notes: &mut Notes) -> Vec<
             label.to_string(),
         );
     }
-    out
+    Ok(out)
+}
+
+/// Corners of a polygon, outline and holes, without the rings' closing repeats.
+fn corners(p: &Polygon<f64>) -> usize {
+    std::iter::once(p.exterior()).chain(p.interiors()).map(|r| r.0.len().saturating_sub(1)).sum()
+}
+
+/// Cuts a spawn polygon into pieces of at most `MAX_PIECE_CORNERS` corners by halving its
+/// bounding box across the longer side, as often as needed: the scene checker tests every pair of
+/// edges of a population's polygon, and spawning tests every cell against it.
+///
+/// Not used for walkable areas: the engine joins those with `geo::unary_union`, which (geo 0.33.1,
+/// i_overlay 4.5.2) was seen never to return on a few dozen such touching pieces.
+fn split_to_cap(p: Polygon<f64>, depth: usize) -> Vec<Polygon<f64>> {
+    if corners(&p) <= MAX_PIECE_CORNERS || depth >= 48 {
+        return vec![p];
+    }
+    let Some(b) = p.bounding_rect() else { return vec![p] };
+    let (lo, hi) = (b.min(), b.max());
+    let halves = if b.width() >= b.height() {
+        let cx = (lo.x + hi.x) / 2.0;
+        [
+            Rect::new(Coord { x: lo.x - 1.0, y: lo.y - 1.0 }, Coord { x: cx, y: hi.y + 1.0 }),
+            Rect::new(Coord { x: cx, y: lo.y - 1.0 }, Coord { x: hi.x + 1.0, y: hi.y + 1.0 }),
+        ]
+    } else {
+        let cy = (lo.y + hi.y) / 2.0;
+        [
+            Rect::new(Coord { x: lo.x - 1.0, y: lo.y - 1.0 }, Coord { x: hi.x + 1.0, y: cy }),
+            Rect::new(Coord { x: lo.x - 1.0, y: cy }, Coord { x: hi.x + 1.0, y: hi.y + 1.0 }),
+        ]
+    };
+    let whole = MultiPolygon::new(vec![p]);
+    halves
+        .iter()
+        .flat_map(|half| whole.intersection(&half.to_polygon()).0)
+        .flat_map(|q| split_to_cap(q, depth + 1))
+        .collect()
 }
 
 /// Each walkable line as polygons: one rectangle (flat caps) per segment, width/2 either side,
@@ -590,15 +735,25 @@ fn boundary_runs(walkable: &MultiPolygon<f64>) -> Vec<Run> {
 
 /// Places a door of `width` on the run nearest to `q` (within `EXIT_SNAP`), narrowing it to its
 /// run if needed. Returns its centre and width.
-fn place_door(q: DVec2, width: f64, runs: &[Run], doors: &[Door]) -> Result<(Point, f64), String> {
-    let mut near: Vec<(f64, &Run)> = runs
-        .iter()
-        .map(|r| (closest_on_segment(q, r.a, r.b).distance(q), r))
+/// `tree` indexes `runs` (by position in it), so that many exits along a long boundary stay fast.
+fn place_door(
+    q: DVec2,
+    width: f64,
+    runs: &[Run],
+    tree: &RTree<GeomWithData<Line<[f64; 2]>, usize>>,
+    doors: &[Door],
+) -> Result<(Point, f64), String> {
+    let mut near: Vec<(f64, usize)> = tree
+        .locate_within_distance([q.x, q.y], EXIT_SNAP * EXIT_SNAP * 1.0001)
+        .map(|g| (closest_on_segment(q, runs[g.data].a, runs[g.data].b).distance(q), g.data))
         .filter(|(d, _)| *d <= EXIT_SNAP)
         .collect();
-    near.sort_by(|x, y| x.0.total_cmp(&y.0));
+    near.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    let near: Vec<(f64, &Run)> = near.into_iter().map(|(d, k)| (d, &runs[k])).collect();
     let Some(&(nearest, _)) = near.first() else {
-        let d = runs.iter().map(|r| closest_on_segment(q, r.a, r.b).distance(q)).fold(f64::INFINITY, f64::min);
+        let d = tree
+            .nearest_neighbor(&[q.x, q.y])
+            .map_or(f64::INFINITY, |g| closest_on_segment(q, runs[g.data].a, runs[g.data].b).distance(q));
         return Err(format!("it is {d:.1} m from the walkable space (at most {EXIT_SNAP} m)"));
     };
     // The nearest run (or one at most 0.5 m further) that takes the full width; else the nearest
@@ -620,7 +775,9 @@ fn place_door(q: DVec2, width: f64, runs: &[Run], doors: &[Door]) -> Result<(Poi
     };
     let len = run.a.distance(run.b);
     let dir = (run.b - run.a) / len;
-    let t = (q - run.a).dot(dir).clamp(w / 2.0 + 0.01, len - w / 2.0 - 0.01);
+    // A door narrowed to its run leaves lo == hi up to rounding: `clamp` would panic on lo > hi.
+    let (lo, hi) = (w / 2.0 + 0.01, len - w / 2.0 - 0.01);
+    let t = if lo < hi { (q - run.a).dot(dir).clamp(lo, hi) } else { len / 2.0 };
     let centre = run.a + dir * t;
     if let Some(other) = doors.iter().find(|d| v(d.at).distance(centre) < (d.width + w) / 2.0 + 0.1) {
         return Err(format!("it would overlap exit '{}'", other.id));
@@ -664,16 +821,200 @@ fn added_exit(walkable: &MultiPolygon<f64>) -> Result<(Point, f64), String> {
     Ok(([mm(c.x), mm(c.y)], w))
 }
 
-/// The navigation cell: 0.25 m unless the grid would exceed `MAX_NAV_CELLS`.
+/// Cells of the navigation grid over a `w` × `h` m bounding box with `cell`-m cells, as the engine
+/// lays it out (two cells of margin on every side; see `NavGrid::build`), plus one cell each way
+/// for the millimetre rounding of written coordinates.
+fn grid_cells(w: f64, h: f64, cell: f64) -> f64 {
+    ((w / cell).ceil() + 5.0) * ((h / cell).ceil() + 5.0)
+}
+
+/// The navigation cell: 0.25 m unless the grid would exceed `MAX_NAV_CELLS`; then the finest of
+/// 0.30, 0.35, … 1.0 m that keeps it below. `check_limits` has made sure 1 m does.
 fn nav_cell_for(areas: &[Area]) -> f64 {
     let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
     for p in areas.iter().flat_map(|a| &a.outer) {
         lo = lo.min(v(*p));
         hi = hi.max(v(*p));
     }
-    let size = (hi - lo).max(DVec2::ZERO) + DVec2::splat(2.0);
-    let needed = (size.x * size.y / MAX_NAV_CELLS).sqrt();
-    if needed <= 0.25 { 0.25 } else { ((needed / 0.05).ceil() * 0.05).min(1.0) }
+    let size = (hi - lo).max(DVec2::ZERO);
+    (5..=20)
+        .map(|k| k as f64 * 0.05)
+        .find(|&cell| grid_cells(size.x, size.y, cell) <= MAX_NAV_CELLS)
+        .unwrap_or(MAX_NAV_CELL)
+}
+
+/// The westmost, eastmost, southmost and northmost coordinate seen, with the feature it belongs to.
+#[derive(Clone, Copy)]
+struct Extreme<'a> {
+    at: f64,
+    label: &'a str,
+    pos: Option<(usize, usize)>,
+}
+
+struct Extent<'a>([Extreme<'a>; 4]);
+
+impl Default for Extent<'_> {
+    fn default() -> Self {
+        let e = |at: f64| Extreme { at, label: "", pos: None };
+        Extent([e(f64::INFINITY), e(f64::NEG_INFINITY), e(f64::INFINITY), e(f64::NEG_INFINITY)])
+    }
+}
+
+impl<'a> Extent<'a> {
+    fn take(&mut self, p: &Point, margin: f64, label: &'a str, pos: Option<(usize, usize)>) {
+        let [west, east, south, north] = &mut self.0;
+        if p[0] - margin < west.at {
+            *west = Extreme { at: p[0] - margin, label, pos };
+        }
+        if p[0] + margin > east.at {
+            *east = Extreme { at: p[0] + margin, label, pos };
+        }
+        if p[1] - margin < south.at {
+            *south = Extreme { at: p[1] - margin, label, pos };
+        }
+        if p[1] + margin > north.at {
+            *north = Extreme { at: p[1] + margin, label, pos };
+        }
+    }
+}
+
+/// Refuses, before any geometry work, what would break the import's bounds (see the limits in
+/// `import`): implausible widths and heights, too many corners or exits, and features spread so
+/// far that even 1 m navigation cells would exceed `MAX_NAV_CELLS`. Each error names the feature.
+fn check_limits(f: &Features, file: &Path) -> Result<(), Vec<ImportError>> {
+    const MAX_ERRORS: usize = 20;
+    let located = |label: &str, pos: Option<(usize, usize)>, message: String| {
+        let mut e = ImportError::new(file, message).object(label);
+        e.pos = pos;
+        e
+    };
+    let mut errors = Vec::new();
+    for line in &f.walk_lines {
+        if line.kind.width > MAX_LINE_WIDTH {
+            let highway = &line.kind.highway;
+            errors.push(
+                located(
+                    &line.label,
+                    line.pos,
+                    format!(
+                        "its width ({} m) is not plausible for a walkable way: at most {MAX_LINE_WIDTH} m",
+                        short_num(line.kind.width)
+                    ),
+                )
+                .hint(format!(
+                    "fix or remove its `width` (without one, highway={highway} is taken as {} m wide); draw a wide \
+                     square as an area (place=square or area:highway=*)",
+                    default_width(highway)
+                )),
+            );
+        }
+    }
+    for b in &f.buildings {
+        if !(b.height <= MAX_BUILDING_HEIGHT) || b.floors as f64 > MAX_BUILDING_LEVELS {
+            errors.push(
+                located(
+                    &b.polygon.label,
+                    b.polygon.pos,
+                    format!(
+                        "its size ({} m, {} storeys) is not plausible for a building: at most {MAX_BUILDING_HEIGHT} m \
+                         and {MAX_BUILDING_LEVELS} storeys",
+                        short_num(b.height),
+                        b.floors
+                    ),
+                )
+                .hint("fix its `height` (m) or `building:levels` (storeys)"),
+            );
+        }
+    }
+    if errors.len() > MAX_ERRORS {
+        errors.truncate(MAX_ERRORS);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // Corners, in file order; the feature that goes over the limit is named.
+    let polygon_size = |p: &SourcePolygon| p.outer.len() + p.holes.iter().map(Vec::len).sum::<usize>();
+    let all: Vec<(&str, Option<(usize, usize)>, usize)> = f
+        .walk_areas
+        .iter()
+        .map(|p| (p.label.as_str(), p.pos, polygon_size(p)))
+        .chain(f.walk_lines.iter().map(|l| (l.label.as_str(), l.pos, l.points.len())))
+        .chain(f.buildings.iter().map(|b| (b.polygon.label.as_str(), b.polygon.pos, polygon_size(&b.polygon))))
+        .collect();
+    let mut total = 0usize;
+    for &(label, pos, n) in &all {
+        total += n;
+        if total > MAX_VERTICES {
+            let sum: usize = all.iter().map(|a| a.2).sum();
+            return Err(vec![
+                located(
+                    label,
+                    pos,
+                    format!(
+                        "the kept features reach {MAX_VERTICES} corners here ({sum} in all); the import takes at most \
+                         {MAX_VERTICES}"
+                    ),
+                )
+                .hint("crop the file to the unit, or simplify the geometry (e.g. ogr2ogr -simplify 0.1)"),
+            ]);
+        }
+    }
+    if let Some(exit) = f.exits.get(MAX_EXITS) {
+        return Err(vec![
+            located(
+                &exit.label,
+                exit.pos,
+                format!(
+                    "more than {MAX_EXITS} exits (entrance=* or unitwin=exit points, {} in all); the import places at most {MAX_EXITS}",
+                    f.exits.len()
+                ),
+            )
+            .hint("keep the entrances that lead out of the unit (e.g. drop building entrances), or crop the file"),
+        ]);
+    }
+
+    // Extent: the bounding box of every kept feature (lines with half their width).
+    let mut ext = Extent::default();
+    for p in f.walk_areas.iter().chain(f.buildings.iter().map(|b| &b.polygon)) {
+        for q in p.outer.iter().chain(p.holes.iter().flatten()) {
+            ext.take(q, 0.0, &p.label, p.pos);
+        }
+    }
+    for l in &f.walk_lines {
+        for q in &l.points {
+            ext.take(q, l.kind.width.max(MIN_LINE_WIDTH) / 2.0, &l.label, l.pos);
+        }
+    }
+    let [west, east, south, north] = ext.0;
+    let (w, h) = (east.at - west.at, north.at - south.at);
+    if w.is_finite() && h.is_finite() && grid_cells(w, h, MAX_NAV_CELL) > MAX_NAV_CELLS {
+        let (a, b, dirs) = if w >= h { (west, east, ("west", "east")) } else { (south, north, ("south", "north")) };
+        // The one further from --origin is named first: a stray feature is the likelier mistake.
+        let (named, other, named_dir, other_dir) =
+            if b.at.abs() >= a.at.abs() { (b, a, dirs.1, dirs.0) } else { (a, b, dirs.0, dirs.1) };
+        return Err(vec![
+            located(
+                named.label,
+                named.pos,
+                format!(
+                    "the kept features span {:.1} km west–east × {:.1} km south–north, from {} in the {other_dir} to \
+                     this feature in the {named_dir}: even with 1 m navigation cells that is {:.1} million cells, above \
+                     the {:.0} million the import allows (e.g. 2 km × 2 km, or 4 km × 1 km)",
+                    w / 1000.0,
+                    h / 1000.0,
+                    other.label,
+                    grid_cells(w, h, MAX_NAV_CELL) / 1e6,
+                    MAX_NAV_CELLS / 1e6
+                ),
+            )
+            .hint(
+                "crop the file to the unit (e.g. osmium extract -b LON1,LAT1,LON2,LAT2), remove stray features far \
+                 from the rest, or split the area into several scenes",
+            ),
+        ]);
+    }
+    Ok(())
 }
 
 /// Populations over the walkable space that can reach an exit, in tiles without holes, with counts
@@ -723,7 +1064,12 @@ fn spread_people(checked: &Twin, total: u32) -> Result<(Vec<Population>, f64), S
                     whole.intersection(&tile.to_polygon()).0
                 };
                 for t in tiles {
-                    pieces.extend(split_holes(t, 0).into_iter().filter(|p| p.unsigned_area() >= MIN_SPAWN_AREA));
+                    pieces.extend(
+                        split_holes(t, 0)
+                            .into_iter()
+                            .flat_map(|p| split_to_cap(p, 0))
+                            .filter(|p| p.unsigned_area() >= MIN_SPAWN_AREA),
+                    );
                 }
             }
         }
@@ -768,7 +1114,11 @@ fn spread_people(checked: &Twin, total: u32) -> Result<(Vec<Population>, f64), S
                 let cut = MultiPolygon::new(vec![p]).difference(&geo::unary_union(squares.iter()));
                 unreachable += area - cut.unsigned_area();
                 next.extend(
-                    cut.0.into_iter().flat_map(|q| split_holes(q, 0)).filter(|q| q.unsigned_area() >= MIN_SPAWN_AREA),
+                    cut.0
+                        .into_iter()
+                        .flat_map(|q| split_holes(q, 0))
+                        .flat_map(|q| split_to_cap(q, 0))
+                        .filter(|q| q.unsigned_area() >= MIN_SPAWN_AREA),
                 );
             }
             todo = next;
@@ -904,17 +1254,31 @@ fn points(pts: &[Point], indent: &str) -> String {
     format!("[\n{}\n{indent}]", lines.join("\n"))
 }
 
+/// Text safe on a `//` comment line: control characters (a newline would end the comment and let
+/// the rest be read as RON) and the Unicode line and paragraph separators are written as escapes.
+fn comment_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The scene as RON, in the style of `scenes/*.ron`, with a header saying where it came from.
 fn render(scene: &Scene, file: &Path, format: &str, bytes: &[u8], options: &ImportOptions) -> String {
     let mut o = String::new();
     o += &format!(
         "// Imported from {} ({format}, SHA-256 {}) by unitwin {}.\n",
-        file.display(),
+        comment_text(&file.display().to_string()),
         hex(&Sha256::digest(bytes)),
         env!("CARGO_PKG_VERSION")
     );
     if let Some(cmd) = &options.command {
-        o += &format!("//   {cmd}\n");
+        o += &format!("//   {}\n", comment_text(cmd));
     }
     o += "// Local metres (x east, y north) about unit.origin; unit.sources lists assumptions and skipped features.\n";
     o += "Scene(\n    version: 1,\n";

@@ -1,12 +1,13 @@
 //! `unitwin import geojson|osm FILE --origin LAT,LON [--out FILE] [--people N] [--force]`.
 //! Exit status: 0 written, 1 a file could not be read or written, 2 bad input or arguments.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::{ImportOptions, Imported, import_geojson, import_osm, parse_origin};
+use super::{ImportOptions, Imported, decode, import_geojson, import_osm, parse_origin};
 use crate::scene::LatLon;
 
 #[derive(Subcommand, Debug)]
@@ -45,24 +46,20 @@ pub fn run(format: ImportFormat) -> ExitCode {
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.file));
     if out.exists() && !args.force {
-        eprintln!("error: {} already exists; add --force to overwrite it, or choose --out FILE", out.display());
+        err(&format!("error: {} already exists; add --force to overwrite it, or choose --out FILE", out.display()));
         return ExitCode::from(1);
     }
     let bytes = match std::fs::read(&args.file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.file.display());
+            err(&format!("error: cannot read {}: {e}", args.file.display()));
             return ExitCode::from(1);
         }
     };
-    let text = match String::from_utf8(bytes) {
+    let text = match decode(bytes, &args.file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
-                "{}: error: the file is not UTF-8 text (byte {})",
-                args.file.display(),
-                e.utf8_error().valid_up_to()
-            );
+            err(&format!("{e}\n{}: 1 problem(s); nothing written", args.file.display()));
             return ExitCode::from(2);
         }
     };
@@ -79,31 +76,46 @@ pub fn run(format: ImportFormat) -> ExitCode {
     let imported = match result {
         Ok(i) => i,
         Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            eprintln!("{}: {} problem(s); nothing written", args.file.display(), errors.len());
+            let mut report: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            report.push(format!("{}: {} problem(s); nothing written", args.file.display(), errors.len()));
+            err(&report.join("\n"));
             return ExitCode::from(2);
         }
     };
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        eprintln!("error: cannot create {}: {e}", dir.display());
+        err(&format!("error: cannot create {}: {e}", dir.display()));
         return ExitCode::from(1);
     }
     if let Err(e) = crate::report::write_atomic(&out, imported.text.as_bytes()) {
-        eprintln!("error: {e}");
+        err(&format!("error: {e}"));
         return ExitCode::from(1);
     }
-    println!("{}", summary_line(&args.file, &out, &imported));
+    let mut summary = vec![summary_line(&args.file, &out, &imported)];
     for s in imported.summary.skipped.iter().take(10) {
-        println!("  skipped: {s}");
+        summary.push(format!("  skipped: {s}"));
     }
     if imported.summary.skipped.len() > 10 {
-        println!("  … and {} more skipped (see unit.sources)", imported.summary.skipped.len() - 10);
+        summary.push(format!("  … and {} more skipped (see unit.sources)", imported.summary.skipped.len() - 10));
     }
+    say(&summary.join("\n"));
     ExitCode::SUCCESS
+}
+
+/// Writes a line to standard output without panicking: the scene is written by then, so a
+/// standard output that cannot take the summary (closed, or a full disk as with `> /dev/full`)
+/// does not make the import fail; the summary goes to standard error instead.
+fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        err(&format!("{text}\n(standard output could not be written: {e})"));
+    }
+}
+
+/// Writes a line to standard error, ignoring failure (there is nowhere left to report it).
+fn err(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 /// `scenes/<file stem>.ron`.

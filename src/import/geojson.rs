@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{
     AreaRole, Features, ImportError, MAX_EXTENT, Projection, SourceBuilding, SourceExit, SourceLine, SourcePolygon,
-    Tags, area_role, building_size, exit_point, line_kind, sanitize_id,
+    Tags, area_role, building_size, exit_point, line_col, line_kind, sanitize_id, short_num,
 };
 use crate::scene::Point;
 
@@ -27,8 +27,11 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 .hint("the file must be a GeoJSON FeatureCollection (RFC 7946)"),
         ]
     })?;
+    // Problems with the whole file are placed where its top-level value starts.
+    let start = text.len() - text.trim_start().len();
+    let (line, col) = line_col(text, start);
     let whole = |message: String| {
-        vec![ImportError::new(file, message).hint(
+        vec![ImportError::new(file, message).at(line, col).hint(
             "expected {\"type\": \"FeatureCollection\", \"features\": [...]} with WGS84 [longitude, latitude] coordinates",
         )]
     };
@@ -139,7 +142,9 @@ fn read_feature(
         };
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
             return Err(err(format!(
-                "position [{lon}, {lat}] is not a WGS84 longitude/latitude (longitude in [-180, 180], latitude in [-90, 90])"
+                "position [{}, {}] is not a WGS84 longitude/latitude (longitude in [-180, 180], latitude in [-90, 90])",
+                short_num(lon),
+                short_num(lat)
             )));
         }
         let p = proj.to_local(lat, lon);
@@ -167,9 +172,17 @@ fn read_feature(
     let polygon = |v: &Value| -> Result<(Vec<Point>, Vec<Vec<Point>>), ImportError> {
         let rings = nested(v, "an array of rings")?;
         let mut rings: Vec<Vec<Point>> = rings.iter().map(list).collect::<Result<_, _>>()?;
-        for r in &mut rings {
+        for (k, r) in rings.iter_mut().enumerate() {
+            let given = r.len();
             if r.len() > 1 && r.first() == r.last() {
                 r.pop();
+            }
+            if r.len() < 3 {
+                let which = if k == 0 { "outer ring".to_string() } else { format!("ring {k} (a hole)") };
+                return Err(err(format!(
+                    "the {which} of its {gtype} has {given} position(s); a ring needs at least 4 (the first repeated at the end)"
+                ))
+                .hint("a Polygon is [[[lon, lat], [lon, lat], [lon, lat], [lon, lat]], ...]: the outer ring, then any holes"));
             }
         }
         if rings.is_empty() {
@@ -186,7 +199,7 @@ fn read_feature(
                 Some(width) => {
                     for (k, at) in points.into_iter().enumerate() {
                         let id = if k == 0 { format!("exit_{id}") } else { format!("exit_{id}_{k}") };
-                        out.exits.push(SourceExit { label: label.clone(), id, at, width });
+                        out.exits.push(SourceExit { label: label.clone(), pos: None, id, at, width });
                     }
                 }
                 None => out.notes.skip(format!("{label}: a {gtype} without `entrance` or `unitwin=exit`")),
@@ -202,7 +215,13 @@ fn read_feature(
                 (Some(kind), _) => {
                     for (k, points) in lines.into_iter().enumerate() {
                         let id = if k == 0 { id.clone() } else { format!("{id}_{k}") };
-                        out.walk_lines.push(SourceLine { label: label.clone(), id, points, kind: kind.clone() });
+                        out.walk_lines.push(SourceLine {
+                            label: label.clone(),
+                            pos: None,
+                            id,
+                            points,
+                            kind: kind.clone(),
+                        });
                     }
                 }
                 (None, Some(role)) => out.notes.skip(format!(
@@ -223,7 +242,7 @@ fn read_feature(
             let role = area_role(&tags, false);
             for (k, (outer, holes)) in polygons.into_iter().enumerate() {
                 let id = if k == 0 { id.clone() } else { format!("{id}_{k}") };
-                let source = SourcePolygon { label: label.clone(), id, outer, holes };
+                let source = SourcePolygon { label: label.clone(), pos: None, id, outer, holes };
                 match role {
                     Some(AreaRole::Building) => {
                         let (height, floors, assumption) = building_size(&tags);

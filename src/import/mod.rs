@@ -38,6 +38,38 @@ pub const MIN_LINE_WIDTH: f64 = 0.8;
 /// Points further than this from `--origin` are refused: the local projection is meant for a unit.
 pub const MAX_EXTENT: f64 = 50_000.0;
 
+// ---- Limits: what the importer refuses up front, so that any input is handled in bounded time
+// and memory (see the README's "Importing GIS data: limits").
+
+/// Largest navigation grid, in cells. The grid covers the walkable space's bounding box plus two
+/// cells on every side; the cell grows from 0.25 m up to 1 m to stay below this.
+pub const MAX_NAV_CELLS: f64 = 4.0e6;
+/// The coarsest navigation cell the importer chooses, m.
+pub const MAX_NAV_CELL: f64 = 1.0;
+/// Widest walkable line (`width`/`est_width`), m. The widest pedestrian streets and squares drawn as
+/// lines are a few tens of metres; anything wider is a tagging error (e.g. `width=99999999`).
+pub const MAX_LINE_WIDTH: f64 = 100.0;
+/// Tallest building (`height`), m, and most storeys (`building:levels`): above the tallest
+/// buildings standing (828 m, 163 storeys), so larger values are tagging errors.
+pub const MAX_BUILDING_HEIGHT: f64 = 1000.0;
+pub const MAX_BUILDING_LEVELS: f64 = 300.0;
+/// Most corners (positions, OSM node references) of all kept features together. A dense 2 km ×
+/// 2 km city extract has a few hundred thousand.
+pub const MAX_VERTICES: usize = 1_000_000;
+/// Most exits (entrance points). The engine places each door by scanning every wall of its level,
+/// so doors × walls must stay bounded; a unit has tens of exits, a dense city block hundreds.
+pub const MAX_EXITS: usize = 2_000;
+/// Most XML elements in an OSM file (about a 400 MB file); roxmltree's `nodes_limit` is set so
+/// that it cannot be reached first (text nodes included).
+pub const MAX_XML_ELEMENTS: usize = 8_000_000;
+/// Most corners of one polygon once cleaned (outline and holes, after dropping points within
+/// 0.5 mm of a straight line). The scene checker tests every pair of a ring's edges, so a polygon's
+/// check time grows with the square of its corners; an OSM way has at most 2,000 nodes, and its
+/// buffered outline about twice as many corners.
+pub const MAX_POLYGON_CORNERS: usize = 5_000;
+/// Most corners of one population polygon written by `--people` (larger spawn pieces are cut).
+pub const MAX_PIECE_CORNERS: usize = 500;
+
 /// Default width (m) of a walkable line by its `highway` value, when it has no `width` tag.
 pub fn default_width(highway: &str) -> f64 {
     match highway {
@@ -150,8 +182,10 @@ pub fn import_geojson(
     origin: LatLon,
     options: &ImportOptions,
 ) -> Result<Imported, Vec<ImportError>> {
+    let bytes = text.as_bytes();
+    let text = strip_bom(text);
     let features = geojson::read(text, file, &Projection::new(origin))?;
-    build::build_scene(features, file, origin, options, "GeoJSON", text.as_bytes())
+    build::build_scene(features, file, origin, options, "GeoJSON", bytes)
 }
 
 /// Imports an OpenStreetMap XML file (`.osm`, as exported by the OSM website, JOSM or osmium).
@@ -161,8 +195,65 @@ pub fn import_osm(
     origin: LatLon,
     options: &ImportOptions,
 ) -> Result<Imported, Vec<ImportError>> {
+    let bytes = text.as_bytes();
+    let text = strip_bom(text);
     let features = osm::read(text, file, &Projection::new(origin))?;
-    build::build_scene(features, file, origin, options, "OpenStreetMap XML", text.as_bytes())
+    build::build_scene(features, file, origin, options, "OpenStreetMap XML", bytes)
+}
+
+/// The text without a leading byte-order mark (U+FEFF), which some Windows tools write. RFC 8259
+/// allows a JSON reader to ignore it; XML allows it. Positions are then counted as an editor shows them.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Line and column (both from 1; the column counts characters) of byte `offset` in `text`.
+/// An offset past the end, or inside a character, is taken back to the nearest character start.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let col = text[line_start..offset].chars().count() + 1;
+    (line, col)
+}
+
+/// The text of an input file: it must be UTF-8 (GeoJSON and OSM XML are); a leading byte-order
+/// mark is dropped. A byte that is not UTF-8 is reported at its line and column.
+pub fn decode(bytes: Vec<u8>, file: &Path) -> Result<String, ImportError> {
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..'\u{feff}'.len_utf8());
+            }
+            Ok(text)
+        }
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+            let prefix = strip_bom(prefix);
+            let (line, col) = line_col(prefix, prefix.len());
+            let message = match e.utf8_error().error_len() {
+                Some(_) => format!(
+                    "the file is not UTF-8 text: byte 0x{:02X} (offset {valid}) is not valid UTF-8",
+                    bytes[valid]
+                ),
+                None => format!("the file ends in the middle of a UTF-8 character (offset {valid}): is it truncated?"),
+            };
+            Err(ImportError::new(file, message).at(line, col).hint(
+                "GeoJSON and OSM XML are UTF-8: re-save the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8 in.osm > out.osm)",
+            ))
+        }
+    }
+}
+
+/// A number for a message: as written if moderate, else in exponent form (`1e308`, not 309 digits).
+pub fn short_num(x: f64) -> String {
+    if x.is_finite() && (x == 0.0 || (1e-4..1e9).contains(&x.abs())) { format!("{x}") } else { format!("{x:e}") }
 }
 
 /// Tags of a feature: OSM tags, or GeoJSON properties with numbers and booleans as text.
@@ -286,6 +377,8 @@ pub struct Features {
 pub struct SourcePolygon {
     /// How the source names it in messages, e.g. `way 42` or `feature #3 'square'`.
     pub label: String,
+    /// Line and column of its element in the file, when the format allows (OSM XML).
+    pub pos: Option<(usize, usize)>,
     /// Suggested scene id, e.g. `way42`.
     pub id: String,
     pub outer: Vec<Point>,
@@ -295,6 +388,8 @@ pub struct SourcePolygon {
 #[derive(Clone, Debug)]
 pub struct SourceLine {
     pub label: String,
+    /// Line and column of its element in the file, when the format allows (OSM XML).
+    pub pos: Option<(usize, usize)>,
     pub id: String,
     pub points: Vec<Point>,
     pub kind: LineKind,
@@ -310,6 +405,8 @@ pub struct SourceBuilding {
 #[derive(Clone, Debug)]
 pub struct SourceExit {
     pub label: String,
+    /// Line and column of its element in the file, when the format allows (OSM XML).
+    pub pos: Option<(usize, usize)>,
     pub id: String,
     pub at: Point,
     pub width: Option<f64>,

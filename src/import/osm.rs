@@ -7,8 +7,8 @@ use std::path::Path;
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::{
-    AreaRole, Features, ImportError, MAX_EXTENT, Projection, SourceBuilding, SourceExit, SourceLine, SourcePolygon,
-    Tags, area_role, building_size, exit_point, line_kind,
+    AreaRole, Features, ImportError, MAX_EXTENT, MAX_XML_ELEMENTS, Projection, SourceBuilding, SourceExit, SourceLine,
+    SourcePolygon, Tags, area_role, building_size, exit_point, line_col, line_kind, short_num,
 };
 use crate::geom::{ring_contains, v};
 use crate::scene::Point;
@@ -17,6 +17,8 @@ const MAX_ERRORS: usize = 20;
 
 struct Way {
     id: i64,
+    /// Byte offset of the `<way>` element.
+    offset: usize,
     /// Node ids with the byte offset of their `<nd>` element.
     refs: Vec<(i64, usize)>,
     tags: Tags,
@@ -24,23 +26,36 @@ struct Way {
 
 struct Relation {
     id: i64,
+    /// Byte offset of the `<relation>` element.
+    offset: usize,
     /// (member type, ref, role)
     members: Vec<(String, i64, String)>,
     tags: Tags,
 }
 
 pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<ImportError>> {
-    let options = ParsingOptions { allow_dtd: true, ..ParsingOptions::default() };
-    let doc = Document::parse_with_options(text, options).map_err(|e| {
-        let pos = e.pos();
-        let message = e.to_string();
-        let message = message.rsplit_once(" at ").map_or(message.clone(), |(head, _)| head.to_string());
-        vec![
-            ImportError::new(file, format!("invalid XML: {message}"))
-                .at(pos.row as usize, pos.col as usize)
-                .hint("the file must be OpenStreetMap XML (<osm> with <node>, <way> and <relation> elements)"),
-        ]
-    })?;
+    let xml_hint = "the file must be OpenStreetMap XML (<osm> with <node>, <way> and <relation> elements)";
+    // Bound the parse up front: every element starts with '<', which cannot occur unescaped in
+    // attribute values or text, so this counts elements (and comments) from above.
+    if let Some((offset, _)) = text.match_indices('<').nth(MAX_XML_ELEMENTS) {
+        let (line, col) = line_col(text, offset);
+        return Err(vec![
+            ImportError::new(
+                file,
+                format!("more than {MAX_XML_ELEMENTS} XML elements; the import reads at most that many"),
+            )
+            .at(line, col)
+            .hint("crop the file to the unit (e.g. osmium extract -b LON1,LAT1,LON2,LAT2 in.osm -o out.osm)"),
+        ]);
+    }
+    // No DTD: OSM XML never has one, and entity definitions can expand a small file without bound.
+    // Text nodes at most double the count of elements, so `nodes_limit` is never the first limit hit.
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: (2 * MAX_XML_ELEMENTS + 16) as u32,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(text, options).map_err(|e| vec![xml_error(text, file, &e, xml_hint)])?;
     let at = |node: Node, message: String| {
         let p = doc.text_pos_at(node.range().start);
         ImportError::new(file, message).at(p.row as usize, p.col as usize)
@@ -55,6 +70,8 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
 
     let mut errors: Vec<ImportError> = Vec::new();
     let mut nodes: BTreeMap<i64, Point> = BTreeMap::new();
+    // Where each node, way and relation is defined, to refuse a second definition.
+    let mut defined: [BTreeMap<i64, usize>; 3] = Default::default();
     let mut node_tags: Vec<(i64, Tags)> = Vec::new();
     let mut ways: Vec<Way> = Vec::new();
     let mut relations: Vec<Relation> = Vec::new();
@@ -69,9 +86,27 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
             continue;
         }
         let Some(id) = element.attribute("id").and_then(|s| s.trim().parse::<i64>().ok()) else {
-            errors.push(at(element, format!("<{kind}> without a numeric id")));
+            errors.push(
+                at(element, format!("<{kind}> without a numeric id"))
+                    .hint("every <node>, <way> and <relation> needs id=\"…\", an integer (negative for new objects)"),
+            );
             continue;
         };
+        let slot = match kind {
+            "node" => 0,
+            "way" => 1,
+            _ => 2,
+        };
+        if let Some(&first) = defined[slot].get(&id) {
+            let (line, col) = line_col(text, first);
+            errors.push(
+                at(element, format!("is defined twice: first at {line}:{col}, again here"))
+                    .object(format!("{kind} {id}"))
+                    .hint("each OSM id may occur once per element type; merge the files with osmium merge, or renumber one copy"),
+            );
+            continue;
+        }
+        defined[slot].insert(id, element.range().start);
         let tags: Tags = element
             .children()
             .filter(|c| c.has_tag_name("tag"))
@@ -90,8 +125,9 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 };
                 if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
                     errors.push(
-                        at(element, format!("lat {lat}, lon {lon} is not a WGS84 position"))
-                            .object(format!("node {id}")),
+                        at(element, format!("lat {}, lon {} is not a WGS84 position", short_num(lat), short_num(lon)))
+                            .object(format!("node {id}"))
+                            .hint("lat must lie in [-90, 90] and lon in [-180, 180], in decimal degrees"),
                     );
                     continue;
                 }
@@ -122,10 +158,14 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 for nd in element.children().filter(|c| c.has_tag_name("nd")) {
                     match nd.attribute("ref").and_then(|s| s.trim().parse::<i64>().ok()) {
                         Some(r) => refs.push((r, nd.range().start)),
-                        None => errors.push(at(nd, "<nd> without a numeric ref".into()).object(format!("way {id}"))),
+                        None => errors.push(
+                            at(nd, "<nd> without a numeric ref".into())
+                                .object(format!("way {id}"))
+                                .hint("each <nd> of a way names a node: <nd ref=\"NODE_ID\"/>"),
+                        ),
                     }
                 }
-                ways.push(Way { id, refs, tags });
+                ways.push(Way { id, offset: element.range().start, refs, tags });
             }
             _ => {
                 let members = element
@@ -139,7 +179,7 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                         ))
                     })
                     .collect();
-                relations.push(Relation { id, members, tags });
+                relations.push(Relation { id, offset: element.range().start, members, tags });
             }
         }
     }
@@ -148,7 +188,8 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
     for (id, tags) in &node_tags {
         if let Some(width) = exit_point(tags) {
             let label = format!("node {id}");
-            out.exits.push(SourceExit { label, id: format!("exit_{id}"), at: nodes[id], width });
+            let pos = Some(line_col(text, defined[0][id]));
+            out.exits.push(SourceExit { label, pos, id: format!("exit_{id}"), at: nodes[id], width });
         }
     }
 
@@ -188,15 +229,16 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
             continue;
         }
         let label = format!("way {}", way.id);
+        let pos = Some(line_col(text, way.offset));
         match (role, line) {
             (Some(role), _) => {
                 points.pop(); // the closing node
-                let polygon =
-                    SourcePolygon { label: label.clone(), id: format!("way{}", way.id), outer: points, holes: vec![] };
+                let id = format!("way{}", way.id);
+                let polygon = SourcePolygon { label: label.clone(), pos, id, outer: points, holes: vec![] };
                 push_polygon(&mut out, role, polygon, &way.tags);
             }
             (None, Some(kind)) => {
-                out.walk_lines.push(SourceLine { label, id: format!("way{}", way.id), points, kind });
+                out.walk_lines.push(SourceLine { label, pos, id: format!("way{}", way.id), points, kind });
             }
             (None, None) => unreachable!("filtered above"),
         }
@@ -260,7 +302,9 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
         }
         for (k, (outer, holes)) in outer_pts.into_iter().zip(holes).enumerate() {
             let id = if k == 0 { format!("relation{}", rel.id) } else { format!("relation{}_{k}", rel.id) };
-            push_polygon(&mut out, role, SourcePolygon { label: label.clone(), id, outer, holes }, &rel.tags);
+            let polygon =
+                SourcePolygon { label: label.clone(), pos: Some(line_col(text, rel.offset)), id, outer, holes };
+            push_polygon(&mut out, role, polygon, &rel.tags);
         }
     }
     if ignored > 0 {
@@ -269,6 +313,127 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
         ));
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// A located message for an XML error. roxmltree places some errors (a DTD, a file that ends
+/// early) at 1:1; those are located here: at the `<!DOCTYPE`, or at the end of the file, naming the
+/// element left open.
+fn xml_error(text: &str, file: &Path, e: &roxmltree::Error, hint: &str) -> ImportError {
+    use roxmltree::Error as E;
+    let end = line_col(text, text.len());
+    match e {
+        E::DtdDetected => {
+            let offset = text.find("<!DOCTYPE").unwrap_or(0);
+            let (line, col) = line_col(text, offset);
+            let entities = if text.contains("<!ENTITY") { " with entity declarations" } else { "" };
+            ImportError::new(
+                file,
+                format!(
+                    "the file has a document type declaration (<!DOCTYPE …>){entities}; OpenStreetMap XML has none, \
+                     and entities can expand a small file without bound, so DTDs are refused"
+                ),
+            )
+            .at(line, col)
+            .hint(
+                "remove the <!DOCTYPE …> declaration; OSM XML from the OSM website, JOSM, osmium or Overpass has none",
+            )
+        }
+        E::UnexpectedEndOfStream | E::UnclosedRootNode | E::NoRootNode => {
+            let message = match open_element(text) {
+                Some((name, offset, true)) => {
+                    let (line, col) = line_col(text, offset);
+                    format!("the file ends inside the <{name}> tag that starts at {line}:{col}: is it truncated?")
+                }
+                Some((name, offset, false)) => {
+                    let (line, col) = line_col(text, offset);
+                    format!("the file ends before <{name}> (opened at {line}:{col}) is closed: is it truncated?")
+                }
+                None if text.trim().is_empty() => "the file is empty".to_string(),
+                None => "the file ends before the XML is complete: is it truncated?".to_string(),
+            };
+            ImportError::new(file, message).at(end.0, end.1).hint(hint)
+        }
+        E::NodesLimitReached | E::AttributesLimitReached | E::NamespacesLimitReached => {
+            ImportError::new(file, format!("the XML is too large to read: {e}"))
+                .at(end.0, end.1)
+                .hint("crop the file to the unit (e.g. osmium extract -b LON1,LAT1,LON2,LAT2 in.osm -o out.osm)")
+        }
+        _ => {
+            let pos = e.pos();
+            let message = e.to_string();
+            let message = message.rsplit_once(" at ").map_or(message.clone(), |(head, _)| head.to_string());
+            ImportError::new(file, format!("invalid XML: {message}")).at(pos.row as usize, pos.col as usize).hint(hint)
+        }
+    }
+}
+
+/// The innermost element still open at the end of `text`: its name, the offset of its `<`, and
+/// whether the file ends inside its start tag. A light scan (comments, CDATA, processing
+/// instructions and quoted attribute values skipped), used only to explain a truncated file.
+fn open_element(text: &str) -> Option<(String, usize, bool)> {
+    let b = text.as_bytes();
+    let mut stack: Vec<(usize, usize)> = Vec::new(); // (offset of '<', end of name)
+    let mut i = 0;
+    let name_at = |start: usize| -> (usize, usize) {
+        let end = b[start..]
+            .iter()
+            .position(|c| c.is_ascii_whitespace() || matches!(c, b'>' | b'/'))
+            .map_or(b.len(), |k| start + k);
+        (start, end)
+    };
+    while let Some(k) = b[i..].iter().position(|&c| c == b'<') {
+        let lt = i + k;
+        let rest = &text[lt..];
+        let skip_to = |close: &str| rest.find(close).map(|e| lt + e + close.len());
+        let next = if rest.starts_with("<!--") {
+            skip_to("-->")
+        } else if rest.starts_with("<![CDATA[") {
+            skip_to("]]>")
+        } else if rest.starts_with("<?") {
+            skip_to("?>")
+        } else if rest.starts_with("<!") {
+            skip_to(">")
+        } else if rest.starts_with("</") {
+            stack.pop();
+            skip_to(">")
+        } else {
+            // A start tag: find its '>' outside quotes.
+            let (_, name_end) = name_at(lt + 1);
+            let mut quote = None;
+            let mut j = name_end;
+            let mut close = None;
+            while j < b.len() {
+                match (quote, b[j]) {
+                    (None, b'"' | b'\'') => quote = Some(b[j]),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'>') => {
+                        close = Some(j);
+                        break;
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            match close {
+                Some(j) => {
+                    if b[j - 1] != b'/' {
+                        stack.push((lt, name_end));
+                    }
+                    Some(j + 1)
+                }
+                None => {
+                    let name = text[lt + 1..name_end].to_string();
+                    return Some((name, lt, true));
+                }
+            }
+        };
+        match next {
+            Some(n) => i = n,
+            None => break,
+        }
+    }
+    let (lt, name_end) = stack.pop()?;
+    Some((text[lt + 1..name_end].to_string(), lt, false))
 }
 
 fn push_polygon(out: &mut Features, role: AreaRole, polygon: SourcePolygon, tags: &Tags) {
@@ -285,18 +450,36 @@ fn push_polygon(out: &mut Features, role: AreaRole, polygon: SourcePolygon, tags
 }
 
 /// Joins way node lists end to end into closed rings (each ring's last id equals its first).
-/// `None` if some ways do not close.
-fn assemble(mut pending: Vec<Vec<i64>>) -> Option<Vec<Vec<i64>>> {
+/// `None` if some ways do not close. Ways are found by their end nodes through an index, so
+/// relations with many members take time in proportion to their size.
+fn assemble(ways: Vec<Vec<i64>>) -> Option<Vec<Vec<i64>>> {
+    let mut by_end: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (k, w) in ways.iter().enumerate() {
+        let (first, last) = (*w.first()?, *w.last()?);
+        by_end.entry(first).or_default().push(k);
+        if last != first {
+            by_end.entry(last).or_default().push(k);
+        }
+    }
+    let mut used = vec![false; ways.len()];
     let mut rings = Vec::new();
-    while let Some(mut ring) = pending.pop() {
+    for start in (0..ways.len()).rev() {
+        if used[start] {
+            continue;
+        }
+        used[start] = true;
+        let mut ring = ways[start].clone();
         loop {
             if ring.len() >= 4 && ring.first() == ring.last() {
                 rings.push(ring);
                 break;
             }
             let end = *ring.last()?;
-            let next = pending.iter().position(|w| w.first() == Some(&end) || w.last() == Some(&end))?;
-            let mut way = pending.swap_remove(next);
+            let candidates = by_end.get_mut(&end)?;
+            candidates.retain(|&k| !used[k]);
+            let next = *candidates.first()?;
+            used[next] = true;
+            let mut way = ways[next].clone();
             if way.first() != Some(&end) {
                 way.reverse();
             }

@@ -135,3 +135,33 @@ fn speeds_above_the_limit_are_refused_not_simulated() {
     let err = build(&partitioned_hall(11.0, 0.25, 10)).unwrap_err().to_string();
     assert!(err.contains("speed distribution"), "{err}");
 }
+
+/// 67 touching pieces of an imported outline on which geo's `unary_union` never returned; the
+/// engine's `union_all` must join them in bounded time.
+#[test]
+fn touching_areas_are_joined_in_bounded_time() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/touching_areas.txt")).unwrap();
+    let polygons: Vec<geo::Polygon<f64>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let ring: Vec<[f64; 2]> = l
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    [x.parse().unwrap(), y.parse().unwrap()]
+                })
+                .collect();
+            unitwin::geom::polygon(&ring, &[])
+        })
+        .collect();
+    assert_eq!(polygons.len(), 67);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let joined = unitwin::geom::union_all(polygons.iter());
+        let _ = tx.send(joined.0.len());
+    });
+    let parts = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the union returns within 30 s");
+    assert!((1..67).contains(&parts), "touching pieces join ({parts} polygons)");
+}

@@ -185,10 +185,14 @@ pub(crate) fn build_scene(
         refused.truncate(20);
         return Err(refused);
     }
-    let name = options
+    // A unit's name is one line (the scene check refuses control characters in it).
+    let name: String = options
         .name
         .clone()
-        .unwrap_or_else(|| file.file_stem().map_or_else(|| "imported".into(), |s| s.to_string_lossy().into_owned()));
+        .unwrap_or_else(|| file.file_stem().map_or_else(|| "imported".into(), |s| s.to_string_lossy().into_owned()))
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let nav_cell = nav_cell_for(&areas);
     if nav_cell > 0.25 {
         notes.assume(
@@ -574,8 +578,9 @@ fn corners(p: &Polygon<f64>) -> usize {
 /// bounding box across the longer side, as often as needed: the scene checker tests every pair of
 /// edges of a population's polygon, and spawning tests every cell against it.
 ///
-/// Not used for walkable areas: the engine joins those with `geo::unary_union`, which (geo 0.33.1,
-/// i_overlay 4.5.2) was seen never to return on a few dozen such touching pieces.
+/// Not used for walkable areas: `geo::unary_union` (geo 0.33.1, i_overlay 4.5.2) was seen never to
+/// return on a few dozen such touching pieces (the engine now joins areas with `geom::union_all`,
+/// which unions them in milliseconds; `tests/robustness.rs` keeps them).
 fn split_to_cap(p: Polygon<f64>, depth: usize) -> Vec<Polygon<f64>> {
     if corners(&p) <= MAX_PIECE_CORNERS || depth >= 48 {
         return vec![p];
@@ -663,7 +668,7 @@ fn buffer_lines(lines: &[SourceLine], notes: &mut Notes) -> Vec<Vec<Polygon<f64>
                     parts.push(crate::geom::polygon(&ring, &[]));
                 }
             }
-            if parts.is_empty() { Vec::new() } else { geo::unary_union(parts.iter()).0 }
+            if parts.is_empty() { Vec::new() } else { crate::geom::union_all(parts.iter()).0 }
         })
         .collect()
 }
@@ -1111,7 +1116,7 @@ fn spread_people(checked: &Twin, total: u32) -> Result<(Vec<Population>, f64), S
                             .to_polygon()
                     })
                     .collect();
-                let cut = MultiPolygon::new(vec![p]).difference(&geo::unary_union(squares.iter()));
+                let cut = MultiPolygon::new(vec![p]).difference(&crate::geom::union_all(squares.iter()));
                 unreachable += area - cut.unsigned_area();
                 next.extend(
                     cut.0

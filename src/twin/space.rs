@@ -207,10 +207,10 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             .map(|a| polygon(&a.outer, &a.holes))
             .chain(streets.iter().flat_map(|g| g.walkable.iter().chain(&g.crossings).cloned()))
             .collect();
-        let outline = geo::unary_union(areas.iter());
+        let outline = crate::geom::union_all(areas.iter());
         let mut walkable = outline.clone();
         let crossings: Vec<Polygon<f64>> = streets.iter().flat_map(|g| g.crossings.iter().cloned()).collect();
-        let crossings = geo::unary_union(crossings.iter());
+        let crossings = crate::geom::union_all(crossings.iter());
         let carriageways: Vec<Polygon<f64>> = streets
             .iter()
             .flat_map(|g| g.carriageway.iter())
@@ -231,7 +231,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             .chain(carriageways)
             .collect();
         if !blocked.is_empty() {
-            walkable = walkable.difference(&geo::unary_union(blocked.iter()));
+            walkable = walkable.difference(&crate::geom::union_all(blocked.iter()));
         }
         let mut base_walls = Vec::new();
         for ring in rings(&walkable) {

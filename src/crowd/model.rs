@@ -219,6 +219,11 @@ impl Context<'_> {
             let other = &self.snapshot.agents[j as usize];
             let ahead = other.pos - p;
             let l = r + other.radius;
+            // Two bodies on the very same spot would each hold the other at zero distance for
+            // ever; the one with the smaller id walks on, and they part.
+            if ahead.length_squared() <= 1e-18 && other.id > self.id {
+                continue;
+            }
             if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
                 let yields = !self.relieve
                     || if other.target == self.target {

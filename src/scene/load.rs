@@ -111,7 +111,14 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &SourceMap, what: &str)
         return Err(Diagnostics(vec![d]));
     }
     ron_options().from_str::<T>(&source.text).map_err(|e| {
-        let d = source.at(e.span.start.line, e.span.start.col, None, describe_ron_error(&e.code, what));
+        let (line, col) = (e.span.start.line.max(1), e.span.start.col.max(1));
+        let mut message = describe_ron_error(&e.code, what);
+        // Past the last character that is not blank or a comment: the text stops mid-structure.
+        let last = source.text.trim_end().len().saturating_sub(1);
+        if (line, col) > source.position(last) && !matches!(e.code, ron::Error::TrailingCharacters) {
+            message.push_str(" (the text ends here: is the file cut off?)");
+        }
+        let d = source.at(line, col, None, message);
         let d = match &e.code {
             ron::Error::NoSuchStructField { expected, .. } => {
                 d.hint(format!("fields allowed here: {}", expected.join(", ")))

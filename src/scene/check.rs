@@ -175,6 +175,8 @@ fn check_limits(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
         ("measurements", scene.measurements.len(), "measurements:"),
         ("streets", scene.streets.len(), "streets:"),
         ("buildings", scene.buildings.len(), "buildings:"),
+        ("crossings", scene.streets.iter().map(|s| s.crossings.len()).sum(), "streets:"),
+        ("events", scene.events.len(), "events:"),
     ];
     for (what, n, field) in counts {
         let limit = if what == "doors" { 5 * MAX_OBJECTS } else { MAX_OBJECTS };
@@ -362,8 +364,13 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
         } else if *n > 0 {
             let (line, col) = src.locate_id(id, *n).unwrap_or((1, 1));
             diags.push(
-                src.at(line, col, Some(format!("{kind} '{id}'")), "this id is already used by another object")
-                    .hint("ids must be unique across the whole scene"),
+                src.at(
+                    line,
+                    col,
+                    Some(format!("{kind} '{}'", super::diagnostic::shown(id))),
+                    "this id is already used by another object",
+                )
+                .hint("ids must be unique across the whole scene"),
             );
         } else if !valid_id(id) {
             diags.push(
@@ -397,8 +404,18 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     }
 }
 
+/// Names for a hint: all of them when there are few, else the first ten and how many more.
+fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    match names.len() {
+        0 => "none".to_string(),
+        n if n <= 12 => names.join(", "),
+        n => format!("{}, … ({} more)", names[..10].join(", "), n - 10),
+    }
+}
+
 fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usize>, diags: &mut Diagnostics) {
-    let known = || levels.keys().copied().collect::<Vec<_>>().join(", ");
+    let known = || list(levels.keys().copied());
     let mut check = |kind: &str, id: &str, level: &str| {
         if !levels.contains_key(level) {
             diags.push(
@@ -444,15 +461,15 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
 /// References by name that need no geometry: event targets, goal doors, route destinations and
 /// arrival doors must exist.
 fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
-    let doors: Vec<&str> = scene.doors.iter().map(|d| d.id.as_str()).collect();
-    let zones: Vec<&str> = scene.zones.iter().map(|z| z.id.as_str()).collect();
-    let list = |names: &[&str]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
+    let doors: BTreeSet<&str> = scene.doors.iter().map(|d| d.id.as_str()).collect();
+    let zones: BTreeSet<&str> = scene.zones.iter().map(|z| z.id.as_str()).collect();
+    let destinations: BTreeSet<&str> = scene.destinations.iter().map(|d| d.id.as_str()).collect();
     for (i, e) in scene.events.iter().enumerate() {
         let (kind, name, known) = match &e.action {
             Action::CloseDoor(door) | Action::OpenDoor(door) => ("door", door, &doors),
             Action::BlockZone(zone) | Action::UnblockZone(zone) => ("zone", zone, &zones),
         };
-        if !known.contains(&name.as_str()) {
+        if !known.contains(name.as_str()) {
             let (line, col) = src.locate_event_target(i, name);
             diags.push(
                 src.at(
@@ -461,7 +478,7 @@ fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                     Some(format!("event #{} at {} s", i + 1, number(e.at))),
                     format!("refers to {kind} '{name}', which does not exist"),
                 )
-                .hint(format!("{kind}s in this scene: {}", list(known))),
+                .hint(format!("{kind}s in this scene: {}", list(known.iter().copied()))),
             );
         }
     }
@@ -474,34 +491,33 @@ fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                             .hint("name at least one exit door, or use NearestExit"),
                     );
                 }
-                for door in list_of.iter().filter(|d| !doors.contains(&d.as_str())) {
+                for door in list_of.iter().filter(|d| !doors.contains(d.as_str())) {
                     diags.push(
                         src.at_id("population", &p.id, format!("goal refers to door '{door}', which does not exist"))
-                            .hint(format!("doors in this scene: {}", list(&doors))),
+                            .hint(format!("doors in this scene: {}", list(doors.iter().copied()))),
                     );
                 }
             }
             Goal::Route(stops) => {
-                let known: Vec<&str> = scene.destinations.iter().map(|d| d.id.as_str()).collect();
-                for stop in stops.iter().filter(|s| !known.contains(&s.as_str())) {
+                for stop in stops.iter().filter(|s| !destinations.contains(s.as_str())) {
                     diags.push(
                         src.at_id(
                             "population",
                             &p.id,
                             format!("route refers to destination '{stop}', which does not exist"),
                         )
-                        .hint(format!("destinations: {}", list(&known))),
+                        .hint(format!("destinations: {}", list(destinations.iter().copied()))),
                     );
                 }
             }
             Goal::NearestExit => {}
         }
         if let Placement::Arrivals { door, .. } = &p.placement
-            && !doors.contains(&door.as_str())
+            && !doors.contains(door.as_str())
         {
             diags.push(
                 src.at_id("population", &p.id, format!("arrivals refer to door '{door}', which does not exist"))
-                    .hint(format!("doors in this scene: {}", list(&doors))),
+                    .hint(format!("doors in this scene: {}", list(doors.iter().copied()))),
             );
         }
     }
@@ -633,11 +649,14 @@ fn check_numbers(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
     }
     for o in &scene.obstacles {
         if !finite_in(o.height, 1e-3, 1000.0) {
-            diags.push(src.at_id(
-                "obstacle",
-                &o.id,
-                format!("height must be positive, at most 1000 m (got {} m)", number(o.height)),
-            ));
+            diags.push(
+                src.at_id(
+                    "obstacle",
+                    &o.id,
+                    format!("height must be positive, at most 1000 m (got {} m)", number(o.height)),
+                )
+                .hint("leave `height` out for 1 m, or give it in metres"),
+            );
         }
     }
     for p in &scene.populations {
@@ -684,12 +703,15 @@ fn check_numbers(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
     for (i, e) in scene.events.iter().enumerate() {
         if !finite_in(e.at, 0.0, MAX_DURATION) {
             let (line, col) = src.element_span("events", i).map_or((1, 1), |(start, _)| src.position(start));
-            diags.push(src.at(
-                line,
-                col,
-                Some(format!("event #{}", i + 1)),
-                format!("time must be zero or positive, at most {MAX_DURATION} s (got {})", number(e.at)),
-            ));
+            diags.push(
+                src.at(
+                    line,
+                    col,
+                    Some(format!("event #{}", i + 1)),
+                    format!("time must be zero or positive, at most {MAX_DURATION} s (got {})", number(e.at)),
+                )
+                .hint("`at` is the simulated time in seconds from the start of the run"),
+            );
         }
     }
 }

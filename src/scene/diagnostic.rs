@@ -1,8 +1,10 @@
 //! Located, human-readable problems found in a scene file.
 //! A diagnostic names the file, line:column, the object and what to do about it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
@@ -35,53 +37,90 @@ pub fn number(x: f64) -> String {
     if x.is_finite() && x != 0.0 && !(1e-4..1e9).contains(&x.abs()) { format!("{x:e}") } else { format!("{x}") }
 }
 
+/// An id for a message, with control characters escaped (`\n`, `\u{0}`).
+pub fn shown(id: &str) -> String {
+    id.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
 /// The text of a scene file, kept to turn object ids back into line:column positions.
 #[derive(Clone, Debug)]
 pub struct SourceMap {
     pub file: PathBuf,
     pub text: String,
+    /// Built on first use, so that locating thousands of problems stays linear in the text.
+    index: OnceLock<Index>,
+}
+
+/// Where lines start, where each id is declared, and what is comment or string.
+#[derive(Clone, Default)]
+struct Index {
+    line_starts: Vec<usize>,
+    /// Offsets of the strings after `id:`, by their value, in file order.
+    ids: HashMap<String, Vec<usize>>,
+    /// Byte ranges of comments and string contents, in order.
+    masked: Vec<(usize, usize)>,
+    /// Spans of the elements of `events: [...]`.
+    events: Vec<(usize, usize)>,
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Index({} lines, {} ids)", self.line_starts.len(), self.ids.len())
+    }
 }
 
 impl SourceMap {
     pub fn new(file: &Path, text: String) -> Self {
-        Self { file: file.to_path_buf(), text }
+        Self { file: file.to_path_buf(), text, index: OnceLock::new() }
+    }
+
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let mut index = Index {
+                line_starts: std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
+                ..Index::default()
+            };
+            let mut tokens = Tokens::new(&self.text);
+            let (mut before, mut last): (Option<Token>, Option<Token>) = (None, None);
+            for token in tokens.by_ref() {
+                if let Token::Str(offset, value) = &token
+                    && matches!(before, Some(Token::Word(_, "id")))
+                    && matches!(last, Some(Token::Punct(_, b':')))
+                {
+                    index.ids.entry(value.clone()).or_default().push(*offset);
+                }
+                before = last.take();
+                last = Some(token);
+            }
+            index.masked = tokens.masked;
+            index.events = self.element_spans("events");
+            index
+        })
     }
 
     /// Line and column (both from 1) of a byte offset.
     pub fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let starts = &self.index().line_starts;
+        let line = starts.partition_point(|&s| s <= offset);
+        let col = self.text[starts[line - 1]..offset].chars().count() + 1;
         (line, col)
     }
 
     /// Where the `n`-th (from 0) object declared with `id: "<id>"` starts: the position of the
     /// string, however it is written (`id:"x"`, escapes, raw strings), never in a comment.
     pub fn locate_id(&self, id: &str, n: usize) -> Option<(usize, usize)> {
-        let mut tokens = Tokens::new(&self.text);
-        let mut found = 0;
-        let (mut before, mut last) = (None, None);
-        for token in tokens.by_ref() {
-            if let Token::Str(offset, value) = &token
-                && matches!(before, Some(Token::Word(_, "id")))
-                && matches!(last, Some(Token::Punct(_, b':')))
-                && value == id
-            {
-                if found == n {
-                    return Some(self.position(*offset));
-                }
-                found += 1;
-            }
-            before = last.take();
-            last = Some(token);
-        }
-        None
+        let offset = *self.index().ids.get(id)?.get(n)?;
+        Some(self.position(offset))
     }
 
     /// Where `needle` first occurs outside comments and outside the contents of strings (a
     /// needle that starts with `"` may match a whole string).
     pub fn locate_text(&self, needle: &str) -> Option<(usize, usize)> {
-        let masked = Tokens::new(&self.text).masked();
+        let masked = &self.index().masked;
         self.text
             .match_indices(needle)
             .map(|(offset, _)| offset)
@@ -95,40 +134,79 @@ impl SourceMap {
     /// The byte span of element `index` (from 0) of the list in field `field:` (e.g. the second
     /// of `events: [...]`), from its first character to the comma or bracket after it.
     pub fn element_span(&self, field: &str, index: usize) -> Option<(usize, usize)> {
+        if field == "events" {
+            return self.index().events.get(index).copied();
+        }
+        self.element_spans(field).get(index).copied()
+    }
+
+    /// The spans of every element of the list in the first field `field:`.
+    fn element_spans(&self, field: &str) -> Vec<(usize, usize)> {
+        let mut spans = Vec::new();
         let mut tokens = Tokens::new(&self.text);
         let mut last: Option<Token> = None;
         loop {
-            let token = tokens.next()?;
+            let Some(token) = tokens.next() else { return spans };
             if matches!(token, Token::Punct(_, b':')) && matches!(last, Some(Token::Word(_, w)) if w == field) {
                 break;
             }
             last = Some(token);
         }
-        if !matches!(tokens.next()?, Token::Punct(_, b'[')) {
-            return None;
+        if !matches!(tokens.next(), Some(Token::Punct(_, b'['))) {
+            return spans;
         }
-        let (mut depth, mut n, mut start) = (0usize, 0usize, None);
+        let (mut depth, mut start) = (0usize, None);
         for token in tokens {
             let offset = token.offset();
             match token {
                 Token::Punct(_, b'(' | b'[' | b'{') => depth += 1,
                 Token::Punct(_, b')' | b']' | b'}') if depth > 0 => depth -= 1,
                 Token::Punct(_, b']') | Token::Punct(_, b',') if depth == 0 => {
-                    if let Some(start) = start.filter(|_| n == index) {
-                        return Some((start, offset));
+                    if let Some(start) = start.take() {
+                        spans.push((start, offset));
                     }
                     if matches!(token, Token::Punct(_, b']')) {
-                        return None;
+                        return spans;
                     }
-                    n += 1;
-                    start = None;
                     continue;
                 }
                 _ => {}
             }
             start.get_or_insert(offset);
         }
+        spans
+    }
+
+    /// The first field `name:` outside comments and strings: the offset of its name and the word
+    /// (number or identifier) written after the colon, if a word follows.
+    pub fn field_word(&self, name: &str) -> Option<(usize, Option<&str>)> {
+        let mut tokens = Tokens::new(&self.text);
+        let mut last: Option<Token> = None;
+        while let Some(token) = tokens.next() {
+            if matches!(token, Token::Punct(_, b':'))
+                && let Some(Token::Word(offset, word)) = last
+                && word == name
+            {
+                let value = match tokens.next() {
+                    Some(Token::Word(_, w)) => Some(w),
+                    _ => None,
+                };
+                return Some((offset, value));
+            }
+            last = Some(token);
+        }
         None
+    }
+
+    /// The position of the first string literal that runs over a line end before `line`: with a
+    /// closing quote missing, a string swallows the text after it and the parser stumbles later.
+    pub fn multiline_string_before(&self, line: usize) -> Option<(usize, usize)> {
+        let offset = Tokens::new(&self.text).find_map(|t| match t {
+            Token::Str(offset, v) if v.contains('\n') => Some(offset),
+            _ => None,
+        })?;
+        let (l, c) = self.position(offset);
+        (l < line).then_some((l, c))
     }
 
     /// Where the target `name` of event `index` (from 0) is written: in its element of
@@ -142,9 +220,11 @@ impl SourceMap {
 
     /// Where the string `"value"` first occurs in `span` (outside comments), or the span's start.
     pub fn locate_string_in(&self, span: (usize, usize), value: &str) -> (usize, usize) {
+        // A span starts at a token outside comments and strings, so scanning can start there.
         let text = self.text.get(..span.1).unwrap_or(&self.text);
-        let offset = Tokens::new(text)
-            .skip_while(|t| t.offset() < span.0)
+        let mut tokens = Tokens::new(text);
+        tokens.i = span.0.min(text.len());
+        let offset = tokens
             .find_map(|t| match t {
                 Token::Str(offset, v) if v == value => Some(offset),
                 _ => None,
@@ -156,7 +236,8 @@ impl SourceMap {
     /// A diagnostic for the object with this id (its first declaration).
     pub fn at_id(&self, kind: &str, id: &str, message: impl Into<String>) -> Diagnostic {
         let (line, col) = self.locate_id(id, 0).unwrap_or((1, 1));
-        self.at(line, col, Some(format!("{kind} '{id}'")), message)
+        // Escaped, so that an id with a line break or a quote cannot break the message apart.
+        self.at(line, col, Some(format!("{kind} '{}'", shown(id))), message)
     }
 
     /// A diagnostic positioned at the first occurrence of `needle`, or at the named object.
@@ -229,19 +310,13 @@ impl Token<'_> {
 struct Tokens<'a> {
     text: &'a str,
     i: usize,
-    /// Byte ranges of comments and string contents seen so far.
+    /// Byte ranges of comments and string contents (closing quote included) seen so far.
     masked: Vec<(usize, usize)>,
 }
 
 impl<'a> Tokens<'a> {
     fn new(text: &'a str) -> Self {
         Tokens { text, i: 0, masked: Vec::new() }
-    }
-
-    /// Every byte range that is a comment or the inside of a string (closing quote included), in order.
-    fn masked(mut self) -> Vec<(usize, usize)> {
-        while self.next().is_some() {}
-        self.masked
     }
 
     /// Skips whitespace and comments.

@@ -115,10 +115,15 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &SourceMap, what: &str)
         let mut message = describe_ron_error(&e.code, what);
         // Past the last character that is not blank or a comment: the text stops mid-structure.
         let last = source.text.trim_end().len().saturating_sub(1);
-        if (line, col) > source.position(last) && !matches!(e.code, ron::Error::TrailingCharacters) {
+        if (line, col) >= source.position(last) && !matches!(e.code, ron::Error::TrailingCharacters) {
             message.push_str(" (the text ends here: is the file cut off?)");
         }
         let d = source.at(line, col, None, message);
+        if let Some((l, c)) = source.multiline_string_before(line) {
+            return Diagnostics(vec![d.hint(format!(
+                "the string that opens at {l}:{c} runs over the end of its line: is its closing quote missing?"
+            ))]);
+        }
         let d = match &e.code {
             ron::Error::NoSuchStructField { expected, .. } => {
                 d.hint(format!("fields allowed here: {}", expected.join(", ")))
@@ -253,19 +258,11 @@ fn stray_character(source: &SourceMap) -> Option<Diagnostic> {
 }
 
 /// The version is checked before parsing so that a newer file gets a version message,
-/// not a confusing field error.
+/// not a confusing field error. The field is found outside comments and strings.
 fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
-    let offset = find_field(source.text.as_bytes(), b"version")?;
-    let rest = &source.text.as_bytes()[offset..];
-    let colon = rest.iter().position(|&c| c == b':')?;
-    let digits: Vec<u8> = rest[colon + 1..]
-        .iter()
-        .skip_while(|c| c.is_ascii_whitespace())
-        .take_while(|c| c.is_ascii_digit())
-        .take(10)
-        .copied()
-        .collect();
-    let version: u32 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+    let (offset, word) = source.field_word("version")?;
+    let digits: String = word?.chars().take_while(char::is_ascii_digit).take(10).collect();
+    let version: u32 = digits.parse().ok()?;
     (version != SCENE_VERSION).then(|| {
         let (line, col) = source.position(offset);
         source
@@ -277,38 +274,6 @@ fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
             )
             .hint("upgrade unitwin, or write the scene in version 1 format")
     })
-}
-
-/// Byte offset of `name:` used as a field name, skipping comments and strings. Works on bytes, so
-/// text in any script before it is harmless.
-fn find_field(text: &[u8], name: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'/' if text.get(i + 1) == Some(&b'/') => {
-                while i < text.len() && text[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                i += 1;
-                while i < text.len() && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                continue;
-            }
-            _ if text[i..].starts_with(name)
-                && (i == 0 || !(text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b'_'))
-                && text[i + name.len()..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b':') =>
-            {
-                return Some(i);
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -198,11 +198,10 @@ fn check_geometry(
 ) -> Vec<Geometry> {
     for (li, level) in space.levels.enumerate().take(scene.levels.len()) {
         if level.walkable.unsigned_area() < 1e-6 && pre.level_sound(scene, li.index()) {
-            diags.push(src.at_id(
-                "level",
-                &level.id,
-                "has no walkable space left once obstacles and buildings are cut out",
-            ));
+            diags.push(
+                src.at_id("level", &level.id, "has no walkable space left once obstacles and buildings are cut out")
+                    .hint("shrink or move the obstacles and buildings that cover the level's walkable areas"),
+            );
         }
     }
     for d in &scene.destinations {

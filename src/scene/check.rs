@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostic::{Diagnostics, SourceMap};
+use super::diagnostic::{Diagnostics, SourceMap, number};
 use super::format::*;
 use super::limits::*;
 use super::load::LoadedScene;
@@ -11,6 +11,14 @@ use crate::geom::{RingsProblem, distinct_corners, first_self_intersection, ring_
 
 /// Most persons per m² a spawn area may be asked to hold.
 pub const MAX_SPAWN_DENSITY: f64 = 6.0;
+
+/// Widest door, m.
+pub const MAX_DOOR_WIDTH: f64 = 1000.0;
+
+/// Whether a body radius is in range (0.1–0.5 m); people of other sizes are never placed.
+pub fn radius_ok(radius: f64) -> bool {
+    (0.1..=0.5).contains(&radius)
+}
 
 /// A scene that passed every check that needs no world.
 #[derive(Clone, Debug)]
@@ -40,6 +48,14 @@ impl Precheck {
     pub fn usable(&self, id: &str) -> bool {
         !self.unusable.contains(id)
     }
+
+    /// Whether every walkable area and street of level `index` is usable: only then can doors be
+    /// placed on its boundary and spawn areas be measured against it.
+    pub fn level_sound(&self, scene: &Scene, index: usize) -> bool {
+        let Some(level) = scene.levels.get(index) else { return true };
+        level.walkable.iter().all(|a| self.usable(&a.id))
+            && scene.streets.iter().filter(|st| st.level == level.id).all(|st| self.usable(&st.id))
+    }
 }
 
 /// Every world-free problem of the scene, located.
@@ -54,7 +70,7 @@ pub fn precheck(loaded: &LoadedScene) -> Precheck {
     let levels: BTreeMap<&str, usize> = scene.levels.iter().enumerate().map(|(i, l)| (l.id.as_str(), i)).collect();
     check_level_refs(scene, src, &levels, &mut p.problems);
     check_names(scene, src, &mut p.problems);
-    check_numbers(scene, src, &mut p.problems);
+    check_numbers(scene, src, &mut p);
     if p.world_safe {
         check_polygons(scene, src, &mut p);
     }
@@ -131,7 +147,8 @@ fn check_limits(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
                     id,
                     format!(
                         "point ({}, {}) {what}: coordinates must be finite and within ±{MAX_COORDINATE} m",
-                        q[0], q[1]
+                        number(q[0]),
+                        number(q[1])
                     ),
                 )
                 .hint(
@@ -158,6 +175,8 @@ fn check_limits(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
         ("measurements", scene.measurements.len(), "measurements:"),
         ("streets", scene.streets.len(), "streets:"),
         ("buildings", scene.buildings.len(), "buildings:"),
+        ("crossings", scene.streets.iter().map(|s| s.crossings.len()).sum(), "streets:"),
+        ("events", scene.events.len(), "events:"),
     ];
     for (what, n, field) in counts {
         let limit = if what == "doors" { 5 * MAX_OBJECTS } else { MAX_OBJECTS };
@@ -202,14 +221,14 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     if !step_ok {
         diags.push(at(
             "step",
-            format!("step must be between {MIN_STEP} and {MAX_STEP} s (got {})", run.step),
+            format!("step must be between {MIN_STEP} and {MAX_STEP} s (got {})", number(run.step)),
             "0.05 s is a good default; the social force model needs 0.01 s",
         ));
     }
     if !(run.duration > 0.0 && run.duration <= MAX_DURATION) {
         diags.push(at(
             "duration",
-            format!("duration must be positive and at most {MAX_DURATION} s (got {})", run.duration),
+            format!("duration must be positive and at most {MAX_DURATION} s (got {})", number(run.duration)),
             "give the longest simulated time in seconds",
         ));
     }
@@ -219,7 +238,11 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     {
         diags.push(at(
             "output_interval",
-            format!("output_interval ({}) must be a whole multiple of step ({})", run.output_interval, run.step),
+            format!(
+                "output_interval ({}) must be a whole multiple of step ({})",
+                number(run.output_interval),
+                run.step
+            ),
             "e.g. step 0.05 with output_interval 0.1, 0.5 or 1.0",
         ));
     }
@@ -237,7 +260,7 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
             src.at_text(
                 "DensityAware",
                 Some("routing".into()),
-                format!("interval must lie between one step and 600 s (got {interval})"),
+                format!("interval must lie between one step and 600 s (got {})", number(interval)),
             )
             .hint("2 s follows a crowd closely; longer intervals cost less"),
         );
@@ -245,7 +268,7 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     if !(0.05..=1.0).contains(&run.nav_cell) {
         diags.push(at(
             "nav_cell",
-            format!("nav_cell must be between 0.05 and 1 m (got {})", run.nav_cell),
+            format!("nav_cell must be between 0.05 and 1 m (got {})", number(run.nav_cell)),
             "0.25 m suits most scenes",
         ));
     }
@@ -255,7 +278,7 @@ fn check_run(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
             src.at_text(
                 "origin:",
                 Some(format!("unit '{}'", scene.unit.name)),
-                format!("origin ({}, {}) is not a WGS84 latitude/longitude", o.lat, o.lon),
+                format!("origin ({}, {}) is not a WGS84 latitude/longitude", number(o.lat), number(o.lon)),
             )
             .hint("lat in [-90, 90], lon in [-180, 180]; Nanjing Building is lat 31.240, lon 121.482"),
         );
@@ -288,8 +311,12 @@ fn check_model(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     for (field, value, lo, hi) in constants {
         if !(value >= lo && value <= hi) {
             diags.push(
-                src.at_text(name, Some("model".into()), format!("{field} must lie in [{lo}, {hi}] (got {value})"))
-                    .hint("leave the field out for the published default (see README, 'Scene format')"),
+                src.at_text(
+                    name,
+                    Some("model".into()),
+                    format!("{field} must lie in [{lo}, {hi}] (got {})", number(value)),
+                )
+                .hint("leave the field out for the published default (see README, 'Scene format')"),
             );
         }
     }
@@ -329,15 +356,21 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     for (kind, id) in all_ids(scene) {
         let n = seen.entry(id).or_default();
         if id.trim().is_empty() {
+            let (line, col) = src.locate_id(id, *n).unwrap_or((1, 1));
             diags.push(
-                src.at_text("id: \"\"", Some(kind.into()), "has an empty id")
+                src.at(line, col, Some(kind.into()), "has an empty id")
                     .hint("give every object a unique, non-empty id"),
             );
         } else if *n > 0 {
             let (line, col) = src.locate_id(id, *n).unwrap_or((1, 1));
             diags.push(
-                src.at(line, col, Some(format!("{kind} '{id}'")), "this id is already used by another object")
-                    .hint("ids must be unique across the whole scene"),
+                src.at(
+                    line,
+                    col,
+                    Some(format!("{kind} '{}'", super::diagnostic::shown(id))),
+                    "this id is already used by another object",
+                )
+                .hint("ids must be unique across the whole scene"),
             );
         } else if !valid_id(id) {
             diags.push(
@@ -371,8 +404,18 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     }
 }
 
+/// Names for a hint: all of them when there are few, else the first ten and how many more.
+fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    match names.len() {
+        0 => "none".to_string(),
+        n if n <= 12 => names.join(", "),
+        n => format!("{}, … ({} more)", names[..10].join(", "), n - 10),
+    }
+}
+
 fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usize>, diags: &mut Diagnostics) {
-    let known = || levels.keys().copied().collect::<Vec<_>>().join(", ");
+    let known = || list(levels.keys().copied());
     let mut check = |kind: &str, id: &str, level: &str| {
         if !levels.contains_key(level) {
             diags.push(
@@ -418,22 +461,24 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
 /// References by name that need no geometry: event targets, goal doors, route destinations and
 /// arrival doors must exist.
 fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
-    let doors: Vec<&str> = scene.doors.iter().map(|d| d.id.as_str()).collect();
-    let zones: Vec<&str> = scene.zones.iter().map(|z| z.id.as_str()).collect();
-    let list = |names: &[&str]| if names.is_empty() { "none".to_string() } else { names.join(", ") };
+    let doors: BTreeSet<&str> = scene.doors.iter().map(|d| d.id.as_str()).collect();
+    let zones: BTreeSet<&str> = scene.zones.iter().map(|z| z.id.as_str()).collect();
+    let destinations: BTreeSet<&str> = scene.destinations.iter().map(|d| d.id.as_str()).collect();
     for (i, e) in scene.events.iter().enumerate() {
         let (kind, name, known) = match &e.action {
             Action::CloseDoor(door) | Action::OpenDoor(door) => ("door", door, &doors),
             Action::BlockZone(zone) | Action::UnblockZone(zone) => ("zone", zone, &zones),
         };
-        if !known.contains(&name.as_str()) {
+        if !known.contains(name.as_str()) {
+            let (line, col) = src.locate_event_target(i, name);
             diags.push(
-                src.at_text(
-                    &format!("\"{name}\""),
-                    Some(format!("event #{} at {} s", i + 1, e.at)),
+                src.at(
+                    line,
+                    col,
+                    Some(format!("event #{} at {} s", i + 1, number(e.at))),
                     format!("refers to {kind} '{name}', which does not exist"),
                 )
-                .hint(format!("{kind}s in this scene: {}", list(known))),
+                .hint(format!("{kind}s in this scene: {}", list(known.iter().copied()))),
             );
         }
     }
@@ -446,40 +491,43 @@ fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                             .hint("name at least one exit door, or use NearestExit"),
                     );
                 }
-                for door in list_of.iter().filter(|d| !doors.contains(&d.as_str())) {
+                for door in list_of.iter().filter(|d| !doors.contains(d.as_str())) {
                     diags.push(
                         src.at_id("population", &p.id, format!("goal refers to door '{door}', which does not exist"))
-                            .hint(format!("doors in this scene: {}", list(&doors))),
+                            .hint(format!("doors in this scene: {}", list(doors.iter().copied()))),
                     );
                 }
             }
             Goal::Route(stops) => {
-                let known: Vec<&str> = scene.destinations.iter().map(|d| d.id.as_str()).collect();
-                for stop in stops.iter().filter(|s| !known.contains(&s.as_str())) {
+                for stop in stops.iter().filter(|s| !destinations.contains(s.as_str())) {
                     diags.push(
                         src.at_id(
                             "population",
                             &p.id,
                             format!("route refers to destination '{stop}', which does not exist"),
                         )
-                        .hint(format!("destinations: {}", list(&known))),
+                        .hint(format!("destinations: {}", list(destinations.iter().copied()))),
                     );
                 }
             }
             Goal::NearestExit => {}
         }
         if let Placement::Arrivals { door, .. } = &p.placement
-            && !doors.contains(&door.as_str())
+            && !doors.contains(door.as_str())
         {
             diags.push(
                 src.at_id("population", &p.id, format!("arrivals refer to door '{door}', which does not exist"))
-                    .hint(format!("doors in this scene: {}", list(&doors))),
+                    .hint(format!("doors in this scene: {}", list(doors.iter().copied()))),
             );
         }
     }
 }
 
-fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
+/// Numbers that are out of range. Objects whose numbers shape geometry (doors, stairs, streets and
+/// crossings) are marked unusable, so that the world builder never draws them from such numbers.
+fn check_numbers(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
+    let diags = &mut p.problems;
+    let unusable = &mut p.unusable;
     let finite_in = |x: f64, lo: f64, hi: f64| x.is_finite() && x >= lo && x <= hi;
     for level in &scene.levels {
         if !finite_in(level.elevation, -MAX_ELEVATION, MAX_ELEVATION) {
@@ -487,18 +535,23 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at_id(
                     "level",
                     &level.id,
-                    format!("elevation must be a number within ±{MAX_ELEVATION} m (got {})", level.elevation),
+                    format!("elevation must be a number within ±{MAX_ELEVATION} m (got {})", number(level.elevation)),
                 )
                 .hint("the height of the floor above the unit's reference level, in metres"),
             );
         }
     }
     for d in &scene.doors {
-        if !(d.width > 0.0 && d.width <= 1000.0) {
+        if !(d.width > 0.0 && d.width <= MAX_DOOR_WIDTH) {
+            let message = if d.width > 0.0 {
+                format!("width must be at most {MAX_DOOR_WIDTH} m (got {} m)", number(d.width))
+            } else {
+                format!("width must be positive (got {} m)", number(d.width))
+            };
             diags.push(
-                src.at_id("door", &d.id, format!("width must be positive (got {} m)", d.width))
-                    .hint("a door is `width` metres wide along its wall, centred on `at`"),
+                src.at_id("door", &d.id, message).hint("a door is `width` metres wide along its wall, centred on `at`"),
             );
+            unusable.insert(d.id.clone());
         }
     }
     for st in &scene.stairs {
@@ -507,10 +560,11 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at_id(
                     "stair",
                     &st.id,
-                    format!("width and run must be positive (got {} m and {} m)", st.width, st.run),
+                    format!("width and run must be positive (got {} m and {} m)", number(st.width), number(st.run)),
                 )
                 .hint("`run` is the horizontal length of the flights, landings included; at most 100 m wide and 1 km long"),
             );
+            unusable.insert(st.id.clone());
         }
         let speeds = [st.speed_up, st.speed_down].into_iter().flatten().all(|v| v > 0.0 && v <= 3.0);
         if !speeds || !finite_in(st.flow_up, 1e-3, 10.0) || !finite_in(st.flow_down, 1e-3, 10.0) {
@@ -530,8 +584,11 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                     "stair",
                     &st.id,
                     format!(
-                        "its head level '{}' ({head} m) must be higher than its foot level '{}' ({foot} m)",
-                        st.head.level, st.foot.level
+                        "its head level '{}' ({} m) must be higher than its foot level '{}' ({} m)",
+                        st.head.level,
+                        number(head),
+                        st.foot.level,
+                        number(foot)
                     ),
                 )
                 .hint("swap `foot` and `head`, or fix the levels' elevations"),
@@ -554,6 +611,7 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at_id("street", &st.id, format!("needs a centre line of two or more distinct finite points (length {length:.2} m), a carriageway 0.5–100 m wide, sidewalks of 0–100 m, a kerb of 0–1 m and 1–16 lanes"))
                     .hint("e.g. centerline: [(0.0, 0.0), (80.0, 0.0)], carriageway: 6.0, sidewalks: (2.5, 2.5), lanes: 2"),
             );
+            unusable.insert(st.id.clone());
         }
         for c in &st.crossings {
             if !(finite_in(c.width, 0.5, 50.0) && c.at >= 0.0 && c.at <= length) {
@@ -563,11 +621,13 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                         &c.id,
                         format!(
                             "must lie along its street (0–{length:.1} m) with a positive width (got at {}, width {})",
-                            c.at, c.width
+                            number(c.at),
+                            number(c.width)
                         ),
                     )
                     .hint("`at` is the distance along the street's centre line; widths 0.5–50 m"),
                 );
+                unusable.insert(c.id.clone());
             }
         }
     }
@@ -577,7 +637,11 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at_id(
                     "building",
                     &b.id,
-                    format!("needs a height of 0.1–1000 m and 1–300 floors (got {} m, {} floors)", b.height, b.floors),
+                    format!(
+                        "needs a height of 0.1–1000 m and 1–300 floors (got {} m, {} floors)",
+                        number(b.height),
+                        b.floors
+                    ),
                 )
                 .hint("e.g. height: 24.0, floors: 6"),
             );
@@ -585,18 +649,25 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     }
     for o in &scene.obstacles {
         if !finite_in(o.height, 1e-3, 1000.0) {
-            diags.push(src.at_id(
-                "obstacle",
-                &o.id,
-                format!("height must be positive, at most 1000 m (got {} m)", o.height),
-            ));
+            diags.push(
+                src.at_id(
+                    "obstacle",
+                    &o.id,
+                    format!("height must be positive, at most 1000 m (got {} m)", number(o.height)),
+                )
+                .hint("leave `height` out for 1 m, or give it in metres"),
+            );
         }
     }
     for p in &scene.populations {
-        if !(0.1..=0.5).contains(&p.radius) {
+        if !radius_ok(p.radius) {
             diags.push(
-                src.at_id("population", &p.id, format!("radius must be between 0.1 and 0.5 m (got {})", p.radius))
-                    .hint("adults are about 0.2 m (shoulder width 0.4 m)"),
+                src.at_id(
+                    "population",
+                    &p.id,
+                    format!("radius must be between 0.1 and 0.5 m (got {})", number(p.radius)),
+                )
+                .hint("adults are about 0.2 m (shoulder width 0.4 m)"),
             );
         }
         if !(p.time_gap > 0.0 && p.time_gap <= 5.0) || !(p.relaxation > 0.0 && p.relaxation <= 5.0) {
@@ -604,7 +675,11 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at_id(
                     "population",
                     &p.id,
-                    format!("time_gap ({}) and relaxation ({}) must lie in (0, 5] s", p.time_gap, p.relaxation),
+                    format!(
+                        "time_gap ({}) and relaxation ({}) must lie in (0, 5] s",
+                        number(p.time_gap),
+                        number(p.relaxation)
+                    ),
                 )
                 .hint("defaults: time_gap 0.55 s (collision-free speed model), relaxation 0.5 s (social force model)"),
             );
@@ -627,11 +702,16 @@ fn check_numbers(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     }
     for (i, e) in scene.events.iter().enumerate() {
         if !finite_in(e.at, 0.0, MAX_DURATION) {
-            diags.push(src.at_text(
-                &format!("at: {}", e.at),
-                Some(format!("event #{}", i + 1)),
-                format!("time must be zero or positive, at most {MAX_DURATION} s (got {})", e.at),
-            ));
+            let (line, col) = src.element_span("events", i).map_or((1, 1), |(start, _)| src.position(start));
+            diags.push(
+                src.at(
+                    line,
+                    col,
+                    Some(format!("event #{}", i + 1)),
+                    format!("time must be zero or positive, at most {MAX_DURATION} s (got {})", number(e.at)),
+                )
+                .hint("`at` is the simulated time in seconds from the start of the run"),
+            );
         }
     }
 }

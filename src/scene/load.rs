@@ -111,7 +111,19 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(source: &SourceMap, what: &str)
         return Err(Diagnostics(vec![d]));
     }
     ron_options().from_str::<T>(&source.text).map_err(|e| {
-        let d = source.at(e.span.start.line, e.span.start.col, None, describe_ron_error(&e.code, what));
+        let (line, col) = (e.span.start.line.max(1), e.span.start.col.max(1));
+        let mut message = describe_ron_error(&e.code, what);
+        // Past the last character that is not blank or a comment: the text stops mid-structure.
+        let last = source.text.trim_end().len().saturating_sub(1);
+        if (line, col) >= source.position(last) && !matches!(e.code, ron::Error::TrailingCharacters) {
+            message.push_str(" (the text ends here: is the file cut off?)");
+        }
+        let d = source.at(line, col, None, message);
+        if let Some((l, c)) = source.multiline_string_before(line) {
+            return Diagnostics(vec![d.hint(format!(
+                "the string that opens at {l}:{c} runs over the end of its line: is its closing quote missing?"
+            ))]);
+        }
         let d = match &e.code {
             ron::Error::NoSuchStructField { expected, .. } => {
                 d.hint(format!("fields allowed here: {}", expected.join(", ")))
@@ -162,102 +174,31 @@ fn ascii_lookalike(c: char) -> Option<char> {
     })
 }
 
-/// Where the code after a comment, string or character literal starting at `i` resumes; `None`
-/// when none starts there. Block comments nest, as in RON.
-fn skip_literal(text: &[u8], i: usize) -> Option<usize> {
-    match text[i] {
-        b'/' if text.get(i + 1) == Some(&b'/') => {
-            Some(text[i..].iter().position(|&c| c == b'\n').map_or(text.len(), |p| i + p))
-        }
-        b'/' if text.get(i + 1) == Some(&b'*') => {
-            let (mut depth, mut j) = (1usize, i + 2);
-            while j < text.len() && depth > 0 {
-                if text[j..].starts_with(b"*/") {
-                    depth -= 1;
-                    j += 2;
-                } else if text[j..].starts_with(b"/*") {
-                    depth += 1;
-                    j += 2;
-                } else {
-                    j += 1;
-                }
-            }
-            Some(j)
-        }
-        b'"' => {
-            let mut j = i + 1;
-            while j < text.len() && text[j] != b'"' {
-                j += if text[j] == b'\\' { 2 } else { 1 };
-            }
-            Some((j + 1).min(text.len()))
-        }
-        b'r' if matches!(text.get(i + 1), Some(b'"' | b'#')) => {
-            // A raw string r#"…"#: it ends at a quote followed by as many #s.
-            let hashes = text[i + 1..].iter().take_while(|&&c| c == b'#').count();
-            let open = i + 1 + hashes;
-            if text.get(open) != Some(&b'"') {
-                return None;
-            }
-            let mut close = vec![b'"'];
-            close.extend(std::iter::repeat_n(b'#', hashes));
-            Some(
-                text[open + 1..]
-                    .windows(close.len())
-                    .position(|w| w == close.as_slice())
-                    .map_or(text.len(), |p| open + 1 + p + close.len()),
-            )
-        }
-        // A character literal: 'x', '\n' or a multi-byte character.
-        b'\'' => Some(text[i + 1..].iter().take(8).position(|&c| c == b'\'').map_or(i + 1, |p| i + 2 + p)),
-        _ => None,
-    }
-}
-
-/// The first character outside strings and comments that RON cannot read: anything non-ASCII
-/// (often full-width punctuation typed with a Chinese input method) or an ASCII control character.
+/// The first character outside strings and comments that RON cannot read, described with the
+/// ASCII character to type instead when there is one.
 fn stray_character(source: &SourceMap) -> Option<Diagnostic> {
-    let text = source.text.as_bytes();
-    let mut i = 0;
-    while i < text.len() {
-        if let Some(next) = skip_literal(text, i) {
-            i = next;
-            continue;
-        }
-        let b = text[i];
-        if b >= 0x80 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f {
-            let c = source.text[i..].chars().next()?;
-            let (line, col) = source.position(i);
-            let name = if c.is_control() { "a control character".to_string() } else { format!("'{c}'") };
-            let d = source.at(
-                line,
-                col,
-                None,
-                format!("{name} (U+{:04X}) outside a string or comment: RON is written in ASCII", c as u32),
-            );
-            return Some(match ascii_lookalike(c) {
-                Some(a) => d.hint(format!("replace it with the ASCII '{a}' (switch the input method to half-width)")),
-                None => d.hint("names in other scripts belong inside \"quotes\" (e.g. unit.name) or in // comments"),
-            });
-        }
-        i += 1;
-    }
-    None
+    let offset = source.first_stray_character()?;
+    let c = source.text[offset..].chars().next()?;
+    let (line, col) = source.position(offset);
+    let name = if c.is_control() { "a control character".to_string() } else { format!("'{c}'") };
+    let d = source.at(
+        line,
+        col,
+        None,
+        format!("{name} (U+{:04X}) outside a string or comment: RON is written in ASCII", c as u32),
+    );
+    Some(match ascii_lookalike(c) {
+        Some(a) => d.hint(format!("replace it with the ASCII '{a}' (switch the input method to half-width)")),
+        None => d.hint("names in other scripts belong inside \"quotes\" (e.g. unit.name) or in // comments"),
+    })
 }
 
 /// The version is checked before parsing so that a newer file gets a version message,
-/// not a confusing field error.
+/// not a confusing field error. The field is found outside comments and strings.
 fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
-    let offset = find_field(source.text.as_bytes(), b"version")?;
-    let rest = &source.text.as_bytes()[offset..];
-    let colon = rest.iter().position(|&c| c == b':')?;
-    let digits: Vec<u8> = rest[colon + 1..]
-        .iter()
-        .skip_while(|c| c.is_ascii_whitespace())
-        .take_while(|c| c.is_ascii_digit())
-        .take(10)
-        .copied()
-        .collect();
-    let version: u32 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+    let (offset, word) = source.field_word("version")?;
+    let digits: String = word?.chars().take_while(char::is_ascii_digit).take(10).collect();
+    let version: u32 = digits.parse().ok()?;
     (version != SCENE_VERSION).then(|| {
         let (line, col) = source.position(offset);
         source
@@ -269,26 +210,6 @@ fn version_problem(source: &SourceMap) -> Option<Diagnostic> {
             )
             .hint("upgrade unitwin, or write the scene in version 1 format")
     })
-}
-
-/// Byte offset of `name:` used as a field name, skipping comments and strings. Works on bytes, so
-/// text in any script before it is harmless.
-fn find_field(text: &[u8], name: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < text.len() {
-        if let Some(next) = skip_literal(text, i) {
-            i = next;
-            continue;
-        }
-        if text[i..].starts_with(name)
-            && (i == 0 || !(text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b'_'))
-            && text[i + name.len()..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b':')
-        {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -8,6 +8,6 @@ pub mod limits;
 pub mod load;
 
 pub use check::{CheckedScene, MAX_SPAWN_DENSITY, Precheck, check_scene, precheck};
-pub use diagnostic::{Diagnostic, Diagnostics, SourceMap};
+pub use diagnostic::{Diagnostic, Diagnostics, SourceMap, number};
 pub use format::*;
 pub use load::{LoadedScene, parse_scene, read_scene};

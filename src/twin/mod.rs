@@ -108,14 +108,13 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
         };
         match Command::resolve(&named, &space) {
             Ok(command) => timed.push(TimedCommand { at: e.at, command }),
-            Err(err) => diags.push(
-                src.at_text(
-                    &format!("\"{}\"", action_target(&e.action)),
-                    Some(format!("event #{} at {} s", i + 1, e.at)),
-                    err.to_string(),
+            Err(err) => {
+                let (line, col) = src.locate_event_target(i, action_target(&e.action));
+                diags.push(
+                    src.at(line, col, Some(format!("event #{} at {} s", i + 1, scene::number(e.at))), err.to_string())
+                        .hint("events act on the scene's doors and zones"),
                 )
-                .hint("events act on the scene's doors and zones"),
-            ),
+            }
         }
     }
     if !diags.is_empty() {
@@ -198,13 +197,11 @@ fn check_geometry(
     diags: &mut Diagnostics,
 ) -> Vec<Geometry> {
     for (li, level) in space.levels.enumerate().take(scene.levels.len()) {
-        if level.walkable.unsigned_area() < 1e-6 && scene.levels[li.index()].walkable.iter().all(|a| pre.usable(&a.id))
-        {
-            diags.push(src.at_id(
-                "level",
-                &level.id,
-                "has no walkable space left once obstacles and buildings are cut out",
-            ));
+        if level.walkable.unsigned_area() < 1e-6 && pre.level_sound(scene, li.index()) {
+            diags.push(
+                src.at_id("level", &level.id, "has no walkable space left once obstacles and buildings are cut out")
+                    .hint("shrink or move the obstacles and buildings that cover the level's walkable areas"),
+            );
         }
     }
     for d in &scene.destinations {
@@ -237,7 +234,7 @@ fn check_geometry(
         }
         match &p.placement {
             scene::Placement::Area { polygon: spawn, count } => {
-                if !pre.usable(&p.id) {
+                if !pre.usable(&p.id) || !pre.level_sound(scene, li.index()) {
                     result.push(None);
                     continue;
                 }
@@ -274,6 +271,10 @@ fn check_geometry(
                         .hint(format!("lower the count to {} or enlarge the spawn area", (MAX_SPAWN_DENSITY * free).floor())),
                     );
                     result.push(None);
+                    continue;
+                }
+                if !scene::check::radius_ok(p.radius) {
+                    result.push(None); // reported by the scene checks; nobody of that size is placed
                     continue;
                 }
                 // `run` places them with its seed; this test holds for every seed.

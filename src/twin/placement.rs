@@ -5,7 +5,7 @@ use bevy::math::DVec2;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::geom::{Point, ring_contains};
+use crate::geom::Point;
 use crate::space::LevelSpace;
 
 /// Side of the grid of fixed lattice offsets tried when the random one leaves too few places.
@@ -21,8 +21,74 @@ fn min_spacing(radius: f64) -> f64 {
     2.0 * radius + 0.01
 }
 
+/// Edges of closed rings for a scanline in increasing `y`: each edge as the two corners of
+/// [`ring_contains`](crate::geom::ring_contains) (`(xi, yi)` and the corner before it, `(xj, yj)`), sorted by its lower end.
+/// Horizontal edges never cross a scanline and are left out.
+struct Scanline {
+    edges: Vec<[f64; 4]>,
+    next: usize,
+    active: Vec<[f64; 4]>,
+    crossings: Vec<f64>,
+}
+
+impl Scanline {
+    fn new<'a>(rings: impl Iterator<Item = &'a [Point]>) -> Self {
+        let mut edges = Vec::new();
+        for ring in rings {
+            let n = ring.len();
+            let mut j = n.wrapping_sub(1);
+            for i in 0..n {
+                let (a, b) = (ring[i], ring[j]);
+                if a[1] != b[1] {
+                    edges.push([a[0], a[1], b[0], b[1]]);
+                }
+                j = i;
+            }
+        }
+        edges.sort_by(|e, f| e[1].min(e[3]).total_cmp(&f[1].min(f[3])));
+        Scanline { edges, next: 0, active: Vec::new(), crossings: Vec::new() }
+    }
+
+    /// The half-open intervals `[a, b)` of x where the line at `y` lies inside the rings by the
+    /// even-odd rule: exactly the points that [`ring_contains`](crate::geom::ring_contains) accepts. `y` must not decrease
+    /// from one call to the next.
+    fn intervals(&mut self, y: f64) -> Vec<(f64, f64)> {
+        while self.next < self.edges.len() && {
+            let e = self.edges[self.next];
+            e[1].min(e[3]) <= y
+        } {
+            self.active.push(self.edges[self.next]);
+            self.next += 1;
+        }
+        self.active.retain(|e| e[1].max(e[3]) > y);
+        self.crossings.clear();
+        for &[xi, yi, xj, yj] in &self.active {
+            if (yi > y) != (yj > y) {
+                self.crossings.push((xj - xi) * (y - yi) / (yj - yi) + xi);
+            }
+        }
+        self.crossings.sort_by(f64::total_cmp);
+        self.crossings.chunks_exact(2).map(|c| (c[0], c[1])).filter(|c| c.0 < c.1).collect()
+    }
+}
+
+/// The intersection of two sorted lists of disjoint intervals.
+fn intersect(a: &[(f64, f64)], b: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (lo, hi) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if lo < hi {
+            out.push((lo, hi));
+        }
+        if a[i].1 < b[j].1 { i += 1 } else { j += 1 }
+    }
+    out
+}
+
 /// Lattice points inside `polygon` ∩ walkable space at least `clearance` from every wall, rows
-/// `spacing`·√3/2 apart, shifted by `offset`; at most `limit` of them.
+/// `spacing`·√3/2 apart, shifted by `offset`; at most `limit` of them (whole rows are kept).
+/// Each row visits only the stretches inside both the polygon and the walkable space, found by a
+/// scanline, so the work follows the area that can hold people, not the polygon's bounding box.
 fn lattice(
     level: &LevelSpace,
     polygon: &[Point],
@@ -31,19 +97,41 @@ fn lattice(
     clearance: f64,
     limit: usize,
 ) -> Vec<DVec2> {
+    let mut candidates = Vec::new();
+    if !(spacing > 0.0 && spacing.is_finite() && offset.is_finite()) {
+        return candidates;
+    }
     let (lo, hi) = bounds(polygon);
     let row = spacing * 3f64.sqrt() / 2.0;
-    let mut candidates = Vec::new();
+    let mut inside = Scanline::new(std::iter::once(polygon));
+    let walkable_rings: Vec<Vec<Point>> = level
+        .walkable
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|ring| ring.coords().map(|c| [c.x, c.y]).collect())
+        .collect();
+    let mut walkable = Scanline::new(walkable_rings.iter().map(|r| r.as_slice()));
     let mut y = lo.y + offset.y;
     let mut r = 0;
     while y <= hi.y && candidates.len() < limit {
-        let mut x = lo.x + offset.x + if r % 2 == 1 { spacing / 2.0 } else { 0.0 } - spacing;
-        while x <= hi.x {
-            let p = DVec2::new(x, y);
-            if x >= lo.x && ring_contains(polygon, p) && level.contains(p) && level.wall_distance(p) >= clearance {
-                candidates.push(p);
+        let first = lo.x + offset.x + if r % 2 == 1 { spacing / 2.0 } else { 0.0 } - spacing;
+        for (a, b) in intersect(&inside.intervals(y), &walkable.intervals(y)) {
+            let from = a.max(lo.x);
+            let mut k = ((from - first) / spacing).floor().max(0.0);
+            loop {
+                let x = first + k * spacing;
+                if x >= b || x > hi.x {
+                    break;
+                }
+                let p = DVec2::new(x, y);
+                // `contains` last: the scanline already put `p` inside; it only rules out the
+                // boundary itself where a door leaves a gap in the walls.
+                if x >= from && level.wall_distance(p) >= clearance && level.contains(p) {
+                    candidates.push(p);
+                }
+                k += 1.0;
             }
-            x += spacing;
         }
         y += row;
         r += 1;

@@ -56,7 +56,14 @@ fn offset(line: &[DVec2], d: f64) -> Vec<DVec2> {
     out
 }
 
-fn expand_street(street: &scene::Street, level: LevelId, first_lane: &mut usize) -> StreetParts {
+/// A street's parts; crossings for which `usable` is false (their numbers failed the scene checks)
+/// are left out.
+fn expand_street(
+    street: &scene::Street,
+    level: LevelId,
+    first_lane: &mut usize,
+    usable: impl Fn(&str) -> bool,
+) -> StreetParts {
     let half = street.carriageway / 2.0;
     let (left, right) = street.sidewalks;
     let mut parts = StreetParts {
@@ -101,7 +108,7 @@ fn expand_street(street: &scene::Street, level: LevelId, first_lane: &mut usize)
             parts.geom.sidewalks.push(c.to_vec());
         }
     }
-    for (i, crossing) in street.crossings.iter().enumerate() {
+    for (i, crossing) in street.crossings.iter().enumerate().filter(|(_, c)| usable(&c.id)) {
         if let Some((p, dir)) = along(&street.centerline, crossing.at) {
             let (n, w) = (dir.perp(), dir * crossing.width / 2.0);
             // Across the whole carriageway and a hair into each sidewalk, so that it joins them.
@@ -183,7 +190,8 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
         .stairs
         .iter()
         .filter(|st| {
-            level_of(&st.foot.level).is_some()
+            usable(&st.id)
+                && level_of(&st.foot.level).is_some()
                 && level_of(&st.head.level).is_some()
                 && st.width > 0.0
                 && st.run > 0.0
@@ -198,7 +206,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             .streets
             .iter()
             .filter(|st| level_of(&st.level) == Some(li) && st.centerline.len() >= 2 && usable(&st.id))
-            .map(|st| expand_street(st, li, &mut first_lane))
+            .map(|st| expand_street(st, li, &mut first_lane, usable))
             .collect();
         let areas: Vec<Polygon<f64>> = level
             .walkable
@@ -371,7 +379,7 @@ fn place_doors(
     let mut specs: Vec<DoorSpec> = Vec::new();
     for door in &scene.doors {
         let Some(&li) = space.level_index.get(&door.level) else { continue };
-        if !(door.width > 0.0) || door.at.iter().any(|c| !c.is_finite()) {
+        if !pre.usable(&door.id) || !(door.width > 0.0) || door.at.iter().any(|c| !c.is_finite()) {
             continue; // reported by the scene checks
         }
         specs.push(DoorSpec {
@@ -407,7 +415,7 @@ fn place_doors(
     let mut stair_doors: BTreeMap<(StairId, bool, bool), DoorId> = BTreeMap::new();
     for spec in &specs {
         let li = spec.level;
-        if li.index() < floors && !scene.levels[li.index()].walkable.iter().all(|a| pre.usable(&a.id)) {
+        if li.index() < floors && !pre.level_sound(scene, li.index()) {
             continue; // the broken area is reported; its doors cannot be placed meaningfully
         }
         let level = &space.levels[li];

@@ -105,7 +105,57 @@ pub fn union_all<'a>(polygons: impl IntoIterator<Item = &'a Polygon<f64>>) -> Mu
     }
     let single = layer.pop().expect("one left");
     // A lone polygon is normalised like a union would be.
-    single.union(&MultiPolygon::new(Vec::new()))
+    clean(&single.union(&MultiPolygon::new(Vec::new())))
+}
+
+/// Coordinates are kept to the micrometre: boolean operations leave noise of about 1e-7 m (and
+/// now and then a sliver edge that short), which would otherwise reach walls and floor fields.
+pub const SNAP: f64 = 1e-6;
+
+fn snap(x: f64) -> f64 {
+    // `+ 0.0` turns -0.0 into 0.0.
+    libm::round(x / SNAP) * SNAP + 0.0
+}
+
+/// A polygon set with coordinates snapped to [`SNAP`], repeated corners and spikes (a corner whose
+/// two neighbours coincide) removed, and rings left with fewer than three corners dropped.
+pub fn clean(mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+    let ring = |r: &LineString<f64>| -> Option<LineString<f64>> {
+        let mut pts: Vec<Coord<f64>> = Vec::with_capacity(r.0.len());
+        for c in &r.0 {
+            let c = Coord { x: snap(c.x), y: snap(c.y) };
+            if pts.last() != Some(&c) {
+                pts.push(c);
+            }
+        }
+        if pts.len() > 1 && pts.first() == pts.last() {
+            pts.pop();
+        }
+        // Remove spikes until none is left: a → b → a.
+        let mut changed = true;
+        while changed && pts.len() >= 3 {
+            changed = false;
+            let n = pts.len();
+            for i in 0..n {
+                if pts[(i + n - 1) % n] == pts[(i + 1) % n] {
+                    pts.remove(i);
+                    let j = i % pts.len();
+                    pts.remove(j);
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        (pts.len() >= 3).then(|| {
+            pts.push(pts[0]);
+            LineString::from(pts)
+        })
+    };
+    MultiPolygon::new(
+        mp.0.iter()
+            .filter_map(|p| Some(Polygon::new(ring(p.exterior())?, p.interiors().iter().filter_map(ring).collect())))
+            .collect(),
+    )
 }
 
 /// The ring's corners without repeats: consecutive duplicates and a closing copy of the first removed.

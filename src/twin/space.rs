@@ -239,7 +239,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             .chain(carriageways)
             .collect();
         if !blocked.is_empty() {
-            walkable = walkable.difference(&crate::geom::union_all(blocked.iter()));
+            walkable = crate::geom::clean(&walkable.difference(&crate::geom::union_all(blocked.iter())));
         }
         let mut base_walls = Vec::new();
         for ring in rings(&walkable) {

@@ -18,7 +18,7 @@ const HALL: &str = "scenes/demo_hall.ron";
 const RUNTIME: &str = "scenes/verification/zone_blocked.ron";
 
 fn path(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+    Path::new(&unitwin_manifest_dir()).join(p)
 }
 
 fn twin(p: &str) -> Twin {
@@ -137,7 +137,7 @@ fn commands_ron_replays_to_byte_identical_outputs() {
     // The command line replays it, on another thread count.
     let replayed = out(dir.path(), "replayed");
     let status = Process::new(env!("CARGO_BIN_EXE_unitwin"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(unitwin_manifest_dir())
         .arg("run")
         .arg(path(HALL))
         .args(["--seed", "21", "--until", "60", "--threads", "1", "--quiet", "--commands"])
@@ -176,7 +176,7 @@ fn a_scene_with_timed_events_replays_its_own_log() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], out: &Path| {
         let o = Process::new(env!("CARGO_BIN_EXE_unitwin"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(unitwin_manifest_dir())
             .args(["run", RUNTIME, "--quiet", "--until", "30"])
             .args(args)
             .arg("--out")
@@ -204,7 +204,7 @@ fn a_bad_command_file_is_refused_with_its_position() {
     )
     .unwrap();
     let o = Process::new(env!("CARGO_BIN_EXE_unitwin"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(unitwin_manifest_dir())
         .args(["run", HALL, "--quiet", "--commands"])
         .arg(&file)
         .arg("--out")
@@ -220,7 +220,7 @@ fn a_bad_command_file_is_refused_with_its_position() {
     std::fs::write(&file, "CommandScript(version: 1, scene_sha256: \"x\", step: 0.01, commands: [], extra: 1)\n")
         .unwrap();
     let o = Process::new(env!("CARGO_BIN_EXE_unitwin"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(unitwin_manifest_dir())
         .args(["run", HALL, "--quiet", "--commands"])
         .arg(&file)
         .output()
@@ -228,4 +228,11 @@ fn a_bad_command_file_is_refused_with_its_position() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown field `extra`"), "{stderr}");
+}
+
+/// The package root, read when the test runs: a test binary may be reused from a checkout at
+/// another path that shares the target directory, so the compile-time `env!` could name that one.
+#[allow(dead_code)]
+fn unitwin_manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }

@@ -10,7 +10,7 @@ const SCENE: &str = "tests/scenes/small_room.ron";
 
 fn run(out: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_unitwin"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(unitwin_manifest_dir())
         .args(["run", SCENE, "--quiet", "--out"])
         .arg(out)
         .args(extra)
@@ -128,7 +128,7 @@ fn a_run_writes_consistent_outputs() {
     assert!(evacuation > last_seen && evacuation <= last_seen + 1.0 / traj.framerate + 1e-9);
 
     let record = std::fs::read_to_string(out.join("run.ron")).unwrap();
-    let hash: String = Sha256::digest(std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENE)).unwrap())
+    let hash: String = Sha256::digest(std::fs::read(Path::new(&unitwin_manifest_dir()).join(SCENE)).unwrap())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -170,4 +170,11 @@ fn until_shortens_the_run() {
     assert_eq!(summary["everyone_left"], false);
     assert!(summary["evacuation_time"].is_null());
     assert_eq!(summary["agents"]["on_site"], 20, "nobody can walk out of the room in 2 s");
+}
+
+/// The package root, read when the test runs: a test binary may be reused from a checkout at
+/// another path that shares the target directory, so the compile-time `env!` could name that one.
+#[allow(dead_code)]
+fn unitwin_manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }

@@ -13,10 +13,11 @@
 //!
 //! At least one of `at` and `object` is required.
 
-use std::io::Read;
+mod bounded;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn corpus_dir() -> PathBuf {
     Path::new(&unitwin_manifest_dir()).join("tests/malformed/gis")
@@ -27,61 +28,11 @@ const ULIMIT_V_KIB: u64 = 4_000_000;
 /// Wall-clock limit for one import.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-struct Run {
-    status: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-    timed_out: bool,
-}
+type Run = bounded::Bounded;
 
 /// Runs `unitwin ARGS` under `ulimit -v` in `dir`, killing it after `TIMEOUT`.
 fn run_limited(args: &[&str], dir: &Path) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -v {ULIMIT_V_KIB}; exec \"$0\" \"$@\""))
-        .arg(env!("CARGO_BIN_EXE_unitwin"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    // Read both pipes on threads so that a chatty child cannot block on a full pipe.
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out_pipe.read_to_end(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err_pipe.read_to_end(&mut s);
-        s
-    });
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait after kill");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = start.elapsed();
-    Run {
-        status: status.code(),
-        stdout: String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-        elapsed,
-        timed_out,
-    }
+    bounded::run_bounded(args, dir, ULIMIT_V_KIB, TIMEOUT)
 }
 
 #[derive(Debug, Default)]
@@ -157,15 +108,15 @@ fn every_malformed_file_is_refused_located_in_bounded_time_and_memory() {
         let args = ["import", kind, file_arg, "--origin", "31.24,121.48", "--out", out.to_str().unwrap()];
         let run = run_limited(&args, tmp.path());
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        if run.elapsed > slowest.0 {
-            slowest = (run.elapsed, name.clone());
+        if run.took > slowest.0 {
+            slowest = (run.took, name.clone());
         }
         let mut problems = Vec::new();
         if run.timed_out {
             problems.push(format!("still running after {TIMEOUT:?}: killed"));
         }
-        if run.status != Some(2) {
-            problems.push(format!("exit status {:?}, expected 2", run.status));
+        if run.code != Some(2) {
+            problems.push(format!("exit status {:?}, expected 2", run.code));
         }
         if run.stderr.contains("panicked") {
             problems.push("panicked".into());
@@ -201,12 +152,7 @@ fn every_malformed_file_is_refused_located_in_bounded_time_and_memory() {
         if !run.stdout.is_empty() {
             problems.push(format!("printed on stdout: {}", run.stdout));
         }
-        println!(
-            "{name}: {:?} in {:.0} ms: {}",
-            run.status,
-            run.elapsed.as_secs_f64() * 1000.0,
-            first_line(&run.stderr)
-        );
+        println!("{name}: {:?} in {:.0} ms: {}", run.code, run.took.as_secs_f64() * 1000.0, first_line(&run.stderr));
         if !problems.is_empty() {
             failures.push(format!("{name}: {}\n--- stderr:\n{}", problems.join("; "), run.stderr));
         }
@@ -259,15 +205,9 @@ fn a_100000_vertex_polygon_imports_in_seconds() {
     let file = polygon_file(tmp.path(), "round", 100_000, |_| 200.0);
     let args = ["import", "geojson", file.to_str().unwrap(), "--origin", "31.24,121.48", "--out", "round.ron"];
     let run = run_limited(&args, tmp.path());
-    println!(
-        "100,000-vertex circle: {:?} in {:.2} s\n{}{}",
-        run.status,
-        run.elapsed.as_secs_f64(),
-        run.stdout,
-        run.stderr
-    );
-    assert_eq!(run.status, Some(0), "{}", run.stderr);
-    assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
+    println!("100,000-vertex circle: {:?} in {:.2} s\n{}{}", run.code, run.took.as_secs_f64(), run.stdout, run.stderr);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.took < Duration::from_secs(15), "took {:?}", run.took);
     // The written scene checks.
     let check = Command::new(env!("CARGO_BIN_EXE_unitwin"))
         .args(["check", "round.ron"])
@@ -284,15 +224,15 @@ fn a_100000_corner_jagged_polygon_is_refused_in_seconds() {
     let file = polygon_file(tmp.path(), "jagged", 100_000, |i| if i % 2 == 0 { 200.0 } else { 205.0 });
     let args = ["import", "geojson", file.to_str().unwrap(), "--origin", "31.24,121.48", "--out", "jagged.ron"];
     let run = run_limited(&args, tmp.path());
-    println!("100,000-corner jagged polygon: {:?} in {:.2} s\n{}", run.status, run.elapsed.as_secs_f64(), run.stderr);
-    assert_eq!(run.status, Some(2));
+    println!("100,000-corner jagged polygon: {:?} in {:.2} s\n{}", run.code, run.took.as_secs_f64(), run.stderr);
+    assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("features[0] (id 'jagged'): its outline has 100000 corners once cleaned"),
         "{}",
         run.stderr
     );
     assert!(run.stderr.contains("help: simplify the outline"));
-    assert!(run.elapsed < Duration::from_secs(15), "took {:?}", run.elapsed);
+    assert!(run.took < Duration::from_secs(15), "took {:?}", run.took);
     assert!(!tmp.path().join("jagged.ron").exists());
 }
 

@@ -8,11 +8,11 @@
 //! limits in src/scene/limits.rs) are generated here. The scenes in tests/scenes/accepted/ are edge
 //! cases that must check clean: Chinese text in comments and strings, CRLF line endings, tabs.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod bounded;
 
 use unitwin::scene::limits::{MAX_FILE_BYTES, MAX_OBJECTS, MAX_RING_POINTS, MAX_TOTAL_POINTS};
 
@@ -28,51 +28,11 @@ struct Case {
     expect: Option<(String, String)>,
 }
 
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-    timed_out: bool,
-}
+type Outcome = bounded::Bounded;
 
 /// Runs the CLI with `args` under the address-space limit, killing it after [`TIMEOUT`].
 fn unitwin(args: &[&std::ffi::OsStr]) -> Outcome {
-    let started = Instant::now();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -v {ADDRESS_SPACE_KIB}; exec \"$@\""))
-        .arg("sh")
-        .arg(env!("CARGO_BIN_EXE_unitwin"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start unitwin under sh");
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.stderr.take().unwrap()));
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for unitwin") {
-            break status;
-        }
-        if started.elapsed() > TIMEOUT {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("reap unitwin");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let took = started.elapsed();
-    Outcome { code: status.code(), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap(), took, timed_out }
+    bounded::run_bounded(args, Path::new("."), ADDRESS_SPACE_KIB, TIMEOUT)
 }
 
 /// The `// expect: LINE:COL: message` line at the top of a malformed scene (after a byte-order mark).

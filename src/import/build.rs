@@ -265,14 +265,7 @@ pub(crate) fn build_scene(
                     .hint("tag an entrance point (entrance=* or unitwin=exit) within 2 m of the walkable space's edge"),
             ]
         })?;
-        scene.doors.push(door(ids.make("exit_added"), at, w));
-        notes.assume(
-            format!(
-                "the file has no usable exit: one {w:.2} m exit added where the largest walkable area meets its bounding box, at ({:.1}, {:.1})",
-                at[0], at[1]
-            ),
-            "exit_added",
-        );
+        add_exit(&mut scene, &mut ids, &mut notes, (at, w), "the file has no usable exit");
         added_exits = 1;
     }
 
@@ -283,14 +276,13 @@ pub(crate) fn build_scene(
         // The file's exits may all have been left out by the check, or lie between two walkable
         // sides (not leading out): then an exit is added as for a file without any.
         if checked.nav.any_exit.is_none() && added_exits == 0 {
-            if let Ok((at, w)) = added_exit(&walkable) {
-                scene.doors.push(door(ids.make("exit_added"), at, w));
-                notes.assume(
-                    format!(
-                        "none of the file's exits leads out of the walkable space: one {w:.2} m exit added where the largest walkable area meets its bounding box, at ({:.1}, {:.1})",
-                        at[0], at[1]
-                    ),
-                    "exit_added",
+            if let Ok(exit) = added_exit(&walkable) {
+                add_exit(
+                    &mut scene,
+                    &mut ids,
+                    &mut notes,
+                    exit,
+                    "none of the file's exits leads out of the walkable space",
                 );
                 added_exits = 1;
                 checked = check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
@@ -367,6 +359,18 @@ impl Ids {
         self.used.insert(id.clone());
         id
     }
+}
+
+/// Adds the exit found by [`added_exit`], and says why in the scene's assumptions.
+fn add_exit(scene: &mut Scene, ids: &mut Ids, notes: &mut Notes, (at, w): (Point, f64), why: &str) {
+    scene.doors.push(door(ids.make("exit_added"), at, w));
+    notes.assume(
+        format!(
+            "{why}: one {w:.2} m exit added where the largest walkable area meets its bounding box, at ({:.1}, {:.1})",
+            at[0], at[1]
+        ),
+        "exit_added",
+    );
 }
 
 fn door(id: String, at: Point, width: f64) -> Door {

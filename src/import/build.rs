@@ -1263,31 +1263,17 @@ fn points(pts: &[Point], indent: &str) -> String {
     format!("[\n{}\n{indent}]", lines.join("\n"))
 }
 
-/// Text safe on a `//` comment line: control characters (a newline would end the comment and let
-/// the rest be read as RON) and the Unicode line and paragraph separators are written as escapes.
-fn comment_text(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// The scene as RON, in the style of `scenes/*.ron`, with a header saying where it came from.
 fn render(scene: &Scene, file: &Path, format: &str, bytes: &[u8], options: &ImportOptions) -> String {
     let mut o = String::new();
     o += &format!(
         "// Imported from {} ({format}, SHA-256 {}) by unitwin {}.\n",
-        comment_text(&file.display().to_string()),
+        crate::scene::diagnostic::one_line(&file.display().to_string()),
         hex(&Sha256::digest(bytes)),
         env!("CARGO_PKG_VERSION")
     );
     if let Some(cmd) = &options.command {
-        o += &format!("//   {}\n", comment_text(cmd));
+        o += &format!("//   {}\n", crate::scene::diagnostic::one_line(cmd));
     }
     o += "// Local metres (x east, y north) about unit.origin; unit.sources lists assumptions and skipped features.\n";
     o += "Scene(\n    version: 1,\n";

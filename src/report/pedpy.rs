@@ -3,8 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::summary::{VERSION, one_line};
+use super::summary::VERSION;
 use crate::metrics::{FrameAgent, FrameSink};
+use crate::scene::diagnostic::one_line;
 
 /// The header of a PedPy-compatible text trajectory file.
 pub fn trajectory_header(scene_name: &str, seed: u64, framerate: f64) -> String {

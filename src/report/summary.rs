@@ -9,6 +9,7 @@ use super::output::RUN_RECORD_MARK;
 use crate::command::CommandLog;
 use crate::crowd::Census;
 use crate::metrics::{AreaMonitor, LineCounter, Measurements, TimelineRow};
+use crate::scene::diagnostic::one_line;
 use crate::schedule::SimClock;
 use crate::twin::Twin;
 
@@ -142,11 +143,6 @@ impl RunRecord {
             self.until
         )
     }
-}
-
-/// Text on one line: control characters (a newline would end a comment line) escaped.
-pub fn one_line(text: &str) -> String {
-    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
 /// A path as one shell word, on one line.

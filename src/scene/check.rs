@@ -367,7 +367,7 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
                 src.at(
                     line,
                     col,
-                    Some(format!("{kind} '{}'", super::diagnostic::shown(id))),
+                    Some(format!("{kind} '{}'", super::diagnostic::one_line(id))),
                     "this id is already used by another object",
                 )
                 .hint("ids must be unique across the whole scene"),

@@ -37,9 +37,18 @@ pub fn number(x: f64) -> String {
     if x.is_finite() && x != 0.0 && !(1e-4..1e9).contains(&x.abs()) { format!("{x:e}") } else { format!("{x}") }
 }
 
-/// An id for a message, with control characters escaped (`\n`, `\u{0}`).
-pub fn shown(id: &str) -> String {
-    id.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+/// Text kept on one line, for messages and `//` comment lines: control characters and the Unicode
+/// line and paragraph separators (any of which would end a comment, or a message line) escaped.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The text of a scene file, kept to turn object ids back into line:column positions.
@@ -248,7 +257,7 @@ impl SourceMap {
     pub fn at_id(&self, kind: &str, id: &str, message: impl Into<String>) -> Diagnostic {
         let (line, col) = self.locate_id(id, 0).unwrap_or((1, 1));
         // Escaped, so that an id with a line break or a quote cannot break the message apart.
-        self.at(line, col, Some(format!("{kind} '{}'", shown(id))), message)
+        self.at(line, col, Some(format!("{kind} '{}'", one_line(id))), message)
     }
 
     /// A diagnostic positioned at the first occurrence of `needle`, or at the named object.

@@ -42,6 +42,9 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
         }],
         stairs: vec![],
         streets: vec![],
+        junctions: vec![],
+        signals: vec![],
+        traffic: Default::default(),
         obstacles: vec![],
         buildings: vec![],
         doors: vec![

@@ -3,13 +3,11 @@
 
 pub mod script;
 
-use std::fmt;
-
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DoorId, ZoneId};
+use crate::ids::{DoorId, SignalId, StreetId, ZoneId};
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{DoorKind, Space, SpaceRes};
@@ -23,28 +21,18 @@ pub enum Command {
     OpenDoor(DoorId),
     BlockZone(ZoneId),
     UnblockZone(ZoneId),
+    CloseStreet(StreetId),
+    OpenStreet(StreetId),
+    /// Holds the signal in this phase of its running plan.
+    HoldPhase(SignalId, u32),
+    ReleaseSignal(SignalId),
+    /// Switches the signal to this plan.
+    SwitchPlan(SignalId, u32),
 }
 
-/// The same change naming objects by their scene ids: the form of scene events and of `commands.ron`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum NamedCommand {
-    CloseDoor(String),
-    OpenDoor(String),
-    BlockZone(String),
-    UnblockZone(String),
-}
-
-impl fmt::Display for NamedCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NamedCommand::CloseDoor(d) => write!(f, "close door '{d}'"),
-            NamedCommand::OpenDoor(d) => write!(f, "open door '{d}'"),
-            NamedCommand::BlockZone(z) => write!(f, "block zone '{z}'"),
-            NamedCommand::UnblockZone(z) => write!(f, "unblock zone '{z}'"),
-        }
-    }
-}
+/// The same change naming objects by their scene ids: the form of scene events and of
+/// `commands.ron` (one type for both, so that a recording replays like a scene's events).
+pub use crate::scene::Action as NamedCommand;
 
 /// Why a command was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -59,6 +47,18 @@ pub enum CommandError {
     NoSuchDoor(DoorId),
     #[error("{0} is not a zone of this twin")]
     NoSuchZone(ZoneId),
+    #[error("there is no street '{name}' (streets: {known})")]
+    UnknownStreet { name: String, known: String },
+    #[error("there is no signal '{name}' (signals: {known})")]
+    UnknownSignal { name: String, known: String },
+    #[error("signal '{signal}' has no plan '{name}' (plans: {known})")]
+    UnknownPlan { signal: String, name: String, known: String },
+    #[error("signal '{signal}' runs plan '{plan}', which has phases 0–{last}; there is no phase {phase}")]
+    NoSuchPhase { signal: String, plan: String, phase: u32, last: usize },
+    #[error("{0} is not a street of this twin")]
+    NoSuchStreet(StreetId),
+    #[error("{0} is not a signal of this twin")]
+    NoSuchSignal(SignalId),
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -83,12 +83,42 @@ impl Command {
                 known: list(space.zones.iter().map(|z| &z.id)),
             })
         };
-        Ok(match named {
+        let street = |name: &String| {
+            space.street_index.get(name).copied().ok_or_else(|| CommandError::UnknownStreet {
+                name: name.clone(),
+                known: list(space.streets.iter().map(|s| &s.id)),
+            })
+        };
+        let signal = |name: &String| {
+            space.signal_index.get(name).copied().ok_or_else(|| CommandError::UnknownSignal {
+                name: name.clone(),
+                known: list(space.signals.iter().map(|s| &s.id)),
+            })
+        };
+        let command = match named {
             NamedCommand::CloseDoor(d) => Command::CloseDoor(door(d)?),
             NamedCommand::OpenDoor(d) => Command::OpenDoor(door(d)?),
             NamedCommand::BlockZone(z) => Command::BlockZone(zone(z)?),
             NamedCommand::UnblockZone(z) => Command::UnblockZone(zone(z)?),
-        })
+            NamedCommand::CloseStreet(s) => Command::CloseStreet(street(s)?),
+            NamedCommand::OpenStreet(s) => Command::OpenStreet(street(s)?),
+            NamedCommand::HoldPhase { signal: s, phase } => Command::HoldPhase(signal(s)?, *phase),
+            NamedCommand::ReleaseSignal(s) => Command::ReleaseSignal(signal(s)?),
+            NamedCommand::SwitchPlan { signal: s, plan } => {
+                let id = signal(s)?;
+                let control = &space.signals[id];
+                let index = control.plans.iter().position(|(p, _)| p == plan).ok_or_else(|| {
+                    CommandError::UnknownPlan {
+                        signal: s.clone(),
+                        name: plan.clone(),
+                        known: list(control.plans.iter().map(|(p, _)| p)),
+                    }
+                })?;
+                Command::SwitchPlan(id, index as u32)
+            }
+        };
+        command.check(space)?;
+        Ok(command)
     }
 
     /// Whether the ids exist in `space` and name what the command acts on.
@@ -106,6 +136,35 @@ impl Command {
                     Err(CommandError::NoSuchZone(z))
                 }
             }
+            Command::CloseStreet(s) | Command::OpenStreet(s) => {
+                if space.streets.contains(s) {
+                    Ok(())
+                } else {
+                    Err(CommandError::NoSuchStreet(s))
+                }
+            }
+            Command::ReleaseSignal(g) => space.signals.get(g).map(|_| ()).ok_or(CommandError::NoSuchSignal(g)),
+            Command::SwitchPlan(g, plan) => match space.signals.get(g) {
+                Some(c) if (plan as usize) < c.plans.len() => Ok(()),
+                Some(c) => Err(CommandError::UnknownPlan {
+                    signal: c.id.clone(),
+                    name: format!("#{plan}"),
+                    known: list(c.plans.iter().map(|(p, _)| p)),
+                }),
+                None => Err(CommandError::NoSuchSignal(g)),
+            },
+            Command::HoldPhase(g, phase) => match space.signals.get(g) {
+                // Checked against the plan running when issued; a hold applied after a switch to
+                // a shorter plan holds that plan's last phase.
+                Some(c) if (phase as usize) < c.plans[c.plan].1 => Ok(()),
+                Some(c) => Err(CommandError::NoSuchPhase {
+                    signal: c.id.clone(),
+                    plan: c.plans[c.plan].0.clone(),
+                    phase,
+                    last: c.plans[c.plan].1.saturating_sub(1),
+                }),
+                None => Err(CommandError::NoSuchSignal(g)),
+            },
         }
     }
 
@@ -116,6 +175,14 @@ impl Command {
             Command::OpenDoor(d) => NamedCommand::OpenDoor(space.doors[d].id.clone()),
             Command::BlockZone(z) => NamedCommand::BlockZone(space.zones[z].id.clone()),
             Command::UnblockZone(z) => NamedCommand::UnblockZone(space.zones[z].id.clone()),
+            Command::CloseStreet(s) => NamedCommand::CloseStreet(space.streets[s].id.clone()),
+            Command::OpenStreet(s) => NamedCommand::OpenStreet(space.streets[s].id.clone()),
+            Command::HoldPhase(g, phase) => NamedCommand::HoldPhase { signal: space.signals[g].id.clone(), phase },
+            Command::ReleaseSignal(g) => NamedCommand::ReleaseSignal(space.signals[g].id.clone()),
+            Command::SwitchPlan(g, plan) => NamedCommand::SwitchPlan {
+                signal: space.signals[g].id.clone(),
+                plan: space.signals[g].plans[plan as usize].0.clone(),
+            },
         }
     }
 }
@@ -139,6 +206,34 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command) -> bool 
             }
             space.zones[id].blocked = blocked;
             nav.rebuild_level(space, space.zones[id].level);
+        }
+        // Vehicles read these at their next step; walls and floor fields do not change.
+        Command::CloseStreet(id) | Command::OpenStreet(id) => {
+            let closed = matches!(command, Command::CloseStreet(_));
+            if space.streets[id].closed == closed {
+                return false;
+            }
+            space.streets[id].closed = closed;
+        }
+        Command::HoldPhase(id, phase) => {
+            let control = &mut space.signals[id];
+            let last = control.plans[control.plan].1.saturating_sub(1);
+            control.hold = Some((phase as usize).min(last));
+            control.version += 1;
+        }
+        Command::ReleaseSignal(id) => {
+            let control = &mut space.signals[id];
+            if control.hold.is_none() {
+                return false;
+            }
+            control.hold = None;
+            control.version += 1;
+        }
+        Command::SwitchPlan(id, plan) => {
+            let control = &mut space.signals[id];
+            control.plan = plan as usize;
+            control.hold = None;
+            control.version += 1;
         }
     }
     true

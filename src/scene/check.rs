@@ -464,10 +464,16 @@ fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     let doors: BTreeSet<&str> = scene.doors.iter().map(|d| d.id.as_str()).collect();
     let zones: BTreeSet<&str> = scene.zones.iter().map(|z| z.id.as_str()).collect();
     let destinations: BTreeSet<&str> = scene.destinations.iter().map(|d| d.id.as_str()).collect();
+    let streets: BTreeSet<&str> = scene.streets.iter().map(|s| s.id.as_str()).collect();
+    let signals: BTreeSet<&str> = scene.signals.iter().map(|s| s.id.as_str()).collect();
     for (i, e) in scene.events.iter().enumerate() {
         let (kind, name, known) = match &e.action {
             Action::CloseDoor(door) | Action::OpenDoor(door) => ("door", door, &doors),
             Action::BlockZone(zone) | Action::UnblockZone(zone) => ("zone", zone, &zones),
+            Action::CloseStreet(street) | Action::OpenStreet(street) => ("street", street, &streets),
+            Action::HoldPhase { signal, .. } | Action::ReleaseSignal(signal) | Action::SwitchPlan { signal, .. } => {
+                ("signal", signal, &signals)
+            }
         };
         if !known.contains(name.as_str()) {
             let (line, col) = src.locate_event_target(i, name);

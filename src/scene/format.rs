@@ -28,6 +28,15 @@ pub struct Scene {
     /// Streets: carriageways (not walkable), sidewalks and crossings (walkable), kerbs between.
     #[serde(default)]
     pub streets: Vec<Street>,
+    /// Where street ends meet (vehicles turn there).
+    #[serde(default)]
+    pub junctions: Vec<super::traffic::Junction>,
+    /// Fixed-time traffic signals.
+    #[serde(default)]
+    pub signals: Vec<super::traffic::Signal>,
+    /// Vehicle flows, parked vehicles and rules at crossings.
+    #[serde(default)]
+    pub traffic: super::traffic::Traffic,
     #[serde(default)]
     pub obstacles: Vec<Obstacle>,
     #[serde(default)]
@@ -243,9 +252,15 @@ pub struct Street {
     /// Traffic runs only in the direction of the centre line.
     #[serde(default)]
     pub one_way: bool,
-    /// Lanes for vehicles (a later issue), in total.
+    /// Lanes for vehicles in total, non-motorised lanes included.
     #[serde(default = "one_lane")]
     pub lanes: u32,
+    /// Speed limit, km/h (vehicles drive at most this fast here).
+    #[serde(default = "default_speed_limit")]
+    pub speed_limit: f64,
+    /// The kerb-side lane of each direction is a non-motorised lane (e-bikes only).
+    #[serde(default)]
+    pub bike_lanes: bool,
     #[serde(default)]
     pub crossings: Vec<Crossing>,
 }
@@ -256,6 +271,11 @@ fn default_kerb() -> f64 {
 fn one_lane() -> u32 {
     1
 }
+/// China's default on urban roads without a centre line (Road Traffic Safety Law Implementing
+/// Regulations, art. 45): 30 km/h.
+fn default_speed_limit() -> f64 {
+    30.0
+}
 
 /// A pedestrian crossing over a street's carriageway.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -265,7 +285,8 @@ pub struct Crossing {
     /// Distance along the centre line, m.
     pub at: f64,
     pub width: f64,
-    /// Controlled by a signal (vehicles come in a later issue; pedestrians may always cross now).
+    /// Controlled by a signal: one signal head must list it. Without, vehicles yield to
+    /// pedestrians on or stepping onto it (Road Traffic Safety Law, art. 47).
     #[serde(default)]
     pub signal: bool,
 }
@@ -576,6 +597,15 @@ pub enum Action {
     OpenDoor(String),
     BlockZone(String),
     UnblockZone(String),
+    /// Closes a street to vehicles: none enter it; those on it drive out.
+    CloseStreet(String),
+    OpenStreet(String),
+    /// Holds a signal in one phase (0 = the first of its running plan) until released.
+    HoldPhase { signal: String, phase: u32 },
+    /// Lets a held signal run its plan again from the held phase.
+    ReleaseSignal(String),
+    /// Switches a signal to another of its plans, starting at that plan's first phase.
+    SwitchPlan { signal: String, plan: String },
 }
 
 impl std::fmt::Display for Action {
@@ -585,6 +615,11 @@ impl std::fmt::Display for Action {
             Action::OpenDoor(d) => write!(f, "open door '{d}'"),
             Action::BlockZone(z) => write!(f, "block zone '{z}'"),
             Action::UnblockZone(z) => write!(f, "unblock zone '{z}'"),
+            Action::CloseStreet(s) => write!(f, "close street '{s}' to vehicles"),
+            Action::OpenStreet(s) => write!(f, "open street '{s}' to vehicles"),
+            Action::HoldPhase { signal, phase } => write!(f, "hold signal '{signal}' in phase {phase}"),
+            Action::ReleaseSignal(s) => write!(f, "release signal '{s}'"),
+            Action::SwitchPlan { signal, plan } => write!(f, "switch signal '{signal}' to plan '{plan}'"),
         }
     }
 }

@@ -6,8 +6,10 @@ pub mod diagnostic;
 pub mod format;
 pub mod limits;
 pub mod load;
+pub mod traffic;
 
 pub use check::{CheckedScene, MAX_SPAWN_DENSITY, Precheck, check_scene, precheck};
 pub use diagnostic::{Diagnostic, Diagnostics, SourceMap, number};
 pub use format::*;
+pub use traffic::*;
 pub use load::{LoadedScene, parse_scene, read_scene};

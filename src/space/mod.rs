@@ -10,7 +10,7 @@ use rstar::primitives::{GeomWithData, Line};
 
 use crate::geom::{Point, distance_to_segment, v};
 use crate::ids::{
-    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, StairId, StreetId, ZoneId,
+    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, SignalId, StairId, StreetId, ZoneId,
 };
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
@@ -264,6 +264,15 @@ pub enum LaneDirection {
     Backward,
 }
 
+/// Who may drive in a lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaneKind {
+    /// Every vehicle.
+    General,
+    /// E-bikes and other non-motorised vehicles only.
+    NonMotor,
+}
+
 /// A traffic lane: its centre line in the direction of travel.
 #[derive(Clone, Debug)]
 pub struct LaneGeom {
@@ -271,6 +280,9 @@ pub struct LaneGeom {
     pub centerline: Vec<DVec2>,
     pub width: f64,
     pub direction: LaneDirection,
+    /// Position among the lanes of its direction, counted from the kerb on the driver's right.
+    pub slot: u32,
+    pub kind: LaneKind,
 }
 
 /// A pedestrian crossing over a street's carriageway.
@@ -296,6 +308,10 @@ pub struct StreetGeom {
     pub width: f64,
     pub kerb_height: f64,
     pub one_way: bool,
+    /// m/s.
+    pub speed_limit: f64,
+    /// Closed to vehicles (by a command): none enter; those on it drive out.
+    pub closed: bool,
     /// One quadrilateral per centre-line segment.
     pub carriageway: Vec<Vec<DVec2>>,
     pub sidewalks: Vec<Vec<DVec2>>,
@@ -318,11 +334,29 @@ pub struct Space {
     pub buildings: IdVec<BuildingId, BuildingGeom>,
     pub obstacles: Vec<ObstacleGeom>,
     pub streets: IdVec<StreetId, StreetGeom>,
+    pub signals: IdVec<SignalId, SignalControl>,
     /// The scene's levels by id (stair corridors, which follow them, are not listed).
     pub level_index: BTreeMap<String, LevelId>,
     pub door_index: BTreeMap<String, DoorId>,
     pub zone_index: BTreeMap<String, ZoneId>,
     pub destination_index: BTreeMap<String, DestinationId>,
+    pub street_index: BTreeMap<String, StreetId>,
+    pub signal_index: BTreeMap<String, SignalId>,
+}
+
+/// A traffic signal as commands see it: its plans' names and phase counts, and what it has been
+/// told to run (the controller in `traffic` follows these).
+#[derive(Clone, Debug)]
+pub struct SignalControl {
+    pub id: String,
+    /// `(plan id, number of phases)` in scene order.
+    pub plans: Vec<(String, usize)>,
+    /// The plan to run (index into `plans`).
+    pub plan: usize,
+    /// The phase to hold, if held.
+    pub hold: Option<usize>,
+    /// Bumped by every command, so the controller sees a switch to the plan already running.
+    pub version: u32,
 }
 
 impl Space {
@@ -332,6 +366,8 @@ impl Space {
         self.door_index = self.doors.enumerate().map(|(id, d)| (d.id.clone(), id)).collect();
         self.zone_index = self.zones.enumerate().map(|(id, z)| (z.id.clone(), id)).collect();
         self.destination_index = self.destinations.enumerate().map(|(id, d)| (d.id.clone(), id)).collect();
+        self.street_index = self.streets.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
+        self.signal_index = self.signals.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
         for level in self.levels.ids() {
             self.rebuild_walls(level);
         }

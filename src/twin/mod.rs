@@ -11,7 +11,7 @@ use bevy::math::DVec2;
 use bevy::prelude::Resource;
 use geo::{Area as _, BooleanOps};
 
-use crate::command::{Command, NamedCommand, TimedCommand};
+use crate::command::{Command, TimedCommand};
 use crate::geom::{polygon, ring_contains, v};
 use crate::ids::{DoorId, LevelId, TargetId};
 use crate::nav::{CellSource, NavGrid, Navigation, TargetKey};
@@ -100,19 +100,13 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
         .collect();
     let mut timed: Vec<TimedCommand> = Vec::with_capacity(scene.events.len());
     for (i, e) in scene.events.iter().enumerate() {
-        let named = match &e.action {
-            Action::CloseDoor(d) => NamedCommand::CloseDoor(d.clone()),
-            Action::OpenDoor(d) => NamedCommand::OpenDoor(d.clone()),
-            Action::BlockZone(z) => NamedCommand::BlockZone(z.clone()),
-            Action::UnblockZone(z) => NamedCommand::UnblockZone(z.clone()),
-        };
-        match Command::resolve(&named, &space) {
+        match Command::resolve(&e.action, &space) {
             Ok(command) => timed.push(TimedCommand { at: e.at, command }),
             Err(err) => {
                 let (line, col) = src.locate_event_target(i, action_target(&e.action));
                 diags.push(
                     src.at(line, col, Some(format!("event #{} at {} s", i + 1, scene::number(e.at))), err.to_string())
-                        .hint("events act on the scene's doors and zones"),
+                        .hint("events act on the scene's doors, zones, streets and signals"),
                 )
             }
         }
@@ -142,7 +136,15 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
 
 fn action_target(action: &Action) -> &str {
     match action {
-        Action::CloseDoor(s) | Action::OpenDoor(s) | Action::BlockZone(s) | Action::UnblockZone(s) => s,
+        Action::CloseDoor(s)
+        | Action::OpenDoor(s)
+        | Action::BlockZone(s)
+        | Action::UnblockZone(s)
+        | Action::CloseStreet(s)
+        | Action::OpenStreet(s)
+        | Action::ReleaseSignal(s)
+        | Action::HoldPhase { signal: s, .. }
+        | Action::SwitchPlan { signal: s, .. } => s,
     }
 }
 

@@ -62,6 +62,7 @@ fn expand_street(
     street: &scene::Street,
     level: LevelId,
     first_lane: &mut usize,
+    first_crossing: &mut usize,
     usable: impl Fn(&str) -> bool,
 ) -> StreetParts {
     let half = street.carriageway / 2.0;
@@ -77,6 +78,8 @@ fn expand_street(
             width: street.carriageway,
             kerb_height: street.kerb,
             one_way: street.one_way,
+            speed_limit: street.speed_limit / 3.6,
+            closed: false,
             carriageway: Vec::new(),
             sidewalks: Vec::new(),
             kerbs: Vec::new(),
@@ -108,7 +111,7 @@ fn expand_street(
             parts.geom.sidewalks.push(c.to_vec());
         }
     }
-    for (i, crossing) in street.crossings.iter().enumerate().filter(|(_, c)| usable(&c.id)) {
+    for crossing in street.crossings.iter().filter(|c| usable(&c.id)) {
         if let Some((p, dir)) = along(&street.centerline, crossing.at) {
             let (n, w) = (dir.perp(), dir * crossing.width / 2.0);
             // Across the whole carriageway and a hair into each sidewalk, so that it joins them.
@@ -117,12 +120,13 @@ fn expand_street(
             parts.crossings.push(quad(c[0], c[1], c[2], c[3]));
             parts.geom.crossings.push(CrossingGeom {
                 id: crossing.id.clone(),
-                crossing: CrossingId::from_index(i),
+                crossing: CrossingId::from_index(*first_crossing),
                 at: crossing.at,
                 width: crossing.width,
                 signal: crossing.signal,
                 polygon: c.to_vec(),
             });
+            *first_crossing += 1;
         }
     }
     // Lanes from the right-hand kerb leftwards; traffic keeps to the right, so on a two-way
@@ -138,10 +142,22 @@ fn expand_street(
     for i in 0..lanes {
         let mut line = offset(centre, -half + width * (i as f64 + 0.5));
         let direction = if i < forward { LaneDirection::Forward } else { LaneDirection::Backward };
+        // Counted from the kerb on the driver's right.
+        let slot = if direction == LaneDirection::Forward { i } else { lanes - 1 - i };
         if direction == LaneDirection::Backward {
             line.reverse();
         }
-        parts.geom.lanes.push(LaneGeom { id: LaneId::from_index(*first_lane), centerline: line, width, direction });
+        let same_way = if direction == LaneDirection::Forward { forward } else { lanes - forward };
+        // A non-motorised lane only where motor traffic keeps a lane of its own beside it.
+        let kind = if street.bike_lanes && slot == 0 && same_way >= 2 { LaneKind::NonMotor } else { LaneKind::General };
+        parts.geom.lanes.push(LaneGeom {
+            id: LaneId::from_index(*first_lane),
+            centerline: line,
+            width,
+            direction,
+            slot: slot as u32,
+            kind,
+        });
         *first_lane += 1;
     }
     parts
@@ -199,14 +215,14 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
         })
         .collect();
     let mut space = Space::default();
-    let mut first_lane = 0;
+    let (mut first_lane, mut first_crossing) = (0, 0);
     for (li, level) in scene.levels.iter().enumerate() {
         let li = LevelId::from_index(li);
         let streets: Vec<StreetParts> = scene
             .streets
             .iter()
             .filter(|st| level_of(&st.level) == Some(li) && st.centerline.len() >= 2 && usable(&st.id))
-            .map(|st| expand_street(st, li, &mut first_lane, usable))
+            .map(|st| expand_street(st, li, &mut first_lane, &mut first_crossing, usable))
             .collect();
         let areas: Vec<Polygon<f64>> = level
             .walkable
@@ -349,6 +365,15 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                 height: o.height,
             });
         }
+    }
+    for signal in &scene.signals {
+        space.signals.push(SignalControl {
+            id: signal.id.clone(),
+            plans: signal.plans.iter().map(|p| (p.id.clone(), p.phases.len())).collect(),
+            plan: 0,
+            hold: None,
+            version: 0,
+        });
     }
     space.finish();
     space

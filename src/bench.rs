@@ -267,7 +267,7 @@ pub fn traffic_grid_scene(n: usize, spacing: f64) -> Scene {
     let mut scene = plaza_scene(1, 10.0);
     scene.unit.name = format!("Benchmark grid, {n} × {n} signalised junctions");
     scene.unit.kind = UnitKind::Neighbourhood;
-    scene.run = RunSettings { step: 0.1, duration: 3600.0, seed: 1, output_interval: 1.0, nav_cell: 2.0 };
+    scene.run = RunSettings { step: 0.1, duration: 3600.0, seed: 1, output_interval: 1.0, nav_cell: 1.0 };
     scene.levels = vec![Level { id: "roads".into(), elevation: 0.0, walkable: vec![], walls: vec![] }];
     scene.doors = vec![];
     scene.populations = vec![];
@@ -313,15 +313,17 @@ pub fn run_traffic(grid: usize, vehicles: usize, seconds: f64, threads: usize) -
     {
         let world = run.world_mut();
         let mut placed = world.resource_mut::<crate::traffic::Vehicles>();
-        let mut carry = spacing / 2.0;
+        // Each lane gets its share, evenly spaced along it.
+        let mut owed = 0.0;
         for &l in &lanes {
             let len = net.links[l as usize].length;
-            let mut s = len - carry;
-            while s > car.length {
-                placed.place(&net, &twin.space, VehicleKind::Car, l, s, v);
-                s -= spacing;
+            owed += len / spacing;
+            let n = owed.floor();
+            owed -= n;
+            let gap = len / (n + 1.0);
+            for k in 1..=n as usize {
+                placed.place(&net, &twin.space, VehicleKind::Car, l, gap * k as f64 + car.length / 2.0, v);
             }
-            carry = s.max(0.0) + spacing - s.max(0.0).min(spacing);
         }
     }
     run.step();

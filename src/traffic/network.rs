@@ -938,6 +938,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             }
         }
         let mut stops = Vec::new();
+        if f.stops.len() > super::vehicles::MAX_STOPS {
+            diags.push(src.at_id("flow", &f.id, format!("lists {} stops; a vehicle makes at most {}", f.stops.len(), super::vehicles::MAX_STOPS)));
+        }
         for s in &f.stops {
             let Some(&ssid) = space.street_index.get(&s.street) else {
                 diags.push(src.at_id("flow", &f.id, format!("stop: there is no street '{}'", s.street)));

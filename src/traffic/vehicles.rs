@@ -19,6 +19,8 @@ use crate::scene::{Distribution, VehicleKind};
 use crate::schedule::{SimClock, SimThreads};
 use crate::space::{LaneDirection, SpaceRes};
 
+/// Most stops one vehicle makes (a flow lists at most this many).
+pub const MAX_STOPS: usize = 4;
 /// Below this speed (m/s) a vehicle counts as queued.
 pub const QUEUE_SPEED: f64 = 2.0;
 /// Pedestrians step onto a crossing only if a vehicle could stop before it braking this hard, m/s².
@@ -58,7 +60,7 @@ pub struct Vehicle {
     /// The turn it came off while its rear is still on it.
     pub prev_turn: u32,
     /// Stops still to make: `(street, centre-line distance, dwell s)`.
-    stops: [(u16, f32, f32); 2],
+    stops: [(u16, f32, f32); MAX_STOPS],
     stop_count: u8,
     /// Sideways offset while changing lanes (drawing only), m.
     pub lateral: f64,
@@ -221,7 +223,7 @@ impl Vehicles {
             next_turn: NONE,
             granted: false,
             prev_turn: NONE,
-            stops: [(0, 0.0, 0.0); 2],
+            stops: [(0, 0.0, 0.0); MAX_STOPS],
             stop_count: 0,
             lateral: 0.0,
             changed_at: f64::NEG_INFINITY,
@@ -1034,7 +1036,7 @@ pub fn drive(
                             veh.state = VehicleState::Dwelling { until: now + dt + veh.stops[0].2 as f64 };
                             veh.v = 0.0;
                         }
-                        veh.stops[0] = veh.stops[1];
+                        veh.stops.copy_within(1.., 0);
                         veh.stop_count -= 1;
                     }
                 }

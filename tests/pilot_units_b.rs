@@ -77,6 +77,15 @@ fn bund_run(path: &str, hour: f64, until: f64) -> StairRun {
     let mut loaded = read(path);
     rescale_arrivals(&mut loaded, hour / 3600.0, 1.0);
     loaded.scene.run.duration = until;
+    // The comparison isolates the stairway: the road's signals and vehicles are left out (they
+    // would meter both variants alike; tests/traffic_pilots.rs runs them).
+    loaded.scene.signals.clear();
+    loaded.scene.traffic = Default::default();
+    for street in &mut loaded.scene.streets {
+        for crossing in &mut street.crossings {
+            crossing.signal = false;
+        }
+    }
     let checked = checked(path, loaded);
     let space = &checked.space;
     // The stairway's walkable area: the flights (stair corridors) and the landing level.

@@ -389,14 +389,15 @@ fn decide(
                 },
                 MarkKind::Crossing { crossing, leave, .. } => {
                     let c = crossing as usize;
-                    let signalised = net.crossings[c].head.is_some();
                     // Keep the crossing clear: do not drive onto it without room beyond it.
                     // The vehicle ahead is expected to stop, braking comfortably, no nearer than this.
                     let ahead_stops_at = ahead_rear + braking_distance(ahead_v, p.b);
                     let no_room = ahead_stops_at < base + leave + p.length + p.s0;
                     // Those waiting at the kerb are yielded to unless a vehicle stands on the crossing
                     // (they could not step on, and yielding to them would hold everyone).
-                    let waiting = !signalised
+                    // At a signal, only while the pedestrians have green (turning vehicles yield then).
+                    let ped_green = net.crossings[c].head.is_none_or(|h| signals.light(h) == Light::Green);
+                    let waiting = ped_green
                         && occupancy.waiting.get(c).is_some_and(|&n| n > 0)
                         && !gates.vehicle_on.get(c).copied().unwrap_or(false);
                     let busy = no_room || occupancy.inside.get(c).is_some_and(|&n| n > 0) || waiting;

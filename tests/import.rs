@@ -180,7 +180,12 @@ fn osm_quarter_imports_checks_and_empties() {
     let sources = &scene.unit.sources;
     assert!(sources.contains("highway=steps imported as a flat walkway"), "{sources}");
     assert!(sources.contains("height = building:levels × 3.0 m (2: way 5, relation 40)"), "{sources}");
-    assert!(s.skipped.iter().any(|k| k.contains("neither walkable ways")), "{s:?}");
+    // The primary road south of the square is a street for vehicles (4 lanes, 60 km/h by default),
+    // with no sidewalks: it takes no walkable space.
+    assert_eq!(scene.streets.len(), 1, "{:?}", scene.streets);
+    let road = &scene.streets[0];
+    assert_eq!((road.id.as_str(), road.lanes, road.speed_limit, road.carriageway), ("road_w9_1", 4, 60.0, 13.0));
+    assert!(sources.contains("road_w9_1: Through Road (way 9, highway=primary)"), "{sources}");
     println!("walkable {:.1} m², {} areas", s.walkable_m2, s.areas);
     // 600 m² pedestrian area − 7×8 m² (way 5) − 30 m² (way 6); footways 2.5 m × 40 m, 2 m × 10 m, 1.5 m × 10 m.
     assert!(s.walkable_m2 > 640.0 && s.walkable_m2 < 660.0, "walkable {} m²", s.walkable_m2);
@@ -188,6 +193,148 @@ fn osm_quarter_imports_checks_and_empties() {
     let (spawned, exited, t, wall) = check_and_run(&imported);
     println!("quarter: {spawned} spawned, {exited} out after {t:.1} s simulated ({wall:.2} s wall)");
     assert_eq!((spawned, exited), (150, 150), "everyone leaves");
+}
+
+/// tests/gis/roads.osm: a signalised junction (node 4) of a primary road (way 100, along y = 0)
+/// and a residential road (way 101, along x = 0) with signalised crossings on all four arms; a
+/// one-way tertiary road (way 102, `oneway=-1`) joining the residential road's north end (node 13);
+/// a zebra (node 7) and a crossing footway (way 103, node 14) mid-block; a signalised crossing
+/// mid-block (node 15); exits at the ends of the primary road's sidewalks.
+#[test]
+fn osm_roads_become_streets_junctions_crossings_and_signals() {
+    use std::collections::BTreeSet;
+    let imported = osm("tests/gis/roads.osm", Some(40));
+    let scene = &imported.scene;
+    let s = &imported.summary;
+    println!("summary: {s:?}");
+    let street = |id: &str| scene.streets.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no street {id}"));
+    // Split at the junctions: two pieces each for the primary and the residential road.
+    let ids: BTreeSet<&str> = scene.streets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, BTreeSet::from(["road_w100_1", "road_w100_2", "road_w101_1", "road_w101_2", "road_w102_1"]));
+    assert_eq!((s.streets, s.junctions, s.signals, s.crossings), (5, 2, 2, 7));
+    // Primary: 4 lanes by default (13 m), maxspeed=60, sidewalk=both (2 m each, estimated), two-way.
+    for id in ["road_w100_1", "road_w100_2"] {
+        let p = street(id);
+        assert_eq!((p.lanes, p.carriageway, p.speed_limit, p.one_way, p.sidewalks), (4, 13.0, 60.0, false, (2.0, 2.0)));
+    }
+    assert_eq!(street("road_w100_1").centerline.last(), Some(&[0.0, 0.0]));
+    assert_eq!(street("road_w100_2").centerline.first(), Some(&[0.0, 0.0]));
+    // Residential: 2 lanes (6.5 m), 30 km/h by default.
+    for id in ["road_w101_1", "road_w101_2"] {
+        let r = street(id);
+        assert_eq!((r.lanes, r.carriageway, r.speed_limit, r.one_way), (2, 6.5, 30.0, false));
+    }
+    // oneway=-1: one way, drawn from its last node (120, 80) to its first (0, 80); one lane, 40 km/h.
+    let one = street("road_w102_1");
+    assert!(one.one_way);
+    assert_eq!((one.lanes, one.carriageway, one.speed_limit, one.sidewalks), (1, 3.25, 40.0, (0.0, 0.0)));
+    assert_eq!(one.centerline.first(), Some(&[120.0, 80.0]));
+    assert_eq!(one.centerline.last(), Some(&[0.0, 80.0]));
+    // Junctions: every street end either joins exactly one junction or is a boundary; each junction
+    // joins two or more ends.
+    let junction_ids: Vec<&str> = scene.junctions.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(junction_ids, ["junction_n4", "junction_n13"]);
+    let ends_at = |j: &unitwin::scene::Junction| {
+        scene
+            .streets
+            .iter()
+            .flat_map(|s| [s.centerline[0], s.centerline[s.centerline.len() - 1]])
+            .filter(|e| (e[0] - j.at[0]).hypot(e[1] - j.at[1]) <= j.radius)
+            .count()
+    };
+    assert_eq!(scene.junctions.iter().map(ends_at).collect::<Vec<_>>(), [4, 2]);
+    // Crossings: where along each street, and which are signalised.
+    let crossing = |id: &str| {
+        scene
+            .streets
+            .iter()
+            .flat_map(|s| s.crossings.iter().map(move |c| (s.id.as_str(), c)))
+            .find(|(_, c)| c.id == id)
+            .unwrap_or_else(|| panic!("no crossing {id}"))
+    };
+    for (id, on, at, signal) in [
+        ("crossing_n7", "road_w100_1", 40.0, false),
+        ("crossing_n3", "road_w100_1", 85.0, true),
+        ("crossing_n5", "road_w100_2", 15.0, true),
+        ("crossing_n14", "road_w101_1", 30.0, false),
+        ("crossing_n11", "road_w101_1", 65.0, true),
+        ("crossing_n12", "road_w101_2", 15.0, true),
+        ("crossing_n15", "road_w101_2", 50.0, true),
+    ] {
+        let (street, c) = crossing(id);
+        assert_eq!((street, c.at, c.width, c.signal), (on, at, 4.0, signal), "{id}");
+    }
+    // Signals: the junction's two-phase plan (major road: the primary), and the mid-block crossing's.
+    let signal = |id: &str| scene.signals.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no signal {id}"));
+    let junction = signal("signal_n4");
+    let head = |id: &str| junction.heads.iter().find(|h| h.id == id).unwrap_or_else(|| panic!("no head {id}"));
+    let streets_of = |h: &unitwin::scene::SignalHead| -> Vec<(String, String)> {
+        h.vehicles.iter().map(|a| (a.street.clone(), a.at.clone())).collect()
+    };
+    let j4 = "junction_n4".to_string();
+    assert_eq!(
+        streets_of(head("signal_n4_a_vehicles")),
+        [("road_w100_1".to_string(), j4.clone()), ("road_w100_2".to_string(), j4.clone())]
+    );
+    assert_eq!(
+        streets_of(head("signal_n4_b_vehicles")),
+        [("road_w101_1".to_string(), j4.clone()), ("road_w101_2".to_string(), j4)]
+    );
+    assert_eq!(head("signal_n4_a_walk").crossings, ["crossing_n11", "crossing_n12"], "over the minor road");
+    assert_eq!(head("signal_n4_b_walk").crossings, ["crossing_n3", "crossing_n5"], "over the major road");
+    let plan = &junction.plans[0];
+    let durations: Vec<f64> = plan.phases.iter().map(|p| p.duration).collect();
+    assert_eq!(durations, [45.0, 3.0, 2.0, 35.0, 3.0, 2.0]);
+    assert_eq!(plan.phases[0].green, ["signal_n4_a_vehicles", "signal_n4_a_walk"]);
+    assert_eq!(plan.phases[1].amber, ["signal_n4_a_vehicles"]);
+    assert!(plan.phases[2].green.is_empty() && plan.phases[2].amber.is_empty(), "all red");
+    assert_eq!(plan.phases[3].green, ["signal_n4_b_vehicles", "signal_n4_b_walk"]);
+    let mid = signal("signal_crossing_n15");
+    let durations: Vec<f64> = mid.plans[0].phases.iter().map(|p| p.duration).collect();
+    assert_eq!(durations, [60.0, 3.0, 2.0, 25.0, 5.0]);
+    assert_eq!(mid.heads[0].vehicles[0].street, "road_w101_2");
+    assert_eq!(mid.heads[0].vehicles[0].at, "crossing_n15");
+    assert_eq!(mid.heads[1].crossings, ["crossing_n15"]);
+    // Every signalised crossing is listed by exactly one head; every approach names a junction at
+    // one end of its street or one of its crossings; every head a phase uses exists.
+    let listed: Vec<&str> =
+        scene.signals.iter().flat_map(|s| &s.heads).flat_map(|h| h.crossings.iter().map(String::as_str)).collect();
+    let signalled: Vec<&str> = scene
+        .streets
+        .iter()
+        .flat_map(|s| s.crossings.iter().filter(|c| c.signal).map(|c| c.id.as_str()))
+        .collect();
+    assert_eq!(listed.iter().copied().collect::<BTreeSet<_>>(), signalled.iter().copied().collect::<BTreeSet<_>>());
+    assert_eq!(listed.len(), signalled.len());
+    for sig in &scene.signals {
+        for a in sig.heads.iter().flat_map(|h| &h.vehicles) {
+            let st = street(&a.street);
+            let at_junction = scene.junctions.iter().any(|j| {
+                j.id == a.at
+                    && [st.centerline[0], st.centerline[st.centerline.len() - 1]]
+                        .iter()
+                        .any(|e| (e[0] - j.at[0]).hypot(e[1] - j.at[1]) <= j.radius)
+            });
+            assert!(at_junction || st.crossings.iter().any(|c| c.id == a.at), "{a:?}");
+        }
+        let heads: BTreeSet<&str> = sig.heads.iter().map(|h| h.id.as_str()).collect();
+        for p in sig.plans.iter().flat_map(|p| &p.phases) {
+            assert!(p.green.iter().chain(&p.amber).all(|h| heads.contains(h.as_str())), "{p:?}");
+        }
+    }
+    // The estimates are written down: in the scene's comment and in unit.sources, with the names.
+    assert!(imported.text.contains("    // signal timings ESTIMATED (OpenStreetMap has none)"), "{}", imported.text);
+    let sources = &scene.unit.sources;
+    assert!(sources.contains("'fixed_90s', cycle 90 s") && sources.contains("'fixed_95s', cycle 95 s"), "{sources}");
+    assert!(sources.contains("road_w100_1, road_w100_2: Main Road (way 100, highway=primary)"), "{sources}");
+    assert!(sources.contains("oneway=-1: one way against the way's direction"), "{sources}");
+    assert!(sources.contains("no `maxspeed`: highway=residential taken as 30 km/h"), "{sources}");
+    assert!(sources.contains("sidewalk without `sidewalk:width`: 2 m wide (ESTIMATED) (2: way 100, way 101)"), "{sources}");
+    // Pedestrians: on the sidewalks and crossings, the carriageways closed to them; everyone leaves.
+    assert_eq!((s.exits, s.people), (2, 40));
+    let (spawned, exited, t, wall) = check_and_run(&imported);
+    println!("roads: {spawned} spawned, {exited} out after {t:.1} s simulated ({wall:.2} s wall)");
+    assert_eq!((spawned, exited), (40, 40), "everyone leaves");
 }
 
 #[test]
@@ -289,6 +436,17 @@ fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("→ q.ron: ") && stdout.contains("no people"), "{stdout}");
+    // Roads: the written scene checks, streets, junctions and signals included.
+    let roads = path("tests/gis/roads.osm");
+    let (code, stdout, stderr) = unitwin(
+        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.2400,121.4820", "--out", "roads.ron", "--people", "20"],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("5 street(s) with 7 crossing(s), 2 junction(s), 2 signal(s) (timings estimated)"), "{stdout}");
+    let (code, stdout, stderr) = unitwin(&["check", "roads.ron"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("5 street(s)"), "{stdout}");
     // A bad origin is refused by the argument parser.
     let (code, _, stderr) =
         unitwin(&["import", "osm", osm.to_str().unwrap(), "--origin", "121.48,31.24", "--out", "r.ron"], tmp.path());

@@ -132,8 +132,20 @@ pub fn summary_line(file: &Path, out: &Path, imported: &Imported) -> String {
     } else {
         "no people (use --people N)".into()
     };
+    let roads = if s.streets > 0 {
+        format!(
+            "{} street(s) with {} crossing(s), {} junction(s), {} signal(s){}; ",
+            s.streets,
+            s.crossings,
+            s.junctions,
+            s.signals,
+            if s.signals > 0 { " (timings estimated)" } else { "" }
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "imported {} → {}: {} walkable area(s), {:.0} m² walkable; {} building(s); {} exit(s){added}; {people}; {} skipped, {} assumption(s) (see unit.sources)",
+        "imported {} → {}: {} walkable area(s), {:.0} m² walkable; {} building(s); {} exit(s){added}; {people}; {roads}{} skipped, {} assumption(s) (see unit.sources)",
         file.display(),
         out.display(),
         s.areas,

@@ -1,0 +1,973 @@
+//! Roads for vehicles from OpenStreetMap: road ways → `Street`s split at junctions, `Junction`s,
+//! pedestrian `Crossing`s and fixed-time `Signal`s.
+//!
+//! Kept: ways with `highway=trunk|primary|primary_link|secondary|secondary_link|tertiary|
+//! tertiary_link|unclassified|residential|living_street|service` (not `area=yes`, not `tunnel=yes`).
+//! Footways, paths and pedestrian streets stay walkable lines (see `line_kind`); a living street
+//! becomes a street for vehicles and is no longer walkable itself (the scene has no shared space:
+//! pedestrians use its sidewalks and crossings).
+//!
+//! Tags read, and the defaults when a tag is missing or unreadable (each default is noted in
+//! `unit.sources` as an assumption, ESTIMATED):
+//! - `lanes`: lanes for motor vehicles in total; default by class (two-way / one-way) in
+//!   [`ROAD_CLASSES`]: trunk 6/3, primary 4/2, secondary 4/2, tertiary 2/1, unclassified and
+//!   residential 2/1, links 2/1, living street and service 1/1. Without `lanes` but with `width`,
+//!   lanes = width / 3.25 m, rounded. More than 16 lanes is refused (a tagging error).
+//! - `oneway`: `yes|true|1` one way along the way; `-1|reverse` one way against it (the centre line
+//!   is reversed, and the sidewalks swap sides); `junction=roundabout|circular` implies one way;
+//!   anything else is two-way.
+//! - `width` (or `est_width`): the carriageway, m; else lanes × [`LANE_WIDTH`] (e-bike lanes are
+//!   not counted: `bike_lanes` is left false). Above 100 m is refused.
+//! - `maxspeed`: km/h (`50`, `50 km/h`; `30 mph` converted); else by class, Chinese urban
+//!   defaults: trunk 80, primary 60, secondary 50, tertiary 40, residential and unclassified 30
+//!   (Road Traffic Safety Law Implementing Regulations art. 45: 30 km/h without a centre line),
+//!   links 40/40/30, service and living street 20. Above 200 km/h is refused.
+//! - `sidewalk=both|left|right|yes` (and `sidewalk:left|right|both=yes`): sidewalks of
+//!   `sidewalk[:side]:width`, else [`SIDEWALK_WIDTH`] m (ESTIMATED); otherwise none (footways drawn
+//!   as their own ways are imported as walkable lines).
+//!
+//! Network: a way is split at every node it shares with another road way (or visits twice); each
+//! such node becomes a `Junction` (`junction_n<node>`, radius [`JUNCTION_RADIUS`], the street ends
+//! coincide with it). Street ids are `road_w<way>_<k>` (k-th piece along the way). Pieces shorter
+//! than [`MIN_PIECE`] are dropped; a short piece between two junctions merges them into one.
+//! Street ends that join no junction are where vehicles enter and leave the scene.
+//!
+//! Crossings (`crossing_n<node>`, [`CROSSING_WIDTH`] wide unless the crossing way has a `width`):
+//! road nodes with `highway=crossing` (`crossing=*` not `no`) or `highway=traffic_signals` away
+//! from junctions, and footways/paths with `footway|path|cycleway=crossing` where they meet a road
+//! (a shared node, else where they cross it). Signalised when `crossing=traffic_signals`,
+//! `crossing:signals=yes` or `highway=traffic_signals`. A crossing at a junction node is placed on
+//! each of the junction's streets, just clear of the other carriageways.
+//!
+//! Signals (timings ESTIMATED, OpenStreetMap has none; see [`JUNCTION_PLAN`], [`CROSSING_PLAN`]):
+//! a `highway=traffic_signals` node at a junction of three or more street ends, or within
+//! [`SIGNAL_REACH`] m of one along a street, makes it a signalised junction with a two-phase
+//! fixed-time plan; its signalised crossings within [`CROSSING_REACH`] m are run by it. Other
+//! signalised crossings get a plan of their own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use bevy::math::DVec2;
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Line};
+
+use super::{ImportError, Notes, Tags, parse_length, short_num, tag};
+use crate::geom::v;
+use crate::scene::{Approach, Crossing, Junction, Phase, Point, Signal, SignalHead, SignalPlan, Street};
+
+/// Road classes: `highway` value, rank (for major/minor at junctions), default lanes two-way and
+/// one-way, default speed limit (km/h).
+pub const ROAD_CLASSES: [(&str, u8, u32, u32, f64); 11] = [
+    ("trunk", 12, 6, 3, 80.0),
+    ("primary", 11, 4, 2, 60.0),
+    ("primary_link", 10, 2, 1, 40.0),
+    ("secondary", 9, 4, 2, 50.0),
+    ("secondary_link", 8, 2, 1, 40.0),
+    ("tertiary", 7, 2, 1, 40.0),
+    ("tertiary_link", 6, 2, 1, 30.0),
+    ("unclassified", 5, 2, 1, 30.0),
+    ("residential", 4, 2, 1, 30.0),
+    ("living_street", 3, 1, 1, 20.0),
+    ("service", 2, 1, 1, 20.0),
+];
+/// Width of a lane when the road has no `width`, m.
+pub const LANE_WIDTH: f64 = 3.25;
+/// Narrowest carriageway kept as tagged, m (narrower `width`s are raised to it).
+pub const MIN_CARRIAGEWAY: f64 = 2.5;
+/// Width of a sidewalk tagged without `sidewalk:width`, m (ESTIMATED).
+pub const SIDEWALK_WIDTH: f64 = 2.0;
+/// Width of a crossing without a `width`, m.
+pub const CROSSING_WIDTH: f64 = 4.0;
+/// Widest crossing written (an angled footway widens its crossing), m.
+pub const MAX_CROSSING_WIDTH: f64 = 20.0;
+/// Radius of a junction whose street ends coincide at one node, m.
+pub const JUNCTION_RADIUS: f64 = 0.5;
+/// Road pieces shorter than this (m) are dropped, or merge the junctions at their ends.
+pub const MIN_PIECE: f64 = 5.0;
+/// A `highway=traffic_signals` node this close (m, along a street) to a junction signals it.
+pub const SIGNAL_REACH: f64 = 20.0;
+/// Signalised crossings this close (m, along a street) to a signalised junction are run by it.
+pub const CROSSING_REACH: f64 = 30.0;
+/// Most lanes and fastest speed limit (km/h) taken from tags; more is a tagging error.
+pub const MAX_LANES: u32 = 16;
+pub const MAX_SPEED: f64 = 200.0;
+pub const MAX_CARRIAGEWAY: f64 = 100.0;
+
+/// Phase durations (s) of a signalised junction: major green, amber, all-red, minor green, amber, all-red.
+pub const JUNCTION_PHASES: [f64; 6] = [45.0, 3.0, 2.0, 35.0, 3.0, 2.0];
+/// Phase durations (s) of a signalised crossing: vehicles green, amber, all-red, pedestrians green, all-red.
+pub const CROSSING_PHASES: [f64; 5] = [60.0, 3.0, 2.0, 25.0, 5.0];
+/// What the generated junction plans are, for `unit.sources` and the scene's comment.
+pub const JUNCTION_PLAN: &str = "signal timings ESTIMATED (OpenStreetMap has none): signalised junctions run a \
+     two-phase fixed-time plan 'fixed_90s', cycle 90 s: phase A 45 s green for the major road (higher highway \
+     class, then more lanes) and the crossings over the minor road, 3 s amber, 2 s all-red; phase B 35 s green for \
+     the minor road and the crossings over the major road, 3 s amber, 2 s all-red; offsets 0 (not coordinated)";
+pub const CROSSING_PLAN: &str = "signal timings ESTIMATED (OpenStreetMap has none): signalised crossings away \
+     from junctions run 'fixed_95s', cycle 95 s: vehicles green 60 s, amber 3 s, all-red 2 s, pedestrians green \
+     25 s, all-red 5 s";
+
+/// A road way as read: node ids in order, tags, and where it is in the file.
+#[derive(Clone, Debug)]
+pub struct RoadWay {
+    pub id: i64,
+    pub pos: Option<(usize, usize)>,
+    pub nodes: Vec<i64>,
+    pub tags: Tags,
+}
+
+/// A walkable way (footway, path, …) as read: its nodes, to find where it crosses roads.
+#[derive(Clone, Debug)]
+pub struct WalkWay {
+    pub id: i64,
+    pub nodes: Vec<i64>,
+    pub tags: Tags,
+    /// `width`, if tagged.
+    pub width: Option<f64>,
+}
+
+/// The road network of a file, ready for the scene.
+#[derive(Clone, Debug, Default)]
+pub struct Roads {
+    pub streets: Vec<Street>,
+    /// For each street, the way it comes from and the way's position in the file.
+    pub sources: Vec<(String, Option<(usize, usize)>)>,
+    pub junctions: Vec<Junction>,
+    pub signals: Vec<Signal>,
+    /// Lines for the scene's comment about the signal plans.
+    pub comments: Vec<String>,
+}
+
+impl Roads {
+    /// Every id the network uses (streets, crossings, junctions, signals and heads).
+    pub fn ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for s in &self.streets {
+            ids.push(&s.id);
+            ids.extend(s.crossings.iter().map(|c| c.id.as_str()));
+        }
+        ids.extend(self.junctions.iter().map(|j| j.id.as_str()));
+        for s in &self.signals {
+            ids.push(&s.id);
+            ids.extend(s.heads.iter().map(|h| h.id.as_str()));
+        }
+        ids
+    }
+}
+
+/// The class of a road way (index into [`ROAD_CLASSES`]), if it is one.
+pub fn road_class(tags: &Tags) -> Option<usize> {
+    let highway = tag(tags, "highway")?;
+    if matches!(tag(tags, "area"), Some("yes")) {
+        return None;
+    }
+    ROAD_CLASSES.iter().position(|c| c.0 == highway)
+}
+
+/// A road's attributes from its tags.
+#[derive(Clone, Debug)]
+struct Attrs {
+    class: usize,
+    one_way: bool,
+    reverse: bool,
+    lanes: u32,
+    carriageway: f64,
+    speed: f64,
+    sidewalks: (f64, f64),
+}
+
+/// Parses a speed limit: `50`, `50 km/h`, `50 kmh`, `30 mph`; the first of `a;b`. km/h.
+pub fn parse_speed(text: &str) -> Option<f64> {
+    let t = text.split(';').next()?.trim().to_ascii_lowercase();
+    let (number, factor) = if let Some(n) = t.strip_suffix("mph") {
+        (n, 1.609_344)
+    } else if let Some(n) = t.strip_suffix("km/h").or_else(|| t.strip_suffix("kmh")).or_else(|| t.strip_suffix("kph")) {
+        (n, 1.0)
+    } else {
+        (t.as_str(), 1.0)
+    };
+    let x: f64 = number.trim().parse().ok()?;
+    (x.is_finite() && x > 0.0).then(|| (x * factor * 10.0).round() / 10.0)
+}
+
+fn attrs(way: &RoadWay, class: usize, file: &Path, notes: &mut Notes) -> Result<Attrs, ImportError> {
+    let label = format!("way {}", way.id);
+    let (highway, _, lanes2, lanes1, speed0) = ROAD_CLASSES[class];
+    let tags = &way.tags;
+    let refuse = |message: String, hint: &str| {
+        let mut e = ImportError::new(file, message).object(label.clone()).hint(hint);
+        e.pos = way.pos;
+        e
+    };
+    // One way.
+    let roundabout = matches!(tag(tags, "junction"), Some("roundabout" | "circular"));
+    let (one_way, reverse) = match tag(tags, "oneway") {
+        Some("yes" | "true" | "1") => (true, false),
+        Some("-1" | "reverse") => {
+            notes.assume("oneway=-1: one way against the way's direction, so its centre line is reversed", &label);
+            (true, true)
+        }
+        Some("no" | "false" | "0") => (false, false),
+        None if roundabout => (true, false),
+        None => (false, false),
+        Some(other) => {
+            notes.assume(format!("`oneway={other}` is not yes/no/-1: taken as two-way"), &label);
+            (false, false)
+        }
+    };
+    // Width and lanes.
+    let width_tag = tag(tags, "width").or_else(|| tag(tags, "est_width"));
+    let width = match width_tag.map(|w| (w, parse_length(w))) {
+        Some((_, Some(w))) if w > MAX_CARRIAGEWAY => {
+            return Err(refuse(
+                format!(
+                    "its width ({} m) is not plausible for a carriageway: at most {MAX_CARRIAGEWAY} m",
+                    short_num(w)
+                ),
+                "fix or remove its `width` (without one the carriageway is lanes × 3.25 m)",
+            ));
+        }
+        Some((_, Some(w))) if w > 0.0 => Some(w),
+        Some((text, _)) => {
+            notes.assume(format!("`width={text}` is not a length: carriageway from the lanes"), &label);
+            None
+        }
+        None => None,
+    };
+    let default_lanes = if one_way { lanes1 } else { lanes2 };
+    let lanes = match tag(tags, "lanes") {
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n.fract() == 0.0 && n > MAX_LANES as f64 => {
+                return Err(refuse(
+                    format!("`lanes={text}` is not plausible: at most {MAX_LANES} lanes"),
+                    "fix or remove its `lanes` (the total of motor-vehicle lanes, both directions)",
+                ));
+            }
+            Ok(n) if n.is_finite() && n.fract() == 0.0 && n >= 1.0 => n as u32,
+            _ => {
+                let (n, why) = match width {
+                    Some(w) => (lanes_for_width(w), "from `width` / 3.25 m".to_string()),
+                    None => (default_lanes, format!("default for highway={highway}")),
+                };
+                notes.assume(format!("`lanes={text}` is not a whole number of lanes: {n} lane(s) assumed ({why})"), &label);
+                n
+            }
+        },
+        None => match width {
+            Some(w) => {
+                notes.assume("no `lanes`: lanes = width / 3.25 m, rounded (ESTIMATED)", &label);
+                lanes_for_width(w)
+            }
+            None => {
+                notes.assume(
+                    format!(
+                        "no `lanes`: highway={highway} taken as {default_lanes} lane(s) {} (ESTIMATED; defaults two-way/one-way: trunk 6/3, primary 4/2, secondary 4/2, tertiary 2/1, residential and unclassified 2/1, links 2/1, service and living_street 1/1)",
+                        if one_way { "one-way" } else { "two-way" }
+                    ),
+                    &label,
+                );
+                default_lanes
+            }
+        },
+    };
+    let carriageway = match width {
+        Some(w) if w < MIN_CARRIAGEWAY => {
+            notes.assume(format!("carriageway `width` below {MIN_CARRIAGEWAY} m raised to {MIN_CARRIAGEWAY} m"), &label);
+            MIN_CARRIAGEWAY
+        }
+        Some(w) => w,
+        None => {
+            if width_tag.is_none() {
+                notes.assume(
+                    "no `width`: carriageway = lanes × 3.25 m (ESTIMATED; e-bike lanes not counted)",
+                    &label,
+                );
+            }
+            lanes as f64 * LANE_WIDTH
+        }
+    };
+    // Speed limit.
+    let speed = match tag(tags, "maxspeed") {
+        Some(text) => match parse_speed(text) {
+            Some(s) if s > MAX_SPEED => {
+                return Err(refuse(
+                    format!("`maxspeed={text}` is not plausible: at most {MAX_SPEED} km/h"),
+                    "fix or remove its `maxspeed` (km/h, or a number with `mph`)",
+                ));
+            }
+            Some(s) => s,
+            None => {
+                notes.assume(
+                    format!("`maxspeed={text}` has no speed in km/h or mph: {speed0} km/h assumed (default for highway={highway})"),
+                    &label,
+                );
+                speed0
+            }
+        },
+        None => {
+            notes.assume(
+                format!("no `maxspeed`: highway={highway} taken as {speed0} km/h (ESTIMATED; Chinese urban defaults: trunk 80, primary 60, secondary 50, tertiary 40, residential and unclassified 30, links 40/40/30, service and living_street 20)"),
+                &label,
+            );
+            speed0
+        }
+    };
+    // Sidewalks.
+    let yes = |k: &str| matches!(tag(tags, k), Some("yes" | "true" | "1"));
+    let side = tag(tags, "sidewalk").or_else(|| tag(tags, "footway"));
+    let both = matches!(side, Some("both" | "yes")) || yes("sidewalk:both");
+    let left = both || side == Some("left") || yes("sidewalk:left");
+    let right = both || side == Some("right") || yes("sidewalk:right");
+    let width_of = |s: &str| {
+        [format!("sidewalk:{s}:width"), "sidewalk:both:width".into(), "sidewalk:width".into()]
+            .iter()
+            .find_map(|k| tag(tags, k).and_then(parse_length))
+            .filter(|w| *w > 0.0 && *w <= 100.0)
+    };
+    let mut estimated = false;
+    let mut sidewalk = |on: bool, s: &str| -> f64 {
+        if !on {
+            return 0.0;
+        }
+        width_of(s).unwrap_or_else(|| {
+            estimated = true;
+            SIDEWALK_WIDTH
+        })
+    };
+    let mut sidewalks = (sidewalk(left, "left"), sidewalk(right, "right"));
+    if estimated {
+        notes.assume(format!("sidewalk without `sidewalk:width`: {SIDEWALK_WIDTH} m wide (ESTIMATED)"), &label);
+    }
+    if reverse {
+        sidewalks = (sidewalks.1, sidewalks.0);
+    }
+    Ok(Attrs { class, one_way, reverse, lanes, carriageway: (carriageway * 100.0).round() / 100.0, speed, sidewalks })
+}
+
+fn lanes_for_width(w: f64) -> u32 {
+    ((w / LANE_WIDTH).round() as u32).clamp(1, MAX_LANES)
+}
+
+/// A piece of a road way between junctions (or the way's ends).
+struct Piece {
+    way: usize,
+    k: usize,
+    nodes: Vec<i64>,
+    /// Distance along the piece of each node, m.
+    node_at: Vec<f64>,
+    /// The centre line, to the millimetre, without repeated points.
+    points: Vec<Point>,
+    length: f64,
+    /// Junction node (before merging) at the start and the end, if any.
+    ends: [Option<i64>; 2],
+    keep: bool,
+}
+
+fn mm(x: f64) -> f64 {
+    let r = (x * 1000.0).round() / 1000.0;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// Where a crossing goes: a piece and a distance along it.
+#[derive(Clone, Debug)]
+struct Planned {
+    piece: usize,
+    at: f64,
+    width: f64,
+    signal: bool,
+    id: String,
+    label: String,
+}
+
+fn find(parent: &mut BTreeMap<i64, i64>, x: i64) -> i64 {
+    let mut r = x;
+    while let Some(&p) = parent.get(&r) {
+        if p == r {
+            break;
+        }
+        r = p;
+    }
+    let mut y = x;
+    while let Some(&p) = parent.get(&y) {
+        if p == y {
+            break;
+        }
+        parent.insert(y, r);
+        y = p;
+    }
+    r
+}
+
+/// Builds the network. `nodes` are local positions; `node_tags` the tags of tagged nodes.
+pub fn build(
+    ways: Vec<RoadWay>,
+    walks: &[WalkWay],
+    nodes: &BTreeMap<i64, Point>,
+    node_tags: &BTreeMap<i64, Tags>,
+    file: &Path,
+    notes: &mut Notes,
+) -> Result<Roads, Vec<ImportError>> {
+    let mut errors = Vec::new();
+    let mut roads: Vec<(RoadWay, Attrs)> = Vec::new();
+    for mut way in ways {
+        let label = format!("way {}", way.id);
+        let Some(class) = road_class(&way.tags) else { continue };
+        if matches!(tag(&way.tags, "tunnel"), Some("yes" | "culvert")) || tag(&way.tags, "layer").and_then(|l| l.parse::<i32>().ok()).is_some_and(|l| l < 0) {
+            notes.skip(format!("{label}: a road in a tunnel (below the ground level)"));
+            continue;
+        }
+        let a = match attrs(&way, class, file, notes) {
+            Ok(a) => a,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        way.nodes.dedup();
+        let distinct: BTreeSet<(u64, u64)> = way
+            .nodes
+            .iter()
+            .map(|n| nodes[n])
+            .map(|p| (mm(p[0]).to_bits(), mm(p[1]).to_bits()))
+            .collect();
+        if distinct.len() < 2 {
+            notes.skip(format!("{label}: a road with fewer than two distinct nodes"));
+            continue;
+        }
+        if a.reverse {
+            way.nodes.reverse();
+        }
+        roads.push((way, a));
+    }
+    if !errors.is_empty() {
+        errors.truncate(20);
+        return Err(errors);
+    }
+
+    // Junction nodes: used twice or more by road ways.
+    let mut uses: BTreeMap<i64, usize> = BTreeMap::new();
+    for (way, _) in &roads {
+        for n in &way.nodes {
+            *uses.entry(*n).or_default() += 1;
+        }
+    }
+    let is_junction = |n: &i64| uses.get(n).is_some_and(|&u| u >= 2);
+
+    // Pieces.
+    let pos = |n: i64| -> Point {
+        let p = nodes[&n];
+        [mm(p[0]), mm(p[1])]
+    };
+    let mut pieces: Vec<Piece> = Vec::new();
+    for (wi, (way, _)) in roads.iter().enumerate() {
+        let mut start = 0;
+        let mut k = 0;
+        for i in 1..way.nodes.len() {
+            if i == way.nodes.len() - 1 || is_junction(&way.nodes[i]) {
+                k += 1;
+                let ids = way.nodes[start..=i].to_vec();
+                let mut node_at = Vec::with_capacity(ids.len());
+                let mut points: Vec<Point> = Vec::new();
+                let mut length = 0.0;
+                for &n in &ids {
+                    let p = pos(n);
+                    if let Some(q) = points.last() {
+                        let d = v(*q).distance(v(p));
+                        if d > 0.0 {
+                            length += d;
+                            points.push(p);
+                        }
+                    } else {
+                        points.push(p);
+                    }
+                    node_at.push(length);
+                }
+                let ends = [ids[0], ids[ids.len() - 1]].map(|n| is_junction(&n).then_some(n));
+                pieces.push(Piece { way: wi, k, nodes: ids, node_at, points, length, ends, keep: true });
+                start = i;
+            }
+        }
+    }
+
+    // Short pieces: dropped; between two junctions they merge them.
+    let mut parent: BTreeMap<i64, i64> = uses.keys().filter(|n| is_junction(n)).map(|&n| (n, n)).collect();
+    for p in pieces.iter_mut() {
+        if p.length >= MIN_PIECE && p.points.len() >= 2 {
+            continue;
+        }
+        p.keep = false;
+        let label = format!("way {}", roads[p.way].0.id);
+        match p.ends {
+            [Some(a), Some(b)] if a != b => {
+                let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent.insert(hi, lo);
+                notes.assume(
+                    format!("road pieces shorter than {MIN_PIECE} m between two junctions are dropped and the junctions merged into one"),
+                    format!("{label} ({:.1} m)", p.length),
+                );
+            }
+            _ => notes.skip(format!("{label}: a road piece of {:.1} m (under {MIN_PIECE} m) at a dead end or the data's edge, dropped", p.length)),
+        }
+    }
+    let junction_nodes: Vec<i64> = parent.keys().copied().collect();
+    let mut members: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for n in junction_nodes {
+        let r = find(&mut parent, n);
+        members.entry(r).or_default().push(n);
+    }
+    // Street ends at each junction (root): (piece, end index).
+    let mut arms: BTreeMap<i64, Vec<(usize, usize)>> = BTreeMap::new();
+    for (pi, p) in pieces.iter().enumerate().filter(|(_, p)| p.keep) {
+        for (e, end) in p.ends.iter().enumerate() {
+            if let Some(n) = end {
+                let r = find(&mut parent, *n);
+                arms.entry(r).or_default().push((pi, e));
+            }
+        }
+    }
+    arms.retain(|_, a| a.len() >= 2);
+    // Junction node → the junction (root node) it belongs to, for junctions that were kept.
+    let all_junction_nodes: Vec<i64> = parent.keys().copied().collect();
+    let jroot: BTreeMap<i64, i64> = all_junction_nodes
+        .into_iter()
+        .filter_map(|n| {
+            let r = find(&mut parent, n);
+            arms.contains_key(&r).then_some((n, r))
+        })
+        .collect();
+    let root_of = |n: i64| jroot.get(&n).copied();
+    let mut junctions: Vec<Junction> = Vec::new();
+    let mut junction_index: BTreeMap<i64, usize> = BTreeMap::new();
+    for (&root, list) in &arms {
+        let group = &members[&root];
+        let c = group.iter().map(|&n| v(pos(n))).fold(DVec2::ZERO, |s, p| s + p) / group.len() as f64;
+        let at = [mm(c.x), mm(c.y)];
+        let reach = list
+            .iter()
+            .map(|&(pi, e)| {
+                let pts = &pieces[pi].points;
+                let end = if e == 0 { pts[0] } else { pts[pts.len() - 1] };
+                v(end).distance(v(at))
+            })
+            .fold(0.0, f64::max);
+        let radius = ((reach + JUNCTION_RADIUS) * 100.0).ceil() / 100.0;
+        if group.len() > 1 {
+            notes.assume(
+                format!("junctions joined by road pieces under {MIN_PIECE} m are one junction at their centre"),
+                format!("junction_n{root} (nodes {})", group.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")),
+            );
+        }
+        junction_index.insert(root, junctions.len());
+        junctions.push(Junction { id: format!("junction_n{root}"), level: super::build::LEVEL.into(), at, radius, turns: Vec::new() });
+    }
+
+    // Which street each piece becomes.
+    let street_id = |p: &Piece| format!("road_w{}_{}", roads[p.way].0.id, p.k);
+    // Interior nodes of kept pieces → (piece, distance along).
+    let mut on_piece: BTreeMap<i64, (usize, f64)> = BTreeMap::new();
+    let mut dropped_nodes: BTreeSet<i64> = BTreeSet::new();
+    for (pi, p) in pieces.iter().enumerate() {
+        for (i, n) in p.nodes.iter().enumerate() {
+            if p.keep && !is_junction(n) {
+                on_piece.insert(*n, (pi, p.node_at[i]));
+            } else if !p.keep {
+                dropped_nodes.insert(*n);
+            }
+        }
+    }
+
+    // Traffic signals at (or near) junctions of three or more street ends.
+    let signal_nodes: Vec<i64> = node_tags
+        .iter()
+        .filter(|(n, t)| tag(t, "highway") == Some("traffic_signals") && (uses.contains_key(n)))
+        .map(|(n, _)| *n)
+        .collect();
+    let mut signalled: BTreeMap<i64, Vec<i64>> = BTreeMap::new(); // junction root → signal nodes
+    let mut signal_as_crossing: BTreeSet<i64> = BTreeSet::new();
+    for &n in &signal_nodes {
+        let near = if let Some(r) = root_of(n) {
+            Some(r)
+        } else if let Some(&(pi, d)) = on_piece.get(&n) {
+            let p = &pieces[pi];
+            let mut best: Option<(f64, i64)> = None;
+            for (e, dist) in [(0, d), (1, p.length - d)] {
+                if let Some(r) = p.ends[e].and_then(|j| root_of(j))
+                    && dist <= SIGNAL_REACH
+                    && best.is_none_or(|b| dist < b.0)
+                {
+                    best = Some((dist, r));
+                }
+            }
+            best.map(|b| b.1)
+        } else {
+            None
+        };
+        match near {
+            Some(r) if arms[&r].len() >= 3 => {
+                signalled.entry(r).or_default().push(n);
+            }
+            _ => {
+                signal_as_crossing.insert(n);
+            }
+        }
+    }
+
+    // Crossings.
+    let mut planned: Vec<Planned> = Vec::new();
+    let note_no_crossing = |notes: &mut Notes, who: String| {
+        notes.assume(
+            "a footway meets a road at a node without crossing tags: no crossing there (pedestrians cannot cross the carriageway)",
+            who,
+        )
+    };
+    let crossing_node = |n: &i64| -> Option<bool> {
+        let t = node_tags.get(n)?;
+        let kind = tag(t, "crossing");
+        let signal_tag = kind == Some("traffic_signals") || matches!(tag(t, "crossing:signals"), Some("yes"));
+        match tag(t, "highway") {
+            Some("crossing") if kind != Some("no") => Some(signal_tag),
+            Some("traffic_signals") if kind != Some("no") && (kind.is_some() || signal_as_crossing.contains(n)) => {
+                Some(true)
+            }
+            _ => None,
+        }
+    };
+    // (node, signal, width, direction of the crossing way there, label)
+    let mut sources: Vec<(i64, bool, f64, Option<DVec2>, String)> = Vec::new();
+    let mut seen_nodes: BTreeSet<i64> = BTreeSet::new();
+    for (&n, _) in node_tags.iter() {
+        if uses.contains_key(&n)
+            && let Some(signal) = crossing_node(&n)
+        {
+            sources.push((n, signal, CROSSING_WIDTH, None, format!("node {n}")));
+            seen_nodes.insert(n);
+        }
+    }
+    // Crossing ways: where they meet roads.
+    let segment_tree: RTree<GeomWithData<Line<[f64; 2]>, (usize, usize)>> = RTree::bulk_load(
+        pieces
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.keep)
+            .flat_map(|(pi, p)| {
+                p.points.windows(2).enumerate().map(move |(si, w)| GeomWithData::new(Line::new(w[0], w[1]), (pi, si)))
+            })
+            .collect(),
+    );
+    let mut geometric: Vec<Planned> = Vec::new();
+    for walk in walks {
+        let crossing_way = ["footway", "path", "cycleway"].iter().any(|k| tag(&walk.tags, k) == Some("crossing"))
+            || tag(&walk.tags, "highway") == Some("crossing");
+        let way_signal = tag(&walk.tags, "crossing") == Some("traffic_signals")
+            || matches!(tag(&walk.tags, "crossing:signals"), Some("yes"));
+        let width = walk.width.unwrap_or(CROSSING_WIDTH);
+        let dir_at = |i: usize| -> Option<DVec2> {
+            let a = walk.nodes.get(i.saturating_sub(1)).map(|n| v(nodes[n]))?;
+            let b = walk.nodes.get((i + 1).min(walk.nodes.len() - 1)).map(|n| v(nodes[n]))?;
+            (b - a).try_normalize()
+        };
+        let mut met = false;
+        for (i, n) in walk.nodes.iter().enumerate() {
+            if !uses.contains_key(n) {
+                continue;
+            }
+            met = true;
+            if !crossing_way {
+                if !seen_nodes.contains(n) && crossing_node(n).is_none() {
+                    note_no_crossing(notes, format!("way {} at node {n}", walk.id));
+                }
+                continue;
+            }
+            let signal = way_signal || crossing_node(n) == Some(true);
+            if let Some(s) = sources.iter_mut().find(|s| s.0 == *n) {
+                s.1 |= signal;
+                s.2 = s.2.max(width);
+                s.3 = s.3.or(dir_at(i));
+            } else {
+                sources.push((*n, signal, width, dir_at(i), format!("way {}", walk.id)));
+                seen_nodes.insert(*n);
+            }
+        }
+        if crossing_way && !met {
+            // Where the crossing way's line crosses a road's centre line.
+            let mut k = 0;
+            for w in walk.nodes.windows(2) {
+                let (a, b) = (v(nodes[&w[0]]), v(nodes[&w[1]]));
+                let env = rstar::AABB::from_corners([a.x.min(b.x), a.y.min(b.y)], [a.x.max(b.x), a.y.max(b.y)]);
+                let mut hits: Vec<(usize, f64)> = segment_tree
+                    .locate_in_envelope_intersecting(&env)
+                    .filter_map(|g| {
+                        let (pi, si) = g.data;
+                        let p = &pieces[pi];
+                        let (c, d) = (v(p.points[si]), v(p.points[si + 1]));
+                        let t = segment_cross(a, b, c, d)?;
+                        let before: f64 = p.points[..=si].windows(2).map(|q| v(q[0]).distance(v(q[1]))).sum();
+                        Some((pi, before + c.distance(d) * t))
+                    })
+                    .collect();
+                hits.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+                for (pi, at) in hits {
+                    k += 1;
+                    let id = if k == 1 { format!("crossing_w{}", walk.id) } else { format!("crossing_w{}_{k}", walk.id) };
+                    let dir = (b - a).try_normalize();
+                    let w = angled_width(width, dir, &pieces[pi], at, roads[pieces[pi].way].1.carriageway);
+                    geometric.push(Planned { piece: pi, at, width: w, signal: way_signal, id, label: format!("way {}", walk.id) });
+                }
+            }
+            if k == 0 {
+                notes.skip(format!("way {}: a crossing way that meets no road", walk.id));
+            }
+        }
+    }
+    for (n, signal, width, dir, label) in sources {
+        if let Some(&(pi, at)) = on_piece.get(&n) {
+            let w = angled_width(width, dir, &pieces[pi], at, roads[pieces[pi].way].1.carriageway);
+            planned.push(Planned { piece: pi, at, width: w, signal, id: format!("crossing_n{n}"), label });
+        } else if let Some(r) = root_of(n) {
+            // At a junction: on each street, clear of the other carriageways (two streets: one crossing beside the node).
+            let list = &arms[&r];
+            let clear = |own: usize| -> f64 {
+                list.iter()
+                    .filter(|a| a.0 != own)
+                    .map(|a| roads[pieces[a.0].way].1.carriageway / 2.0)
+                    .fold(0.0, f64::max)
+            };
+            let chosen: Vec<(usize, usize)> = if list.len() == 2 {
+                let longer = *list.iter().max_by(|x, y| pieces[x.0].length.total_cmp(&pieces[y.0].length)).unwrap();
+                vec![longer]
+            } else {
+                list.clone()
+            };
+            let mut k = 0;
+            for (pi, e) in chosen {
+                let setback = if list.len() == 2 { width / 2.0 + 0.5 } else { clear(pi) + width / 2.0 + 1.0 };
+                let p = &pieces[pi];
+                if setback + width / 2.0 > p.length {
+                    notes.skip(format!("{label}: a crossing at junction node {n} does not fit on road way {} ({:.1} m)", roads[p.way].0.id, p.length));
+                    continue;
+                }
+                k += 1;
+                let at = if e == 0 { setback } else { p.length - setback };
+                let id = if list.len() == 2 { format!("crossing_n{n}") } else { format!("crossing_n{n}_{k}") };
+                planned.push(Planned { piece: pi, at, width, signal, id, label: label.clone() });
+            }
+            if list.len() > 2 {
+                notes.assume(
+                    "a crossing tagged at a junction node is placed on each of the junction's streets, 1 m clear of the other carriageways",
+                    format!("node {n}"),
+                );
+            }
+        } else if dropped_nodes.contains(&n) {
+            notes.skip(format!("{label}: a crossing at node {n}, on a road piece that was dropped"));
+        } else {
+            notes.skip(format!("{label}: a crossing at node {n}, at the end of a road: not placed"));
+        }
+    }
+    planned.extend(geometric);
+
+    // One crossing per place: overlapping ones on a street are left out (the first is kept).
+    let mut by_piece: BTreeMap<usize, Vec<Planned>> = BTreeMap::new();
+    let mut used_ids: BTreeSet<String> = BTreeSet::new();
+    for c in planned {
+        let list = by_piece.entry(c.piece).or_default();
+        if let Some(other) = list.iter_mut().find(|o| (o.at - c.at).abs() < (o.width + c.width) / 2.0) {
+            other.signal |= c.signal;
+            notes.skip(format!("{}: crossing '{}' overlaps crossing '{}' and is left out", c.label, c.id, other.id));
+            continue;
+        }
+        if !used_ids.insert(c.id.clone()) {
+            continue;
+        }
+        list.push(c);
+    }
+
+    // Streets.
+    let mut streets: Vec<Street> = Vec::new();
+    let mut sources_out = Vec::new();
+    let mut street_of_piece: BTreeMap<usize, usize> = BTreeMap::new();
+    for (pi, p) in pieces.iter().enumerate().filter(|(_, p)| p.keep) {
+        let (way, a) = &roads[p.way];
+        let mut crossings: Vec<Crossing> = by_piece
+            .remove(&pi)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| Crossing {
+                id: c.id,
+                at: (c.at.clamp(0.0, p.length) * 1000.0).floor() / 1000.0,
+                width: (c.width.clamp(0.5, MAX_CROSSING_WIDTH) * 100.0).round() / 100.0,
+                signal: c.signal,
+            })
+            .collect();
+        crossings.sort_by(|x, y| x.at.total_cmp(&y.at));
+        street_of_piece.insert(pi, streets.len());
+        streets.push(Street {
+            id: street_id(p),
+            level: super::build::LEVEL.into(),
+            centerline: p.points.clone(),
+            carriageway: a.carriageway,
+            sidewalks: a.sidewalks,
+            kerb: 0.15,
+            one_way: a.one_way,
+            lanes: a.lanes,
+            speed_limit: a.speed,
+            bike_lanes: false,
+            crossings,
+        });
+        sources_out.push((format!("way {}", way.id), way.pos));
+    }
+    for p in pieces.iter().filter(|p| p.keep) {
+        for (e, end) in p.ends.iter().enumerate() {
+            if end.is_none_or(|n| root_of(n).is_none()) {
+                notes.assume(
+                    "street ends that join no junction are where vehicles enter and leave the scene (the data's edge or a dead end)",
+                    format!("{} {}", street_id(p), if e == 0 { "start" } else { "end" }),
+                );
+            }
+        }
+    }
+    for (way, a) in &roads {
+        if let Some(name) = tag(&way.tags, "name") {
+            let ids: Vec<String> =
+                streets.iter().filter(|s| s.id.starts_with(&format!("road_w{}_", way.id))).map(|s| s.id.clone()).collect();
+            if !ids.is_empty() {
+                notes.name(format!("{}: {} (way {}, highway={})", ids.join(", "), name, way.id, ROAD_CLASSES[a.class].0));
+            }
+        }
+    }
+
+    // Signals.
+    let mut signals: Vec<Signal> = Vec::new();
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut junction_signals = Vec::new();
+    for (&root, signal_nodes) in &signalled {
+        let list = &arms[&root];
+        let key = |&(pi, _): &(usize, usize)| {
+            let a = &roads[pieces[pi].way].1;
+            (ROAD_CLASSES[a.class].1, a.lanes)
+        };
+        let best = list.iter().map(key).max().expect("three or more arms");
+        let mut major: Vec<(usize, usize)> = list.iter().copied().filter(|a| key(a) == best).collect();
+        if major.len() == list.len() {
+            // A tie: the way with most arms here (a road passing through), then the first.
+            let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+            for a in &major {
+                *count.entry(pieces[a.0].way).or_default() += 1;
+            }
+            let way = count.iter().max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0))).map(|x| *x.0).unwrap();
+            major.retain(|a| pieces[a.0].way == way);
+        }
+        let sig = format!("signal_n{root}");
+        let mut heads: [(String, Vec<Approach>, Vec<String>); 4] = [
+            (format!("{sig}_a_vehicles"), vec![], vec![]),
+            (format!("{sig}_a_walk"), vec![], vec![]),
+            (format!("{sig}_b_vehicles"), vec![], vec![]),
+            (format!("{sig}_b_walk"), vec![], vec![]),
+        ];
+        let junction = &junctions[junction_index[&root]].id;
+        for &(pi, e) in list {
+            let s = &streets[street_of_piece[&pi]];
+            let is_major = major.contains(&(pi, e));
+            // Lanes run into the junction: a two-way street, or a one-way street ending here.
+            if (!s.one_way || e == 1) && !heads[if is_major { 0 } else { 2 }].1.iter().any(|a| a.street == s.id) {
+                heads[if is_major { 0 } else { 2 }].1.push(Approach { street: s.id.clone(), at: junction.clone() });
+            }
+            let length = pieces[pi].length;
+            for c in s.crossings.iter().filter(|c| c.signal) {
+                let d = if e == 0 { c.at } else { length - c.at };
+                if d <= CROSSING_REACH && claimed.insert(c.id.clone()) {
+                    // Crossing the major road while the minor road has green, and the other way.
+                    heads[if is_major { 3 } else { 1 }].2.push(c.id.clone());
+                }
+            }
+        }
+        let exists = |h: &(String, Vec<Approach>, Vec<String>)| !h.1.is_empty() || !h.2.is_empty();
+        let ids = |k: &[usize]| -> Vec<String> { k.iter().filter(|&&i| exists(&heads[i])).map(|&i| heads[i].0.clone()).collect() };
+        let d = JUNCTION_PHASES;
+        let phases = vec![
+            Phase { duration: d[0], green: ids(&[0, 1]), amber: vec![] },
+            Phase { duration: d[1], green: vec![], amber: ids(&[0]) },
+            Phase { duration: d[2], green: vec![], amber: vec![] },
+            Phase { duration: d[3], green: ids(&[2, 3]), amber: vec![] },
+            Phase { duration: d[4], green: vec![], amber: ids(&[2]) },
+            Phase { duration: d[5], green: vec![], amber: vec![] },
+        ];
+        let heads: Vec<SignalHead> = heads
+            .iter()
+            .filter(|h| exists(h))
+            .map(|h| SignalHead { id: h.0.clone(), vehicles: h.1.clone(), crossings: h.2.clone() })
+            .collect();
+        let nodes_text: Vec<String> = signal_nodes.iter().map(|n| format!("node {n}")).collect();
+        notes.assume(JUNCTION_PLAN, format!("{sig} ({})", nodes_text.join(", ")));
+        junction_signals.push(sig.clone());
+        signals.push(Signal {
+            id: sig,
+            heads,
+            plans: vec![SignalPlan { id: "fixed_90s".into(), offset: 0.0, phases }],
+        });
+    }
+    let mut crossing_signals = Vec::new();
+    for s in &streets {
+        for c in s.crossings.iter().filter(|c| c.signal && !claimed.contains(&c.id)) {
+            let sig = format!("signal_{}", c.id);
+            let (veh, walk) = (format!("{sig}_vehicles"), format!("{sig}_walk"));
+            let d = CROSSING_PHASES;
+            signals.push(Signal {
+                id: sig.clone(),
+                heads: vec![
+                    SignalHead {
+                        id: veh.clone(),
+                        vehicles: vec![Approach { street: s.id.clone(), at: c.id.clone() }],
+                        crossings: vec![],
+                    },
+                    SignalHead { id: walk.clone(), vehicles: vec![], crossings: vec![c.id.clone()] },
+                ],
+                plans: vec![SignalPlan {
+                    id: "fixed_95s".into(),
+                    offset: 0.0,
+                    phases: vec![
+                        Phase { duration: d[0], green: vec![veh.clone()], amber: vec![] },
+                        Phase { duration: d[1], green: vec![], amber: vec![veh] },
+                        Phase { duration: d[2], green: vec![], amber: vec![] },
+                        Phase { duration: d[3], green: vec![walk], amber: vec![] },
+                        Phase { duration: d[4], green: vec![], amber: vec![] },
+                    ],
+                }],
+            });
+            crossing_signals.push(sig.clone());
+            notes.assume(CROSSING_PLAN, sig);
+        }
+    }
+    let mut comments = Vec::new();
+    if !junction_signals.is_empty() {
+        comments.push(format!("{} ({}).", JUNCTION_PLAN, junction_signals.join(", ")));
+    }
+    if !crossing_signals.is_empty() {
+        comments.push(format!("{} ({}).", CROSSING_PLAN, crossing_signals.join(", ")));
+    }
+    Ok(Roads { streets, sources: sources_out, junctions, signals, comments })
+}
+
+/// The parameter along `c`–`d` where segment `a`–`b` crosses it, if it does.
+fn segment_cross(a: DVec2, b: DVec2, c: DVec2, d: DVec2) -> Option<f64> {
+    let (r, s) = (b - a, d - c);
+    let denom = r.perp_dot(s);
+    if denom.abs() < 1e-12 {
+        return None;
+    }
+    let t = (c - a).perp_dot(s) / denom;
+    let u = (c - a).perp_dot(r) / denom;
+    ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u)).then_some(u)
+}
+
+/// A crossing's width along the street: a footway crossing at an angle needs a wider crossing
+/// for its whole width to reach the carriageway's far edge.
+fn angled_width(width: f64, dir: Option<DVec2>, piece: &Piece, at: f64, carriageway: f64) -> f64 {
+    let Some(dir) = dir else { return width };
+    let Some((_, along)) = crate::twin::space::along(&piece.points, at.min(piece.length - 1e-6).max(0.0)) else {
+        return width;
+    };
+    let cos = dir.perp_dot(along).abs().max(0.2); // cosine of the angle from square across
+    let tan = (1.0 - cos * cos).sqrt() / cos;
+    (width / cos + carriageway * tan).max(width).min(MAX_CROSSING_WIDTH)
+}

@@ -299,11 +299,8 @@ fn osm_roads_become_streets_junctions_crossings_and_signals() {
     // one end of its street or one of its crossings; every head a phase uses exists.
     let listed: Vec<&str> =
         scene.signals.iter().flat_map(|s| &s.heads).flat_map(|h| h.crossings.iter().map(String::as_str)).collect();
-    let signalled: Vec<&str> = scene
-        .streets
-        .iter()
-        .flat_map(|s| s.crossings.iter().filter(|c| c.signal).map(|c| c.id.as_str()))
-        .collect();
+    let signalled: Vec<&str> =
+        scene.streets.iter().flat_map(|s| s.crossings.iter().filter(|c| c.signal).map(|c| c.id.as_str())).collect();
     assert_eq!(listed.iter().copied().collect::<BTreeSet<_>>(), signalled.iter().copied().collect::<BTreeSet<_>>());
     assert_eq!(listed.len(), signalled.len());
     for sig in &scene.signals {
@@ -329,7 +326,10 @@ fn osm_roads_become_streets_junctions_crossings_and_signals() {
     assert!(sources.contains("road_w100_1, road_w100_2: Main Road (way 100, highway=primary)"), "{sources}");
     assert!(sources.contains("oneway=-1: one way against the way's direction"), "{sources}");
     assert!(sources.contains("no `maxspeed`: highway=residential taken as 30 km/h"), "{sources}");
-    assert!(sources.contains("sidewalk without `sidewalk:width`: 2 m wide (ESTIMATED) (2: way 100, way 101)"), "{sources}");
+    assert!(
+        sources.contains("sidewalk without `sidewalk:width`: 2 m wide (ESTIMATED) (2: way 100, way 101)"),
+        "{sources}"
+    );
     // Pedestrians: on the sidewalks and crossings, the carriageways closed to them; everyone leaves.
     assert_eq!((s.exits, s.people), (2, 40));
     let (spawned, exited, t, wall) = check_and_run(&imported);
@@ -439,11 +439,24 @@ fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
     // Roads: the written scene checks, streets, junctions and signals included.
     let roads = path("tests/gis/roads.osm");
     let (code, stdout, stderr) = unitwin(
-        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.2400,121.4820", "--out", "roads.ron", "--people", "20"],
+        &[
+            "import",
+            "osm",
+            roads.to_str().unwrap(),
+            "--origin",
+            "31.2400,121.4820",
+            "--out",
+            "roads.ron",
+            "--people",
+            "20",
+        ],
         tmp.path(),
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("5 street(s) with 7 crossing(s), 2 junction(s), 2 signal(s) (timings estimated)"), "{stdout}");
+    assert!(
+        stdout.contains("5 street(s) with 7 crossing(s), 2 junction(s), 2 signal(s) (timings estimated)"),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = unitwin(&["check", "roads.ron"], tmp.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("5 street(s)"), "{stdout}");

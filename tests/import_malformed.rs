@@ -124,9 +124,19 @@ fn every_malformed_file_is_refused_located_in_bounded_time_and_memory() {
         }
         if expect.status == 0 {
             problems.extend(imported_with_notes(&run, &expect, &out, tmp.path()));
-            println!("{name}: {:?} in {:.0} ms: {}", run.code, run.took.as_secs_f64() * 1000.0, first_line(&run.stdout));
+            println!(
+                "{name}: {:?} in {:.0} ms: {}",
+                run.code,
+                run.took.as_secs_f64() * 1000.0,
+                first_line(&run.stdout)
+            );
             if !problems.is_empty() {
-                failures.push(format!("{name}: {}\n--- stdout:\n{}\n--- stderr:\n{}", problems.join("; "), run.stdout, run.stderr));
+                failures.push(format!(
+                    "{name}: {}\n--- stdout:\n{}\n--- stderr:\n{}",
+                    problems.join("; "),
+                    run.stdout,
+                    run.stderr
+                ));
             }
             continue;
         }

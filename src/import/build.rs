@@ -22,8 +22,8 @@ use crate::geom::{closest_on_segment, ring_contains, ring_signed_area, segments_
 use crate::ids::LevelId;
 use crate::scene::load::{hex, parse_scene, ron_options};
 use crate::scene::{
-    Area, Building, Diagnostics, Street, Door, LatLon, Level, LoadedScene, PedestrianModel, Placement, Point, Population,
-    Precheck, Routing, RunSettings, Scene, SourceMap, Unit, UnitKind,
+    Area, Building, Diagnostics, Door, LatLon, Level, LoadedScene, PedestrianModel, Placement, Point, Population,
+    Precheck, Routing, RunSettings, Scene, SourceMap, Street, Unit, UnitKind,
 };
 use crate::twin::Twin;
 
@@ -973,7 +973,13 @@ fn check_limits(f: &Features, file: &Path) -> Result<(), Vec<ImportError>> {
         .map(|p| (p.label.as_str(), p.pos, polygon_size(p)))
         .chain(f.walk_lines.iter().map(|l| (l.label.as_str(), l.pos, l.points.len())))
         .chain(f.buildings.iter().map(|b| (b.polygon.label.as_str(), b.polygon.pos, polygon_size(&b.polygon))))
-        .chain(f.roads.streets.iter().zip(&f.roads.sources).map(|(s, (label, pos))| (label.as_str(), *pos, s.centerline.len())))
+        .chain(
+            f.roads
+                .streets
+                .iter()
+                .zip(&f.roads.sources)
+                .map(|(s, (label, pos))| (label.as_str(), *pos, s.centerline.len())),
+        )
         .collect();
     let mut total = 0usize;
     for &(label, pos, n) in &all {

@@ -249,7 +249,10 @@ fn attrs(way: &RoadWay, class: usize, file: &Path, notes: &mut Notes) -> Result<
                     Some(w) => (lanes_for_width(w), "from `width` / 3.25 m".to_string()),
                     None => (default_lanes, format!("default for highway={highway}")),
                 };
-                notes.assume(format!("`lanes={text}` is not a whole number of lanes: {n} lane(s) assumed ({why})"), &label);
+                notes.assume(
+                    format!("`lanes={text}` is not a whole number of lanes: {n} lane(s) assumed ({why})"),
+                    &label,
+                );
                 n
             }
         },
@@ -272,16 +275,14 @@ fn attrs(way: &RoadWay, class: usize, file: &Path, notes: &mut Notes) -> Result<
     };
     let carriageway = match width {
         Some(w) if w < MIN_CARRIAGEWAY => {
-            notes.assume(format!("carriageway `width` below {MIN_CARRIAGEWAY} m raised to {MIN_CARRIAGEWAY} m"), &label);
+            notes
+                .assume(format!("carriageway `width` below {MIN_CARRIAGEWAY} m raised to {MIN_CARRIAGEWAY} m"), &label);
             MIN_CARRIAGEWAY
         }
         Some(w) => w,
         None => {
             if width_tag.is_none() {
-                notes.assume(
-                    "no `width`: carriageway = lanes × 3.25 m (ESTIMATED; e-bike lanes not counted)",
-                    &label,
-                );
+                notes.assume("no `width`: carriageway = lanes × 3.25 m (ESTIMATED; e-bike lanes not counted)", &label);
             }
             lanes as f64 * LANE_WIDTH
         }
@@ -348,6 +349,9 @@ fn lanes_for_width(w: f64) -> u32 {
     ((w / LANE_WIDTH).round() as u32).clamp(1, MAX_LANES)
 }
 
+/// Centre-line segments of the kept pieces, by (piece, segment).
+type SegmentTree = RTree<GeomWithData<Line<[f64; 2]>, (usize, usize)>>;
+
 /// A piece of a road way between junctions (or the way's ends).
 struct Piece {
     way: usize,
@@ -412,7 +416,9 @@ pub fn build(
     for mut way in ways {
         let label = format!("way {}", way.id);
         let Some(class) = road_class(&way.tags) else { continue };
-        if matches!(tag(&way.tags, "tunnel"), Some("yes" | "culvert")) || tag(&way.tags, "layer").and_then(|l| l.parse::<i32>().ok()).is_some_and(|l| l < 0) {
+        if matches!(tag(&way.tags, "tunnel"), Some("yes" | "culvert"))
+            || tag(&way.tags, "layer").and_then(|l| l.parse::<i32>().ok()).is_some_and(|l| l < 0)
+        {
             notes.skip(format!("{label}: a road in a tunnel (below the ground level)"));
             continue;
         }
@@ -424,12 +430,8 @@ pub fn build(
             }
         };
         way.nodes.dedup();
-        let distinct: BTreeSet<(u64, u64)> = way
-            .nodes
-            .iter()
-            .map(|n| nodes[n])
-            .map(|p| (mm(p[0]).to_bits(), mm(p[1]).to_bits()))
-            .collect();
+        let distinct: BTreeSet<(u64, u64)> =
+            way.nodes.iter().map(|n| nodes[n]).map(|p| (mm(p[0]).to_bits(), mm(p[1]).to_bits())).collect();
         if distinct.len() < 2 {
             notes.skip(format!("{label}: a road with fewer than two distinct nodes"));
             continue;
@@ -507,7 +509,10 @@ pub fn build(
                     format!("{label} ({:.1} m)", p.length),
                 );
             }
-            _ => notes.skip(format!("{label}: a road piece of {:.1} m (under {MIN_PIECE} m) at a dead end or the data's edge, dropped", p.length)),
+            _ => notes.skip(format!(
+                "{label}: a road piece of {:.1} m (under {MIN_PIECE} m) at a dead end or the data's edge, dropped",
+                p.length
+            )),
         }
     }
     let junction_nodes: Vec<i64> = parent.keys().copied().collect();
@@ -555,11 +560,20 @@ pub fn build(
         if group.len() > 1 {
             notes.assume(
                 format!("junctions joined by road pieces under {MIN_PIECE} m are one junction at their centre"),
-                format!("junction_n{root} (nodes {})", group.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "junction_n{root} (nodes {})",
+                    group.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                ),
             );
         }
         junction_index.insert(root, junctions.len());
-        junctions.push(Junction { id: format!("junction_n{root}"), level: super::build::LEVEL.into(), at, radius, turns: Vec::new() });
+        junctions.push(Junction {
+            id: format!("junction_n{root}"),
+            level: super::build::LEVEL.into(),
+            at,
+            radius,
+            turns: Vec::new(),
+        });
     }
 
     // Which street each piece becomes.
@@ -592,7 +606,7 @@ pub fn build(
             let p = &pieces[pi];
             let mut best: Option<(f64, i64)> = None;
             for (e, dist) in [(0, d), (1, p.length - d)] {
-                if let Some(r) = p.ends[e].and_then(|j| root_of(j))
+                if let Some(r) = p.ends[e].and_then(root_of)
                     && dist <= SIGNAL_REACH
                     && best.is_none_or(|b| dist < b.0)
                 {
@@ -633,19 +647,17 @@ pub fn build(
             _ => None,
         }
     };
-    // (node, signal, width, direction of the crossing way there, label)
-    let mut sources: Vec<(i64, bool, f64, Option<DVec2>, String)> = Vec::new();
-    let mut seen_nodes: BTreeSet<i64> = BTreeSet::new();
+    // Crossings at road nodes: node → (signal, width, direction of a walkable way through it, label).
+    let mut sources: BTreeMap<i64, (bool, f64, Option<DVec2>, String)> = BTreeMap::new();
     for (&n, _) in node_tags.iter() {
         if uses.contains_key(&n)
             && let Some(signal) = crossing_node(&n)
         {
-            sources.push((n, signal, CROSSING_WIDTH, None, format!("node {n}")));
-            seen_nodes.insert(n);
+            sources.insert(n, (signal, CROSSING_WIDTH, None, format!("node {n}")));
         }
     }
     // Crossing ways: where they meet roads.
-    let segment_tree: RTree<GeomWithData<Line<[f64; 2]>, (usize, usize)>> = RTree::bulk_load(
+    let segment_tree: SegmentTree = RTree::bulk_load(
         pieces
             .iter()
             .enumerate()
@@ -661,7 +673,7 @@ pub fn build(
             || tag(&walk.tags, "highway") == Some("crossing");
         let way_signal = tag(&walk.tags, "crossing") == Some("traffic_signals")
             || matches!(tag(&walk.tags, "crossing:signals"), Some("yes"));
-        let width = walk.width.unwrap_or(CROSSING_WIDTH);
+        let width = walk.width.unwrap_or(CROSSING_WIDTH).max(0.5);
         let dir_at = |i: usize| -> Option<DVec2> {
             let a = walk.nodes.get(i.saturating_sub(1)).map(|n| v(nodes[n]))?;
             let b = walk.nodes.get((i + 1).min(walk.nodes.len() - 1)).map(|n| v(nodes[n]))?;
@@ -673,20 +685,15 @@ pub fn build(
                 continue;
             }
             met = true;
-            if !crossing_way {
-                if !seen_nodes.contains(n) && crossing_node(n).is_none() {
-                    note_no_crossing(notes, format!("way {} at node {n}", walk.id));
-                }
-                continue;
-            }
-            let signal = way_signal || crossing_node(n) == Some(true);
-            if let Some(s) = sources.iter_mut().find(|s| s.0 == *n) {
-                s.1 |= signal;
-                s.2 = s.2.max(width);
-                s.3 = s.3.or(dir_at(i));
+            if let Some(s) = sources.get_mut(n) {
+                // A crossing node: the way through it gives its direction (and a width, if tagged).
+                s.0 |= crossing_way && way_signal;
+                s.1 = s.1.max(width);
+                s.2 = s.2.or(dir_at(i));
+            } else if crossing_way {
+                sources.insert(*n, (way_signal, width, dir_at(i), format!("way {}", walk.id)));
             } else {
-                sources.push((*n, signal, width, dir_at(i), format!("way {}", walk.id)));
-                seen_nodes.insert(*n);
+                note_no_crossing(notes, format!("way {} at node {n}", walk.id));
             }
         }
         if crossing_way && !met {
@@ -709,10 +716,18 @@ pub fn build(
                 hits.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
                 for (pi, at) in hits {
                     k += 1;
-                    let id = if k == 1 { format!("crossing_w{}", walk.id) } else { format!("crossing_w{}_{k}", walk.id) };
+                    let id =
+                        if k == 1 { format!("crossing_w{}", walk.id) } else { format!("crossing_w{}_{k}", walk.id) };
                     let dir = (b - a).try_normalize();
                     let w = angled_width(width, dir, &pieces[pi], at, roads[pieces[pi].way].1.carriageway);
-                    geometric.push(Planned { piece: pi, at, width: w, signal: way_signal, id, label: format!("way {}", walk.id) });
+                    geometric.push(Planned {
+                        piece: pi,
+                        at,
+                        width: w,
+                        signal: way_signal,
+                        id,
+                        label: format!("way {}", walk.id),
+                    });
                 }
             }
             if k == 0 {
@@ -720,7 +735,7 @@ pub fn build(
             }
         }
     }
-    for (n, signal, width, dir, label) in sources {
+    for (n, (signal, width, dir, label)) in sources {
         if let Some(&(pi, at)) = on_piece.get(&n) {
             let w = angled_width(width, dir, &pieces[pi], at, roads[pieces[pi].way].1.carriageway);
             planned.push(Planned { piece: pi, at, width: w, signal, id: format!("crossing_n{n}"), label });
@@ -744,7 +759,10 @@ pub fn build(
                 let setback = if list.len() == 2 { width / 2.0 + 0.5 } else { clear(pi) + width / 2.0 + 1.0 };
                 let p = &pieces[pi];
                 if setback + width / 2.0 > p.length {
-                    notes.skip(format!("{label}: a crossing at junction node {n} does not fit on road way {} ({:.1} m)", roads[p.way].0.id, p.length));
+                    notes.skip(format!(
+                        "{label}: a crossing at junction node {n} does not fit on road way {} ({:.1} m)",
+                        roads[p.way].0.id, p.length
+                    ));
                     continue;
                 }
                 k += 1;
@@ -786,6 +804,7 @@ pub fn build(
     let mut streets: Vec<Street> = Vec::new();
     let mut sources_out = Vec::new();
     let mut street_of_piece: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut streets_of_way: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (pi, p) in pieces.iter().enumerate().filter(|(_, p)| p.keep) {
         let (way, a) = &roads[p.way];
         let mut crossings: Vec<Crossing> = by_piece
@@ -801,6 +820,7 @@ pub fn build(
             .collect();
         crossings.sort_by(|x, y| x.at.total_cmp(&y.at));
         street_of_piece.insert(pi, streets.len());
+        streets_of_way.entry(p.way).or_default().push(street_id(p));
         streets.push(Street {
             id: street_id(p),
             level: super::build::LEVEL.into(),
@@ -826,13 +846,11 @@ pub fn build(
             }
         }
     }
-    for (way, a) in &roads {
+    for (wi, ids) in &streets_of_way {
+        let (way, a) = &roads[*wi];
         if let Some(name) = tag(&way.tags, "name") {
-            let ids: Vec<String> =
-                streets.iter().filter(|s| s.id.starts_with(&format!("road_w{}_", way.id))).map(|s| s.id.clone()).collect();
-            if !ids.is_empty() {
-                notes.name(format!("{}: {} (way {}, highway={})", ids.join(", "), name, way.id, ROAD_CLASSES[a.class].0));
-            }
+            let name: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            notes.name(format!("{}: {} (way {}, highway={})", ids.join(", "), name, way.id, ROAD_CLASSES[a.class].0));
         }
     }
 
@@ -882,7 +900,9 @@ pub fn build(
             }
         }
         let exists = |h: &(String, Vec<Approach>, Vec<String>)| !h.1.is_empty() || !h.2.is_empty();
-        let ids = |k: &[usize]| -> Vec<String> { k.iter().filter(|&&i| exists(&heads[i])).map(|&i| heads[i].0.clone()).collect() };
+        let ids = |k: &[usize]| -> Vec<String> {
+            k.iter().filter(|&&i| exists(&heads[i])).map(|&i| heads[i].0.clone()).collect()
+        };
         let d = JUNCTION_PHASES;
         let phases = vec![
             Phase { duration: d[0], green: ids(&[0, 1]), amber: vec![] },
@@ -970,4 +990,195 @@ fn angled_width(width: f64, dir: Option<DVec2>, piece: &Piece, at: f64, carriage
     let cos = dir.perp_dot(along).abs().max(0.2); // cosine of the angle from square across
     let tan = (1.0 - cos * cos).sqrt() / cos;
     (width / cos + carriageway * tan).max(width).min(MAX_CROSSING_WIDTH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type T<'a> = &'a [(&'a str, &'a str)];
+
+    fn tags(t: T) -> Tags {
+        t.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// Builds a network from ways `(id, nodes, tags)`, node positions `(id, x, y)`, node tags and
+    /// walkable ways.
+    fn net(
+        ways: &[(i64, &[i64], T)],
+        points: &[(i64, f64, f64)],
+        node_tags: &[(i64, T)],
+        walks: &[(i64, &[i64], T)],
+    ) -> (Roads, Notes) {
+        let ways: Vec<RoadWay> =
+            ways.iter().map(|(id, n, t)| RoadWay { id: *id, pos: None, nodes: n.to_vec(), tags: tags(t) }).collect();
+        let walks: Vec<WalkWay> =
+            walks.iter().map(|(id, n, t)| WalkWay { id: *id, nodes: n.to_vec(), tags: tags(t), width: None }).collect();
+        let nodes: BTreeMap<i64, Point> = points.iter().map(|(id, x, y)| (*id, [*x, *y])).collect();
+        let node_tags: BTreeMap<i64, Tags> = node_tags.iter().map(|(id, t)| (*id, tags(t))).collect();
+        let mut notes = Notes::default();
+        let roads = build(ways, &walks, &nodes, &node_tags, Path::new("t.osm"), &mut notes).expect("builds");
+        (roads, notes)
+    }
+
+    fn street<'a>(r: &'a Roads, id: &str) -> &'a Street {
+        r.streets.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no {id} in {:?}", r.streets))
+    }
+
+    #[test]
+    fn speeds() {
+        assert_eq!(parse_speed("50"), Some(50.0));
+        assert_eq!(parse_speed("50 km/h"), Some(50.0));
+        assert_eq!(parse_speed("30 mph"), Some(48.3));
+        assert_eq!(parse_speed("60;80"), Some(60.0));
+        assert_eq!(parse_speed("CN:urban"), None);
+        assert_eq!(parse_speed("walk"), None);
+        assert_eq!(parse_speed("-5"), None);
+    }
+
+    /// Two roads crossing a third 3 m apart: the 3 m piece between them is dropped and the two
+    /// junctions become one, at their centre, whose radius reaches all six street ends.
+    #[test]
+    fn short_piece_merges_its_junctions() {
+        let pts = [(1, 0.0, 0.0), (2, 50.0, 0.0), (3, 53.0, 0.0), (4, 100.0, 0.0), (5, 50.0, -50.0), (6, 50.0, 50.0)];
+        let pts = [&pts[..], &[(7, 53.0, -50.0), (8, 53.0, 50.0)]].concat();
+        let primary: T = &[("highway", "primary")];
+        let res: T = &[("highway", "residential")];
+        let (r, notes) =
+            net(&[(1, &[1, 2, 3, 4], primary), (2, &[5, 2, 6], res), (3, &[7, 3, 8], res)], &pts, &[], &[]);
+        assert_eq!(r.streets.len(), 6, "{:?}", r.streets.iter().map(|s| &s.id).collect::<Vec<_>>());
+        assert!(r.streets.iter().all(|s| s.id != "road_w1_2"), "the 3 m piece is dropped");
+        assert_eq!(r.junctions.len(), 1);
+        let j = &r.junctions[0];
+        assert_eq!((j.id.as_str(), j.at, j.radius), ("junction_n2", [51.5, 0.0], 2.0));
+        assert!(notes.assumption_lines().iter().any(|l| l.contains("junction_n2 (nodes 2, 3)")), "{notes:?}");
+    }
+
+    /// A signalised crossing tagged on the junction node of a four-arm junction: one crossing on
+    /// each arm, clear of the crossing road's carriageway, all run by the junction's signal; the
+    /// tie between two equal roads goes to the first way.
+    #[test]
+    fn crossing_on_a_junction_node_goes_on_every_arm() {
+        let pts = [(1, -50.0, 0.0), (2, 0.0, 0.0), (3, 50.0, 0.0), (4, 0.0, -50.0), (5, 0.0, 50.0)];
+        let res: T = &[("highway", "residential")];
+        let signal: T = &[("highway", "traffic_signals"), ("crossing", "traffic_signals")];
+        let (r, _) = net(&[(1, &[1, 2, 3], res), (2, &[4, 2, 5], res)], &pts, &[(2, signal)], &[]);
+        let crossings: Vec<(&str, &str, f64, bool)> = r
+            .streets
+            .iter()
+            .flat_map(|s| s.crossings.iter().map(move |c| (s.id.as_str(), c.id.as_str(), c.at, c.signal)))
+            .collect();
+        // 6.5 m carriageways: 3.25 m to the other kerb, 2 m half crossing, 1 m clear.
+        assert_eq!(
+            crossings,
+            [
+                ("road_w1_1", "crossing_n2_1", 43.75, true),
+                ("road_w1_2", "crossing_n2_2", 6.25, true),
+                ("road_w2_1", "crossing_n2_3", 43.75, true),
+                ("road_w2_2", "crossing_n2_4", 6.25, true),
+            ]
+        );
+        assert_eq!(r.signals.len(), 1);
+        let heads: Vec<(&str, Vec<&str>, Vec<&str>)> = r.signals[0]
+            .heads
+            .iter()
+            .map(|h| {
+                (
+                    h.id.as_str(),
+                    h.vehicles.iter().map(|a| a.street.as_str()).collect(),
+                    h.crossings.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                ("signal_n2_a_vehicles", vec!["road_w1_1", "road_w1_2"], vec![]),
+                ("signal_n2_a_walk", vec![], vec!["crossing_n2_3", "crossing_n2_4"]),
+                ("signal_n2_b_vehicles", vec!["road_w2_1", "road_w2_2"], vec![]),
+                ("signal_n2_b_walk", vec![], vec!["crossing_n2_1", "crossing_n2_2"]),
+            ]
+        );
+    }
+
+    /// Signals 10 m before a junction signal the junction; signals mid-block make a signalised
+    /// crossing; a one-way street leaving the junction has no approach; a crossing footway that
+    /// shares no node with the road crosses it where the lines cross; a footway meeting a road
+    /// without crossing tags is noted.
+    #[test]
+    fn signals_near_junctions_crossing_ways_and_one_way_approaches() {
+        let pts = [
+            (1, -100.0, 0.0),
+            (2, -10.0, 0.0),
+            (3, 0.0, 0.0),
+            (4, 100.0, 0.0),
+            (5, 0.0, -60.0),
+            (6, 0.0, 60.0),
+            (7, 60.0, 0.0),
+        ];
+        let pts = [&pts[..], &[(20, -50.0, -10.0), (21, -50.0, 10.0), (30, 30.0, -20.0), (31, 80.0, 20.0)]].concat();
+        let primary: T = &[("highway", "primary")];
+        let oneway: T = &[("highway", "tertiary"), ("oneway", "yes")];
+        let ts: T = &[("highway", "traffic_signals")];
+        let crossing: T = &[("highway", "footway"), ("footway", "crossing"), ("crossing", "zebra")];
+        let footway: T = &[("highway", "footway")];
+        let (r, notes) = net(
+            &[(1, &[1, 2, 3, 7, 4], primary), (2, &[5, 3, 6], oneway)],
+            &pts,
+            &[(2, ts), (7, ts)],
+            &[(10, &[20, 21], crossing), (11, &[30, 7, 31], footway)],
+        );
+        assert_eq!(r.junctions.len(), 1);
+        let ids: Vec<&str> = r.signals.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["signal_n3", "signal_crossing_n7"]);
+        // The one-way street leaving the junction northwards has no approach; the one arriving has.
+        let approaches: Vec<&str> =
+            r.signals[0].heads.iter().flat_map(|h| &h.vehicles).map(|a| a.street.as_str()).collect();
+        assert_eq!(approaches, ["road_w1_1", "road_w1_2", "road_w2_1"]);
+        // The zebra footway crosses road_w1_1 at x = -50, 50 m along; square across, so 4 m wide.
+        let w11 = street(&r, "road_w1_1");
+        assert_eq!(w11.crossings.len(), 1);
+        let c = &w11.crossings[0];
+        assert_eq!((c.id.as_str(), c.at, c.width, c.signal), ("crossing_w10", 50.0, 4.0, false));
+        // Node 7, mid-block signals: a signalised crossing, 60 m along road_w1_2, run by its own
+        // signal. The footway through it at an angle widens it.
+        let c = &street(&r, "road_w1_2").crossings[0];
+        assert_eq!((c.id.as_str(), c.at, c.signal), ("crossing_n7", 60.0, true));
+        assert!(c.width > 4.0, "{c:?}");
+        assert!(notes.assumed.keys().all(|k| !k.contains("a footway meets a road")), "node 7 is a crossing");
+        // A footway meeting the road at a plain node is noted.
+        let pts2 = [(1, 0.0, 0.0), (2, 50.0, 0.0), (3, 100.0, 0.0), (4, 50.0, -20.0)];
+        let res: T = &[("highway", "residential")];
+        let (_, notes) = net(&[(1, &[1, 2, 3], res)], &pts2, &[], &[(9, &[4, 2], footway)]);
+        assert!(
+            notes
+                .assumption_lines()
+                .iter()
+                .any(|l| l.contains("a footway meets a road") && l.contains("way 9 at node 2"))
+        );
+    }
+
+    #[test]
+    fn class_defaults_roundabouts_tunnels_and_living_streets() {
+        let pts = [(1, 0.0, 0.0), (2, 50.0, 0.0), (3, 50.0, 50.0), (4, 0.0, 50.0), (5, 200.0, 0.0), (6, 260.0, 0.0)];
+        let (r, notes) = net(
+            &[
+                (1, &[1, 2, 3, 4, 1], &[("highway", "secondary"), ("junction", "roundabout")]),
+                (2, &[5, 6], &[("highway", "service"), ("tunnel", "yes")]),
+                (3, &[2, 5], &[("highway", "living_street"), ("width", "5"), ("maxspeed", "15")]),
+            ],
+            &pts,
+            &[],
+            &[],
+        );
+        let ring = street(&r, "road_w1_1");
+        assert_eq!((ring.one_way, ring.lanes, ring.speed_limit), (true, 2, 50.0));
+        let living = street(&r, "road_w3_1");
+        assert_eq!((living.one_way, living.lanes, living.carriageway, living.speed_limit), (false, 2, 5.0, 15.0));
+        assert!(r.streets.iter().all(|s| !s.id.starts_with("road_w2_")));
+        assert!(notes.skipped.iter().any(|s| s.contains("way 2: a road in a tunnel")), "{notes:?}");
+        // The roundabout's closing node is a junction with both its ends; node 2 joins the living street.
+        let ids: Vec<&str> = r.junctions.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["junction_n1", "junction_n2"]);
+    }
 }

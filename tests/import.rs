@@ -457,6 +457,10 @@ fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
         stdout.contains("5 street(s) with 7 crossing(s), 2 junction(s), 2 signal(s) (timings estimated)"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("  assumed: signal timings ESTIMATED (OpenStreetMap has none): signalised junctions"),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = unitwin(&["check", "roads.ron"], tmp.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("5 street(s)"), "{stdout}");

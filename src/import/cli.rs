@@ -93,6 +93,10 @@ pub fn run(format: ImportFormat) -> ExitCode {
         return ExitCode::from(1);
     }
     let mut summary = vec![summary_line(&args.file, &out, &imported)];
+    // The signal plans are invented, not read: say so where the user looks.
+    for a in imported.summary.assumptions.iter().filter(|a| a.starts_with("signal timings ESTIMATED")) {
+        summary.push(format!("  assumed: {a}"));
+    }
     for s in imported.summary.skipped.iter().take(10) {
         summary.push(format!("  skipped: {s}"));
     }

@@ -1,5 +1,5 @@
 //! Assembling a simulation app from a built twin: the schedule, the twin's resources, and one
-//! plugin per concern (commands, crowd, metrics, draw data). Headless or under a viewer alike.
+//! plugin per concern (commands, traffic, crowd, metrics, draw data). Headless or under a viewer alike.
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use crate::metrics::MetricsPlugin;
 use crate::scene::Diagnostics;
 use crate::schedule::{SchedulePlugin, SimClock, SimSeed, SimThreads, available_cores};
 use crate::space::SpaceRes;
+use crate::traffic::{TrafficNet, TrafficPlugin};
 use crate::twin::Twin;
 
 /// Most worker threads a run may ask for.
@@ -92,6 +93,7 @@ pub fn insert_simulation(app: &mut App, twin: &Twin, options: &RunOptions) -> Re
         .insert_resource(twin.nav.clone())
         .insert_resource(twin.scenario.clone())
         .insert_resource(TimedCommands(twin.scenario.timed.clone()))
+        .insert_resource(TrafficNet(twin.traffic.clone()))
         .insert_resource(TwinInfo {
             name: scene.unit.name.clone(),
             origin: (scene.unit.origin.lat, scene.unit.origin.lon),
@@ -99,7 +101,7 @@ pub fn insert_simulation(app: &mut App, twin: &Twin, options: &RunOptions) -> Re
     if let Some(replay) = &options.replay {
         app.insert_resource(replay.clone());
     }
-    app.add_plugins((SchedulePlugin, CommandPlugin, CrowdPlugin, MetricsPlugin, DrawPlugin));
+    app.add_plugins((SchedulePlugin, CommandPlugin, TrafficPlugin, CrowdPlugin, MetricsPlugin, DrawPlugin));
     let problems = &app.world().resource::<Populations>().problems;
     if !problems.is_empty() {
         let src = &twin.loaded.source;

@@ -1,6 +1,6 @@
 //! unitwin: a digital-twin spatial simulation engine for urban minimum management units.
 //! Layers, each importing only those before it (checked by `tests/architecture.rs`):
-//! geom, ids, schedule → scene → space → nav → command → twin → crowd → metrics → draw → app →
+//! geom, ids, schedule → scene → space → nav → command → traffic → twin → crowd → metrics → draw → app →
 //! report → runner → bench → import → cli.
 
 pub mod geom;
@@ -13,6 +13,7 @@ pub mod space;
 pub mod nav;
 
 pub mod command;
+pub mod traffic;
 pub mod twin;
 
 pub mod crowd;

@@ -87,6 +87,9 @@ pub struct SimControl {
     pub finished: bool,
     /// Everyone who was ever going to come has come and gone (set by the crowd before `Advance`).
     pub everyone_left: bool,
+    /// Vehicles are on the road or still to come (set by the traffic before `Advance`): the run
+    /// goes on to its end time.
+    pub vehicles_active: bool,
 }
 
 /// How many agent batches a step processes at once. Results never depend on it: every parallel
@@ -184,5 +187,5 @@ fn run_sim_step(world: &mut World) {
 fn advance_clock(mut clock: ResMut<SimClock>, mut control: ResMut<SimControl>) {
     clock.step += 1;
     let now = clock.now();
-    control.finished = control.everyone_left || now >= clock.until - 1e-9;
+    control.finished = (control.everyone_left && !control.vehicles_active) || now >= clock.until - 1e-9;
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The modules of `src/`, bottom first. A module may import only modules before it.
-const LAYERS: [&str; 17] = [
-    "geom", "ids", "schedule", "scene", "space", "nav", "command", "twin", "crowd", "metrics", "draw", "app", "report",
+const LAYERS: [&str; 18] = [
+    "geom", "ids", "schedule", "scene", "space", "nav", "command", "traffic", "twin", "crowd", "metrics", "draw", "app", "report",
     "runner", "bench", "import", "cli",
 ];
 

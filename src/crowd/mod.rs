@@ -1,6 +1,7 @@
 //! Pedestrians: agent components, placement and arrivals, exit choice, steering and movement.
 //! The operational model is the collision-free speed model (Tordeux, Chraibi, Seyfried 2016).
 
+pub mod crossing;
 pub mod model;
 pub mod motion;
 pub mod route;
@@ -137,8 +138,15 @@ impl Plugin for CrowdPlugin {
             .init_resource::<model::ModelParams>()
             .init_resource::<route::Routing>()
             .init_resource::<motion::StairGates>()
+            // Without traffic every crossing is open (these are the traffic plugin's, if present).
+            .init_resource::<crate::traffic::TrafficNet>()
+            .init_resource::<crate::traffic::CrossingMap>()
+            .init_resource::<crate::traffic::CrossingGates>()
+            .init_resource::<crate::traffic::CrossingOccupancy>()
+            .init_resource::<crate::traffic::CrossingStats>()
             .add_systems(SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
-            .add_systems(SimStep, build_snapshot.in_set(SimSystems::Snapshot))
+            .add_systems(SimStep, (build_snapshot, crossing::observe_crossings).chain().in_set(SimSystems::Snapshot))
+            .add_systems(SimStep, crossing::record_crossing_entries.in_set(SimSystems::Count))
             .add_systems(SimStep, (route::follow_crowd, route::choose_exits).chain().in_set(SimSystems::Route))
             .add_systems(SimStep, model::steer.in_set(SimSystems::Steer))
             .add_systems(SimStep, motion::advance.in_set(SimSystems::Move))

@@ -12,6 +12,9 @@ use crate::ids::{DoorId, LevelId, PortalId};
 use crate::nav::{CellSource, Navigation};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
 use crate::space::{LevelSpace, Space, SpaceRes};
+use crate::traffic::{CrossingGates, CrossingMap};
+
+use super::crossing::KerbWait;
 
 pub fn advance(
     clock: Res<SimClock>,
@@ -20,12 +23,15 @@ pub fn advance(
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
     populations: Res<Populations>,
-    mut agents: Query<(&AgentId, &Walker, &mut Body, &mut Velocity, &mut Plan)>,
+    crossings: Res<CrossingMap>,
+    gates: Res<CrossingGates>,
+    mut agents: Query<(&AgentId, &Walker, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
 ) {
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
-    let (space, nav, populations) = (&space.0, &*nav, &*populations);
-    type Item<'a> = (&'a AgentId, &'a Walker, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>);
-    for_each_agent!(agents, *threads, |(id, walker, mut body, mut velocity, mut plan): Item<'_>| {
+    let (space, nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
+    type Item<'a> = (&'a AgentId, &'a Walker, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>, Mut<'a, KerbWait>);
+    for_each_agent!(agents, *threads, |(id, walker, mut body, mut velocity, mut plan, mut wait): Item<'_>| {
+        wait.held = false;
         let legs = &populations.get(walker.population).plan.legs;
         body.prev = body.pos;
         match plan.activity {
@@ -65,6 +71,14 @@ pub fn advance(
                 }
                 if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
                     body.pos = body.prev; // a blocked zone is not entered
+                }
+                // A crossing is entered only when its gate lets this walker through in time.
+                if let Some(c) = crossings.near(body.level, body.pos) {
+                    if crossings.inside(c, body.pos) && !crossings.inside(c, body.prev) && !gates.allows(c, walker.v0) {
+                        body.pos = body.prev;
+                        wait.held = true;
+                        wait.waited += dt as f32;
+                    }
                 }
                 // Walls and blocked zones take away the motion they stop (it matters for inertial models).
                 velocity.0 = (body.pos - body.prev) / dt;

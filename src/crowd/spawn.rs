@@ -233,6 +233,7 @@ pub fn spawn_agents(
                 },
                 Velocity::default(),
                 super::Stalled::default(),
+                super::crossing::KerbWait::default(),
                 Plan { activity, leg: 0, target: plan.legs[0].target },
             ));
             if let Some(group) = group {

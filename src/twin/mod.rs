@@ -49,6 +49,8 @@ pub struct Twin {
     pub space: Space,
     pub nav: Navigation,
     pub scenario: Scenario,
+    /// Roads, signals and vehicle demand.
+    pub traffic: std::sync::Arc<crate::traffic::Network>,
 }
 
 impl Twin {
@@ -73,6 +75,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
     let (scene, src) = (&loaded.scene, &loaded.source);
     let space = space::build_space(scene, src, &pre, &mut diags);
     let geometry = check_geometry(scene, src, &space, &pre, &mut diags);
+    let traffic = crate::traffic::network::build(scene, src, &space, &mut diags);
     if !diags.is_empty() {
         return Err(diags.sorted());
     }
@@ -131,7 +134,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
         measurements,
         timed,
     };
-    Ok(Twin { space, nav, scenario, loaded })
+    Ok(Twin { space, nav, scenario, loaded, traffic: std::sync::Arc::new(traffic) })
 }
 
 fn action_target(action: &Action) -> &str {

@@ -81,6 +81,8 @@ pub const SIDEWALK_WIDTH: f64 = 2.0;
 pub const CROSSING_WIDTH: f64 = 4.0;
 /// Widest crossing written (an angled footway widens its crossing), m.
 pub const MAX_CROSSING_WIDTH: f64 = 20.0;
+/// How far (m) a crossing reaches beyond a junction's box (where the vehicle network cuts lanes back).
+pub const BOX_CLEAR: f64 = 0.5;
 /// Radius of a junction whose street ends coincide at one node, m.
 pub const JUNCTION_RADIUS: f64 = 0.5;
 /// Road pieces shorter than this (m) are dropped, or merge the junctions at their ends.
@@ -453,6 +455,29 @@ pub fn build(
             *uses.entry(*n).or_default() += 1;
         }
     }
+    // A way that comes back to a node (a closed way, a loop) would give a street that starts and
+    // ends at one junction: the node nearest the middle of such a piece is made a junction too.
+    for (way, _) in &roads {
+        let mut start = 0;
+        for i in 1..way.nodes.len() {
+            let n = way.nodes[i];
+            if i == way.nodes.len() - 1 || uses[&n] >= 2 {
+                if way.nodes[start] == n && i > start + 1 {
+                    let run = &way.nodes[start..=i];
+                    let mut at = vec![0.0];
+                    for w in run.windows(2) {
+                        at.push(at[at.len() - 1] + v(nodes[&w[0]]).distance(v(nodes[&w[1]])));
+                    }
+                    let half = at[at.len() - 1] / 2.0;
+                    let mid = (1..run.len() - 1).min_by(|&a, &b| (at[a] - half).abs().total_cmp(&(at[b] - half).abs()));
+                    if let Some(k) = mid {
+                        uses.insert(run[k], 2);
+                    }
+                }
+                start = i;
+            }
+        }
+    }
     let is_junction = |n: &i64| uses.get(n).is_some_and(|&u| u >= 2);
 
     // Pieces.
@@ -515,6 +540,19 @@ pub fn build(
             )),
         }
     }
+    // A piece whose two ends are now in one (merged) junction would start and end there.
+    for p in pieces.iter_mut().filter(|p| p.keep) {
+        if let [Some(a), Some(b)] = p.ends
+            && find(&mut parent, a) == find(&mut parent, b)
+        {
+            p.keep = false;
+            notes.skip(format!(
+                "way {}: a road piece of {:.1} m with both ends in one junction (junctions merged across pieces under {MIN_PIECE} m), dropped",
+                roads[p.way].0.id,
+                p.length
+            ));
+        }
+    }
     let junction_nodes: Vec<i64> = parent.keys().copied().collect();
     let mut members: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for n in junction_nodes {
@@ -542,6 +580,25 @@ pub fn build(
         })
         .collect();
     let root_of = |n: i64| jroot.get(&n).copied();
+    // How far the vehicle network cuts each street back from its junctions (as `traffic::network`
+    // does: half the widest other carriageway there plus 0.5 m, at most 0.4 of the street).
+    let trims: BTreeMap<usize, [f64; 2]> = pieces
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.keep)
+        .map(|(pi, p)| {
+            let trim = |e: usize| -> f64 {
+                let Some(r) = p.ends[e].and_then(root_of) else { return 0.0 };
+                let widest = arms[&r]
+                    .iter()
+                    .filter(|a| a.0 != pi)
+                    .map(|a| roads[pieces[a.0].way].1.carriageway / 2.0)
+                    .fold(0.0, f64::max);
+                (widest + 0.5).min(0.4 * p.length)
+            };
+            (pi, [trim(0), trim(1)])
+        })
+        .collect();
     let mut junctions: Vec<Junction> = Vec::new();
     let mut junction_index: BTreeMap<i64, usize> = BTreeMap::new();
     for (&root, list) in &arms {
@@ -756,7 +813,7 @@ pub fn build(
             };
             let mut k = 0;
             for (pi, e) in chosen {
-                let setback = if list.len() == 2 { width / 2.0 + 0.5 } else { clear(pi) + width / 2.0 + 1.0 };
+                let setback = clear(pi) + width / 2.0 + 1.0;
                 let p = &pieces[pi];
                 if setback + width / 2.0 > p.length {
                     notes.skip(format!(
@@ -787,7 +844,34 @@ pub fn build(
     // One crossing per place: overlapping ones on a street are left out (the first is kept).
     let mut by_piece: BTreeMap<usize, Vec<Planned>> = BTreeMap::new();
     let mut used_ids: BTreeSet<String> = BTreeSet::new();
-    for c in planned {
+    for mut c in planned {
+        // Not inside a junction's box, where lanes are cut back: widened to reach past it.
+        let length = pieces[c.piece].length;
+        let [ta, tb] = trims[&c.piece];
+        let (lo, hi) = (ta, length - tb);
+        let before = ((c.at - c.width / 2.0).max(0.0), (c.at + c.width / 2.0).min(length));
+        let (mut enter, mut leave) = before;
+        if leave < lo + BOX_CLEAR {
+            leave = lo + BOX_CLEAR;
+        }
+        if enter > hi - BOX_CLEAR {
+            enter = hi - BOX_CLEAR;
+        }
+        let (enter, leave) = (enter.max(0.0), leave.min(length));
+        if leave - enter < 0.5 || leave - enter > 50.0 || leave <= lo + 0.1 || enter >= hi - 0.1 {
+            notes.skip(format!(
+                "{}: crossing '{}' does not fit between the junction boxes of its street ({length:.1} m long)",
+                c.label, c.id
+            ));
+            continue;
+        }
+        if (enter, leave) != before {
+            notes.assume(
+                format!("a crossing inside a junction's box (where lanes are cut back) is widened to reach {BOX_CLEAR} m beyond it"),
+                c.id.clone(),
+            );
+        }
+        (c.at, c.width) = ((enter + leave) / 2.0, leave - enter);
         let list = by_piece.entry(c.piece).or_default();
         if let Some(other) = list.iter_mut().find(|o| (o.at - c.at).abs() < (o.width + c.width) / 2.0) {
             other.signal |= c.signal;
@@ -814,7 +898,7 @@ pub fn build(
             .map(|c| Crossing {
                 id: c.id,
                 at: (c.at.clamp(0.0, p.length) * 1000.0).floor() / 1000.0,
-                width: (c.width.clamp(0.5, MAX_CROSSING_WIDTH) * 100.0).round() / 100.0,
+                width: (c.width.clamp(0.5, 50.0) * 100.0).round() / 100.0,
                 signal: c.signal,
             })
             .collect();

@@ -29,15 +29,19 @@
 //! Network: a way is split at every node it shares with another road way (or visits twice); each
 //! such node becomes a `Junction` (`junction_n<node>`, radius [`JUNCTION_RADIUS`], the street ends
 //! coincide with it). Street ids are `road_w<way>_<k>` (k-th piece along the way). Pieces shorter
-//! than [`MIN_PIECE`] are dropped; a short piece between two junctions merges them into one.
-//! Street ends that join no junction are where vehicles enter and leave the scene.
+//! than [`MIN_PIECE`] are dropped; a short piece between two junctions merges them into one. A way
+//! that comes back to a node (a roundabout) is also split at the node nearest its middle, so that
+//! no street starts and ends at one junction. Street ends that join no junction are where vehicles
+//! enter and leave the scene.
 //!
 //! Crossings (`crossing_n<node>`, [`CROSSING_WIDTH`] wide unless the crossing way has a `width`):
 //! road nodes with `highway=crossing` (`crossing=*` not `no`) or `highway=traffic_signals` away
 //! from junctions, and footways/paths with `footway|path|cycleway=crossing` where they meet a road
 //! (a shared node, else where they cross it). Signalised when `crossing=traffic_signals`,
 //! `crossing:signals=yes` or `highway=traffic_signals`. A crossing at a junction node is placed on
-//! each of the junction's streets, just clear of the other carriageways.
+//! each of the junction's streets, just clear of the other carriageways; a crossing that would lie
+//! inside a junction's box (where the vehicle network cuts lanes back: half the widest other
+//! carriageway + 0.5 m) is widened to reach [`BOX_CLEAR`] m past it.
 //!
 //! Signals (timings ESTIMATED, OpenStreetMap has none; see [`JUNCTION_PLAN`], [`CROSSING_PLAN`]):
 //! a `highway=traffic_signals` node at a junction of three or more street ends, or within
@@ -599,6 +603,15 @@ pub fn build(
             (pi, [trim(0), trim(1)])
         })
         .collect();
+    let end_tree: RTree<GeomWithData<[f64; 2], (usize, usize)>> = RTree::bulk_load(
+        pieces
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.keep)
+            .flat_map(|(pi, p)| [(pi, 0, p.points[0]), (pi, 1, p.points[p.points.len() - 1])])
+            .map(|(pi, e, q)| GeomWithData::new(q, (pi, e)))
+            .collect(),
+    );
     let mut junctions: Vec<Junction> = Vec::new();
     let mut junction_index: BTreeMap<i64, usize> = BTreeMap::new();
     for (&root, list) in &arms {
@@ -613,7 +626,24 @@ pub fn build(
                 v(end).distance(v(at))
             })
             .fold(0.0, f64::max);
-        let radius = ((reach + JUNCTION_RADIUS) * 100.0).ceil() / 100.0;
+        // Street ends of other junctions (or none) must stay out of reach.
+        let own: BTreeSet<(usize, usize)> = list.iter().copied().collect();
+        let foreign = end_tree
+            .locate_within_distance(at, (reach + JUNCTION_RADIUS + 0.01).powi(2))
+            .filter(|g| !own.contains(&g.data))
+            .map(|g| v(*g.geom()).distance(v(at)))
+            .fold(f64::INFINITY, f64::min);
+        let mut radius = ((reach + JUNCTION_RADIUS) * 100.0).ceil() / 100.0;
+        if foreign <= radius {
+            radius = (((reach + foreign) / 2.0) * 1000.0).floor() / 1000.0;
+            if radius < reach {
+                notes.assume(
+                    "another street's end lies as close to this junction as its own streets' ends: the vehicle network may join it here",
+                    format!("junction_n{root}"),
+                );
+                radius = reach.max(0.001);
+            }
+        }
         if group.len() > 1 {
             notes.assume(
                 format!("junctions joined by road pieces under {MIN_PIECE} m are one junction at their centre"),

@@ -12,8 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::app::{RunOptions, headless_app};
 use crate::command::{CommandLog, CommandScript, SCRIPT_VERSION};
 use crate::crowd::Census;
-use crate::metrics::{FrameSink, Measurements, Recorder, record_frame};
-use crate::report::{OutputError, RunRecord, Staging, Summary, TrajectoryWriter};
+use crate::metrics::{FrameSink, Measurements, Recorder, VehicleRecorder, VehicleSink, record_frame};
+use crate::report::{OutputError, RunRecord, Staging, Summary, TrafficSummary, TrajectoryWriter, VehicleCsvWriter};
+use crate::traffic::{CrossingStats, SignalStates, TrafficNet, TrafficStats, Vehicles};
 use crate::scene::Diagnostics;
 use crate::schedule::{SimClock, SimControl};
 use crate::twin::Twin;
@@ -31,6 +32,8 @@ pub struct RunOutcome {
     pub measurements: Measurements,
     pub commands: CommandLog,
     pub everyone_left: bool,
+    /// The traffic section of the summary (absent without streets).
+    pub traffic: Option<TrafficSummary>,
     pub frames: u64,
     /// The first error the frame sink returned.
     pub sink_error: Option<std::io::Error>,
@@ -40,6 +43,11 @@ pub struct RunOutcome {
 impl Run {
     pub fn new(twin: &Twin, options: &RunOptions) -> Result<Run, Diagnostics> {
         Ok(Run { app: headless_app(twin, options)?, started: Instant::now() })
+    }
+
+    /// Where recorded vehicle frames go (`vehicles.csv`); set before the first step.
+    pub fn record_vehicles_to(&mut self, sink: Box<dyn VehicleSink>) {
+        self.app.world_mut().resource_mut::<VehicleRecorder>().sink = Some(sink);
     }
 
     /// Where recorded frames go (a trajectory file); set before the first step.
@@ -107,7 +115,25 @@ impl Run {
             sink_error.get_or_insert(e);
         }
         let frames = recorder.frames;
+        let mut vehicle_recorder = world.resource_mut::<VehicleRecorder>();
+        let vehicle_error = vehicle_recorder.error.take();
+        if let Some(mut sink) = vehicle_recorder.sink.take()
+            && let Err(e) = sink.finish()
+        {
+            sink_error.get_or_insert(e);
+        }
+        if let Some(e) = vehicle_error {
+            sink_error.get_or_insert(e);
+        }
+        let traffic = TrafficSummary::collect(
+            &world.resource::<TrafficNet>().0,
+            world.resource::<TrafficStats>(),
+            world.resource::<CrossingStats>(),
+            world.resource::<SignalStates>(),
+            world.resource::<Vehicles>().count() as u32,
+        );
         RunOutcome {
+            traffic,
             clock: *world.resource::<SimClock>(),
             census: world.resource::<Census>().clone(),
             measurements: world.remove_resource::<Measurements>().unwrap_or_else(|| Measurements::new(&[])),
@@ -182,6 +208,12 @@ impl FolderRun {
         let writer = TrajectoryWriter::new(file, &twin.scene().unit.name, request.options.seed, framerate)
             .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
         run.record_to(Box::new(writer));
+        if twin.traffic.has_vehicles() {
+            let path = staging.path("vehicles.csv");
+            let file = staging.create("vehicles.csv")?;
+            let writer = VehicleCsvWriter::new(file, &twin.traffic).map_err(|e| OutputError::Io(path, e))?;
+            run.record_vehicles_to(Box::new(writer));
+        }
         Ok(FolderRun { run, staging, request: request.clone(), traj_path })
     }
 
@@ -211,6 +243,7 @@ impl FolderRun {
             &outcome.measurements,
             &outcome.commands,
             outcome.everyone_left,
+            outcome.traffic.clone(),
         );
         staging.write("summary.json", summary.to_json().as_bytes())?;
         staging.write("commands.ron", command_script(twin, &outcome.commands).to_ron().as_bytes())?;

@@ -36,7 +36,7 @@ pub enum Command {
         #[arg(required = true)]
         scenes: Vec<PathBuf>,
     },
-    /// Run a scene headless and write trajectories.txt, summary.json, run.ron and commands.ron.
+    /// Run a scene headless and write trajectories.txt, vehicles.csv (with vehicles), summary.json, run.ron and commands.ron.
     Run {
         scene: PathBuf,
         /// Replay the commands of an earlier run (its commands.ron) instead of the scene's timed events.
@@ -351,10 +351,24 @@ fn run(args: RunArgs) -> ExitCode {
                     p.t
                 );
             }
+            if let Some(t) = &s.traffic
+                && t.vehicles_spawned + t.vehicles_on_road > 0
+            {
+                say!(
+                    "  vehicles: {} came, {} left, {} on the road; mean delay {}; {} red-light violations, {} conflicts with pedestrians",
+                    t.vehicles_spawned,
+                    t.vehicles_arrived,
+                    t.vehicles_on_road,
+                    t.mean_trip_delay.map_or("-".into(), |d| format!("{d:.1} s")),
+                    t.red_light_violations,
+                    t.conflicts
+                );
+            }
             if !s.events.is_empty() {
                 say!("  commands applied: {} (see commands.ron)", s.events.len());
             }
-            say!("  wrote {}/{{trajectories.txt, summary.json, run.ron, commands.ron}}", result.out_dir.display());
+            let vehicles = if result.out_dir.join("vehicles.csv").exists() { "vehicles.csv, " } else { "" };
+            say!("  wrote {}/{{trajectories.txt, {vehicles}summary.json, run.ron, commands.ron}}", result.out_dir.display());
             ExitCode::SUCCESS
         }
         Err(RunError::Scene(diags)) => {

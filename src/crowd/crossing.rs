@@ -3,11 +3,11 @@
 
 use bevy::prelude::*;
 
-use super::{AgentId, Body, Velocity};
-use crate::traffic::{CrossingMap, CrossingOccupancy, CrossingStats, TrafficNet};
+use super::{AgentId, Body, Velocity, Walker};
+use crate::traffic::{CrossingGates, CrossingMap, CrossingOccupancy, CrossingStats, TrafficNet};
 
-/// Seconds this agent has been held at a crossing's kerb since it last stepped onto one, and
-/// whether it was held during the last step.
+/// Seconds this agent has stood at a crossing's kerb while it was closed to them, and whether
+/// its own step onto the crossing was held back during the last step.
 #[derive(Component, Clone, Copy, Debug, Default)]
 pub struct KerbWait {
     pub waited: f32,
@@ -44,21 +44,32 @@ pub fn observe_crossings(
     occupancy.on.sort_by_key(|&(c, id, _)| (c, id));
 }
 
-/// Records who stepped onto a crossing during this step, and how long they had waited.
+/// Counts the time each pedestrian at a crossing's kerb is kept off it (by the light or by
+/// vehicles), and records who stepped on during this step and how long they had waited.
 pub fn record_crossing_entries(
+    clock: Res<crate::schedule::SimClock>,
     map: Res<CrossingMap>,
+    gates: Res<CrossingGates>,
     mut stats: ResMut<CrossingStats>,
-    mut agents: Query<(&AgentId, &Body, &mut KerbWait)>,
+    mut agents: Query<(&AgentId, &Body, &Walker, &mut KerbWait)>,
 ) {
     if map.is_empty() {
         return;
     }
+    let dt = clock.dt as f32;
     let mut entries: Vec<(u32, u32, f32)> = Vec::new();
-    for (id, body, mut wait) in agents.iter_mut() {
-        let Some(c) = map.near(body.level, body.pos) else { continue };
-        if map.inside(c, body.pos) && !map.inside(c, body.prev) {
-            entries.push((id.0, c, wait.waited));
+    for (id, body, walker, mut wait) in agents.iter_mut() {
+        let Some(c) = map.near(body.level, body.pos) else {
             wait.waited = 0.0;
+            continue;
+        };
+        if map.inside(c, body.pos) {
+            if !map.inside(c, body.prev) {
+                entries.push((id.0, c, wait.waited));
+            }
+            wait.waited = 0.0;
+        } else if !gates.allows(c, walker.v0) {
+            wait.waited += dt;
         }
     }
     entries.sort_by_key(|e| e.0);

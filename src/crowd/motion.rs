@@ -77,7 +77,6 @@ pub fn advance(
                     if crossings.inside(c, body.pos) && !crossings.inside(c, body.prev) && !gates.allows(c, walker.v0) {
                         body.pos = body.prev;
                         wait.held = true;
-                        wait.waited += dt as f32;
                     }
                 }
                 // Walls and blocked zones take away the motion they stop (it matters for inertial models).

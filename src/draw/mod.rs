@@ -192,6 +192,46 @@ pub struct DrawAgents {
     pub agents: Vec<DrawAgent>,
 }
 
+/// One vehicle at the end of a step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DrawVehicle {
+    pub id: u32,
+    pub kind: crate::scene::VehicleKind,
+    /// Centre of the body, world coordinates (z: the road surface).
+    pub centre: WorldPoint,
+    /// Unit direction of travel (x, y).
+    pub heading: [f64; 2],
+    pub length: f64,
+    pub width: f64,
+    /// m/s
+    pub speed: f64,
+    /// Braking harder than its comfortable deceleration, or standing.
+    pub braking: bool,
+    pub parked: bool,
+}
+
+/// A signal head's stop line or crossing, with its light now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawSignalHead {
+    pub signal: String,
+    pub head: String,
+    pub light: crate::traffic::Light,
+    /// Stop lines across lanes, as segments in world coordinates.
+    pub stop_lines: Vec<[WorldPoint; 2]>,
+    /// The crossings it controls (their ids).
+    pub crossings: Vec<String>,
+}
+
+/// Vehicles (sorted by id) and signal heads at the end of the latest step.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct DrawTraffic {
+    pub step: u64,
+    pub vehicles: Vec<DrawVehicle>,
+    pub heads: Vec<DrawSignalHead>,
+    /// Lanes and turns' centre lines with their direction of travel (static).
+    pub lanes: Vec<Vec<WorldPoint>>,
+}
+
 /// Edge of the cells local density is counted in, m; the density is taken over 3 × 3 cells.
 pub const DENSITY_CELL: f64 = 0.5;
 
@@ -464,7 +504,11 @@ impl Plugin for DrawPlugin {
         app.init_resource::<DrawTwin>()
             .init_resource::<DrawAgents>()
             .init_resource::<DensityGrid>()
-            .add_systems(SimStep, (refresh_twin, publish_agents).chain().in_set(SimSystems::Publish));
+            .init_resource::<DrawTraffic>()
+            .init_resource::<crate::traffic::TrafficNet>()
+            .init_resource::<crate::traffic::Vehicles>()
+            .init_resource::<crate::traffic::SignalStates>()
+            .add_systems(SimStep, (refresh_twin, publish_agents, publish_traffic).chain().in_set(SimSystems::Publish));
     }
 }
 
@@ -522,4 +566,63 @@ fn publish_agents(
     for level in &mut grid.levels {
         level.clear();
     }
+}
+
+fn publish_traffic(
+    clock: Res<SimClock>,
+    net: Res<crate::traffic::TrafficNet>,
+    vehicles: Res<crate::traffic::Vehicles>,
+    signals: Res<crate::traffic::SignalStates>,
+    mut out: ResMut<DrawTraffic>,
+) {
+    let net = &*net.0;
+    if net.links.is_empty() {
+        return;
+    }
+    let out = &mut *out;
+    out.step = clock.step;
+    if out.lanes.is_empty() {
+        out.lanes = net.links.iter().map(|l| l.line.points.iter().map(|p| [p.x, p.y, l.z]).collect()).collect();
+        out.heads = net
+            .heads
+            .iter()
+            .map(|h| DrawSignalHead {
+                signal: net.signals[h.signal as usize].id.clone(),
+                head: h.id.clone(),
+                light: crate::traffic::Light::Red,
+                stop_lines: h
+                    .stop_lines
+                    .iter()
+                    .map(|&(l, s)| {
+                        let link = &net.links[l as usize];
+                        let (p, dir) = link.at(s);
+                        let n = dir.perp() * (link.width / 2.0);
+                        [[p.x - n.x, p.y - n.y, link.z], [p.x + n.x, p.y + n.y, link.z]]
+                    })
+                    .collect(),
+                crossings: h.crossings.iter().map(|&c| net.crossings[c as usize].id.clone()).collect(),
+            })
+            .collect();
+    }
+    for (i, head) in out.heads.iter_mut().enumerate() {
+        head.light = signals.heads.get(i).map_or(crate::traffic::Light::Red, |h| h.light);
+    }
+    out.vehicles.clear();
+    out.vehicles.extend(vehicles.iter().map(|v| {
+        let p = net.params(v.kind);
+        let (front, dir) = v.pose(net);
+        let centre = front - bevy::math::DVec3::new(dir.x, dir.y, 0.0) * (p.length / 2.0);
+        DrawVehicle {
+            id: v.id,
+            kind: v.kind,
+            centre: [centre.x, centre.y, centre.z],
+            heading: [dir.x, dir.y],
+            length: p.length,
+            width: p.width,
+            speed: v.v,
+            braking: v.acc < -p.b || v.v < 0.1,
+            parked: v.state == crate::traffic::VehicleState::Parked,
+        }
+    }));
+    out.vehicles.sort_unstable_by_key(|v| v.id);
 }

@@ -28,6 +28,69 @@ pub struct FrameAgent {
     pub world: [f64; 3],
 }
 
+/// One vehicle in a recorded frame.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameVehicle {
+    pub id: u32,
+    pub kind: crate::scene::VehicleKind,
+    /// Front bumper in world coordinates (x, y, z).
+    pub world: [f64; 3],
+    /// Direction of travel, degrees counterclockwise from east (x).
+    pub heading: f64,
+    /// m/s
+    pub speed: f64,
+    /// The lane or turn it is on (index into the network's links).
+    pub link: u32,
+}
+
+/// Where recorded vehicle frames go (`vehicles.csv`).
+pub trait VehicleSink: Send + Sync {
+    /// The frame at time `t`, vehicles in id order.
+    fn frame(&mut self, t: f64, vehicles: &[FrameVehicle]) -> io::Result<()>;
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The vehicle sink of a run, if it records vehicles.
+#[derive(Resource, Default)]
+pub struct VehicleRecorder {
+    pub sink: Option<Box<dyn VehicleSink>>,
+    pub error: Option<io::Error>,
+    buffer: Vec<FrameVehicle>,
+}
+
+/// Records the vehicles at the start of the step, every `output_interval`.
+pub fn record_vehicles(
+    clock: Res<SimClock>,
+    net: Res<crate::traffic::TrafficNet>,
+    vehicles: Res<crate::traffic::Vehicles>,
+    mut recorder: ResMut<VehicleRecorder>,
+) {
+    if !clock.is_frame() || recorder.sink.is_none() || recorder.error.is_some() {
+        return;
+    }
+    let recorder = &mut *recorder;
+    recorder.buffer.clear();
+    recorder.buffer.extend(vehicles.iter().map(|v| {
+        let (p, dir) = v.pose(&net.0);
+        FrameVehicle {
+            id: v.id,
+            kind: v.kind,
+            world: [p.x, p.y, p.z],
+            heading: libm::atan2(dir.y, dir.x).to_degrees(),
+            speed: v.v,
+            link: v.link,
+        }
+    }));
+    recorder.buffer.sort_unstable_by_key(|v| v.id);
+    if let Some(sink) = recorder.sink.as_mut()
+        && let Err(e) = sink.frame(clock.now(), &recorder.buffer)
+    {
+        recorder.error = Some(e);
+    }
+}
+
 /// Where recorded frames go (a trajectory file, a replay buffer).
 pub trait FrameSink: Send + Sync {
     /// Frame `number` at time `t`, agents in id order.
@@ -148,8 +211,11 @@ pub struct MetricsPlugin;
 impl Plugin for MetricsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Recorder>()
+            .init_resource::<VehicleRecorder>()
             .init_resource::<Measurements>()
-            .add_systems(SimStep, record_frame.in_set(SimSystems::Measure))
+            .init_resource::<crate::traffic::TrafficNet>()
+            .init_resource::<crate::traffic::Vehicles>()
+            .add_systems(SimStep, (record_frame, record_vehicles).chain().in_set(SimSystems::Measure))
             .add_systems(SimStep, count_crossings.in_set(SimSystems::Count));
     }
 }

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The files a run folder may hold; `--force` replaces only folders holding nothing else.
-pub const RUN_FILES: [&str; 4] = ["trajectories.txt", "summary.json", "run.ron", "commands.ron"];
+pub const RUN_FILES: [&str; 5] = ["trajectories.txt", "vehicles.csv", "summary.json", "run.ron", "commands.ron"];
 
 /// How the first line of a run folder's `run.ron` starts.
 pub const RUN_RECORD_MARK: &str = "// unitwin run record";

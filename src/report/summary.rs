@@ -60,6 +60,9 @@ pub struct Summary {
     pub areas: Vec<AreaMonitor>,
     /// Commands applied (timed scene events and live commands), in order.
     pub events: Vec<EventRecord>,
+    /// Vehicles, approaches, crossings and signals; absent for a scene without streets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<super::TrafficSummary>,
     /// Spawned, on site and exited at every output frame.
     pub timeline: Vec<TimelineRow>,
 }
@@ -73,6 +76,7 @@ impl Summary {
         measurements: &Measurements,
         commands: &CommandLog,
         everyone_left: bool,
+        traffic: Option<super::TrafficSummary>,
     ) -> Self {
         let space = &twin.space;
         let mut exits: BTreeMap<String, u32> = space.exits().map(|(_, d)| (d.id.clone(), 0)).collect();
@@ -104,6 +108,7 @@ impl Summary {
                 .iter()
                 .map(|c| EventRecord { t: c.t, action: c.command.to_string(), origin: format!("{:?}", c.origin) })
                 .collect(),
+            traffic,
             timeline: measurements.timeline.clone(),
         }
     }

@@ -324,6 +324,20 @@ impl Network {
     pub fn has_vehicles(&self) -> bool {
         !self.flows.is_empty() || !self.parked.is_empty()
     }
+    /// A link's name for outputs: `street:forward:1` (lane 1 from the kerb) or `junction:turn:from>to`.
+    pub fn link_label(&self, link: u32) -> String {
+        match &self.links[link as usize].kind {
+            LinkKind::Lane { street, direction, slot, .. } => {
+                let way = if *direction == LaneDirection::Forward { "forward" } else { "backward" };
+                format!("{}:{way}:{slot}", self.streets[street.0 as usize].id)
+            }
+            LinkKind::Turn { junction, from, to, .. } => {
+                let name = |l: &u32| self.links[*l as usize].street().map_or("?", |s| self.streets[s.0 as usize].id.as_str());
+                format!("{}:turn:{}>{}", self.junctions[*junction as usize].id, name(from), name(to))
+            }
+        }
+    }
+
     /// Distance along a lane of `street` running `direction` for a centre-line distance `at`.
     pub fn lane_s(&self, street: StreetId, direction: LaneDirection, at: f64) -> f64 {
         let (a, b, len) = self.trims[street.index()];

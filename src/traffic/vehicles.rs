@@ -341,11 +341,13 @@ fn decide(
     let obstacle = |acc: &mut f64, d: f64| {
         *acc = acc.min(p.idm(v0, v, d, 0.0));
     };
-    // The vehicle ahead.
+    // The vehicle ahead: its rear's distance from our front, and its speed.
+    let (mut ahead_rear, mut ahead_v) = (f64::INFINITY, 0.0);
     let leader = vehicles.leader[slot as usize];
     if leader != NONE {
         let l = &vehicles.slots[leader as usize];
-        acc = acc.min(p.idm(v0, v, l.s - net.params(l.kind).length - veh.s, l.v));
+        (ahead_rear, ahead_v) = (l.s - net.params(l.kind).length - veh.s, l.v);
+        acc = acc.min(p.idm(v0, v, ahead_rear, l.v));
     } else {
         let (mut base, mut cur, mut first) = (link.length - veh.s, veh.link, true);
         while base < horizon {
@@ -355,7 +357,8 @@ fn decide(
             }
             if let Some(&last) = vehicles.on_link[next as usize].last() {
                 let l = &vehicles.slots[last as usize];
-                acc = acc.min(p.idm(v0, v, base + l.s - net.params(l.kind).length, l.v));
+                (ahead_rear, ahead_v) = (base + l.s - net.params(l.kind).length, l.v);
+                acc = acc.min(p.idm(v0, v, ahead_rear, l.v));
                 break;
             }
             base += net.links[next as usize].length;
@@ -381,14 +384,19 @@ fn decide(
                     Light::Amber if braking_distance(v, AMBER_DECEL) < d => obstacle(&mut acc, d),
                     _ => {}
                 },
-                MarkKind::Crossing { crossing, .. } => {
+                MarkKind::Crossing { crossing, leave, .. } => {
                     let c = crossing as usize;
                     let signalised = net.crossings[c].head.is_some();
-                    let busy = occupancy.inside.get(c).is_some_and(|&n| n > 0)
+                    // Keep the crossing clear: do not drive onto it without room beyond it.
+                    // The vehicle ahead is expected to stop, braking comfortably, no nearer than this.
+                    let ahead_stops_at = ahead_rear + braking_distance(ahead_v, p.b);
+                    let no_room = ahead_stops_at < base + leave + p.length + p.s0;
+                    let busy = no_room
+                        || occupancy.inside.get(c).is_some_and(|&n| n > 0)
                         || (!signalised && occupancy.waiting.get(c).is_some_and(|&n| n > 0));
                     if busy {
                         obstacle(&mut acc, d);
-                    } else if commit == NONE && d < braking_distance(v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v * dt + 1.0 {
+                    } else if commit == NONE && v > 0.5 && d < braking_distance(v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v * dt + 1.0 {
                         commit = crossing;
                     }
                 }
@@ -1102,7 +1110,9 @@ fn open_gates(net: &Network, vehicles: &Vehicles, signals: &SignalStates, gates:
                 let p = net.params(v.kind);
                 let reach = if v.v > 0.5 { braking_distance(v.v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v.v * dt + 1.0 } else { 0.0 };
                 let stop = enter - super::network::CROSSING_STOP_BACK;
-                if v.s + reach > stop && v.s - p.length < leave + 0.5 {
+                // On the crossing, or moving too fast to stop before it.
+                let on = v.s > enter - 0.2 || (reach > 0.0 && v.s + reach > stop);
+                if on && v.s - p.length < leave + 0.5 {
                     gates.open[ci] = false;
                     continue 'lanes;
                 }

@@ -197,7 +197,8 @@ fn osm_quarter_imports_checks_and_empties() {
 
 /// tests/gis/roads.osm: a signalised junction (node 4) of a primary road (way 100, along y = 0)
 /// and a residential road (way 101, along x = 0) with signalised crossings on all four arms; a
-/// one-way tertiary road (way 102, `oneway=-1`) joining the residential road's north end (node 13);
+/// one-way tertiary road (way 102, drawn from x = 120 m to node 13 but `oneway=-1`) leaving the
+/// residential road's north end (node 13);
 /// a zebra (node 7) and a crossing footway (way 103, node 14) mid-block; a signalised crossing
 /// mid-block (node 15); exits at the ends of the primary road's sidewalks.
 #[test]
@@ -224,12 +225,13 @@ fn osm_roads_become_streets_junctions_crossings_and_signals() {
         let r = street(id);
         assert_eq!((r.lanes, r.carriageway, r.speed_limit, r.one_way), (2, 6.5, 30.0, false));
     }
-    // oneway=-1: one way, drawn from its last node (120, 80) to its first (0, 80); one lane, 40 km/h.
+    // oneway=-1: one way, the centre line reversed: from its last node (0, 80) to its first
+    // (120, 80); one lane, 40 km/h.
     let one = street("road_w102_1");
     assert!(one.one_way);
     assert_eq!((one.lanes, one.carriageway, one.speed_limit, one.sidewalks), (1, 3.25, 40.0, (0.0, 0.0)));
-    assert_eq!(one.centerline.first(), Some(&[120.0, 80.0]));
-    assert_eq!(one.centerline.last(), Some(&[0.0, 80.0]));
+    assert_eq!(one.centerline.first(), Some(&[0.0, 80.0]));
+    assert_eq!(one.centerline.last(), Some(&[120.0, 80.0]));
     // Junctions: every street end either joins exactly one junction or is a boundary; each junction
     // joins two or more ends.
     let junction_ids: Vec<&str> = scene.junctions.iter().map(|j| j.id.as_str()).collect();
@@ -550,6 +552,26 @@ fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
     let (code, stdout, stderr) = unitwin(&["check", "roads.ron"], tmp.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("5 street(s)"), "{stdout}");
+    // --vehicles: flows in at the network's edge (three two-way ends; the one-way road leaves).
+    let (code, stdout, stderr) = unitwin(
+        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.24,121.482", "--out", "v.ron", "--vehicles", "200"],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("2 signal(s) (timings estimated), 3 vehicle flow(s)"), "{stdout}");
+    let text = std::fs::read_to_string(tmp.path().join("v.ron")).unwrap();
+    assert!(text.contains(r#"Flow(id: "vehicles_road_w100_1_start", street: "road_w100_1", from: Start, rate: [(0.0, 200.0)], mix: [(Car, 0.9), (Van, 0.1)])"#), "{text}");
+    assert!(text.contains("vehicle flows ESTIMATED"));
+    let (code, stdout, stderr) =
+        unitwin(&["run", "v.ron", "--until", "300", "--out", "v", "-q", "--threads", "1"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("0 red-light violations"), "{stdout}");
+    let (code, _, stderr) = unitwin(
+        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.24,121.482", "--out", "w.ron", "--vehicles", "5000"],
+        tmp.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("expected vehicles per hour"), "{stderr}");
     // A bad origin is refused by the argument parser.
     let (code, _, stderr) =
         unitwin(&["import", "osm", osm.to_str().unwrap(), "--origin", "121.48,31.24", "--out", "r.ron"], tmp.path());

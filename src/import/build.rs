@@ -215,7 +215,10 @@ pub(crate) fn build_scene(
         streets: roads.streets.clone(),
         junctions: roads.junctions.clone(),
         signals: roads.signals.clone(),
-        traffic: Default::default(),
+        traffic: crate::scene::Traffic {
+            flows: super::roads::flows(&roads, options.vehicles.unwrap_or(0.0)),
+            ..Default::default()
+        },
         obstacles: Vec::new(),
         buildings,
         doors: Vec::new(),
@@ -225,6 +228,18 @@ pub(crate) fn build_scene(
         measurements: Vec::new(),
         events: Vec::new(),
     };
+    if let Some(vph) = options.vehicles.filter(|v| *v > 0.0) {
+        if scene.traffic.flows.is_empty() {
+            notes.skip("--vehicles: no street end at the data's edge where vehicles could come in");
+        } else {
+            for f in &scene.traffic.flows {
+                notes.assume(
+                    format!("{} ({} vehicles/h at each)", super::roads::FLOW_NOTE, short_num(vph)),
+                    f.id.clone(),
+                );
+            }
+        }
+    }
     let internal = |d: Diagnostics| -> Vec<ImportError> {
         d.0.iter()
             .map(|d| {
@@ -340,6 +355,7 @@ pub(crate) fn build_scene(
         crossings: scene.streets.iter().map(|s| s.crossings.len()).sum(),
         junctions: scene.junctions.len(),
         signals: scene.signals.len(),
+        flows: scene.traffic.flows.len(),
     };
     Ok(Imported { scene: checked.loaded.scene, text, summary })
 }
@@ -1515,6 +1531,22 @@ fn render_roads(o: &mut String, scene: &Scene, comments: &[String]) {
             *o += &format!("{ind}    ],\n{ind}),\n");
         }
         *o += "    ],\n";
+    }
+    if !scene.traffic.flows.is_empty() {
+        *o += "    traffic: Traffic(\n        flows: [\n";
+        for f in &scene.traffic.flows {
+            let rate: Vec<String> = f.rate.iter().map(|(t, r)| format!("({}, {})", num(*t), num(*r))).collect();
+            let mix: Vec<String> = f.mix.iter().map(|(k, s)| format!("({k:?}, {})", num(*s))).collect();
+            *o += &format!(
+                "{ind}    Flow(id: {}, street: {}, from: {:?}, rate: [{}], mix: [{}]),\n",
+                string(&f.id),
+                string(&f.street),
+                f.from,
+                rate.join(", "),
+                mix.join(", ")
+            );
+        }
+        *o += "        ],\n    ),\n";
     }
 }
 

@@ -143,11 +143,13 @@ pub struct ImportOptions {
     pub seed: u64,
     /// The command line that made the scene, recorded in its header comment.
     pub command: Option<String>,
+    /// Vehicles per hour entering at each street end at the data's edge (OSM roads); none if unset.
+    pub vehicles: Option<f64>,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { people: None, name: None, seed: 1, command: None }
+        ImportOptions { people: None, name: None, seed: 1, command: None, vehicles: None }
     }
 }
 
@@ -182,6 +184,8 @@ pub struct ImportSummary {
     pub crossings: usize,
     pub junctions: usize,
     pub signals: usize,
+    /// Vehicle flows written (`--vehicles`).
+    pub flows: usize,
 }
 
 /// Imports a GeoJSON FeatureCollection (RFC 7946, WGS84 longitude/latitude).

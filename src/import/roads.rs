@@ -58,7 +58,9 @@ use rstar::primitives::{GeomWithData, Line};
 
 use super::{ImportError, Notes, Tags, parse_length, short_num, tag};
 use crate::geom::v;
-use crate::scene::{Approach, Crossing, Junction, Phase, Point, Signal, SignalHead, SignalPlan, Street};
+use crate::scene::{
+    Approach, Crossing, Flow, Junction, Phase, Point, Signal, SignalHead, SignalPlan, Street, StreetEnd, VehicleKind,
+};
 
 /// Road classes: `highway` value, rank (for major/minor at junctions), default lanes two-way and
 /// one-way, default speed limit (km/h).
@@ -91,6 +93,8 @@ pub const BOX_CLEAR: f64 = 0.5;
 pub const JUNCTION_RADIUS: f64 = 0.5;
 /// Road pieces shorter than this (m) are dropped, or merge the junctions at their ends.
 pub const MIN_PIECE: f64 = 5.0;
+/// Widest junction made by merging (m, between its farthest nodes); beyond, short pieces stay.
+pub const MAX_JUNCTION_SPAN: f64 = 20.0;
 /// A `highway=traffic_signals` node this close (m, along a street) to a junction signals it.
 pub const SIGNAL_REACH: f64 = 20.0;
 /// Signalised crossings this close (m, along a street) to a signalised junction are run by it.
@@ -142,6 +146,9 @@ pub struct Roads {
     pub signals: Vec<Signal>,
     /// Lines for the scene's comment about the signal plans.
     pub comments: Vec<String>,
+    /// Street ends that join no junction and where lanes run into the street: where vehicles
+    /// can come in (`--vehicles`).
+    pub entries: Vec<(String, StreetEnd)>,
 }
 
 impl Roads {
@@ -520,28 +527,50 @@ pub fn build(
         }
     }
 
-    // Short pieces: dropped; between two junctions they merge them.
+    // Short pieces: dropped; between two junctions they merge them, as long as the merged
+    // junction stays within MAX_JUNCTION_SPAN (else the piece is kept as a short street).
     let mut parent: BTreeMap<i64, i64> = uses.keys().filter(|n| is_junction(n)).map(|&n| (n, n)).collect();
+    let mut groups: BTreeMap<i64, Vec<i64>> = parent.keys().map(|&n| (n, vec![n])).collect();
     for p in pieces.iter_mut() {
-        if p.length >= MIN_PIECE && p.points.len() >= 2 {
+        let degenerate = p.length <= 0.01 || p.points.len() < 2;
+        if p.length >= MIN_PIECE && !degenerate {
             continue;
         }
-        p.keep = false;
         let label = format!("way {}", roads[p.way].0.id);
         match p.ends {
             [Some(a), Some(b)] if a != b => {
                 let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                let (lo, hi) = (ra.min(rb), ra.max(rb));
-                parent.insert(hi, lo);
+                if ra != rb {
+                    let span = groups[&ra]
+                        .iter()
+                        .flat_map(|x| groups[&rb].iter().map(move |y| (*x, *y)))
+                        .map(|(x, y)| v(pos(x)).distance(v(pos(y))))
+                        .fold(0.0, f64::max);
+                    if span > MAX_JUNCTION_SPAN && !degenerate {
+                        notes.assume(
+                            format!("road pieces under {MIN_PIECE} m between junctions are kept as short streets where merging the junctions would make one over {MAX_JUNCTION_SPAN} m across"),
+                            format!("{label} ({:.1} m)", p.length),
+                        );
+                        continue;
+                    }
+                    let (lo, hi) = (ra.min(rb), ra.max(rb));
+                    parent.insert(hi, lo);
+                    let moved = groups.remove(&hi).unwrap_or_default();
+                    groups.entry(lo).or_default().extend(moved);
+                }
+                p.keep = false;
                 notes.assume(
                     format!("road pieces shorter than {MIN_PIECE} m between two junctions are dropped and the junctions merged into one"),
                     format!("{label} ({:.1} m)", p.length),
                 );
             }
-            _ => notes.skip(format!(
-                "{label}: a road piece of {:.1} m (under {MIN_PIECE} m) at a dead end or the data's edge, dropped",
-                p.length
-            )),
+            _ => {
+                p.keep = false;
+                notes.skip(format!(
+                    "{label}: a road piece of {:.1} m (under {MIN_PIECE} m) at a dead end or the data's edge, dropped",
+                    p.length
+                ));
+            }
         }
     }
     // A piece whose two ends are now in one (merged) junction would start and end there.
@@ -574,6 +603,25 @@ pub fn build(
         }
     }
     arms.retain(|_, a| a.len() >= 2);
+    // A junction where vehicles arriving by some street could go nowhere (every other street is
+    // one-way towards it) is left out: its street ends are then where vehicles leave the scene.
+    let one_way = |pi: usize| roads[pieces[pi].way].1.one_way;
+    let stuck: Vec<i64> = arms
+        .iter()
+        .filter(|(_, list)| {
+            list.iter().any(|&(pi, e)| {
+                (!one_way(pi) || e == 1) && !list.iter().any(|&(pj, f)| (pj, f) != (pi, e) && (!one_way(pj) || f == 0))
+            })
+        })
+        .map(|(r, _)| *r)
+        .collect();
+    for r in stuck {
+        arms.remove(&r);
+        notes.assume(
+            "a junction where vehicles arriving by a street could turn nowhere (the other streets are one-way towards it) is left out: its street ends are the scene's edge",
+            format!("node {r}"),
+        );
+    }
     // Junction node → the junction (root node) it belongs to, for junctions that were kept.
     let all_junction_nodes: Vec<i64> = parent.keys().copied().collect();
     let jroot: BTreeMap<i64, i64> = all_junction_nodes
@@ -635,13 +683,12 @@ pub fn build(
             .fold(f64::INFINITY, f64::min);
         let mut radius = ((reach + JUNCTION_RADIUS) * 100.0).ceil() / 100.0;
         if foreign <= radius {
-            radius = (((reach + foreign) / 2.0) * 1000.0).floor() / 1000.0;
-            if radius < reach {
+            radius = ((((reach + foreign) / 2.0) * 1000.0).floor() / 1000.0).max(reach).max(0.001);
+            if foreign <= radius {
                 notes.assume(
-                    "another street's end lies as close to this junction as its own streets' ends: the vehicle network may join it here",
+                    "another street's end lies as close to this junction as its own streets' ends: the vehicle network joins it here too",
                     format!("junction_n{root}"),
                 );
-                radius = reach.max(0.001);
             }
         }
         if group.len() > 1 {
@@ -950,9 +997,13 @@ pub fn build(
         });
         sources_out.push((format!("way {}", way.id), way.pos));
     }
-    for p in pieces.iter().filter(|p| p.keep) {
+    let mut entries = Vec::new();
+    for (pi, p) in pieces.iter().enumerate().filter(|(_, p)| p.keep) {
         for (e, end) in p.ends.iter().enumerate() {
             if end.is_none_or(|n| root_of(n).is_none()) {
+                if e == 0 || !streets[street_of_piece[&pi]].one_way {
+                    entries.push((street_id(p), if e == 0 { StreetEnd::Start } else { StreetEnd::End }));
+                }
                 notes.assume(
                     "street ends that join no junction are where vehicles enter and leave the scene (the data's edge or a dead end)",
                     format!("{} {}", street_id(p), if e == 0 { "start" } else { "end" }),
@@ -1079,7 +1130,32 @@ pub fn build(
     if !crossing_signals.is_empty() {
         comments.push(format!("{} ({}).", CROSSING_PLAN, crossing_signals.join(", ")));
     }
-    Ok(Roads { streets, sources: sources_out, junctions, signals, comments })
+    Ok(Roads { streets, sources: sources_out, junctions, signals, comments, entries })
+}
+
+/// What `--vehicles` assumes, for `unit.sources`.
+pub const FLOW_NOTE: &str = "vehicle flows ESTIMATED (OpenStreetMap has no counts): the same number of vehicles per \
+     hour enters at every street end at the data's edge (or a dead end), 90 % cars and 10 % vans; at junctions they \
+     turn into the other streets in equal shares";
+
+/// Flows of `vph` vehicles per hour in at every entry of the network, if `vph` is positive.
+pub fn flows(roads: &Roads, vph: f64) -> Vec<Flow> {
+    if !(vph > 0.0) {
+        return Vec::new();
+    }
+    roads
+        .entries
+        .iter()
+        .map(|(street, from)| Flow {
+            id: format!("vehicles_{street}_{}", if *from == StreetEnd::Start { "start" } else { "end" }),
+            street: street.clone(),
+            from: *from,
+            rate: vec![(0.0, vph)],
+            mix: vec![(VehicleKind::Car, 0.9), (VehicleKind::Van, 0.1)],
+            route: Vec::new(),
+            stops: Vec::new(),
+        })
+        .collect()
 }
 
 /// The parameter along `c`–`d` where segment `a`–`b` crosses it, if it does.
@@ -1269,6 +1345,29 @@ mod tests {
                 .assumption_lines()
                 .iter()
                 .any(|l| l.contains("a footway meets a road") && l.contains("way 9 at node 2"))
+        );
+    }
+
+    /// Vehicles arriving by the two-way street at node 2 could turn nowhere: the other street is
+    /// one-way towards node 2. No junction there; both ends are the scene's edge.
+    #[test]
+    fn a_junction_with_no_way_out_is_left_out() {
+        let pts = [(1, 0.0, 0.0), (2, 50.0, 0.0), (3, 100.0, 0.0)];
+        let (r, notes) = net(
+            &[
+                (1, &[1, 2], &[("highway", "residential")]),
+                (2, &[3, 2], &[("highway", "residential"), ("oneway", "yes")]),
+            ],
+            &pts,
+            &[],
+            &[],
+        );
+        assert!(r.junctions.is_empty(), "{:?}", r.junctions);
+        assert!(notes.assumed.keys().any(|k| k.contains("could turn nowhere")));
+        let entries: Vec<(&str, StreetEnd)> = r.entries.iter().map(|(s, e)| (s.as_str(), *e)).collect();
+        assert_eq!(
+            entries,
+            [("road_w1_1", StreetEnd::Start), ("road_w1_1", StreetEnd::End), ("road_w2_1", StreetEnd::Start)]
         );
     }
 

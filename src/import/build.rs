@@ -1106,17 +1106,28 @@ fn spread_people(checked: &Twin, total: u32) -> Result<(Vec<Population>, f64), S
         out
     };
 
+    // Nobody starts on a carriageway (on the crossings over it): people begin on the sidewalks.
+    let roadway: Vec<Polygon<f64>> = checked
+        .space
+        .streets
+        .iter()
+        .flat_map(|s| &s.carriageway)
+        .map(|q| crate::geom::polygon(&q.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(), &[]))
+        .collect();
+    let roadway = crate::geom::union_all(roadway.iter());
+
     // Tiles without holes.
     let mut pieces: Vec<Polygon<f64>> = Vec::new();
     for poly in &level.walkable.0 {
         let Some(b) = poly.bounding_rect() else { continue };
         let whole = MultiPolygon::new(vec![poly.clone()]);
+        let whole = if roadway.0.is_empty() { whole } else { crate::geom::clean(&whole.difference(&roadway)) };
         let (nx, ny) = (((b.width()) / SPAWN_TILE).ceil().max(1.0), ((b.height()) / SPAWN_TILE).ceil().max(1.0));
         let (tw, th) = (b.width() / nx + 1e-9, b.height() / ny + 1e-9);
         for j in 0..ny as usize {
             for i in 0..nx as usize {
                 let tiles: Vec<Polygon<f64>> = if nx * ny == 1.0 {
-                    vec![poly.clone()]
+                    whole.0.clone()
                 } else {
                     let x0 = b.min().x + i as f64 * tw;
                     let y0 = b.min().y + j as f64 * th;

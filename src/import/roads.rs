@@ -573,8 +573,44 @@ pub fn build(
             }
         }
     }
-    // A piece whose two ends are now in one (merged) junction would start and end there.
+    // Junction nodes less than a metre apart (nodes drawn on top of each other) are one junction.
+    let mut grid: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+    let junction_list: Vec<i64> = parent.keys().copied().collect();
+    for n in junction_list {
+        let p = pos(n);
+        let cell = (p[0].floor() as i64, p[1].floor() as i64);
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                let near: Vec<i64> = grid.get(&(cell.0 + dx, cell.1 + dy)).cloned().unwrap_or_default();
+                for m in near {
+                    let (ra, rb) = (find(&mut parent, n), find(&mut parent, m));
+                    if ra != rb && v(pos(m)).distance(v(p)) < 1.0 {
+                        let (lo, hi) = (ra.min(rb), ra.max(rb));
+                        parent.insert(hi, lo);
+                        let moved = groups.remove(&hi).unwrap_or_default();
+                        groups.entry(lo).or_default().extend(moved);
+                        notes.assume(
+                            "junction nodes less than 1 m apart are one junction",
+                            format!("nodes {m} and {n}"),
+                        );
+                    }
+                }
+            }
+        }
+        grid.entry(cell).or_default().push(n);
+    }
+    // A piece whose two ends are now in one (merged) junction would start and end there; so would
+    // a piece whose ends lie within a metre of each other.
     for p in pieces.iter_mut().filter(|p| p.keep) {
+        let (a, b) = (p.points[0], p.points[p.points.len() - 1]);
+        if v(a).distance(v(b)) < 1.0 {
+            p.keep = false;
+            notes.skip(format!(
+                "way {}: a road piece of {:.1} m that ends where it starts, dropped",
+                roads[p.way].0.id, p.length
+            ));
+            continue;
+        }
         if let [Some(a), Some(b)] = p.ends
             && find(&mut parent, a) == find(&mut parent, b)
         {
@@ -1051,17 +1087,20 @@ pub fn build(
         for &(pi, e) in list {
             let s = &streets[street_of_piece[&pi]];
             let is_major = major.contains(&(pi, e));
-            // Lanes run into the junction: a two-way street, or a one-way street ending here.
-            if (!s.one_way || e == 1) && !heads[if is_major { 0 } else { 2 }].1.iter().any(|a| a.street == s.id) {
-                heads[if is_major { 0 } else { 2 }].1.push(Approach { street: s.id.clone(), at: junction.clone() });
-            }
+            let (vehicles, walk) = if is_major { (0, 3) } else { (2, 1) };
             let length = pieces[pi].length;
+            // Crossing the major road while the minor road has green, and the other way.
             for c in s.crossings.iter().filter(|c| c.signal) {
                 let d = if e == 0 { c.at } else { length - c.at };
                 if d <= CROSSING_REACH && claimed.insert(c.id.clone()) {
-                    // Crossing the major road while the minor road has green, and the other way.
-                    heads[if is_major { 3 } else { 1 }].2.push(c.id.clone());
+                    heads[walk].2.push(c.id.clone());
                 }
+            }
+            // Vehicles stop at the junction if lanes run into it (a two-way street, or a one-way
+            // street ending here); the nearest crossing would also stop those leaving the junction,
+            // who then wait inside it for the whole phase.
+            if (!s.one_way || e == 1) && !heads[vehicles].1.iter().any(|a| a.street == s.id) {
+                heads[vehicles].1.push(Approach { street: s.id.clone(), at: junction.clone() });
             }
         }
         let exists = |h: &(String, Vec<Approach>, Vec<String>)| !h.1.is_empty() || !h.2.is_empty();

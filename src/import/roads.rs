@@ -1179,7 +1179,7 @@ pub const FLOW_NOTE: &str = "vehicle flows ESTIMATED (OpenStreetMap has no count
 
 /// Flows of `vph` vehicles per hour in at every entry of the network, if `vph` is positive.
 pub fn flows(roads: &Roads, vph: f64) -> Vec<Flow> {
-    if !(vph > 0.0) {
+    if vph.is_nan() || vph <= 0.0 {
         return Vec::new();
     }
     roads

@@ -1,5 +1,5 @@
-//! The benchmark: an open plaza with four exits filled at 1 person/m², stepped for a fixed
-//! simulated time; reports wall time per simulated second and microseconds per agent-step.
+//! The benchmarks: an open plaza with four exits filled at 1 person/m² (wall time per simulated
+//! second, µs per agent-step), and a grid of signalised junctions (vehicle updates per second).
 
 use std::time::Instant;
 
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::RunOptions;
 use crate::runner::Run;
 use crate::scene::format::*;
-use crate::scene::{LoadedScene, SourceMap, parse_scene};
+use crate::scene::{LoadedScene, SourceMap, VehicleKind, parse_scene};
 
 /// Persons per m² across the plaza at the start.
 pub const PLAZA_DENSITY: f64 = 1.0;
@@ -159,4 +159,192 @@ pub fn rtree_refresh_millis(n: usize) -> (f64, f64) {
     let update = started.elapsed().as_secs_f64() * 1e3;
     assert_eq!(tree.size(), rebuilt.size());
     (bulk, update)
+}
+
+/// The traffic benchmark's network: an `n` × `n` grid of signalised junctions `spacing` m apart,
+/// two-way streets with one lane each way, and a 100 m street out of every edge junction where
+/// vehicles come in (100 per hour each) and leave. Each junction runs a two-phase 60 s plan;
+/// offsets step by 10 s across the grid.
+pub fn traffic_grid_scene(n: usize, spacing: f64) -> Scene {
+    let at = |i: usize, j: usize| [i as f64 * spacing, j as f64 * spacing];
+    let junction = |i: usize, j: usize| format!("j{i}_{j}");
+    let street = |id: String, a: Point, b: Point| Street {
+        id,
+        level: "roads".into(),
+        centerline: vec![a, b],
+        carriageway: 7.0,
+        sidewalks: (1.0, 1.0),
+        kerb: 0.15,
+        one_way: false,
+        lanes: 2,
+        speed_limit: 50.0,
+        bike_lanes: false,
+        crossings: vec![],
+    };
+    let mut streets = Vec::new();
+    let mut arms: Vec<Vec<(String, bool)>> = vec![Vec::new(); n * n];
+    for j in 0..n {
+        for i in 0..n {
+            if i + 1 < n {
+                let id = format!("h{i}_{j}");
+                streets.push(street(id.clone(), at(i, j), at(i + 1, j)));
+                arms[j * n + i].push((id.clone(), true));
+                arms[j * n + i + 1].push((id, true));
+            }
+            if j + 1 < n {
+                let id = format!("v{i}_{j}");
+                streets.push(street(id.clone(), at(i, j), at(i, j + 1)));
+                arms[j * n + i].push((id.clone(), false));
+                arms[(j + 1) * n + i].push((id, false));
+            }
+        }
+    }
+    let mut flows = Vec::new();
+    let mut edge = |id: String, inner: Point, outer: Point, k: usize, horizontal: bool, streets: &mut Vec<Street>| {
+        streets.push(street(id.clone(), outer, inner));
+        arms[k].push((id.clone(), horizontal));
+        flows.push(crate::scene::Flow {
+            id: format!("in_{id}"),
+            street: id,
+            from: crate::scene::StreetEnd::Start,
+            rate: vec![(0.0, 100.0)],
+            mix: vec![(crate::scene::VehicleKind::Car, 0.9), (crate::scene::VehicleKind::Bus, 0.1)],
+            route: vec![],
+            stops: vec![],
+        });
+    };
+    for k in 0..n {
+        let (lo, hi) = (-100.0, (n - 1) as f64 * spacing + 100.0);
+        let x = k as f64 * spacing;
+        edge(format!("w{k}"), at(0, k), [lo, x], k * n, true, &mut streets);
+        edge(format!("e{k}"), at(n - 1, k), [hi, x], k * n + n - 1, true, &mut streets);
+        edge(format!("s{k}"), at(k, 0), [x, lo], k, false, &mut streets);
+        edge(format!("n{k}"), at(k, n - 1), [x, hi], (n - 1) * n + k, false, &mut streets);
+    }
+    let mut junctions = Vec::new();
+    let mut signals = Vec::new();
+    for j in 0..n {
+        for i in 0..n {
+            junctions.push(crate::scene::Junction {
+                id: junction(i, j),
+                level: "roads".into(),
+                at: at(i, j),
+                radius: 1.0,
+                turns: vec![],
+            });
+            let head = |id: &str, horizontal: bool| crate::scene::SignalHead {
+                id: id.into(),
+                vehicles: arms[j * n + i]
+                    .iter()
+                    .filter(|a| a.1 == horizontal)
+                    .map(|a| crate::scene::Approach { street: a.0.clone(), at: junction(i, j) })
+                    .collect(),
+                crossings: vec![],
+            };
+            let phase = |d: f64, g: &[&str], a: &[&str]| crate::scene::Phase {
+                duration: d,
+                green: g.iter().map(|s| s.to_string()).collect(),
+                amber: a.iter().map(|s| s.to_string()).collect(),
+            };
+            signals.push(crate::scene::Signal {
+                id: format!("signal_{i}_{j}"),
+                heads: vec![head("east_west", true), head("north_south", false)],
+                plans: vec![crate::scene::SignalPlan {
+                    id: "fixed".into(),
+                    offset: ((i + j) % 6) as f64 * 10.0,
+                    phases: vec![
+                        phase(25.0, &["east_west"], &[]),
+                        phase(3.0, &[], &["east_west"]),
+                        phase(2.0, &[], &[]),
+                        phase(25.0, &["north_south"], &[]),
+                        phase(3.0, &[], &["north_south"]),
+                        phase(2.0, &[], &[]),
+                    ],
+                }],
+            });
+        }
+    }
+    let mut scene = plaza_scene(1, 10.0);
+    scene.unit.name = format!("Benchmark grid, {n} × {n} signalised junctions");
+    scene.unit.kind = UnitKind::Neighbourhood;
+    scene.run = RunSettings { step: 0.1, duration: 3600.0, seed: 1, output_interval: 1.0, nav_cell: 2.0 };
+    scene.levels = vec![Level { id: "roads".into(), elevation: 0.0, walkable: vec![], walls: vec![] }];
+    scene.doors = vec![];
+    scene.populations = vec![];
+    scene.streets = streets;
+    scene.junctions = junctions;
+    scene.signals = signals;
+    scene.traffic.flows = flows;
+    scene
+}
+
+/// One timed traffic configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrafficBenchResult {
+    pub grid: usize,
+    pub threads: usize,
+    pub vehicles_at_start: usize,
+    pub vehicles_at_end: usize,
+    pub simulated_seconds: f64,
+    pub wall_seconds: f64,
+    pub vehicle_updates: u64,
+    /// Of the whole step (signals, spawning, lane changes, junctions, IDM, movement, statistics).
+    pub updates_per_second: f64,
+    pub red_light_violations: u32,
+    pub overlaps: u32,
+}
+
+/// Builds the grid, puts `vehicles` cars evenly on its lanes at their equilibrium speed, and times
+/// `seconds` of simulated traffic on `threads` workers.
+pub fn run_traffic(grid: usize, vehicles: usize, seconds: f64, threads: usize) -> Result<TrafficBenchResult, String> {
+    let scene = traffic_grid_scene(grid, 200.0);
+    let text = ron::ser::to_string_pretty(&scene, ron::ser::PrettyConfig::default()).expect("plain data serialises");
+    let source = SourceMap::new(std::path::Path::new("<benchmark grid>"), text);
+    let loaded = parse_scene(source, String::new()).map_err(|d| d.to_string())?;
+    let twin = crate::twin::build(loaded).map_err(|d| d.to_string())?;
+    let options = RunOptions { seed: 1, until: seconds + 10.0, threads: Some(threads), replay: None };
+    let mut run = Run::new(&twin, &options).map_err(|d| d.to_string())?;
+    let net = twin.traffic.clone();
+    let lanes: Vec<u32> = (0..net.links.len() as u32).filter(|&l| !net.links[l as usize].is_turn()).collect();
+    let total: f64 = lanes.iter().map(|&l| net.links[l as usize].length).sum();
+    let spacing = total / vehicles as f64;
+    let car = *net.params(VehicleKind::Car);
+    let v = car.equilibrium_speed(car.v0.min(50.0 / 3.6), spacing - car.length);
+    {
+        let world = run.world_mut();
+        let mut placed = world.resource_mut::<crate::traffic::Vehicles>();
+        let mut carry = spacing / 2.0;
+        for &l in &lanes {
+            let len = net.links[l as usize].length;
+            let mut s = len - carry;
+            while s > car.length {
+                placed.place(&net, &twin.space, VehicleKind::Car, l, s, v);
+                s -= spacing;
+            }
+            carry = s.max(0.0) + spacing - s.max(0.0).min(spacing);
+        }
+    }
+    run.step();
+    let start = run.world().resource::<crate::traffic::Vehicles>().count();
+    let updates_before = run.world().resource::<crate::traffic::TrafficStats>().updates;
+    let steps = (seconds / twin.scenario.run.step).round() as u64;
+    let started = Instant::now();
+    for _ in 0..steps {
+        run.step();
+    }
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let stats = run.world().resource::<crate::traffic::TrafficStats>();
+    let vehicle_updates = stats.updates - updates_before;
+    Ok(TrafficBenchResult {
+        grid,
+        threads,
+        vehicles_at_start: start,
+        vehicles_at_end: run.world().resource::<crate::traffic::Vehicles>().count(),
+        simulated_seconds: steps as f64 * twin.scenario.run.step,
+        wall_seconds,
+        vehicle_updates,
+        updates_per_second: vehicle_updates as f64 / wall_seconds,
+        red_light_violations: stats.red_violations,
+        overlaps: stats.overlaps,
+    })
 }

@@ -82,6 +82,10 @@ fn free_acceleration_follows_the_idm_and_matches_sumo() {
         }
     }
     // A first-order step of 0.1 s is off by at most a few percent of v0 while accelerating.
+    println!(
+        "free acceleration: v(5, 10, 20 s) = {:.3}, {:.3}, {:.3} m/s; SUMO {:.3}, {:.3}, {:.3}; exact IDM {:.3}, {:.3}, {:.3}",
+        speeds[5], speeds[10], speeds[20], sumo_speeds[5], sumo_speeds[10], sumo_speeds[20], exact[5], exact[10], exact[20]
+    );
     for t in [5usize, 10, 20] {
         assert!((speeds[t] - exact[t]).abs() < 0.02 * v0, "v({t} s) = {:.3}, exact IDM {:.3}", speeds[t], exact[t]);
     }
@@ -129,6 +133,7 @@ fn ring_road_keeps_the_equilibrium_flow_of_the_idm() {
         );
         let stats = app.world().resource::<unitwin::traffic::TrafficStats>();
         assert_eq!(stats.overlaps, 0);
+        println!("ring {density} veh/km: {flow:.1} veh/h after 200 s, analytic {analytic:.1} veh/h");
     }
 }
 
@@ -197,6 +202,8 @@ fn queue_discharge_at_a_signal_matches_sumo_and_the_idm_equilibrium() {
         })
         .fold(0.0, f64::max);
     assert!(1.0 / saturation <= capacity, "discharge flow {:.0} veh/h above capacity {:.0}", 3600.0 / saturation, capacity * 3600.0);
+    let worst = (0..30).map(|i| (crossed[i] - sumo_times[i]).abs()).fold(0.0, f64::max);
+    println!("discharge: largest difference from SUMO's crossing times {worst:.4} s");
     let v = speeds[29];
     let equilibrium = (p.length + p.equilibrium_gap(p.v0, v)) / v;
     assert!((headways[28] - equilibrium).abs() < 0.03 * equilibrium, "tail headway {:.3} s, equilibrium {equilibrium:.3} s", headways[28]);

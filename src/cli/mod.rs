@@ -73,6 +73,19 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Time vehicle traffic: a 10 × 10 grid of signalised junctions with about 1,000 vehicles and a
+    /// 20 × 20 grid with about 10,000, on 1 and 2 threads; prints vehicle updates per second.
+    BenchTraffic {
+        /// Simulated seconds per configuration.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Worker counts to time.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Import a GIS file (GeoJSON or OpenStreetMap XML) as a scene: walkable ways and areas, buildings, exits.
     Import {
         #[command(subcommand)]
@@ -90,6 +103,41 @@ pub enum Command {
     },
 }
 
+fn bench_traffic(seconds: f64, threads: &[usize], json: Option<PathBuf>) -> ExitCode {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) || threads.iter().any(|&t| t == 0 || t > crate::app::MAX_THREADS) {
+        eprintln!("error: --seconds must lie in 0–3600 and --threads in 1–{}", crate::app::MAX_THREADS);
+        return ExitCode::from(2);
+    }
+    let mut results = Vec::new();
+    say!("grid     threads  vehicles (start → end)  simulated  wall      vehicle updates/s");
+    for (grid, vehicles) in [(10usize, 1_000usize), (20, 10_000)] {
+        for &t in threads {
+            match crate::bench::run_traffic(grid, vehicles, seconds, t) {
+                Ok(r) => {
+                    say!(
+                        "{:>2} × {:<2}  {:>7}  {:>8} → {:<8}      {:>6.0} s  {:>6.2} s  {:>12.0}",
+                        r.grid, r.grid, r.threads, r.vehicles_at_start, r.vehicles_at_end, r.simulated_seconds,
+                        r.wall_seconds, r.updates_per_second
+                    );
+                    results.push(r);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&results).expect("plain data");
+        if let Err(e) = crate::report::write_atomic(&path, text.as_bytes()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -99,6 +147,7 @@ pub fn main() -> ExitCode {
         }
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
+        Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         Command::BenchOne { agents, seconds, threads } => match crate::bench::run_one(agents, seconds, Some(threads)) {
             Ok(result) => {
                 say!("{}", serde_json::to_string(&result).expect("plain data"));

@@ -32,7 +32,7 @@ pub fn observe_crossings(
             occupancy.inside[c as usize] += 1;
             occupancy.on.push((c, id.0, body.pos));
         } else {
-            // Waiting to cross: held at the kerb, or walking onto the crossing.
+            // Waiting to cross: held at the kerb, or walking towards the crossing.
             let centre = map.polygon(c).iter().copied().sum::<bevy::math::DVec2>() / 4.0;
             let towards = (centre - body.pos).normalize_or_zero().dot(velocity.0) > 0.2;
             if wait.held || towards {

@@ -177,6 +177,12 @@ fn check_limits(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
         ("buildings", scene.buildings.len(), "buildings:"),
         ("crossings", scene.streets.iter().map(|s| s.crossings.len()).sum(), "streets:"),
         ("events", scene.events.len(), "events:"),
+        ("junctions", scene.junctions.len(), "junctions:"),
+        ("signals", scene.signals.len(), "signals:"),
+        ("signal heads", scene.signals.iter().map(|s| s.heads.len()).sum(), "signals:"),
+        ("signal phases", scene.signals.iter().flat_map(|s| &s.plans).map(|p| p.phases.len()).sum(), "signals:"),
+        ("vehicle flows", scene.traffic.flows.len(), "traffic:"),
+        ("parked vehicles", scene.traffic.parked.len(), "traffic:"),
     ];
     for (what, n, field) in counts {
         let limit = if what == "doors" { 5 * MAX_OBJECTS } else { MAX_OBJECTS };
@@ -347,6 +353,10 @@ pub fn all_ids(scene: &Scene) -> Vec<(&'static str, &str)> {
     ids.extend(scene.streets.iter().map(|s| ("street", s.id.as_str())));
     ids.extend(scene.streets.iter().flat_map(|s| s.crossings.iter().map(|c| ("crossing", c.id.as_str()))));
     ids.extend(scene.populations.iter().map(|p| ("population", p.id.as_str())));
+    ids.extend(scene.junctions.iter().map(|j| ("junction", j.id.as_str())));
+    ids.extend(scene.signals.iter().map(|s| ("signal", s.id.as_str())));
+    ids.extend(scene.traffic.flows.iter().map(|f| ("flow", f.id.as_str())));
+    ids.extend(scene.traffic.parked.iter().map(|p| ("parked", p.id.as_str())));
     ids.extend(scene.measurements.iter().map(|m| ("measurement", m.id())));
     ids
 }
@@ -611,10 +621,11 @@ fn check_numbers(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
             && finite_in(st.sidewalks.0, 0.0, 100.0)
             && finite_in(st.sidewalks.1, 0.0, 100.0)
             && finite_in(st.kerb, 0.0, 1.0)
-            && (1..=16).contains(&st.lanes);
+            && (1..=16).contains(&st.lanes)
+            && finite_in(st.speed_limit, 5.0, 150.0);
         if !sound {
             diags.push(
-                src.at_id("street", &st.id, format!("needs a centre line of two or more distinct finite points (length {length:.2} m), a carriageway 0.5–100 m wide, sidewalks of 0–100 m, a kerb of 0–1 m and 1–16 lanes"))
+                src.at_id("street", &st.id, format!("needs a centre line of two or more distinct finite points (length {length:.2} m), a carriageway 0.5–100 m wide, sidewalks of 0–100 m, a kerb of 0–1 m, 1–16 lanes and a speed limit of 5–150 km/h"))
                     .hint("e.g. centerline: [(0.0, 0.0), (80.0, 0.0)], carriageway: 6.0, sidewalks: (2.5, 2.5), lanes: 2"),
             );
             unusable.insert(st.id.clone());

@@ -143,6 +143,8 @@ pub struct CrossingGates {
     /// Kerb to kerb, m.
     pub length: Vec<f64>,
     pub start_only_if_clear: bool,
+    /// A vehicle stands on the crossing.
+    pub vehicle_on: Vec<bool>,
 }
 
 impl CrossingGates {

@@ -50,6 +50,7 @@ impl Plugin for TrafficPlugin {
             green_left: vec![f64::INFINITY; net.crossings.len()],
             length: net.crossings.iter().map(|c| c.length).collect(),
             start_only_if_clear: net.rules.start_only_if_clear,
+            vehicle_on: vec![false; net.crossings.len()],
         };
         let states = SignalStates::start(&net);
         for (i, c) in net.crossings.iter().enumerate() {

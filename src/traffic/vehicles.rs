@@ -324,6 +324,7 @@ fn decide(
     vehicles: &Vehicles,
     signals: &SignalStates,
     occupancy: &CrossingOccupancy,
+    gates: &CrossingGates,
     slot: u32,
     dt: f64,
 ) -> (f64, u32) {
@@ -391,9 +392,12 @@ fn decide(
                     // The vehicle ahead is expected to stop, braking comfortably, no nearer than this.
                     let ahead_stops_at = ahead_rear + braking_distance(ahead_v, p.b);
                     let no_room = ahead_stops_at < base + leave + p.length + p.s0;
-                    let busy = no_room
-                        || occupancy.inside.get(c).is_some_and(|&n| n > 0)
-                        || (!signalised && occupancy.waiting.get(c).is_some_and(|&n| n > 0));
+                    // Those waiting at the kerb are yielded to unless a vehicle stands on the crossing
+                    // (they could not step on, and yielding to them would hold everyone).
+                    let waiting = !signalised
+                        && occupancy.waiting.get(c).is_some_and(|&n| n > 0)
+                        && !gates.vehicle_on.get(c).copied().unwrap_or(false);
+                    let busy = no_room || occupancy.inside.get(c).is_some_and(|&n| n > 0) || waiting;
                     if busy {
                         obstacle(&mut acc, d);
                     } else if commit == NONE && v > 0.5 && d < braking_distance(v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v * dt + 1.0 {
@@ -558,11 +562,14 @@ pub fn spawn_vehicles(
             let kind = pending.kind;
             let p = *net.params(kind);
             let way = net.streets[flow.street.index()].way(flow.direction);
+            // Lanes with parked vehicles are parking lanes: driven in only where no other lane takes the kind.
+            let usable = |l: &u32| net.links[*l as usize].allows(kind);
+            let free_lanes = way.lanes.iter().filter(|l| usable(l) && !net.parked.iter().any(|p| p.link == **l)).count();
             let best = way
                 .lanes
                 .iter()
                 .copied()
-                .filter(|&l| net.links[l as usize].allows(kind))
+                .filter(|l| usable(l) && (free_lanes == 0 || !net.parked.iter().any(|p| p.link == *l)))
                 .map(|l| (l, vehicles.room(net, l)))
                 .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
             let Some((lane, room)) = best else { break };
@@ -625,7 +632,11 @@ fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehic
                 }
             }
         }
-        if veh.stop_count > 0 && veh.stops[0].0 as usize == street.index() {
+        let stop_ahead = veh.stop_count > 0 && veh.stops[0].0 as usize == street.index() && {
+            let d = net.lane_s(street, direction, veh.stops[0].1 as f64) - veh.s;
+            (-2.0..25.0).contains(&d)
+        };
+        if stop_ahead {
             let kerb = net.streets[street.index()]
                 .way(direction)
                 .lanes
@@ -644,8 +655,8 @@ fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehic
             Some(s) if s > lane_slot => candidates[0] = left,
             Some(s) if s < lane_slot => candidates[0] = right,
             _ => {
-                // Discretionary only away from the lane's end, and never off the lane its turn needs.
-                if to_end > 60.0 && veh.next_turn == NONE || to_end > 60.0 {
+                // Discretionary only away from a junction (and never off the lane its turn needs).
+                if to_end > 60.0 || link.lane_end() == Some(LaneEnd::Boundary) {
                     candidates = [left, right];
                 }
             }
@@ -659,7 +670,10 @@ fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehic
             let l = &vehicles.slots[lead as usize];
             p.idm(v0, veh.v, l.s - net.params(l.kind).length - veh.s, l.v)
         };
-        let now_acc = acc_with(leader);
+        // Behind a parked or dwelling vehicle, what holds this one now (a crossing it must keep
+        // clear, say) counts too: that will not change by waiting.
+        let blocked_by_standing = leader != NONE && vehicles.slots[leader as usize].state != VehicleState::Driving;
+        let now_acc = if blocked_by_standing { acc_with(leader).min(veh.acc) } else { acc_with(leader) };
         let mut chosen = None;
         for &target in candidates.iter().filter(|&&t| t != NONE) {
             if !net.links[target as usize].allows(veh.kind) {
@@ -684,7 +698,16 @@ fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehic
                 let gap = veh.s - p.length - f.s;
                 (gap, fp.idm(fp.v0.min(link.speed_limit), f.v, gap, veh.v))
             };
-            let safe = gap_front > 0.5 && gap_back > 0.5 && follower_acc > -CHANGE_SAFE_DECEL;
+            // Never onto a crossing: a vehicle that then stops there would block it.
+            let on_crossing = net.links[target as usize].marks.iter().any(|m| match m.kind {
+                MarkKind::Crossing { leave, .. } => veh.s > m.s && veh.s - p.length < leave + 0.5,
+                _ => false,
+            });
+            let safe = !on_crossing
+                && gap_front > 0.5
+                && gap_back > 0.5
+                && follower_acc > -CHANGE_SAFE_DECEL
+                && acc_with(new_leader) > -CHANGE_SAFE_DECEL;
             if !safe {
                 continue;
             }
@@ -890,12 +913,12 @@ pub fn drive(
     commit.resize(n, NONE);
     {
         let view = &*vehicles;
-        let (signals, occupancy) = (&*signals, &*occupancy);
+        let (signals, occupancy, gates_before) = (&*signals, &*occupancy, &*gates);
         let work = |first: usize, acc: &mut [f64], commit: &mut [u32]| {
             for k in 0..acc.len() {
                 let slot = first + k;
                 if view.alive[slot] {
-                    (acc[k], commit[k]) = decide(net, view, signals, occupancy, slot as u32, dt);
+                    (acc[k], commit[k]) = decide(net, view, signals, occupancy, gates_before, slot as u32, dt);
                 }
             }
         };
@@ -1084,6 +1107,8 @@ fn open_gates(net: &Network, vehicles: &Vehicles, signals: &SignalStates, gates:
     let n = net.crossings.len();
     gates.open.clear();
     gates.green_left.clear();
+    gates.vehicle_on.clear();
+    gates.vehicle_on.resize(n, false);
     for c in &net.crossings {
         let (open, left) = match c.head {
             None => (true, f64::INFINITY),
@@ -1101,10 +1126,7 @@ fn open_gates(net: &Network, vehicles: &Vehicles, signals: &SignalStates, gates:
         }
     }
     for (ci, c) in net.crossings.iter().enumerate() {
-        if !gates.open[ci] {
-            continue;
-        }
-        'lanes: for &(l, enter, leave) in &c.lanes {
+        for &(l, enter, leave) in &c.lanes {
             for &slot in &vehicles.on_link[l as usize] {
                 let v = &vehicles.slots[slot as usize];
                 let p = net.params(v.kind);
@@ -1114,7 +1136,7 @@ fn open_gates(net: &Network, vehicles: &Vehicles, signals: &SignalStates, gates:
                 let on = v.s > enter - 0.2 || (reach > 0.0 && v.s + reach > stop);
                 if on && v.s - p.length < leave + 0.5 {
                     gates.open[ci] = false;
-                    continue 'lanes;
+                    gates.vehicle_on[ci] |= v.v < 0.5 && v.s > enter - 0.2;
                 }
             }
         }

@@ -180,7 +180,12 @@ fn osm_quarter_imports_checks_and_empties() {
     let sources = &scene.unit.sources;
     assert!(sources.contains("highway=steps imported as a flat walkway"), "{sources}");
     assert!(sources.contains("height = building:levels × 3.0 m (2: way 5, relation 40)"), "{sources}");
-    assert!(s.skipped.iter().any(|k| k.contains("neither walkable ways")), "{s:?}");
+    // The primary road south of the square is a street for vehicles (4 lanes, 60 km/h by default),
+    // with no sidewalks: it takes no walkable space.
+    assert_eq!(scene.streets.len(), 1, "{:?}", scene.streets);
+    let road = &scene.streets[0];
+    assert_eq!((road.id.as_str(), road.lanes, road.speed_limit, road.carriageway), ("road_w9_1", 4, 60.0, 13.0));
+    assert!(sources.contains("road_w9_1: Through Road (way 9, highway=primary)"), "{sources}");
     println!("walkable {:.1} m², {} areas", s.walkable_m2, s.areas);
     // 600 m² pedestrian area − 7×8 m² (way 5) − 30 m² (way 6); footways 2.5 m × 40 m, 2 m × 10 m, 1.5 m × 10 m.
     assert!(s.walkable_m2 > 640.0 && s.walkable_m2 < 660.0, "walkable {} m²", s.walkable_m2);
@@ -188,6 +193,236 @@ fn osm_quarter_imports_checks_and_empties() {
     let (spawned, exited, t, wall) = check_and_run(&imported);
     println!("quarter: {spawned} spawned, {exited} out after {t:.1} s simulated ({wall:.2} s wall)");
     assert_eq!((spawned, exited), (150, 150), "everyone leaves");
+}
+
+/// tests/gis/roads.osm: a signalised junction (node 4) of a primary road (way 100, along y = 0)
+/// and a residential road (way 101, along x = 0) with signalised crossings on all four arms; a
+/// one-way tertiary road (way 102, drawn from x = 120 m to node 13 but `oneway=-1`) leaving the
+/// residential road's north end (node 13);
+/// a zebra (node 7) and a crossing footway (way 103, node 14) mid-block; a signalised crossing
+/// mid-block (node 15); exits at the ends of the primary road's sidewalks.
+#[test]
+fn osm_roads_become_streets_junctions_crossings_and_signals() {
+    use std::collections::BTreeSet;
+    let imported = osm("tests/gis/roads.osm", Some(40));
+    let scene = &imported.scene;
+    let s = &imported.summary;
+    println!("summary: {s:?}");
+    let street = |id: &str| scene.streets.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no street {id}"));
+    // Split at the junctions: two pieces each for the primary and the residential road.
+    let ids: BTreeSet<&str> = scene.streets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, BTreeSet::from(["road_w100_1", "road_w100_2", "road_w101_1", "road_w101_2", "road_w102_1"]));
+    assert_eq!((s.streets, s.junctions, s.signals, s.crossings), (5, 2, 2, 7));
+    // Primary: 4 lanes by default (13 m), maxspeed=60, sidewalk=both (2 m each, estimated), two-way.
+    for id in ["road_w100_1", "road_w100_2"] {
+        let p = street(id);
+        assert_eq!((p.lanes, p.carriageway, p.speed_limit, p.one_way, p.sidewalks), (4, 13.0, 60.0, false, (2.0, 2.0)));
+    }
+    assert_eq!(street("road_w100_1").centerline.last(), Some(&[0.0, 0.0]));
+    assert_eq!(street("road_w100_2").centerline.first(), Some(&[0.0, 0.0]));
+    // Residential: 2 lanes (6.5 m), 30 km/h by default.
+    for id in ["road_w101_1", "road_w101_2"] {
+        let r = street(id);
+        assert_eq!((r.lanes, r.carriageway, r.speed_limit, r.one_way), (2, 6.5, 30.0, false));
+    }
+    // oneway=-1: one way, the centre line reversed: from its last node (0, 80) to its first
+    // (120, 80); one lane, 40 km/h.
+    let one = street("road_w102_1");
+    assert!(one.one_way);
+    assert_eq!((one.lanes, one.carriageway, one.speed_limit, one.sidewalks), (1, 3.25, 40.0, (0.0, 0.0)));
+    assert_eq!(one.centerline.first(), Some(&[0.0, 80.0]));
+    assert_eq!(one.centerline.last(), Some(&[120.0, 80.0]));
+    // Junctions: every street end either joins exactly one junction or is a boundary; each junction
+    // joins two or more ends.
+    let junction_ids: Vec<&str> = scene.junctions.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(junction_ids, ["junction_n4", "junction_n13"]);
+    let ends_at = |j: &unitwin::scene::Junction| {
+        scene
+            .streets
+            .iter()
+            .flat_map(|s| [s.centerline[0], s.centerline[s.centerline.len() - 1]])
+            .filter(|e| (e[0] - j.at[0]).hypot(e[1] - j.at[1]) <= j.radius)
+            .count()
+    };
+    assert_eq!(scene.junctions.iter().map(ends_at).collect::<Vec<_>>(), [4, 2]);
+    // Crossings: where along each street, and which are signalised.
+    let crossing = |id: &str| {
+        scene
+            .streets
+            .iter()
+            .flat_map(|s| s.crossings.iter().map(move |c| (s.id.as_str(), c)))
+            .find(|(_, c)| c.id == id)
+            .unwrap_or_else(|| panic!("no crossing {id}"))
+    };
+    for (id, on, at, signal) in [
+        ("crossing_n7", "road_w100_1", 40.0, false),
+        ("crossing_n3", "road_w100_1", 85.0, true),
+        ("crossing_n5", "road_w100_2", 15.0, true),
+        ("crossing_n14", "road_w101_1", 30.0, false),
+        ("crossing_n11", "road_w101_1", 65.0, true),
+        ("crossing_n12", "road_w101_2", 15.0, true),
+        ("crossing_n15", "road_w101_2", 50.0, true),
+    ] {
+        let (street, c) = crossing(id);
+        assert_eq!((street, c.at, c.width, c.signal), (on, at, 4.0, signal), "{id}");
+    }
+    // Signals: the junction's two-phase plan (major road: the primary), and the mid-block crossing's.
+    let signal = |id: &str| scene.signals.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no signal {id}"));
+    let junction = signal("signal_n4");
+    let head = |id: &str| junction.heads.iter().find(|h| h.id == id).unwrap_or_else(|| panic!("no head {id}"));
+    let streets_of = |h: &unitwin::scene::SignalHead| -> Vec<(String, String)> {
+        h.vehicles.iter().map(|a| (a.street.clone(), a.at.clone())).collect()
+    };
+    let j4 = "junction_n4".to_string();
+    assert_eq!(
+        streets_of(head("signal_n4_a_vehicles")),
+        [("road_w100_1".to_string(), j4.clone()), ("road_w100_2".to_string(), j4.clone())]
+    );
+    assert_eq!(
+        streets_of(head("signal_n4_b_vehicles")),
+        [("road_w101_1".to_string(), j4.clone()), ("road_w101_2".to_string(), j4)]
+    );
+    assert_eq!(head("signal_n4_a_walk").crossings, ["crossing_n11", "crossing_n12"], "over the minor road");
+    assert_eq!(head("signal_n4_b_walk").crossings, ["crossing_n3", "crossing_n5"], "over the major road");
+    let plan = &junction.plans[0];
+    let durations: Vec<f64> = plan.phases.iter().map(|p| p.duration).collect();
+    assert_eq!(durations, [45.0, 3.0, 2.0, 35.0, 3.0, 2.0]);
+    assert_eq!(plan.phases[0].green, ["signal_n4_a_vehicles", "signal_n4_a_walk"]);
+    assert_eq!(plan.phases[1].amber, ["signal_n4_a_vehicles"]);
+    assert!(plan.phases[2].green.is_empty() && plan.phases[2].amber.is_empty(), "all red");
+    assert_eq!(plan.phases[3].green, ["signal_n4_b_vehicles", "signal_n4_b_walk"]);
+    let mid = signal("signal_crossing_n15");
+    let durations: Vec<f64> = mid.plans[0].phases.iter().map(|p| p.duration).collect();
+    assert_eq!(durations, [60.0, 3.0, 2.0, 25.0, 5.0]);
+    assert_eq!(mid.heads[0].vehicles[0].street, "road_w101_2");
+    assert_eq!(mid.heads[0].vehicles[0].at, "crossing_n15");
+    assert_eq!(mid.heads[1].crossings, ["crossing_n15"]);
+    // Every signalised crossing is listed by exactly one head; every approach names a junction at
+    // one end of its street or one of its crossings; every head a phase uses exists.
+    let listed: Vec<&str> =
+        scene.signals.iter().flat_map(|s| &s.heads).flat_map(|h| h.crossings.iter().map(String::as_str)).collect();
+    let signalled: Vec<&str> =
+        scene.streets.iter().flat_map(|s| s.crossings.iter().filter(|c| c.signal).map(|c| c.id.as_str())).collect();
+    assert_eq!(listed.iter().copied().collect::<BTreeSet<_>>(), signalled.iter().copied().collect::<BTreeSet<_>>());
+    assert_eq!(listed.len(), signalled.len());
+    for sig in &scene.signals {
+        for a in sig.heads.iter().flat_map(|h| &h.vehicles) {
+            let st = street(&a.street);
+            let at_junction = scene.junctions.iter().any(|j| {
+                j.id == a.at
+                    && [st.centerline[0], st.centerline[st.centerline.len() - 1]]
+                        .iter()
+                        .any(|e| (e[0] - j.at[0]).hypot(e[1] - j.at[1]) <= j.radius)
+            });
+            assert!(at_junction || st.crossings.iter().any(|c| c.id == a.at), "{a:?}");
+        }
+        let heads: BTreeSet<&str> = sig.heads.iter().map(|h| h.id.as_str()).collect();
+        for p in sig.plans.iter().flat_map(|p| &p.phases) {
+            assert!(p.green.iter().chain(&p.amber).all(|h| heads.contains(h.as_str())), "{p:?}");
+        }
+    }
+    // The estimates are written down: in the scene's comment and in unit.sources, with the names.
+    assert!(imported.text.contains("    // signal timings ESTIMATED (OpenStreetMap has none)"), "{}", imported.text);
+    let sources = &scene.unit.sources;
+    assert!(sources.contains("'fixed_90s', cycle 90 s") && sources.contains("'fixed_95s', cycle 95 s"), "{sources}");
+    assert!(sources.contains("road_w100_1, road_w100_2: Main Road (way 100, highway=primary)"), "{sources}");
+    assert!(sources.contains("oneway=-1: one way against the way's direction"), "{sources}");
+    assert!(sources.contains("no `maxspeed`: highway=residential taken as 30 km/h"), "{sources}");
+    assert!(
+        sources.contains("sidewalk without `sidewalk:width`: 2 m wide (ESTIMATED) (2: way 100, way 101)"),
+        "{sources}"
+    );
+    // Pedestrians: on the sidewalks and crossings, the carriageways closed to them; everyone leaves.
+    assert_eq!((s.exits, s.people), (2, 40));
+    let (spawned, exited, t, wall) = check_and_run(&imported);
+    println!("roads: {spawned} spawned, {exited} out after {t:.1} s simulated ({wall:.2} s wall)");
+    assert_eq!((spawned, exited), (40, 40), "everyone leaves");
+}
+
+/// Road shapes the vehicle network refuses unless the importer takes care: a roundabout (a closed
+/// way: split so that no street starts and ends at one junction), two junctions 3 m apart (merged),
+/// a crossing 2 m from a junction of a 13 m primary road (widened out of the junction's box), a
+/// signalised crossing on the node where two ways of one road meet, a road in a tunnel.
+#[test]
+fn osm_road_corner_cases_give_a_scene_that_checks() {
+    let p = Projection::new(QUARTER_ORIGIN);
+    let mut nodes = String::new();
+    let mut node = |id: i64, x: f64, y: f64, tags: &[(&str, &str)]| {
+        let q = p.to_wgs84([x, y]);
+        let t: String = tags.iter().map(|(k, v)| format!("<tag k=\"{k}\" v=\"{v}\"/>")).collect();
+        nodes += &format!("  <node id=\"{id}\" lat=\"{:.9}\" lon=\"{:.9}\">{t}</node>\n", q.lat, q.lon);
+    };
+    // Primary along y = 0 from x = -100 to 100, crossed by residential roads at x = 0 and x = 3.
+    node(1, -100.0, 0.0, &[]);
+    node(2, 0.0, 0.0, &[]);
+    node(3, 3.0, 0.0, &[]);
+    node(4, 100.0, 0.0, &[]);
+    node(5, 0.0, -60.0, &[]);
+    node(6, 0.0, 60.0, &[]);
+    node(7, 3.0, -60.0, &[]);
+    node(8, 3.0, 60.0, &[]);
+    node(9, 0.0, -2.0, &[("highway", "crossing"), ("crossing", "marked")]);
+    // A roundabout of radius 20 m around (0, 150), joined by way 13 from node 6.
+    for k in 0..8 {
+        let a = std::f64::consts::TAU * k as f64 / 8.0 - std::f64::consts::FRAC_PI_2;
+        node(20 + k, 20.0 * a.cos(), 150.0 + 20.0 * a.sin(), &[]);
+    }
+    // A road in two ways meeting at node 31, with signals and a crossing there; a tunnel.
+    node(30, 60.0, 60.0, &[]);
+    node(31, 100.0, 60.0, &[("highway", "traffic_signals"), ("crossing", "traffic_signals")]);
+    node(32, 160.0, 60.0, &[]);
+    node(40, -50.0, 100.0, &[]);
+    node(41, 50.0, 100.0, &[]);
+    let way = |id: i64, nds: &[i64], tags: &[(&str, &str)]| {
+        let n: String = nds.iter().map(|n| format!("<nd ref=\"{n}\"/>")).collect();
+        let t: String = tags.iter().map(|(k, v)| format!("<tag k=\"{k}\" v=\"{v}\"/>")).collect();
+        format!("  <way id=\"{id}\">{n}{t}</way>\n")
+    };
+    let ring: Vec<i64> = (20..28).chain([20]).collect();
+    let ways = [
+        way(10, &[1, 2, 3, 4], &[("highway", "primary"), ("sidewalk", "both")]),
+        way(11, &[5, 9, 2, 6], &[("highway", "residential"), ("sidewalk", "both")]),
+        way(12, &[7, 3, 8], &[("highway", "residential")]),
+        way(13, &[6, 20], &[("highway", "residential")]),
+        way(14, &ring, &[("highway", "tertiary"), ("junction", "roundabout")]),
+        way(15, &[30, 31], &[("highway", "tertiary")]),
+        way(16, &[31, 32], &[("highway", "tertiary")]),
+        way(17, &[40, 41], &[("highway", "service"), ("tunnel", "yes")]),
+    ]
+    .concat();
+    let text = format!("<?xml version=\"1.0\"?>\n<osm version=\"0.6\">\n{nodes}{ways}</osm>\n");
+    let imported = import_osm(&text, Path::new("corners.osm"), QUARTER_ORIGIN, &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let scene = &imported.scene;
+    let sources = &scene.unit.sources;
+    println!("{sources}");
+    let ids: Vec<&str> = scene.streets.iter().map(|s| s.id.as_str()).collect();
+    println!("{ids:?}");
+    // The 3 m piece of the primary is gone; its two junctions are one, at x = 1.5.
+    assert!(!ids.contains(&"road_w10_2"), "{ids:?}");
+    let merged = scene.junctions.iter().find(|j| j.id == "junction_n2").expect("junction_n2");
+    assert_eq!((merged.at, merged.radius), ([1.5, 0.0], 2.0));
+    assert!(scene.junctions.iter().all(|j| j.id != "junction_n3"));
+    // The roundabout: split in two at its far side, both one-way.
+    let ring: Vec<_> = scene.streets.iter().filter(|s| s.id.starts_with("road_w14_")).collect();
+    assert_eq!(ring.len(), 2, "{ids:?}");
+    assert!(ring.iter().all(|s| s.one_way && s.centerline[0] != s.centerline[s.centerline.len() - 1]));
+    // The crossing 2 m from the junction, inside its box (the primary's 6.5 m half width + 0.5 m),
+    // is widened to reach 0.5 m past the box, still covering the tagged place.
+    let south = scene.streets.iter().find(|s| s.id == "road_w11_1").unwrap();
+    let c = &south.crossings[0];
+    assert!(c.at - c.width / 2.0 <= 60.0 - 7.0 - 0.49, "{c:?}");
+    assert!(c.at + c.width / 2.0 >= 59.99, "{c:?}");
+    assert!(sources.contains("widened to reach 0.5 m beyond it"), "{sources}");
+    // Node 31 joins two ways of one road: one signalised crossing beside it, with its own signal.
+    let crossings: Vec<&str> =
+        scene.streets.iter().flat_map(|s| &s.crossings).map(|c| c.id.as_str()).filter(|c| c.contains("n31")).collect();
+    assert_eq!(crossings, ["crossing_n31"]);
+    assert!(scene.signals.iter().any(|s| s.id == "signal_crossing_n31"));
+    assert!(imported.summary.skipped.iter().any(|k| k.contains("way 17: a road in a tunnel")));
+    // Checked with the vehicle network by the import itself; once more from the written text.
+    let loaded = parse_scene(SourceMap::new(Path::new("corners.ron"), imported.text.clone()), String::new()).unwrap();
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the written scene does not check:\n{d}"));
 }
 
 #[test]
@@ -289,6 +524,54 @@ fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("→ q.ron: ") && stdout.contains("no people"), "{stdout}");
+    // Roads: the written scene checks, streets, junctions and signals included.
+    let roads = path("tests/gis/roads.osm");
+    let (code, stdout, stderr) = unitwin(
+        &[
+            "import",
+            "osm",
+            roads.to_str().unwrap(),
+            "--origin",
+            "31.2400,121.4820",
+            "--out",
+            "roads.ron",
+            "--people",
+            "20",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("5 street(s) with 7 crossing(s), 2 junction(s), 2 signal(s) (timings estimated)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  assumed: signal timings ESTIMATED (OpenStreetMap has none): signalised junctions"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = unitwin(&["check", "roads.ron"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("5 street(s)"), "{stdout}");
+    // --vehicles: flows in at the network's edge (three two-way ends; the one-way road leaves).
+    let (code, stdout, stderr) = unitwin(
+        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.24,121.482", "--out", "v.ron", "--vehicles", "200"],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("2 signal(s) (timings estimated), 3 vehicle flow(s)"), "{stdout}");
+    let text = std::fs::read_to_string(tmp.path().join("v.ron")).unwrap();
+    assert!(text.contains(r#"Flow(id: "vehicles_road_w100_1_start", street: "road_w100_1", from: Start, rate: [(0.0, 200.0)], mix: [(Car, 0.9), (Van, 0.1)])"#), "{text}");
+    assert!(text.contains("vehicle flows ESTIMATED"));
+    let (code, stdout, stderr) =
+        unitwin(&["run", "v.ron", "--until", "300", "--out", "v", "-q", "--threads", "1"], tmp.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("0 red-light violations"), "{stdout}");
+    let (code, _, stderr) = unitwin(
+        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.24,121.482", "--out", "w.ron", "--vehicles", "5000"],
+        tmp.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("expected vehicles per hour"), "{stderr}");
     // A bad origin is refused by the argument parser.
     let (code, _, stderr) =
         unitwin(&["import", "osm", osm.to_str().unwrap(), "--origin", "121.48,31.24", "--out", "r.ron"], tmp.path());

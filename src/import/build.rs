@@ -23,7 +23,7 @@ use crate::ids::LevelId;
 use crate::scene::load::{hex, parse_scene, ron_options};
 use crate::scene::{
     Area, Building, Diagnostics, Door, LatLon, Level, LoadedScene, PedestrianModel, Placement, Point, Population,
-    Precheck, Routing, RunSettings, Scene, SourceMap, Unit, UnitKind,
+    Precheck, Routing, RunSettings, Scene, SourceMap, Street, Unit, UnitKind,
 };
 use crate::twin::Twin;
 
@@ -43,7 +43,7 @@ const ADDED_EXIT_WIDTH: f64 = 2.0;
 const MIN_DOOR_WIDTH: f64 = 0.8;
 /// Simulated time limit written to the scene, s (the run ends earlier once everyone has left).
 const DURATION: f64 = 3600.0;
-const LEVEL: &str = "ground";
+pub(crate) const LEVEL: &str = "ground";
 
 type Ring = Vec<Point>;
 
@@ -56,8 +56,11 @@ pub(crate) fn build_scene(
     bytes: &[u8],
 ) -> Result<Imported, Vec<ImportError>> {
     check_limits(&features, file)?;
-    let Features { walk_areas, walk_lines, buildings: source_buildings, exits, mut notes } = features;
+    let Features { walk_areas, walk_lines, buildings: source_buildings, exits, roads, mut notes } = features;
     let mut ids = Ids::default();
+    // The road network's ids are made from OSM ids and are unique among themselves; no other
+    // object may take one.
+    ids.used.extend(roads.ids().into_iter().map(String::from));
 
     // Walkable polygons.
     let mut areas: Vec<Area> = Vec::new();
@@ -125,7 +128,7 @@ pub(crate) fn build_scene(
         refused.truncate(20);
         return Err(refused);
     }
-    if areas.is_empty() {
+    if areas.is_empty() && roads.streets.is_empty() {
         let mut message = "no walkable features found".to_string();
         if !notes.skipped.is_empty() {
             let shown: Vec<&str> = notes.skipped.iter().take(3).map(String::as_str).collect();
@@ -137,7 +140,8 @@ pub(crate) fn build_scene(
         }
         return Err(vec![ImportError::new(file, message).hint(
             "walkable: polygons with unitwin=walkable, highway=pedestrian, area:highway=* or place=square; lines with \
-             highway=footway|pedestrian|path|steps|living_street or unitwin=walkable",
+             highway=footway|pedestrian|path|steps|living_street or unitwin=walkable; roads (OSM): \
+             highway=primary|secondary|tertiary|residential|service|…",
         )]);
     }
 
@@ -193,7 +197,7 @@ pub(crate) fn build_scene(
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let nav_cell = nav_cell_for(&areas);
+    let nav_cell = nav_cell_for(&areas, &roads.streets);
     if nav_cell > 0.25 {
         notes.assume(
             format!("navigation cell {nav_cell} m instead of 0.25 m to keep the grid below 4 million cells"),
@@ -208,10 +212,13 @@ pub(crate) fn build_scene(
         routing: Routing::Static,
         levels: vec![Level { id: LEVEL.into(), elevation: 0.0, walkable: areas, walls: Vec::new() }],
         stairs: Vec::new(),
-        streets: Vec::new(),
-        junctions: Vec::new(),
-        signals: Vec::new(),
-        traffic: Default::default(),
+        streets: roads.streets.clone(),
+        junctions: roads.junctions.clone(),
+        signals: roads.signals.clone(),
+        traffic: crate::scene::Traffic {
+            flows: super::roads::flows(&roads, options.vehicles.unwrap_or(0.0)),
+            ..Default::default()
+        },
         obstacles: Vec::new(),
         buildings,
         doors: Vec::new(),
@@ -221,6 +228,18 @@ pub(crate) fn build_scene(
         measurements: Vec::new(),
         events: Vec::new(),
     };
+    if let Some(vph) = options.vehicles.filter(|v| *v > 0.0) {
+        if scene.traffic.flows.is_empty() {
+            notes.skip("--vehicles: no street end at the data's edge where vehicles could come in");
+        } else {
+            for f in &scene.traffic.flows {
+                notes.assume(
+                    format!("{} ({} vehicles/h at each)", super::roads::FLOW_NOTE, short_num(vph)),
+                    f.id.clone(),
+                );
+            }
+        }
+    }
     let internal = |d: Diagnostics| -> Vec<ImportError> {
         d.0.iter()
             .map(|d| {
@@ -316,7 +335,7 @@ pub(crate) fn build_scene(
         check_dropping_doors(&mut scene, file, &mut notes).map_err(internal)?;
     }
     scene.unit.sources = sources_text(file, format, origin, &notes);
-    let text = render(&scene, file, format, bytes, options);
+    let text = render(&scene, file, format, bytes, options, &roads.comments);
     let loaded =
         parse_scene(SourceMap::new(file, text.clone()), hex(&Sha256::digest(text.as_bytes()))).map_err(internal)?;
     let checked = crate::twin::build(loaded).map_err(internal)?;
@@ -332,6 +351,11 @@ pub(crate) fn build_scene(
         assumptions: notes.assumption_lines(),
         skipped: notes.skipped.clone(),
         nav_cell,
+        streets: scene.streets.len(),
+        crossings: scene.streets.iter().map(|s| s.crossings.len()).sum(),
+        junctions: scene.junctions.len(),
+        signals: scene.signals.len(),
+        flows: scene.traffic.flows.len(),
     };
     Ok(Imported { scene: checked.loaded.scene, text, summary })
 }
@@ -842,17 +866,29 @@ fn grid_cells(w: f64, h: f64, cell: f64) -> f64 {
 
 /// The navigation cell: 0.25 m unless the grid would exceed `MAX_NAV_CELLS`; then the finest of
 /// 0.30, 0.35, … 1.0 m that keeps it below. `check_limits` has made sure 1 m does.
-fn nav_cell_for(areas: &[Area]) -> f64 {
+fn nav_cell_for(areas: &[Area], streets: &[Street]) -> f64 {
     let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
     for p in areas.iter().flat_map(|a| &a.outer) {
         lo = lo.min(v(*p));
         hi = hi.max(v(*p));
+    }
+    for s in streets {
+        let margin = street_margin(s);
+        for p in &s.centerline {
+            lo = lo.min(v(*p) - margin);
+            hi = hi.max(v(*p) + margin);
+        }
     }
     let size = (hi - lo).max(DVec2::ZERO);
     (5..=20)
         .map(|k| k as f64 * 0.05)
         .find(|&cell| grid_cells(size.x, size.y, cell) <= MAX_NAV_CELLS)
         .unwrap_or(MAX_NAV_CELL)
+}
+
+/// How far a street's walkable and blocked parts reach from its centre line, m.
+fn street_margin(s: &Street) -> f64 {
+    s.carriageway / 2.0 + s.sidewalks.0.max(s.sidewalks.1) + 0.05
 }
 
 /// The westmost, eastmost, southmost and northmost coordinate seen, with the feature it belongs to.
@@ -953,6 +989,13 @@ fn check_limits(f: &Features, file: &Path) -> Result<(), Vec<ImportError>> {
         .map(|p| (p.label.as_str(), p.pos, polygon_size(p)))
         .chain(f.walk_lines.iter().map(|l| (l.label.as_str(), l.pos, l.points.len())))
         .chain(f.buildings.iter().map(|b| (b.polygon.label.as_str(), b.polygon.pos, polygon_size(&b.polygon))))
+        .chain(
+            f.roads
+                .streets
+                .iter()
+                .zip(&f.roads.sources)
+                .map(|(s, (label, pos))| (label.as_str(), *pos, s.centerline.len())),
+        )
         .collect();
     let mut total = 0usize;
     for &(label, pos, n) in &all {
@@ -996,6 +1039,11 @@ fn check_limits(f: &Features, file: &Path) -> Result<(), Vec<ImportError>> {
     for l in &f.walk_lines {
         for q in &l.points {
             ext.take(q, l.kind.width.max(MIN_LINE_WIDTH) / 2.0, &l.label, l.pos);
+        }
+    }
+    for (s, (label, pos)) in f.roads.streets.iter().zip(&f.roads.sources) {
+        for q in &s.centerline {
+            ext.take(q, street_margin(s), label, *pos);
         }
     }
     let [west, east, south, north] = ext.0;
@@ -1058,17 +1106,28 @@ fn spread_people(checked: &Twin, total: u32) -> Result<(Vec<Population>, f64), S
         out
     };
 
+    // Nobody starts on a carriageway (on the crossings over it): people begin on the sidewalks.
+    let roadway: Vec<Polygon<f64>> = checked
+        .space
+        .streets
+        .iter()
+        .flat_map(|s| &s.carriageway)
+        .map(|q| crate::geom::polygon(&q.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(), &[]))
+        .collect();
+    let roadway = crate::geom::union_all(roadway.iter());
+
     // Tiles without holes.
     let mut pieces: Vec<Polygon<f64>> = Vec::new();
     for poly in &level.walkable.0 {
         let Some(b) = poly.bounding_rect() else { continue };
         let whole = MultiPolygon::new(vec![poly.clone()]);
+        let whole = if roadway.0.is_empty() { whole } else { crate::geom::clean(&whole.difference(&roadway)) };
         let (nx, ny) = (((b.width()) / SPAWN_TILE).ceil().max(1.0), ((b.height()) / SPAWN_TILE).ceil().max(1.0));
         let (tw, th) = (b.width() / nx + 1e-9, b.height() / ny + 1e-9);
         for j in 0..ny as usize {
             for i in 0..nx as usize {
                 let tiles: Vec<Polygon<f64>> = if nx * ny == 1.0 {
-                    vec![poly.clone()]
+                    whole.0.clone()
                 } else {
                     let x0 = b.min().x + i as f64 * tw;
                     let y0 = b.min().y + j as f64 * th;
@@ -1231,6 +1290,15 @@ fn sources_text(file: &Path, format: &str, origin: LatLon, notes: &Notes) -> Str
             s += &format!("\n- {a}");
         }
     }
+    if !notes.names.is_empty() {
+        s += "\nStreets:";
+        for n in notes.names.iter().take(200) {
+            s += &format!("\n- {n}");
+        }
+        if notes.names.len() > 200 {
+            s += &format!("\n- and {} more", notes.names.len() - 200);
+        }
+    }
     if !notes.skipped.is_empty() {
         s += "\nSkipped:";
         for k in notes.skipped.iter().take(40) {
@@ -1267,7 +1335,14 @@ fn points(pts: &[Point], indent: &str) -> String {
 }
 
 /// The scene as RON, in the style of `scenes/*.ron`, with a header saying where it came from.
-fn render(scene: &Scene, file: &Path, format: &str, bytes: &[u8], options: &ImportOptions) -> String {
+fn render(
+    scene: &Scene,
+    file: &Path,
+    format: &str,
+    bytes: &[u8],
+    options: &ImportOptions,
+    comments: &[String],
+) -> String {
     let mut o = String::new();
     o += &format!(
         "// Imported from {} ({format}, SHA-256 {}) by unitwin {}.\n",
@@ -1346,6 +1421,7 @@ fn render(scene: &Scene, file: &Path, format: &str, bytes: &[u8], options: &Impo
         }
         o += "    ],\n";
     }
+    render_roads(&mut o, scene, comments);
     o += "    populations: [\n";
     for p in &scene.populations {
         if let Placement::Area { polygon, count } = &p.placement {
@@ -1359,6 +1435,130 @@ fn render(scene: &Scene, file: &Path, format: &str, bytes: &[u8], options: &Impo
     }
     o += "    ],\n)\n";
     o
+}
+
+/// Streets, junctions and signals, with the signal plans' comment (`comments`, wrapped).
+fn render_roads(o: &mut String, scene: &Scene, comments: &[String]) {
+    let ind = "        ";
+    let list = |items: &[String]| format!("[{}]", items.iter().map(|s| string(s)).collect::<Vec<_>>().join(", "));
+    if !scene.streets.is_empty() {
+        *o += "    streets: [\n";
+        for s in &scene.streets {
+            *o += &format!(
+                "{ind}Street(\n{ind}    id: {},\n{ind}    level: {},\n{ind}    centerline: {},\n{ind}    carriageway: {},\n{ind}    sidewalks: ({}, {}),\n{ind}    kerb: {},\n{ind}    one_way: {},\n{ind}    lanes: {},\n{ind}    speed_limit: {},\n{ind}    bike_lanes: {},\n",
+                string(&s.id),
+                string(&s.level),
+                points(&s.centerline, &format!("{ind}    ")),
+                num(s.carriageway),
+                num(s.sidewalks.0),
+                num(s.sidewalks.1),
+                num(s.kerb),
+                s.one_way,
+                s.lanes,
+                num(s.speed_limit),
+                s.bike_lanes
+            );
+            if s.crossings.is_empty() {
+                *o += &format!("{ind}    crossings: [],\n");
+            } else {
+                *o += &format!("{ind}    crossings: [\n");
+                for c in &s.crossings {
+                    *o += &format!(
+                        "{ind}        Crossing(id: {}, at: {}, width: {}, signal: {}),\n",
+                        string(&c.id),
+                        num(c.at),
+                        num(c.width),
+                        c.signal
+                    );
+                }
+                *o += &format!("{ind}    ],\n");
+            }
+            *o += &format!("{ind}),\n");
+        }
+        *o += "    ],\n";
+    }
+    if !scene.junctions.is_empty() {
+        *o += "    junctions: [\n";
+        for j in &scene.junctions {
+            *o += &format!(
+                "{ind}Junction(id: {}, level: {}, at: ({}, {}), radius: {}),\n",
+                string(&j.id),
+                string(&j.level),
+                num(j.at[0]),
+                num(j.at[1]),
+                num(j.radius)
+            );
+        }
+        *o += "    ],\n";
+    }
+    if !scene.signals.is_empty() {
+        for c in comments {
+            let mut line = String::from("    //");
+            for word in crate::scene::diagnostic::one_line(c).split(' ') {
+                if line.len() + word.len() > 116 && line.len() > 7 {
+                    *o += &line;
+                    *o += "\n";
+                    line = String::from("    //");
+                }
+                line += " ";
+                line += word;
+            }
+            *o += &line;
+            *o += "\n";
+        }
+        *o += "    signals: [\n";
+        for sig in &scene.signals {
+            *o += &format!("{ind}Signal(\n{ind}    id: {},\n{ind}    heads: [\n", string(&sig.id));
+            for h in &sig.heads {
+                let vehicles: Vec<String> = h
+                    .vehicles
+                    .iter()
+                    .map(|a| format!("Approach(street: {}, at: {})", string(&a.street), string(&a.at)))
+                    .collect();
+                *o += &format!(
+                    "{ind}        SignalHead(id: {}, vehicles: [{}], crossings: {}),\n",
+                    string(&h.id),
+                    vehicles.join(", "),
+                    list(&h.crossings)
+                );
+            }
+            *o += &format!("{ind}    ],\n{ind}    plans: [\n");
+            for plan in &sig.plans {
+                *o += &format!(
+                    "{ind}        SignalPlan(id: {}, offset: {}, phases: [\n",
+                    string(&plan.id),
+                    num(plan.offset)
+                );
+                for ph in &plan.phases {
+                    *o += &format!(
+                        "{ind}            Phase(duration: {}, green: {}, amber: {}),\n",
+                        num(ph.duration),
+                        list(&ph.green),
+                        list(&ph.amber)
+                    );
+                }
+                *o += &format!("{ind}        ]),\n");
+            }
+            *o += &format!("{ind}    ],\n{ind}),\n");
+        }
+        *o += "    ],\n";
+    }
+    if !scene.traffic.flows.is_empty() {
+        *o += "    traffic: Traffic(\n        flows: [\n";
+        for f in &scene.traffic.flows {
+            let rate: Vec<String> = f.rate.iter().map(|(t, r)| format!("({}, {})", num(*t), num(*r))).collect();
+            let mix: Vec<String> = f.mix.iter().map(|(k, s)| format!("({k:?}, {})", num(*s))).collect();
+            *o += &format!(
+                "{ind}    Flow(id: {}, street: {}, from: {:?}, rate: [{}], mix: [{}]),\n",
+                string(&f.id),
+                string(&f.street),
+                f.from,
+                rate.join(", "),
+                mix.join(", ")
+            );
+        }
+        *o += "        ],\n    ),\n";
+    }
 }
 
 #[cfg(test)]

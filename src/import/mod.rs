@@ -8,7 +8,10 @@
 //! - walkable polygons: `unitwin=walkable`, `highway=pedestrian|footway` (GeoJSON polygons; OSM closed
 //!   ways with `area=yes`), `area:highway=*`, `place=square` → walkable `Area`s;
 //! - walkable lines: `highway=footway|pedestrian|path|steps|living_street` or `unitwin=walkable`,
-//!   buffered by `width`/2 (flat caps, bevelled joins; default widths in [`default_width`]);
+//!   buffered by `width`/2 (flat caps, bevelled joins; default widths in [`default_width`]); in OSM
+//!   files a `living_street` is a road instead (below);
+//! - roads (OSM): ways with `highway=primary|secondary|tertiary|residential|…` → `Street`s split
+//!   at junctions, with `Junction`s, `Crossing`s and estimated fixed-time `Signal`s (see [`roads`]);
 //! - exits: points with `entrance=*` (not `no`) or `unitwin=exit` → exit `Door`s on the nearest
 //!   boundary of the walkable space, if within [`EXIT_SNAP`] m.
 //!
@@ -19,6 +22,7 @@ pub mod cli;
 pub mod geojson;
 pub mod osm;
 pub mod project;
+pub mod roads;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -139,11 +143,13 @@ pub struct ImportOptions {
     pub seed: u64,
     /// The command line that made the scene, recorded in its header comment.
     pub command: Option<String>,
+    /// Vehicles per hour entering at each street end at the data's edge (OSM roads); none if unset.
+    pub vehicles: Option<f64>,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { people: None, name: None, seed: 1, command: None }
+        ImportOptions { people: None, name: None, seed: 1, command: None, vehicles: None }
     }
 }
 
@@ -173,6 +179,13 @@ pub struct ImportSummary {
     pub skipped: Vec<String>,
     /// Grid cell chosen for navigation, m.
     pub nav_cell: f64,
+    /// Streets for vehicles, their pedestrian crossings, junctions and signals written.
+    pub streets: usize,
+    pub crossings: usize,
+    pub junctions: usize,
+    pub signals: usize,
+    /// Vehicle flows written (`--vehicles`).
+    pub flows: usize,
 }
 
 /// Imports a GeoJSON FeatureCollection (RFC 7946, WGS84 longitude/latitude).
@@ -266,7 +279,7 @@ pub enum AreaRole {
     Walkable,
 }
 
-fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
+pub(crate) fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
@@ -369,6 +382,8 @@ pub struct Features {
     pub walk_lines: Vec<SourceLine>,
     pub buildings: Vec<SourceBuilding>,
     pub exits: Vec<SourceExit>,
+    /// Roads for vehicles (OSM only): streets, junctions, crossings and signals.
+    pub roads: roads::Roads,
     pub notes: Notes,
 }
 
@@ -418,6 +433,8 @@ pub struct Notes {
     /// Assumption → the features it was made for.
     pub assumed: BTreeMap<String, Vec<String>>,
     pub skipped: Vec<String>,
+    /// Names of imported features, e.g. `road_w9_1, road_w9_2: Through Road (way 9, highway=primary)`.
+    pub names: Vec<String>,
 }
 
 impl Notes {
@@ -426,6 +443,9 @@ impl Notes {
     }
     pub fn skip(&mut self, what: impl Into<String>) {
         self.skipped.push(what.into());
+    }
+    pub fn name(&mut self, what: impl Into<String>) {
+        self.names.push(what.into());
     }
 
     /// One line per assumption, naming up to six features.

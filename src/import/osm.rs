@@ -6,6 +6,7 @@ use std::path::Path;
 
 use roxmltree::{Document, Node, ParsingOptions};
 
+use super::roads::{self, RoadWay, WalkWay, road_class};
 use super::{
     AreaRole, Features, ImportError, MAX_EXTENT, MAX_XML_ELEMENTS, Projection, SourceBuilding, SourceExit, SourceLine,
     SourcePolygon, Tags, area_role, building_size, exit_point, line_col, line_kind, short_num,
@@ -194,11 +195,14 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
     }
 
     let mut ignored = 0usize;
+    let mut road_ways: Vec<RoadWay> = Vec::new();
+    let mut walk_ways: Vec<WalkWay> = Vec::new();
     for way in &ways {
         let closed = way.refs.len() >= 4 && way.refs.first().map(|r| r.0) == way.refs.last().map(|r| r.0);
-        let role = if closed { area_role(&way.tags, true) } else { None };
-        let line = if role.is_none() { line_kind(&way.tags) } else { None };
-        if role.is_none() && line.is_none() {
+        let road = road_class(&way.tags).is_some();
+        let role = if closed && !road { area_role(&way.tags, true) } else { None };
+        let line = if role.is_none() && !road { line_kind(&way.tags) } else { None };
+        if role.is_none() && line.is_none() && !road {
             if !closed && let Some(r) = area_role(&way.tags, true) {
                 let what = if r == AreaRole::Building { "a building" } else { "a walkable area" };
                 out.notes.skip(format!("way {}: tagged as {what} but not closed", way.id));
@@ -230,6 +234,11 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
         }
         let label = format!("way {}", way.id);
         let pos = Some(line_col(text, way.offset));
+        let node_ids = || way.refs.iter().map(|r| r.0).collect::<Vec<i64>>();
+        if road {
+            road_ways.push(RoadWay { id: way.id, pos, nodes: node_ids(), tags: way.tags.clone() });
+            continue;
+        }
         match (role, line) {
             (Some(role), _) => {
                 points.pop(); // the closing node
@@ -238,9 +247,18 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
                 push_polygon(&mut out, role, polygon, &way.tags);
             }
             (None, Some(kind)) => {
+                let width = (!kind.width_assumed).then_some(kind.width);
+                walk_ways.push(WalkWay { id: way.id, nodes: node_ids(), tags: way.tags.clone(), width });
                 out.walk_lines.push(SourceLine { label, pos, id: format!("way{}", way.id), points, kind });
             }
             (None, None) => unreachable!("filtered above"),
+        }
+    }
+    if errors.is_empty() {
+        let node_tag_map: BTreeMap<i64, Tags> = node_tags.iter().cloned().collect();
+        match roads::build(road_ways, &walk_ways, &nodes, &node_tag_map, file, &mut out.notes) {
+            Ok(r) => out.roads = r,
+            Err(e) => errors.extend(e),
         }
     }
 
@@ -309,7 +327,7 @@ pub fn read(text: &str, file: &Path, proj: &Projection) -> Result<Features, Vec<
     }
     if ignored > 0 {
         out.notes.skip(format!(
-            "{ignored} tagged way(s)/relation(s) that are neither walkable ways, walkable areas nor buildings (e.g. roads for vehicles, land use)"
+            "{ignored} tagged way(s)/relation(s) that are neither roads, walkable ways, walkable areas nor buildings (e.g. railways, land use)"
         ));
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }

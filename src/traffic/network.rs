@@ -15,6 +15,9 @@ use crate::space::{LaneDirection, LaneKind, Space};
 pub const NONE: u32 = u32::MAX;
 /// Vehicles stop this far before a crossing's edge, m (plus their jam distance).
 pub const CROSSING_STOP_BACK: f64 = 1.0;
+/// A crossing whose far edge is this close to a signalised junction's box (m) gets the junction's
+/// stop line before it: the longest vehicle, its jam distance and a metre.
+const JUNCTION_CROSSING_REACH: f64 = 12.0 + 2.5 + 1.0;
 /// Lateral acceleration accepted in turns, m/s² (comfortable urban driving).
 const TURN_LATERAL_ACCEL: f64 = 2.0;
 
@@ -128,6 +131,8 @@ pub struct Link {
     pub next: Vec<u32>,
     /// Stop lines along the link, by distance.
     pub marks: Vec<Mark>,
+    /// The signal head and stop line that let vehicles on this lane into the junction at its end.
+    pub junction_stop: Option<(u16, f64)>,
     /// Which kinds may use it.
     pub bikes_only: bool,
     pub motor_only: bool,
@@ -500,6 +505,7 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 speed_limit: st.speed_limit,
                 next: Vec::new(),
                 marks: Vec::new(),
+                junction_stop: None,
                 bikes_only: lane.kind == LaneKind::NonMotor,
                 motor_only: false,
             };
@@ -620,6 +626,7 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 speed_limit: limit.max(1.0),
                 next: vec![to],
                 marks: Vec::new(),
+                junction_stop: None,
                 bikes_only: a.bikes_only && b.bikes_only,
                 motor_only: false,
             };
@@ -780,7 +787,19 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                         ));
                     }
                     for l in lanes {
-                        head.stop_lines.push((l, net.links[l as usize].length));
+                        // The stop line is before a crossing next to the junction, so that vehicles
+                        // waiting at red never stand on it.
+                        let link = &net.links[l as usize];
+                        let s = link
+                            .marks
+                            .iter()
+                            .filter_map(|m| match m.kind {
+                                MarkKind::Crossing { leave, .. } if leave > link.length - JUNCTION_CROSSING_REACH => Some(m.s),
+                                _ => None,
+                            })
+                            .fold(link.length, f64::min);
+                        head.stop_lines.push((l, s));
+                        net.links[l as usize].junction_stop = Some((hi, s));
                     }
                 } else {
                     diags.push(

@@ -799,12 +799,10 @@ fn grant_junctions(net: &Network, space: &crate::space::Space, signals: &SignalS
             // Re-choose if the street it meant to take was closed.
             let p = net.params(v.kind);
             let d = net.links[from as usize].length - v.s;
-            // A light other than green at the box holds whoever can still stop for it.
-            let held = net.links[from as usize].marks.iter().any(|m| match m.kind {
-                MarkKind::Signal { head } if m.s >= net.links[from as usize].length - 1e-6 => {
-                    signals.light(head) != Light::Green && braking_distance(v.v, AMBER_DECEL) < d
-                }
-                _ => false,
+            // A light other than green at the approach's stop line holds whoever can still stop for it.
+            let held = net.links[from as usize].junction_stop.is_some_and(|(head, stop)| {
+                let to_stop = stop - v.s;
+                signals.light(head) != Light::Green && to_stop > 0.0 && braking_distance(v.v, AMBER_DECEL) < to_stop
             });
             if v.granted {
                 if held {

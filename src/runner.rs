@@ -14,9 +14,9 @@ use crate::command::{CommandLog, CommandScript, SCRIPT_VERSION};
 use crate::crowd::Census;
 use crate::metrics::{FrameSink, Measurements, Recorder, VehicleRecorder, VehicleSink, record_frame};
 use crate::report::{OutputError, RunRecord, Staging, Summary, TrafficSummary, TrajectoryWriter, VehicleCsvWriter};
-use crate::traffic::{CrossingStats, SignalStates, TrafficNet, TrafficStats, Vehicles};
 use crate::scene::Diagnostics;
 use crate::schedule::{SimClock, SimControl};
+use crate::traffic::{CrossingStats, SignalStates, TrafficNet, TrafficStats, Vehicles};
 use crate::twin::Twin;
 
 /// One run of a twin, stepped on demand.

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 /// The modules of `src/`, bottom first. A module may import only modules before it.
 const LAYERS: [&str; 18] = [
-    "geom", "ids", "schedule", "scene", "space", "nav", "command", "traffic", "twin", "crowd", "metrics", "draw", "app", "report",
-    "runner", "bench", "import", "cli",
+    "geom", "ids", "schedule", "scene", "space", "nav", "command", "traffic", "twin", "crowd", "metrics", "draw",
+    "app", "report", "runner", "bench", "import", "cli",
 ];
 
 fn src() -> PathBuf {

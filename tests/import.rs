@@ -567,7 +567,17 @@ fn cli_imports_refuses_to_overwrite_and_the_scene_checks() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("0 red-light violations"), "{stdout}");
     let (code, _, stderr) = unitwin(
-        &["import", "osm", roads.to_str().unwrap(), "--origin", "31.24,121.482", "--out", "w.ron", "--vehicles", "5000"],
+        &[
+            "import",
+            "osm",
+            roads.to_str().unwrap(),
+            "--origin",
+            "31.24,121.482",
+            "--out",
+            "w.ron",
+            "--vehicles",
+            "5000",
+        ],
         tmp.path(),
     );
     assert_eq!(code, 2);

@@ -84,7 +84,15 @@ fn free_acceleration_follows_the_idm_and_matches_sumo() {
     // A first-order step of 0.1 s is off by at most a few percent of v0 while accelerating.
     println!(
         "free acceleration: v(5, 10, 20 s) = {:.3}, {:.3}, {:.3} m/s; SUMO {:.3}, {:.3}, {:.3}; exact IDM {:.3}, {:.3}, {:.3}",
-        speeds[5], speeds[10], speeds[20], sumo_speeds[5], sumo_speeds[10], sumo_speeds[20], exact[5], exact[10], exact[20]
+        speeds[5],
+        speeds[10],
+        speeds[20],
+        sumo_speeds[5],
+        sumo_speeds[10],
+        sumo_speeds[20],
+        exact[5],
+        exact[10],
+        exact[20]
     );
     for t in [5usize, 10, 20] {
         assert!((speeds[t] - exact[t]).abs() < 0.02 * v0, "v({t} s) = {:.3}, exact IDM {:.3}", speeds[t], exact[t]);
@@ -97,8 +105,7 @@ fn ring_road_keeps_the_equilibrium_flow_of_the_idm() {
     let net = twin.traffic.clone();
     let east = lane_of(&twin, "east_half");
     let west = lane_of(&twin, "west_half");
-    let ring: Vec<u32> =
-        vec![east, net.links[east as usize].next[0], west, net.links[west as usize].next[0]];
+    let ring: Vec<u32> = vec![east, net.links[east as usize].next[0], west, net.links[west as usize].next[0]];
     let length: f64 = ring.iter().map(|&l| net.links[l as usize].length).sum();
     assert!((length - 1400.0).abs() < 0.5, "ring length {length}");
     let p = *net.params(VehicleKind::Car);
@@ -191,7 +198,10 @@ fn queue_discharge_at_a_signal_matches_sumo_and_the_idm_equilibrium() {
     let headways: Vec<f64> = (1..30).map(|i| crossed[i] - crossed[i - 1]).collect();
     let saturation = headways[3..].iter().sum::<f64>() / headways[3..].len() as f64;
     let sumo_saturation = reference["discharge"]["saturation_headway"].as_f64().unwrap();
-    assert!((saturation - sumo_saturation).abs() < 0.02 * sumo_saturation, "saturation headway {saturation:.3} s, SUMO {sumo_saturation:.3} s");
+    assert!(
+        (saturation - sumo_saturation).abs() < 0.02 * sumo_saturation,
+        "saturation headway {saturation:.3} s, SUMO {sumo_saturation:.3} s"
+    );
     // Theory: no flow exceeds the IDM's capacity (the maximum of its equilibrium flow), and the
     // platoon's tail drives at equilibrium: its headway is that of the equilibrium gap at its speed.
     let p = *net.params(VehicleKind::Car);
@@ -201,11 +211,25 @@ fn queue_discharge_at_a_signal_matches_sumo_and_the_idm_equilibrium() {
             v / (p.length + p.equilibrium_gap(p.v0, v))
         })
         .fold(0.0, f64::max);
-    assert!(1.0 / saturation <= capacity, "discharge flow {:.0} veh/h above capacity {:.0}", 3600.0 / saturation, capacity * 3600.0);
+    assert!(
+        1.0 / saturation <= capacity,
+        "discharge flow {:.0} veh/h above capacity {:.0}",
+        3600.0 / saturation,
+        capacity * 3600.0
+    );
     let worst = (0..30).map(|i| (crossed[i] - sumo_times[i]).abs()).fold(0.0, f64::max);
     println!("discharge: largest difference from SUMO's crossing times {worst:.4} s");
     let v = speeds[29];
     let equilibrium = (p.length + p.equilibrium_gap(p.v0, v)) / v;
-    assert!((headways[28] - equilibrium).abs() < 0.03 * equilibrium, "tail headway {:.3} s, equilibrium {equilibrium:.3} s", headways[28]);
-    println!("discharge: first {:.3} s after green, saturation headway {saturation:.3} s ({:.0} veh/h); SUMO {sumo_saturation:.3} s; IDM capacity {:.0} veh/h", crossed[0] - 10.0, 3600.0 / saturation, capacity * 3600.0);
+    assert!(
+        (headways[28] - equilibrium).abs() < 0.03 * equilibrium,
+        "tail headway {:.3} s, equilibrium {equilibrium:.3} s",
+        headways[28]
+    );
+    println!(
+        "discharge: first {:.3} s after green, saturation headway {saturation:.3} s ({:.0} veh/h); SUMO {sumo_saturation:.3} s; IDM capacity {:.0} veh/h",
+        crossed[0] - 10.0,
+        3600.0 / saturation,
+        capacity * 3600.0
+    );
 }

@@ -21,7 +21,11 @@ fn run(scene: &str, until: f64) -> (Run, unitwin::twin::Twin) {
     (run, twin)
 }
 
-fn crossing<'a>(twin: &unitwin::twin::Twin, stats: &'a CrossingStats, id: &str) -> &'a unitwin::traffic::crossings::CrossingRecord {
+fn crossing<'a>(
+    twin: &unitwin::twin::Twin,
+    stats: &'a CrossingStats,
+    id: &str,
+) -> &'a unitwin::traffic::crossings::CrossingRecord {
     let i = twin.traffic.crossings.iter().position(|c| c.id == id).unwrap();
     &stats.crossings[i]
 }
@@ -45,8 +49,10 @@ fn quxi_road_evening_traffic_yields_at_the_zebras() {
         crossings.conflicts(),
         stats.red_violations,
         stats.overlaps,
-        crossing(&twin, crossings, "zebra_west").wait_total / crossing(&twin, crossings, "zebra_west").crossed.max(1) as f64,
-        crossing(&twin, crossings, "zebra_east").wait_total / crossing(&twin, crossings, "zebra_east").crossed.max(1) as f64,
+        crossing(&twin, crossings, "zebra_west").wait_total
+            / crossing(&twin, crossings, "zebra_west").crossed.max(1) as f64,
+        crossing(&twin, crossings, "zebra_east").wait_total
+            / crossing(&twin, crossings, "zebra_east").crossed.max(1) as f64,
         crossing(&twin, crossings, "zebra_west").crossed,
         crossing(&twin, crossings, "zebra_east").crossed,
     );

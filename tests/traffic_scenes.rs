@@ -53,7 +53,11 @@ fn pedestrians_and_vehicles_share_crossings_safely_and_wait_as_the_cycle_says() 
         assert_eq!(t["conflicts"], 0, "seed {seed}: no vehicle within 1 m of a pedestrian on a crossing");
         assert_eq!(t["red_light_violations"], 0, "seed {seed}");
         assert_eq!(t["overlaps"], 0, "seed {seed}");
-        let (came, left, on) = (t["vehicles_spawned"].as_u64().unwrap(), t["vehicles_arrived"].as_u64().unwrap(), t["vehicles_on_road"].as_u64().unwrap());
+        let (came, left, on) = (
+            t["vehicles_spawned"].as_u64().unwrap(),
+            t["vehicles_arrived"].as_u64().unwrap(),
+            t["vehicles_on_road"].as_u64().unwrap(),
+        );
         assert_eq!(came, left + on, "seed {seed}: no vehicle is lost");
         // 400 vehicles/h each way for 800 s: about 178 (Poisson, so ±3 sd ≈ ±40).
         assert!((138..=218).contains(&came), "seed {seed}: {came} vehicles came");
@@ -158,19 +162,42 @@ fn traffic_commands_act_and_replay_byte_for_byte() {
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     for file in ["vehicles.csv", "trajectories.txt", "summary.json", "commands.ron"] {
-        assert!(std::fs::read(live.join(file)).unwrap() == std::fs::read(replayed.join(file)).unwrap(), "{file} differs in the replay");
+        assert!(
+            std::fs::read(live.join(file)).unwrap() == std::fs::read(replayed.join(file)).unwrap(),
+            "{file} differs in the replay"
+        );
     }
 }
 
 #[test]
 fn bad_traffic_input_is_refused_with_located_errors() {
     let cases = [
-        ("flow on a missing street", r#"traffic: Traffic(flows: [Flow(id: "f", street: "nowhere", rate: [(0.0, 100.0)], mix: [(Car, 1.0)])]),"#, "there is no street 'nowhere'"),
-        ("NaN rate", r#"traffic: Traffic(flows: [Flow(id: "f", street: "main", rate: [(0.0, NaN)], mix: [(Car, 1.0)])]),"#, "rate must list"),
-        ("signal head on an unknown crossing", r#"signals: [Signal(id: "s", heads: [SignalHead(id: "h", crossings: ["nope"])], plans: [SignalPlan(id: "p", phases: [Phase(duration: 10.0, green: ["h"])])])],"#, "there is no crossing 'nope'"),
-        ("phase naming an unknown head", r#"signals: [Signal(id: "s", heads: [SignalHead(id: "h", crossings: ["lights"])], plans: [SignalPlan(id: "p", phases: [Phase(duration: 10.0, green: ["x"])])])],"#, "there is no head 'x'"),
+        (
+            "flow on a missing street",
+            r#"traffic: Traffic(flows: [Flow(id: "f", street: "nowhere", rate: [(0.0, 100.0)], mix: [(Car, 1.0)])]),"#,
+            "there is no street 'nowhere'",
+        ),
+        (
+            "NaN rate",
+            r#"traffic: Traffic(flows: [Flow(id: "f", street: "main", rate: [(0.0, NaN)], mix: [(Car, 1.0)])]),"#,
+            "rate must list",
+        ),
+        (
+            "signal head on an unknown crossing",
+            r#"signals: [Signal(id: "s", heads: [SignalHead(id: "h", crossings: ["nope"])], plans: [SignalPlan(id: "p", phases: [Phase(duration: 10.0, green: ["h"])])])],"#,
+            "there is no crossing 'nope'",
+        ),
+        (
+            "phase naming an unknown head",
+            r#"signals: [Signal(id: "s", heads: [SignalHead(id: "h", crossings: ["lights"])], plans: [SignalPlan(id: "p", phases: [Phase(duration: 10.0, green: ["x"])])])],"#,
+            "there is no head 'x'",
+        ),
         ("signalised crossing without a head", "", "no signal head controls it"),
-        ("parked car off the street", r#"traffic: Traffic(parked: [Parked(id: "p1", street: "main", at: 500.0)]),"#, "does not fit"),
+        (
+            "parked car off the street",
+            r#"traffic: Traffic(parked: [Parked(id: "p1", street: "main", at: 500.0)]),"#,
+            "does not fit",
+        ),
     ];
     for (what, insert, expected) in cases {
         let mut text = format!(

@@ -104,7 +104,9 @@ pub enum Command {
 }
 
 fn bench_traffic(seconds: f64, threads: &[usize], json: Option<PathBuf>) -> ExitCode {
-    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) || threads.iter().any(|&t| t == 0 || t > crate::app::MAX_THREADS) {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0)
+        || threads.iter().any(|&t| t == 0 || t > crate::app::MAX_THREADS)
+    {
         eprintln!("error: --seconds must lie in 0–3600 and --threads in 1–{}", crate::app::MAX_THREADS);
         return ExitCode::from(2);
     }
@@ -116,8 +118,14 @@ fn bench_traffic(seconds: f64, threads: &[usize], json: Option<PathBuf>) -> Exit
                 Ok(r) => {
                     say!(
                         "{:>2} × {:<2}  {:>7}  {:>8} → {:<8}      {:>6.0} s  {:>6.2} s  {:>12.0}",
-                        r.grid, r.grid, r.threads, r.vehicles_at_start, r.vehicles_at_end, r.simulated_seconds,
-                        r.wall_seconds, r.updates_per_second
+                        r.grid,
+                        r.grid,
+                        r.threads,
+                        r.vehicles_at_start,
+                        r.vehicles_at_end,
+                        r.simulated_seconds,
+                        r.wall_seconds,
+                        r.updates_per_second
                     );
                     results.push(r);
                 }
@@ -417,7 +425,10 @@ fn run(args: RunArgs) -> ExitCode {
                 say!("  commands applied: {} (see commands.ron)", s.events.len());
             }
             let vehicles = if result.out_dir.join("vehicles.csv").exists() { "vehicles.csv, " } else { "" };
-            say!("  wrote {}/{{trajectories.txt, {vehicles}summary.json, run.ron, commands.ron}}", result.out_dir.display());
+            say!(
+                "  wrote {}/{{trajectories.txt, {vehicles}summary.json, run.ron, commands.ron}}",
+                result.out_dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(RunError::Scene(diags)) => {

@@ -107,13 +107,12 @@ impl Command {
             NamedCommand::SwitchPlan { signal: s, plan } => {
                 let id = signal(s)?;
                 let control = &space.signals[id];
-                let index = control.plans.iter().position(|(p, _)| p == plan).ok_or_else(|| {
-                    CommandError::UnknownPlan {
+                let index =
+                    control.plans.iter().position(|(p, _)| p == plan).ok_or_else(|| CommandError::UnknownPlan {
                         signal: s.clone(),
                         name: plan.clone(),
                         known: list(control.plans.iter().map(|(p, _)| p)),
-                    }
-                })?;
+                    })?;
                 Command::SwitchPlan(id, index as u32)
             }
         };

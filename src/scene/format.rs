@@ -601,11 +601,17 @@ pub enum Action {
     CloseStreet(String),
     OpenStreet(String),
     /// Holds a signal in one phase (0 = the first of its running plan) until released.
-    HoldPhase { signal: String, phase: u32 },
+    HoldPhase {
+        signal: String,
+        phase: u32,
+    },
     /// Lets a held signal run its plan again from the held phase.
     ReleaseSignal(String),
     /// Switches a signal to another of its plans, starting at that plan's first phase.
-    SwitchPlan { signal: String, plan: String },
+    SwitchPlan {
+        signal: String,
+        plan: String,
+    },
 }
 
 impl std::fmt::Display for Action {

@@ -11,5 +11,5 @@ pub mod traffic;
 pub use check::{CheckedScene, MAX_SPAWN_DENSITY, Precheck, check_scene, precheck};
 pub use diagnostic::{Diagnostic, Diagnostics, SourceMap, number};
 pub use format::*;
-pub use traffic::*;
 pub use load::{LoadedScene, parse_scene, read_scene};
+pub use traffic::*;

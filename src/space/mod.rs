@@ -10,7 +10,8 @@ use rstar::primitives::{GeomWithData, Line};
 
 use crate::geom::{Point, distance_to_segment, v};
 use crate::ids::{
-    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, SignalId, StairId, StreetId, ZoneId,
+    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, SignalId, StairId, StreetId,
+    ZoneId,
 };
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;

@@ -64,9 +64,14 @@ impl CrossingMap {
                 let (nx, ny) = (size.x.ceil().max(1.0) as usize, size.y.ceil().max(1.0) as usize);
                 Raster { origin, nx, ny, cells: vec![0; nx * ny] }
             });
-            let lo = c.polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(*p)) - DVec2::splat(KERB_BAND + 1.0);
-            let hi = c.polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(*p)) + DVec2::splat(KERB_BAND + 1.0);
-            let (i0, j0) = (((lo.x - raster.origin.x).floor().max(0.0)) as usize, ((lo.y - raster.origin.y).floor().max(0.0)) as usize);
+            let lo =
+                c.polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(*p)) - DVec2::splat(KERB_BAND + 1.0);
+            let hi = c.polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(*p))
+                + DVec2::splat(KERB_BAND + 1.0);
+            let (i0, j0) = (
+                ((lo.x - raster.origin.x).floor().max(0.0)) as usize,
+                ((lo.y - raster.origin.y).floor().max(0.0)) as usize,
+            );
             let (i1, j1) = (
                 ((hi.x - raster.origin.x).ceil() as usize).min(raster.nx),
                 ((hi.y - raster.origin.y).ceil() as usize).min(raster.ny),

@@ -337,7 +337,8 @@ impl Network {
                 format!("{}:{way}:{slot}", self.streets[street.0 as usize].id)
             }
             LinkKind::Turn { junction, from, to, .. } => {
-                let name = |l: &u32| self.links[*l as usize].street().map_or("?", |s| self.streets[s.0 as usize].id.as_str());
+                let name =
+                    |l: &u32| self.links[*l as usize].street().map_or("?", |s| self.streets[s.0 as usize].id.as_str());
                 format!("{}:turn:{}>{}", self.junctions[*junction as usize].id, name(from), name(to))
             }
         }
@@ -402,11 +403,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         if ok {
             net.params[kind as usize] = p;
         } else {
-            diags.push(
-                src.at_text("vehicle_types", object, format!("{}: parameters out of range", kind.name())).hint(
-                    "length 0–30 m, width 0–4 m, v0 0–216 km/h, T 0–10 s, s0 0–20 m, a 0–10 m/s², b 0–9 m/s², all positive",
-                ),
-            );
+            diags.push(src.at_text("vehicle_types", object, format!("{}: parameters out of range", kind.name())).hint(
+                "length 0–30 m, width 0–4 m, v0 0–216 km/h, T 0–10 s, s0 0–20 m, a 0–10 m/s², b 0–9 m/s², all positive",
+            ));
         }
     }
 
@@ -443,13 +442,7 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 }
             }
         }
-        net.junctions.push(JunctionNet {
-            id: j.id.clone(),
-            at,
-            level,
-            turns: Vec::new(),
-            shares: BTreeMap::new(),
-        });
+        net.junctions.push(JunctionNet { id: j.id.clone(), at, level, turns: Vec::new(), shares: BTreeMap::new() });
     }
     if net.junctions.len() != scene.junctions.len() {
         return net;
@@ -476,12 +469,14 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         };
         let (ta, tb) = (trim(false), trim(true));
         net.trims.push((ta, tb, len));
-        let mut street = StreetNet { id: st.id.clone(), forward: Carriageway::default(), backward: Carriageway::default() };
+        let mut street =
+            StreetNet { id: st.id.clone(), forward: Carriageway::default(), backward: Carriageway::default() };
         let end_kind = |is_end: bool| junction_of(sid, is_end).map_or(LaneEnd::Boundary, LaneEnd::Junction);
         let z = space.levels[st.level].elevation;
         for lane in &st.lanes {
             let forward = lane.direction == LaneDirection::Forward;
-            let (start, end) = if forward { (end_kind(false), end_kind(true)) } else { (end_kind(true), end_kind(false)) };
+            let (start, end) =
+                if forward { (end_kind(false), end_kind(true)) } else { (end_kind(true), end_kind(false)) };
             let line = Polyline::new(lane.centerline.clone());
             let offset = if forward { ta } else { tb };
             let link = Link {
@@ -668,12 +663,24 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         for t in &j.turns {
             let (from, to) = (space.street_index.get(&t.from), space.street_index.get(&t.to));
             match (from, to) {
-                (Some(&f), Some(&to)) if joined.contains(&f) && joined.contains(&to) && t.share.is_finite() && (0.0..=1.0).contains(&t.share) => {
+                (Some(&f), Some(&to))
+                    if joined.contains(&f)
+                        && joined.contains(&to)
+                        && t.share.is_finite()
+                        && (0.0..=1.0).contains(&t.share) =>
+                {
                     given.insert((f, to), t.share);
                 }
                 _ => diags.push(
-                    src.at_id("junction", &j.id, format!("turn from '{}' to '{}' (share {}) is not valid here", t.from, t.to, t.share))
-                        .hint(format!("both streets must end at this junction and the share lie in 0–1; streets here: {}", joined.iter().map(|s| space.streets[*s].id.as_str()).collect::<Vec<_>>().join(", "))),
+                    src.at_id(
+                        "junction",
+                        &j.id,
+                        format!("turn from '{}' to '{}' (share {}) is not valid here", t.from, t.to, t.share),
+                    )
+                    .hint(format!(
+                        "both streets must end at this junction and the share lie in 0–1; streets here: {}",
+                        joined.iter().map(|s| space.streets[*s].id.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
                 ),
             }
         }
@@ -683,9 +690,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 .turns
                 .iter()
                 .filter_map(|&t| match net.links[t as usize].kind {
-                    LinkKind::Turn { from: f, to, .. } => {
-                        (net.links[f as usize].street() == Some(from)).then(|| net.links[to as usize].street()).flatten()
-                    }
+                    LinkKind::Turn { from: f, to, .. } => (net.links[f as usize].street() == Some(from))
+                        .then(|| net.links[to as usize].street())
+                        .flatten(),
                     _ => None,
                 })
                 .collect();
@@ -697,7 +704,8 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                     format!("turn shares from '{}' add up to {listed}, more than 1", space.streets[from].id),
                 ));
             }
-            let rest: Vec<StreetId> = reachable.iter().copied().filter(|to| !given.contains_key(&(from, *to))).collect();
+            let rest: Vec<StreetId> =
+                reachable.iter().copied().filter(|to| !given.contains_key(&(from, *to))).collect();
             let each = if rest.is_empty() { 0.0 } else { (1.0 - listed).max(0.0) / rest.len() as f64 };
             let total = listed + each * rest.len() as f64;
             for &to in &reachable {
@@ -728,7 +736,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                     let (enter, leave) = (enter.max(0.0), leave.min(length));
                     lanes.push((l, enter, leave));
                     let s = (enter - CROSSING_STOP_BACK).max(0.0);
-                    net.links[l as usize].marks.push(Mark { s, kind: MarkKind::Crossing { crossing: ci, enter, leave } });
+                    net.links[l as usize]
+                        .marks
+                        .push(Mark { s, kind: MarkKind::Crossing { crossing: ci, enter, leave } });
                 }
             }
             if inside_box {
@@ -762,13 +772,20 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 diags.push(src.at_id("signal", &g.id, format!("head '{}' is declared twice", h.id)));
             }
             let hi = net.heads.len() as u16;
-            let mut head = HeadNet { id: h.id.clone(), signal: gi as u16, stop_lines: Vec::new(), crossings: Vec::new() };
+            let mut head =
+                HeadNet { id: h.id.clone(), signal: gi as u16, stop_lines: Vec::new(), crossings: Vec::new() };
             for a in &h.vehicles {
                 let Some(&sid) = space.street_index.get(&a.street) else {
-                    diags.push(src.at_id("signal", &g.id, format!("head '{}': there is no street '{}'", h.id, a.street)));
+                    diags.push(src.at_id(
+                        "signal",
+                        &g.id,
+                        format!("head '{}': there is no street '{}'", h.id, a.street),
+                    ));
                     continue;
                 };
-                if let Some(&ci) = crossing_index.get(a.at.as_str()).filter(|&&ci| net.crossings[ci as usize].street == sid) {
+                if let Some(&ci) =
+                    crossing_index.get(a.at.as_str()).filter(|&&ci| net.crossings[ci as usize].street == sid)
+                {
                     for &(l, enter, _) in &net.crossings[ci as usize].lanes {
                         let s = (enter - CROSSING_STOP_BACK).max(0.0);
                         head.stop_lines.push((l, s));
@@ -783,7 +800,10 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                         diags.push(src.at_id(
                             "signal",
                             &g.id,
-                            format!("head '{}': street '{}' has no lanes running into junction '{}'", h.id, a.street, a.at),
+                            format!(
+                                "head '{}': street '{}' has no lanes running into junction '{}'",
+                                h.id, a.street, a.at
+                            ),
                         ));
                     }
                     for l in lanes {
@@ -794,7 +814,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                             .marks
                             .iter()
                             .filter_map(|m| match m.kind {
-                                MarkKind::Crossing { leave, .. } if leave > link.length - JUNCTION_CROSSING_REACH => Some(m.s),
+                                MarkKind::Crossing { leave, .. } if leave > link.length - JUNCTION_CROSSING_REACH => {
+                                    Some(m.s)
+                                }
                                 _ => None,
                             })
                             .fold(link.length, f64::min);
@@ -818,7 +840,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                         crossing.head = Some(hi);
                         head.crossings.push(ci);
                     }
-                    None => diags.push(src.at_id("signal", &g.id, format!("head '{}': there is no crossing '{c}'", h.id))),
+                    None => {
+                        diags.push(src.at_id("signal", &g.id, format!("head '{}': there is no crossing '{c}'", h.id)))
+                    }
                 }
             }
             for &(l, s) in &head.stop_lines {
@@ -833,7 +857,11 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         let mut plans = Vec::new();
         for p in &g.plans {
             if !p.offset.is_finite() || p.phases.is_empty() {
-                diags.push(src.at_id("signal", &g.id, format!("plan '{}' needs a finite offset and at least one phase", p.id)));
+                diags.push(src.at_id(
+                    "signal",
+                    &g.id,
+                    format!("plan '{}' needs a finite offset and at least one phase", p.id),
+                ));
                 continue;
             }
             let mut phases = Vec::new();
@@ -850,10 +878,21 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                     for name in names {
                         match head_ids.get(name.as_str()) {
                             Some(&h) if lights[h] == Light::Red => lights[h] = light,
-                            Some(_) => diags.push(src.at_id("signal", &g.id, format!("plan '{}', phase {k}: head '{name}' is listed twice", p.id))),
+                            Some(_) => diags.push(src.at_id(
+                                "signal",
+                                &g.id,
+                                format!("plan '{}', phase {k}: head '{name}' is listed twice", p.id),
+                            )),
                             None => diags.push(
-                                src.at_id("signal", &g.id, format!("plan '{}', phase {k}: there is no head '{name}'", p.id))
-                                    .hint(format!("heads of this signal: {}", g.heads.iter().map(|h| h.id.as_str()).collect::<Vec<_>>().join(", "))),
+                                src.at_id(
+                                    "signal",
+                                    &g.id,
+                                    format!("plan '{}', phase {k}: there is no head '{name}'", p.id),
+                                )
+                                .hint(format!(
+                                    "heads of this signal: {}",
+                                    g.heads.iter().map(|h| h.id.as_str()).collect::<Vec<_>>().join(", ")
+                                )),
                             ),
                         }
                     }
@@ -894,9 +933,14 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             continue;
         }
         if way.start != Some(LaneEnd::Boundary) {
-            diags.push(
-                src.at_id("flow", &f.id, format!("street '{}' joins a junction at its {:?}; vehicles can only come in at the scene's edge", f.street, f.from)),
-            );
+            diags.push(src.at_id(
+                "flow",
+                &f.id,
+                format!(
+                    "street '{}' joins a junction at its {:?}; vehicles can only come in at the scene's edge",
+                    f.street, f.from
+                ),
+            ));
             continue;
         }
         let rates_ok = !f.rate.is_empty()
@@ -904,8 +948,12 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             && f.rate.windows(2).all(|w| w[0].0 < w[1].0);
         if !rates_ok {
             diags.push(
-                src.at_id("flow", &f.id, "rate must list (time s, vehicles per hour) pairs with rising times and 0–20,000 per hour")
-                    .hint("e.g. `rate: [(0.0, 300.0), (1800.0, 500.0)]`"),
+                src.at_id(
+                    "flow",
+                    &f.id,
+                    "rate must list (time s, vehicles per hour) pairs with rising times and 0–20,000 per hour",
+                )
+                .hint("e.g. `rate: [(0.0, 300.0), (1800.0, 500.0)]`"),
             );
         }
         let total: f64 = f.mix.iter().map(|m| m.1).sum();
@@ -915,7 +963,11 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         }
         for (kind, _) in f.mix.iter().filter(|m| m.1 > 0.0) {
             if !way.lanes.iter().any(|&l| net.links[l as usize].allows(*kind)) {
-                diags.push(src.at_id("flow", &f.id, format!("no lane of street '{}' takes a {} in that direction", f.street, kind.name())));
+                diags.push(src.at_id(
+                    "flow",
+                    &f.id,
+                    format!("no lane of street '{}' takes a {} in that direction", f.street, kind.name()),
+                ));
             }
         }
         let mut acc = 0.0;
@@ -949,8 +1001,15 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 }
                 None => {
                     diags.push(
-                        src.at_id("flow", &f.id, format!("route: no turn leads from street '{}' into '{name}'", net.streets[at.0.index()].id))
-                            .hint("consecutive streets of a route must meet at a junction"),
+                        src.at_id(
+                            "flow",
+                            &f.id,
+                            format!(
+                                "route: no turn leads from street '{}' into '{name}'",
+                                net.streets[at.0.index()].id
+                            ),
+                        )
+                        .hint("consecutive streets of a route must meet at a junction"),
                     );
                     break;
                 }
@@ -958,7 +1017,11 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         }
         let mut stops = Vec::new();
         if f.stops.len() > super::vehicles::MAX_STOPS {
-            diags.push(src.at_id("flow", &f.id, format!("lists {} stops; a vehicle makes at most {}", f.stops.len(), super::vehicles::MAX_STOPS)));
+            diags.push(src.at_id(
+                "flow",
+                &f.id,
+                format!("lists {} stops; a vehicle makes at most {}", f.stops.len(), super::vehicles::MAX_STOPS),
+            ));
         }
         for s in &f.stops {
             let Some(&ssid) = space.street_index.get(&s.street) else {
@@ -969,19 +1032,30 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             let dwell_ok = match s.dwell {
                 Distribution::Constant(c) => c.is_finite() && c >= 0.0,
                 Distribution::Uniform { min, max } => min.is_finite() && max.is_finite() && 0.0 <= min && min <= max,
-                Distribution::Normal { mean, sd, min, max } | Distribution::LogNormal { mu: mean, sigma: sd, min, max } => {
+                Distribution::Normal { mean, sd, min, max }
+                | Distribution::LogNormal { mu: mean, sigma: sd, min, max } => {
                     [mean, sd, min, max].iter().all(|x| x.is_finite()) && 0.0 <= min && min <= max && sd >= 0.0
                 }
                 Distribution::AgeGroups(_) => false,
             };
-            if !(s.at.is_finite() && s.at >= 0.0 && s.at <= len && s.share.is_finite() && (0.0..=1.0).contains(&s.share) && dwell_ok) {
+            if !(s.at.is_finite()
+                && s.at >= 0.0
+                && s.at <= len
+                && s.share.is_finite()
+                && (0.0..=1.0).contains(&s.share)
+                && dwell_ok)
+            {
                 diags.push(
                     src.at_id("flow", &f.id, format!("stop on '{}' at {} m: needs `at` in 0–{len:.1} m, a share in 0–1 and a dwell time distribution ≥ 0 s", s.street, s.at)),
                 );
                 continue;
             }
             if ssid != sid && !route.contains(&ssid) {
-                diags.push(src.at_id("flow", &f.id, format!("stop on '{}', which is not on the flow's route", s.street)));
+                diags.push(src.at_id(
+                    "flow",
+                    &f.id,
+                    format!("stop on '{}', which is not on the flow's route", s.street),
+                ));
                 continue;
             }
             stops.push(StopNet { street: ssid, at: s.at, dwell: s.dwell.clone(), share: s.share });
@@ -1006,7 +1080,12 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             diags.push(src.at_id(
                 "parked",
                 &p.id,
-                format!("street '{}' has {} lanes in the direction of its centre line; there is no lane {}", p.street, way.lanes.len(), p.lane),
+                format!(
+                    "street '{}' has {} lanes in the direction of its centre line; there is no lane {}",
+                    p.street,
+                    way.lanes.len(),
+                    p.lane
+                ),
             ));
             continue;
         };

@@ -3,8 +3,8 @@
 
 use bevy::prelude::*;
 
-use super::network::{Light, Network};
 use super::TrafficNet;
+use super::network::{Light, Network};
 use crate::schedule::SimClock;
 use crate::space::SpaceRes;
 
@@ -52,8 +52,10 @@ impl SignalStates {
                 Controller { plan: 0, phase, phase_end: plan.phases[phase].duration - into, held: false, seen: 0 }
             })
             .collect();
-        let mut states =
-            SignalStates { controllers, heads: vec![HeadState { light: Light::Red, green_left: 0.0 }; net.heads.len()] };
+        let mut states = SignalStates {
+            controllers,
+            heads: vec![HeadState { light: Light::Red, green_left: 0.0 }; net.heads.len()],
+        };
         states.update_heads(net, 0.0);
         states
     }
@@ -117,11 +119,6 @@ impl SignalStates {
     }
 }
 
-pub fn run_signals(
-    clock: Res<SimClock>,
-    net: Res<TrafficNet>,
-    space: Res<SpaceRes>,
-    mut states: ResMut<SignalStates>,
-) {
+pub fn run_signals(clock: Res<SimClock>, net: Res<TrafficNet>, space: Res<SpaceRes>, mut states: ResMut<SignalStates>) {
     states.advance(&net.0, space.0.signals.as_slice(), clock.now());
 }

@@ -9,11 +9,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp1, StandardNormal};
 
+use super::TrafficNet;
 use super::crossings::{CONFLICT_DISTANCE, CrossingGates, CrossingOccupancy, CrossingStats};
 use super::network::{LaneEnd, Light, LinkKind, MarkKind, NONE, Network};
 use super::params::{AMBER_DECEL, braking_distance};
 use super::signals::SignalStates;
-use super::TrafficNet;
 use crate::ids::StreetId;
 use crate::scene::{Distribution, VehicleKind};
 use crate::schedule::{SimClock, SimThreads};
@@ -34,7 +34,9 @@ const CHANGE_SAFE_DECEL: f64 = 4.0;
 pub enum VehicleState {
     Driving,
     /// Stopped for a delivery or a drop-off until the given time.
-    Dwelling { until: f64 },
+    Dwelling {
+        until: f64,
+    },
     Parked,
 }
 
@@ -191,7 +193,15 @@ impl Vehicles {
 
     /// Puts a vehicle on `link` with its front at `s`, driving at `v` (scenarios built in code:
     /// validation tests and benchmarks). Returns its id.
-    pub fn place(&mut self, net: &Network, space: &crate::space::Space, kind: VehicleKind, link: u32, s: f64, v: f64) -> u32 {
+    pub fn place(
+        &mut self,
+        net: &Network,
+        space: &crate::space::Space,
+        kind: VehicleKind,
+        link: u32,
+        s: f64,
+        v: f64,
+    ) -> u32 {
         let slot = self.add(net, kind, link, s, v, NONE, 0.0);
         self.rebuild(net);
         choose_turn(net, space, self, slot);
@@ -297,7 +307,6 @@ impl Vehicles {
         };
         rear - self.reserved[link as usize]
     }
-
 }
 
 /// The link after `link` on the vehicle's way, if known.
@@ -403,7 +412,10 @@ fn decide(
                     let busy = no_room || occupancy.inside.get(c).is_some_and(|&n| n > 0) || waiting;
                     if busy {
                         obstacle(&mut acc, d);
-                    } else if commit == NONE && v > 0.5 && d < braking_distance(v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v * dt + 1.0 {
+                    } else if commit == NONE
+                        && v > 0.5
+                        && d < braking_distance(v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v * dt + 1.0
+                    {
                         commit = crossing;
                     }
                 }
@@ -466,14 +478,17 @@ fn choose_turn(net: &Network, space: &crate::space::Space, vehicles: &mut Vehicl
     let target_street = |t: u32| net.links[net.links[t as usize].next[0] as usize].street().unwrap_or(StreetId(0));
     let open = |s: StreetId| !space.streets[s].closed;
     let route = net.flows.get(veh.flow as usize).map(|f| f.route.as_slice()).unwrap_or(&[]);
-    let mut wanted = route.get(veh.route_pos as usize).copied().filter(|&s| open(s) && turns().any(|t| target_street(t) == s));
+    let mut wanted =
+        route.get(veh.route_pos as usize).copied().filter(|&s| open(s) && turns().any(|t| target_street(t) == s));
     if wanted.is_some() {
         veh.route_pos += 1;
     } else {
         let options: Vec<(StreetId, f64)> = {
-            let mut o: Vec<(StreetId, f64)> = turns().map(target_street).filter(|&s| open(s)).map(|s| {
-                (s, net.junctions[j as usize].shares.get(&(street, s)).copied().unwrap_or(0.0))
-            }).collect();
+            let mut o: Vec<(StreetId, f64)> = turns()
+                .map(target_street)
+                .filter(|&s| open(s))
+                .map(|s| (s, net.junctions[j as usize].shares.get(&(street, s)).copied().unwrap_or(0.0)))
+                .collect();
             o.sort_by_key(|x| x.0);
             o.dedup_by_key(|x| x.0);
             o
@@ -484,10 +499,14 @@ fn choose_turn(net: &Network, space: &crate::space::Space, vehicles: &mut Vehicl
             veh.choices = veh.choices.wrapping_add(1);
             if total > 0.0 {
                 let mut pick = rng.random::<f64>() * total;
-                wanted = options.iter().find(|o| {
-                    pick -= o.1;
-                    pick < 0.0
-                }).map(|o| o.0).or(options.last().map(|o| o.0));
+                wanted = options
+                    .iter()
+                    .find(|o| {
+                        pick -= o.1;
+                        pick < 0.0
+                    })
+                    .map(|o| o.0)
+                    .or(options.last().map(|o| o.0));
             } else {
                 wanted = Some(options[rng.random_range(0..options.len())].0);
             }
@@ -567,7 +586,8 @@ pub fn spawn_vehicles(
             let way = net.streets[flow.street.index()].way(flow.direction);
             // Lanes with parked vehicles are parking lanes: driven in only where no other lane takes the kind.
             let usable = |l: &u32| net.links[*l as usize].allows(kind);
-            let free_lanes = way.lanes.iter().filter(|l| usable(l) && !net.parked.iter().any(|p| p.link == **l)).count();
+            let free_lanes =
+                way.lanes.iter().filter(|l| usable(l) && !net.parked.iter().any(|p| p.link == **l)).count();
             let best = way
                 .lanes
                 .iter()
@@ -760,7 +780,14 @@ fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehic
 
 /// Lets vehicles into junctions first come, first served, when their light allows, no
 /// conflicting turn is in use, and there is room beyond (they never block the box).
-fn grant_junctions(net: &Network, space: &crate::space::Space, signals: &SignalStates, vehicles: &mut Vehicles, now: f64, dt: f64) {
+fn grant_junctions(
+    net: &Network,
+    space: &crate::space::Space,
+    signals: &SignalStates,
+    vehicles: &mut Vehicles,
+    now: f64,
+    dt: f64,
+) {
     if net.junctions.is_empty() {
         return;
     }
@@ -830,7 +857,8 @@ fn grant_junctions(net: &Network, space: &crate::space::Space, signals: &SignalS
             let p = net.params(v.kind);
             let clear = conflicts.iter().all(|&c| vehicles.occupied[c as usize] == 0);
             // Room beyond: traffic there moves on, or there is space for the whole vehicle.
-            let moving = vehicles.on_link[to as usize].last().is_some_and(|&o| vehicles.slots[o as usize].v > QUEUE_SPEED);
+            let moving =
+                vehicles.on_link[to as usize].last().is_some_and(|&o| vehicles.slots[o as usize].v > QUEUE_SPEED);
             let room = moving || vehicles.room(net, to) >= p.length + p.s0;
             let veh = &mut vehicles.slots[slot as usize];
             if clear && room && !target_closed {
@@ -854,19 +882,26 @@ fn grant_junctions(net: &Network, space: &crate::space::Space, signals: &SignalS
         }
         let stuck = v.v < 0.5 && net.links[v.link as usize].length - v.s < 10.0;
         let closed = v.next_turn != NONE
-            && net.links[net.links[v.next_turn as usize].next[0] as usize].street().is_some_and(|s| space.streets[s].closed);
+            && net.links[net.links[v.next_turn as usize].next[0] as usize]
+                .street()
+                .is_some_and(|s| space.streets[s].closed);
         let wrong_lane = v.next_turn != NONE
             && !matches!(net.links[v.next_turn as usize].kind, LinkKind::Turn { from, .. } if from == v.link);
-        if closed || (stuck && (v.next_turn == NONE || wrong_lane) && now - v.queued_at.min(now) > 10.0)
+        if closed
+            || (stuck && (v.next_turn == NONE || wrong_lane) && now - v.queued_at.min(now) > 10.0)
             || (stuck && v.next_turn == NONE && net.links[v.link as usize].lane_end() != Some(LaneEnd::Boundary))
         {
             choose_turn(net, space, vehicles, slot);
             let v = &mut vehicles.slots[slot as usize];
-            if wrong_lane && v.next_turn != NONE && !matches!(net.links[v.next_turn as usize].kind, LinkKind::Turn { from, .. } if from == v.link) {
+            if wrong_lane
+                && v.next_turn != NONE
+                && !matches!(net.links[v.next_turn as usize].kind, LinkKind::Turn { from, .. } if from == v.link)
+            {
                 // Give up the route: any turn from this lane.
                 if let Some(&t) = net.links[v.link as usize].next.iter().find(|&&t| {
                     let to = net.links[t as usize].next[0];
-                    net.links[to as usize].allows(v.kind) && !net.links[to as usize].street().is_some_and(|s| space.streets[s].closed)
+                    net.links[to as usize].allows(v.kind)
+                        && !net.links[to as usize].street().is_some_and(|s| space.streets[s].closed)
                 }) {
                     v.next_turn = t;
                 }
@@ -895,7 +930,11 @@ pub fn drive(
     let (now, dt) = (clock.now(), clock.dt);
     control.vehicles_active = vehicles.alive.iter().any(|a| *a)
         || vehicles.flows.iter().any(|f| !f.queue.is_empty())
-        || net.flows.iter().any(|f| f.rate.iter().any(|&(t, r)| r > 0.0 && (t >= now || f.rate.iter().rev().find(|x| x.0 <= now).is_some_and(|x| x.1 > 0.0))));
+        || net.flows.iter().any(|f| {
+            f.rate.iter().any(|&(t, r)| {
+                r > 0.0 && (t >= now || f.rate.iter().rev().find(|x| x.0 <= now).is_some_and(|x| x.1 > 0.0))
+            })
+        });
     let vehicles = &mut *vehicles;
     let stats = &mut *stats;
     count_conflicts(net, vehicles, &occupancy, &mut crossing_stats);
@@ -1131,7 +1170,8 @@ fn open_gates(net: &Network, vehicles: &Vehicles, signals: &SignalStates, gates:
             for &slot in &vehicles.on_link[l as usize] {
                 let v = &vehicles.slots[slot as usize];
                 let p = net.params(v.kind);
-                let reach = if v.v > 0.5 { braking_distance(v.v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v.v * dt + 1.0 } else { 0.0 };
+                let reach =
+                    if v.v > 0.5 { braking_distance(v.v, PEDESTRIAN_SAFE_DECEL) + 2.0 * v.v * dt + 1.0 } else { 0.0 };
                 let stop = enter - super::network::CROSSING_STOP_BACK;
                 // On the crossing, or moving too fast to stop before it.
                 let on = v.s > enter - 0.2 || (reach > 0.0 && v.s + reach > stop);

@@ -136,8 +136,13 @@ fn bench_traffic(seconds: f64, threads: &[usize], json: Option<PathBuf>) -> Exit
             }
         }
     }
+    write_bench_json(json, &results)
+}
+
+/// Writes a benchmark's results as JSON when asked to (`--json FILE`), atomically.
+fn write_bench_json(json: Option<PathBuf>, results: &impl serde::Serialize) -> ExitCode {
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&results).expect("plain data");
+        let text = serde_json::to_string_pretty(results).expect("plain data");
         if let Err(e) = crate::report::write_atomic(&path, text.as_bytes()) {
             eprintln!("error: {e}");
             return ExitCode::from(1);
@@ -249,14 +254,7 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
         "agent R-tree refresh for {largest} moving points: bulk_load {bulk:.1} ms, update in place {update:.1} ms \
          (unitwin rebuilds it with bulk_load every step)"
     );
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&results).expect("plain data");
-        if let Err(e) = crate::report::write_atomic(&path, text.as_bytes()) {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    ExitCode::SUCCESS
+    write_bench_json(json, &results)
 }
 
 fn load(path: &PathBuf) -> Result<Twin, Diagnostics> {

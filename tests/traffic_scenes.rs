@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use unitwin::app::RunOptions;
 use unitwin::command::NamedCommand;
 use unitwin::runner::{FolderRun, RunRequest, run_to_folder};
-use unitwin::traffic::{Light, SignalStates, Vehicles};
+use unitwin::traffic::{Light, SignalStates};
 use unitwin::twin::Twin;
 
 const SHARED: &str = "tests/scenes/traffic/shared_crossings.ron";
@@ -127,7 +127,6 @@ fn rehearse(twin: &Twin, dir: &Path) -> (u32, u32) {
         }
     }
     let spawned = folder.run().world().resource::<unitwin::traffic::TrafficStats>().spawned;
-    let _ = folder.run().world().resource::<Vehicles>();
     folder.commit(twin).unwrap();
     assert!(held_walk > 0);
     (spawned_at_close, spawned)

@@ -52,12 +52,13 @@ pub fn record_crossing_entries(
     gates: Res<CrossingGates>,
     mut stats: ResMut<CrossingStats>,
     mut agents: Query<(&AgentId, &Body, &Walker, &mut KerbWait)>,
+    mut entries: Local<Vec<(u32, u32, f32)>>,
 ) {
     if map.is_empty() {
         return;
     }
     let dt = clock.dt as f32;
-    let mut entries: Vec<(u32, u32, f32)> = Vec::new();
+    entries.clear();
     for (id, body, walker, mut wait) in agents.iter_mut() {
         let Some(c) = map.near(body.level, body.pos) else {
             wait.waited = 0.0;
@@ -73,7 +74,7 @@ pub fn record_crossing_entries(
         }
     }
     entries.sort_by_key(|e| e.0);
-    for (_, c, waited) in entries {
+    for &(_, c, waited) in entries.iter() {
         stats.record_entry(c, waited as f64);
     }
 }

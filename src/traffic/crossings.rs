@@ -153,6 +153,30 @@ pub struct CrossingGates {
 }
 
 impl CrossingGates {
+    /// Every crossing open as far as its pedestrian light goes (vehicles are looked at after).
+    pub fn follow_signals(&mut self, net: &Network, signals: &super::SignalStates) {
+        self.open.clear();
+        self.green_left.clear();
+        for c in &net.crossings {
+            match c.head {
+                None => {
+                    self.open.push(true);
+                    self.green_left.push(f64::INFINITY);
+                }
+                Some(h) => {
+                    let state = signals.heads[h as usize];
+                    self.open.push(state.light == super::Light::Green);
+                    self.green_left.push(state.green_left);
+                }
+            }
+        }
+        self.length.clear();
+        self.length.extend(net.crossings.iter().map(|c| c.length));
+        self.start_only_if_clear = net.rules.start_only_if_clear;
+        self.vehicle_on.clear();
+        self.vehicle_on.resize(net.crossings.len(), false);
+    }
+
     /// Whether a pedestrian walking at `speed` may step onto crossing `c` now.
     #[inline]
     pub fn allows(&self, c: u32, speed: f64) -> bool {

@@ -45,20 +45,9 @@ impl Plugin for TrafficPlugin {
         let net = world.get_resource_or_insert_with(TrafficNet::default).0.clone();
         let seed = world.get_resource::<SimSeed>().map_or(0, |s| s.0);
         let map = world.get_resource::<SpaceRes>().map(|s| CrossingMap::build(&s.0, &net)).unwrap_or_default();
-        let mut gates = CrossingGates {
-            open: vec![true; net.crossings.len()],
-            green_left: vec![f64::INFINITY; net.crossings.len()],
-            length: net.crossings.iter().map(|c| c.length).collect(),
-            start_only_if_clear: net.rules.start_only_if_clear,
-            vehicle_on: vec![false; net.crossings.len()],
-        };
         let states = SignalStates::start(&net);
-        for (i, c) in net.crossings.iter().enumerate() {
-            if let Some(h) = c.head {
-                gates.open[i] = states.heads[h as usize].light == Light::Green;
-                gates.green_left[i] = states.heads[h as usize].green_left;
-            }
-        }
+        let mut gates = CrossingGates::default();
+        gates.follow_signals(&net, &states);
         let mut occupancy = CrossingOccupancy::default();
         occupancy.clear(net.crossings.len());
         app.insert_resource(map)

@@ -133,6 +133,8 @@ pub struct Link {
     pub marks: Vec<Mark>,
     /// The signal head and stop line that let vehicles on this lane into the junction at its end.
     pub junction_stop: Option<(u16, f64)>,
+    /// Parked vehicles stand on it: entering vehicles take another lane if they can.
+    pub parking: bool,
     /// Which kinds may use it.
     pub bikes_only: bool,
     pub motor_only: bool,
@@ -292,6 +294,14 @@ pub struct FlowNet {
     pub stops: Vec<StopNet>,
 }
 
+impl FlowNet {
+    /// Whether vehicles come now or later.
+    pub fn demand_after(&self, now: f64) -> bool {
+        let current = self.rate.iter().rev().find(|r| r.0 <= now).is_some_and(|r| r.1 > 0.0);
+        current || self.rate.iter().any(|&(t, r)| t > now && r > 0.0)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ParkedNet {
     pub id: String,
@@ -321,9 +331,6 @@ pub struct Network {
 impl Network {
     pub fn params(&self, kind: VehicleKind) -> &VehicleParams {
         &self.params[kind as usize]
-    }
-    pub fn is_empty(&self) -> bool {
-        self.links.is_empty()
     }
     /// Whether vehicles ever drive: there is demand or a parked vehicle.
     pub fn has_vehicles(&self) -> bool {
@@ -501,6 +508,7 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 next: Vec::new(),
                 marks: Vec::new(),
                 junction_stop: None,
+                parking: false,
                 bikes_only: lane.kind == LaneKind::NonMotor,
                 motor_only: false,
             };
@@ -622,6 +630,7 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
                 next: vec![to],
                 marks: Vec::new(),
                 junction_stop: None,
+                parking: false,
                 bikes_only: a.bikes_only && b.bikes_only,
                 motor_only: false,
             };
@@ -1098,6 +1107,9 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         net.parked.push(ParkedNet { id: p.id.clone(), link, s, kind: p.kind });
     }
     net.parked.sort_by(|a, b| (a.link, a.s).partial_cmp(&(b.link, b.s)).unwrap());
+    for p in &net.parked {
+        net.links[p.link as usize].parking = true;
+    }
     for w in net.parked.windows(2) {
         let params = net.params(w[1].kind);
         if w[0].link == w[1].link && w[1].s - params.length < w[0].s {

@@ -135,6 +135,8 @@ pub struct Vehicles {
     seed: u64,
     occupied: Vec<u32>,
     reserved: Vec<f64>,
+    /// Vehicles asking to enter one junction: `(waiting since, id, slot)` (reused every step).
+    candidates: Vec<(f64, u32, u32)>,
     last_queue_second: i64,
 }
 
@@ -184,10 +186,10 @@ impl Vehicles {
             })
             .collect();
         for p in &net.parked {
-            let slot = vehicles.add(net, p.kind, p.link, p.s, 0.0, NONE, 0.0);
+            let slot = vehicles.add(p.kind, p.link, p.s, 0.0, NONE, 0.0);
             vehicles.slots[slot as usize].state = VehicleState::Parked;
         }
-        vehicles.rebuild(net);
+        vehicles.rebuild();
         vehicles
     }
 
@@ -202,8 +204,8 @@ impl Vehicles {
         s: f64,
         v: f64,
     ) -> u32 {
-        let slot = self.add(net, kind, link, s, v, NONE, 0.0);
-        self.rebuild(net);
+        let slot = self.add(kind, link, s, v, NONE, 0.0);
+        self.rebuild();
         choose_turn(net, space, self, slot);
         self.slots[slot as usize].id
     }
@@ -217,8 +219,7 @@ impl Vehicles {
         self.slots.iter().zip(&self.alive).filter(|(_, a)| **a).map(|(v, _)| v)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn add(&mut self, net: &Network, kind: VehicleKind, link: u32, s: f64, v: f64, flow: u32, now: f64) -> u32 {
+    fn add(&mut self, kind: VehicleKind, link: u32, s: f64, v: f64, flow: u32, now: f64) -> u32 {
         let vehicle = Vehicle {
             id: self.next_id,
             kind,
@@ -259,12 +260,11 @@ impl Vehicles {
                 (self.slots.len() - 1) as u32
             }
         };
-        let _ = net;
         slot
     }
 
     /// Lists every link's vehicles front first, and each vehicle's leader on its link.
-    fn rebuild(&mut self, net: &Network) {
+    fn rebuild(&mut self) {
         for list in &mut self.on_link {
             list.clear();
         }
@@ -285,7 +285,6 @@ impl Vehicles {
         for link in 0..self.on_link.len() {
             self.relead(link);
         }
-        let _ = net;
     }
 
     fn relead(&mut self, link: usize) {
@@ -586,13 +585,12 @@ pub fn spawn_vehicles(
             let way = net.streets[flow.street.index()].way(flow.direction);
             // Lanes with parked vehicles are parking lanes: driven in only where no other lane takes the kind.
             let usable = |l: &u32| net.links[*l as usize].allows(kind);
-            let free_lanes =
-                way.lanes.iter().filter(|l| usable(l) && !net.parked.iter().any(|p| p.link == **l)).count();
+            let free_lanes = way.lanes.iter().filter(|l| usable(l) && !net.links[**l as usize].parking).count();
             let best = way
                 .lanes
                 .iter()
                 .copied()
-                .filter(|l| usable(l) && (free_lanes == 0 || !net.parked.iter().any(|p| p.link == *l)))
+                .filter(|l| usable(l) && (free_lanes == 0 || !net.links[*l as usize].parking))
                 .map(|l| (l, vehicles.room(net, l)))
                 .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
             let Some((lane, room)) = best else { break };
@@ -605,7 +603,7 @@ pub fn spawn_vehicles(
             let v0 = p.v0.min(net.links[lane as usize].speed_limit);
             let leader_v = vehicles.on_link[lane as usize].last().map_or(v0, |&s| vehicles.slots[s as usize].v);
             let v = p.equilibrium_speed(v0, gap).min(v0).min(leader_v.max(0.0) + 0.5 * gap / p.t.max(0.1));
-            let slot = vehicles.add(net, kind, lane, front, v.max(0.0), f as u32, now);
+            let slot = vehicles.add(kind, lane, front, v.max(0.0), f as u32, now);
             // Its stops, drawn now so that results do not depend on when they are reached.
             let mut rng = stream_rng(vehicles.seed, (vehicles.slots[slot as usize].id as u64) << 16 | 0xffff);
             let veh = &mut vehicles.slots[slot as usize];
@@ -630,7 +628,7 @@ pub fn spawn_vehicles(
 
 /// Changes lanes where the route needs it or a stopped vehicle blocks the way (MOBIL without
 /// politeness: the gain must pass a threshold and the new follower must not brake hard).
-fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehicles, now: f64) {
+fn change_lanes(net: &Network, vehicles: &mut Vehicles, now: f64) {
     for slot in 0..vehicles.slots.len() as u32 {
         if !vehicles.alive[slot as usize] {
             continue;
@@ -774,7 +772,6 @@ fn change_lanes(net: &Network, space: &crate::space::Space, vehicles: &mut Vehic
                 vehicles.slots[slot as usize].next_turn = t;
             }
         }
-        let _ = space;
     }
 }
 
@@ -813,7 +810,7 @@ fn grant_junctions(
             vehicles.occupied[v.prev_turn as usize] += 1;
         }
     }
-    let mut candidates: Vec<(f64, u32, u32)> = Vec::new();
+    let mut candidates = std::mem::take(&mut vehicles.candidates);
     for j in &net.junctions {
         candidates.clear();
         for &t in &j.turns {
@@ -871,6 +868,7 @@ fn grant_junctions(
             }
         }
     }
+    vehicles.candidates = candidates;
     // A vehicle whose street ahead was closed, or that waited long in the wrong lane, chooses again.
     for slot in 0..vehicles.slots.len() as u32 {
         if !vehicles.alive[slot as usize] {
@@ -930,11 +928,7 @@ pub fn drive(
     let (now, dt) = (clock.now(), clock.dt);
     control.vehicles_active = vehicles.alive.iter().any(|a| *a)
         || vehicles.flows.iter().any(|f| !f.queue.is_empty())
-        || net.flows.iter().any(|f| {
-            f.rate.iter().any(|&(t, r)| {
-                r > 0.0 && (t >= now || f.rate.iter().rev().find(|x| x.0 <= now).is_some_and(|x| x.1 > 0.0))
-            })
-        });
+        || net.flows.iter().any(|f| f.demand_after(now));
     let vehicles = &mut *vehicles;
     let stats = &mut *stats;
     count_conflicts(net, vehicles, &occupancy, &mut crossing_stats);
@@ -942,7 +936,7 @@ pub fn drive(
         open_gates(net, vehicles, &signals, &mut gates, dt);
         return;
     }
-    change_lanes(net, space, vehicles, now);
+    change_lanes(net, vehicles, now);
     grant_junctions(net, space, &signals, vehicles, now, dt);
 
     // Accelerations.
@@ -1083,7 +1077,7 @@ pub fn drive(
     }
     vehicles.acc = acc;
     vehicles.commit = commit;
-    vehicles.rebuild(net);
+    vehicles.rebuild();
     // Route choices of vehicles that entered a new lane, in slot order.
     for slot in 0..n as u32 {
         if vehicles.alive[slot as usize] && vehicles.slots[slot as usize].choices & 0x8000 != 0 {
@@ -1145,21 +1139,7 @@ fn measure_queues(net: &Network, vehicles: &mut Vehicles, stats: &mut TrafficSta
 /// approaching too fast to stop.
 fn open_gates(net: &Network, vehicles: &Vehicles, signals: &SignalStates, gates: &mut CrossingGates, dt: f64) {
     let n = net.crossings.len();
-    gates.open.clear();
-    gates.green_left.clear();
-    gates.vehicle_on.clear();
-    gates.vehicle_on.resize(n, false);
-    for c in &net.crossings {
-        let (open, left) = match c.head {
-            None => (true, f64::INFINITY),
-            Some(h) => {
-                let state = signals.heads[h as usize];
-                (state.light == Light::Green, state.green_left)
-            }
-        };
-        gates.open.push(open);
-        gates.green_left.push(left);
-    }
+    gates.follow_signals(net, signals);
     for (slot, &c) in vehicles.commit.iter().enumerate() {
         if c != NONE && vehicles.alive[slot] && (c as usize) < n {
             gates.open[c as usize] = false;

@@ -175,6 +175,7 @@ pub fn traffic_grid_scene(n: usize, spacing: f64) -> Scene {
         carriageway: 7.0,
         sidewalks: (1.0, 1.0),
         kerb: 0.15,
+        fenced: false,
         one_way: false,
         lanes: 2,
         speed_limit: 50.0,

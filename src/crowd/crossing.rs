@@ -4,7 +4,8 @@
 use bevy::prelude::*;
 
 use super::{AgentId, Body, Velocity, Walker};
-use crate::traffic::{CrossingGates, CrossingMap, CrossingOccupancy, CrossingStats, TrafficNet};
+use crate::nav::Navigation;
+use crate::traffic::{CarriagewayOccupancy, CrossingGates, CrossingMap, CrossingOccupancy, CrossingStats, TrafficNet};
 
 /// Seconds this agent has stood at a crossing's kerb while it was closed to them, and whether
 /// its own step onto the crossing was held back during the last step.
@@ -12,6 +13,18 @@ use crate::traffic::{CrossingGates, CrossingMap, CrossingOccupancy, CrossingStat
 pub struct KerbWait {
     pub waited: f32,
     pub held: bool,
+    /// Crosses streets anywhere unfenced, accepting gaps in the traffic (the open navigation).
+    pub crosses_anywhere: bool,
+    /// Seconds spent at an unfenced kerb waiting for a gap, and whether the last step was held back.
+    pub gap_waited: f32,
+    pub gap_held: bool,
+    /// Off the kerb on a carriageway outside a crossing (where others' walls would stop them),
+    /// from where, and onto which street.
+    pub off_kerb: bool,
+    pub stepped_off_at: bevy::math::DVec2,
+    pub street: u32,
+    /// Reached the far side of a carriageway during the last step.
+    pub crossed: bool,
 }
 
 /// Fills the crossings' occupancy from the positions at the start of the step: the vehicles
@@ -19,10 +32,22 @@ pub struct KerbWait {
 pub fn observe_crossings(
     net: Res<TrafficNet>,
     map: Res<CrossingMap>,
+    nav: Res<Navigation>,
     mut occupancy: ResMut<CrossingOccupancy>,
+    mut on_carriageway: ResMut<CarriagewayOccupancy>,
     agents: Query<(&AgentId, &Body, &Velocity, &KerbWait)>,
 ) {
     occupancy.clear(net.0.crossings.len());
+    on_carriageway.clear();
+    if let Some(open) = nav.open.as_deref() {
+        for (id, body, _, wait) in agents.iter() {
+            if wait.crosses_anywhere && wait.off_kerb {
+                let street = open.grids[body.level].street_at(body.pos).unwrap_or(wait.street);
+                on_carriageway.add(&net.0, street, id.0, body.pos, body.radius);
+            }
+        }
+    }
+    on_carriageway.finish(net.0.links.len());
     if map.is_empty() {
         return;
     }
@@ -46,18 +71,50 @@ pub fn observe_crossings(
 
 /// Counts the time each pedestrian at a crossing's kerb is kept off it (by the light or by
 /// vehicles), and records who stepped on during this step and how long they had waited.
+#[allow(clippy::too_many_arguments)]
 pub fn record_crossing_entries(
     clock: Res<crate::schedule::SimClock>,
     map: Res<CrossingMap>,
     gates: Res<CrossingGates>,
+    nav: Res<Navigation>,
+    net: Res<TrafficNet>,
     mut stats: ResMut<CrossingStats>,
     mut agents: Query<(&AgentId, &Body, &Walker, &mut KerbWait)>,
     mut entries: Local<Vec<(u32, u32, f32)>>,
+    mut outside_entries: Local<Vec<(u32, f32, bool)>>,
 ) {
+    let dt = clock.dt as f32;
+    if let (Some(_), Some(rules)) = (nav.open.as_deref(), net.0.rules.outside_crossings.as_ref()) {
+        outside_entries.clear();
+        for (id, _, _, mut wait) in agents.iter_mut() {
+            if !wait.crosses_anywhere {
+                continue;
+            }
+            if wait.crossed {
+                outside_entries.push((id.0, wait.gap_waited, false));
+                wait.gap_waited = 0.0;
+            } else if wait.gap_held {
+                wait.gap_waited += dt;
+                if wait.gap_waited as f64 >= rules.patience {
+                    // Walks to a crossing from here on (its own floor fields share the target ids).
+                    outside_entries.push((id.0, wait.gap_waited, true));
+                    wait.crosses_anywhere = false;
+                    wait.gap_waited = 0.0;
+                }
+            }
+        }
+        outside_entries.sort_by_key(|e| e.0);
+        for &(_, waited, gave_up) in outside_entries.iter() {
+            if gave_up {
+                stats.outside.gave_up += 1;
+            } else {
+                stats.outside.record_entry(waited as f64);
+            }
+        }
+    }
     if map.is_empty() {
         return;
     }
-    let dt = clock.dt as f32;
     entries.clear();
     for (id, body, walker, mut wait) in agents.iter_mut() {
         let Some(c) = map.near(body.level, body.pos) else {

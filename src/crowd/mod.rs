@@ -110,6 +110,8 @@ pub struct SnapAgent {
     pub radius: f64,
     /// The navigation target the agent follows.
     pub target: TargetId,
+    /// Follows the fields of those who cross streets anywhere (their travel times differ).
+    pub crosses_anywhere: bool,
 }
 
 /// Running totals of who came and who left.
@@ -144,6 +146,8 @@ impl Plugin for CrowdPlugin {
             .init_resource::<crate::traffic::CrossingGates>()
             .init_resource::<crate::traffic::CrossingOccupancy>()
             .init_resource::<crate::traffic::CrossingStats>()
+            .init_resource::<crate::traffic::CarriagewayOccupancy>()
+            .init_resource::<crate::traffic::Vehicles>()
             .add_systems(SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
             .add_systems(SimStep, (build_snapshot, crossing::observe_crossings).chain().in_set(SimSystems::Snapshot))
             .add_systems(SimStep, crossing::record_crossing_entries.in_set(SimSystems::Count))
@@ -159,18 +163,19 @@ impl Plugin for CrowdPlugin {
 
 fn build_snapshot(
     mut snapshot: ResMut<CrowdSnapshot>,
-    agents: Query<(&AgentId, &Body, &Velocity, &Plan)>,
+    agents: Query<(&AgentId, &Body, &Velocity, &Plan, &crossing::KerbWait)>,
     space: Res<SpaceRes>,
 ) {
     let snapshot = &mut *snapshot;
     snapshot.agents.clear();
-    snapshot.agents.extend(agents.iter().map(|(id, body, velocity, plan)| SnapAgent {
+    snapshot.agents.extend(agents.iter().map(|(id, body, velocity, plan, kerb)| SnapAgent {
         id: id.0,
         level: body.level,
         pos: body.pos,
         vel: velocity.0,
         radius: body.radius,
         target: plan.target,
+        crosses_anywhere: kerb.crosses_anywhere,
     }));
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
     let levels = space.0.levels.len();

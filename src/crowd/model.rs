@@ -8,13 +8,14 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 use rstar::AABB;
 
+use super::crossing::KerbWait;
 use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
 use crate::geom::{closest_on_segment, v};
 use crate::ids::{LevelId, TargetId};
 use crate::nav::{CellSource, Navigation};
 use crate::schedule::{SimClock, SimThreads};
-use crate::space::{LevelKind, Space, SpaceRes};
+use crate::space::{LevelKind, Space, SpaceRes, Walls};
 use crate::twin::{PedModel, Scenario};
 
 /// An agent that has come no nearer its target for this long walks along its desired direction
@@ -48,11 +49,13 @@ pub fn steer(
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
     params: Res<ModelParams>,
-    mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &mut Velocity, &mut Stalled)>,
+    mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &KerbWait, &mut Velocity, &mut Stalled)>,
 ) {
-    let (snapshot, space, nav, model, dt) = (&*snapshot, &space.0, &*nav, &params.0, clock.dt);
-    type Item<'a> = (&'a AgentId, &'a Body, &'a Walker, &'a Plan, Mut<'a, Velocity>, Mut<'a, Stalled>);
-    for_each_agent!(agents, *threads, |(id, body, walker, plan, mut velocity, mut stalled): Item<'_>| {
+    let (snapshot, space, all_nav, model, dt) = (&*snapshot, &space.0, &*nav, &params.0, clock.dt);
+    type Item<'a> = (&'a AgentId, &'a Body, &'a Walker, &'a Plan, &'a KerbWait, Mut<'a, Velocity>, Mut<'a, Stalled>);
+    for_each_agent!(agents, *threads, |(id, body, walker, plan, kerb, mut velocity, mut stalled): Item<'_>| {
+        let nav = all_nav.for_agent(kerb.crosses_anywhere);
+        let walls = space.levels[body.level].walls_for(kerb.crosses_anywhere);
         let walking = plan.activity == Activity::Walking;
         let e0 = if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
         velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
@@ -61,7 +64,21 @@ pub fn steer(
             let grid = &nav.grids[body.level];
             let target = plan.target;
             let v0 = walker.v0 * stair_speed_factor(space, body.level, e0);
-            let ctx = Context { id: id.0, body, walker, v0, e0, snapshot, space, relieve, field, target, grid };
+            let crosses_anywhere = kerb.crosses_anywhere;
+            let ctx = Context {
+                id: id.0,
+                crosses_anywhere,
+                body,
+                walker,
+                v0,
+                e0,
+                snapshot,
+                walls,
+                relieve,
+                field,
+                target,
+                grid,
+            };
             match *model {
                 PedModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
                 PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
@@ -119,13 +136,14 @@ pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, leve
 
 struct Context<'a> {
     id: u32,
+    crosses_anywhere: bool,
     body: &'a Body,
     walker: &'a Walker,
     /// Free speed here (stairs slow people down).
     v0: f64,
     e0: DVec2,
     snapshot: &'a CrowdSnapshot,
-    space: &'a Space,
+    walls: Walls<'a>,
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
     field: &'a crate::nav::FloorField,
@@ -165,7 +183,7 @@ impl Context<'_> {
         }
         let mut seen = [DVec2::ZERO; 8];
         let mut count = 0;
-        for w in self.space.levels[self.body.level].walls_near(p, reach) {
+        for w in self.walls.near(p, reach) {
             let q = closest_on_segment(p, v(w.geom().from), v(w.geom().to));
             if seen[..count].iter().any(|s| s.distance_squared(q) < 1e-12) {
                 continue;
@@ -225,8 +243,10 @@ impl Context<'_> {
                 continue;
             }
             if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
+                // Travel times compare only on the same fields (same target, same kind of walker).
+                let same_field = other.target == self.target && other.crosses_anywhere == self.crosses_anywhere;
                 let yields = !self.relieve
-                    || if other.target == self.target {
+                    || if same_field {
                         // Someone off the grid stands in an opening: ahead of everyone.
                         let theirs = self.field.time_at(self.grid, other.pos);
                         let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };

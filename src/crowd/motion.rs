@@ -8,11 +8,12 @@ use super::spawn::{Populations, agent_rng};
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
 use crate::for_each_agent;
 use crate::geom::{closest_on_segment, distance_to_segment, segments_intersect, v};
-use crate::ids::{DoorId, LevelId, PortalId};
-use crate::nav::{CellSource, Navigation};
+use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
+use crate::nav::{CellSource, NavGrid, Navigation};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
-use crate::space::{LevelSpace, Space, SpaceRes};
-use crate::traffic::{CrossingGates, CrossingMap};
+use crate::space::{Space, SpaceRes, Walls};
+use crate::traffic::outside::{critical_gap, gap_accepted};
+use crate::traffic::{CrossingGates, CrossingMap, Network, TrafficNet, Vehicles};
 
 use super::crossing::KerbWait;
 
@@ -25,13 +26,20 @@ pub fn advance(
     populations: Res<Populations>,
     crossings: Res<CrossingMap>,
     gates: Res<CrossingGates>,
+    net: Res<TrafficNet>,
+    vehicles: Res<Vehicles>,
     mut agents: Query<(&AgentId, &Walker, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
 ) {
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
-    let (space, nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
+    let (space, all_nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
+    let (net, vehicles) = (&*net.0, &*vehicles);
+    let start_up = net.rules.outside_crossings.as_ref().map_or(0.0, |o| o.start_up);
     type Item<'a> = (&'a AgentId, &'a Walker, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>, Mut<'a, KerbWait>);
     for_each_agent!(agents, *threads, |(id, walker, mut body, mut velocity, mut plan, mut wait): Item<'_>| {
         wait.held = false;
+        wait.gap_held = false;
+        wait.crossed = false;
+        let nav = all_nav.for_agent(wait.crosses_anywhere);
         let legs = &populations.get(walker.population).plan.legs;
         body.prev = body.pos;
         match plan.activity {
@@ -51,7 +59,7 @@ pub fn advance(
                 }
             }
             Activity::Walking => {
-                let level = &space.levels[body.level];
+                let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
                 let grid = &nav.grids[body.level];
                 let travel = velocity.0 * dt;
                 if grid.near_wall(body.pos) {
@@ -60,8 +68,8 @@ pub fn advance(
                     // The whole step's chord must still cross no wall.
                     let (start, pieces) = (body.pos, (travel.length() / body.radius).ceil().max(1.0));
                     for _ in 0..pieces as u32 {
-                        let next = constrain(level, body.pos, body.pos + travel / pieces, body.radius);
-                        if pieces > 1.0 && crosses_wall(level, start, next) {
+                        let next = constrain(walls, body.pos, body.pos + travel / pieces, body.radius);
+                        if pieces > 1.0 && crosses_wall(walls, start, next) {
                             break;
                         }
                         body.pos = next;
@@ -78,6 +86,9 @@ pub fn advance(
                         body.pos = body.prev;
                         wait.held = true;
                     }
+                }
+                if wait.crosses_anywhere {
+                    step_off_kerb(space, grid, net, vehicles, walker.v0, start_up, &mut body, &mut wait);
                 }
                 // Walls and blocked zones take away the motion they stop (it matters for inertial models).
                 velocity.0 = (body.pos - body.prev) / dt;
@@ -98,12 +109,73 @@ pub fn advance(
     });
 }
 
+/// For those who cross anywhere: stepping off the kerb means stepping where everyone else's walls
+/// would stop them, onto an unfenced carriageway. They do so only when the traffic leaves a gap;
+/// otherwise they stay where everyone may stand, so that they can give up and use a crossing.
+/// A crossing counts once they reach a sidewalk away from where they stepped off.
+#[allow(clippy::too_many_arguments)]
+fn step_off_kerb(
+    space: &Space,
+    grid: &NavGrid,
+    net: &Network,
+    vehicles: &Vehicles,
+    speed: f64,
+    start_up: f64,
+    body: &mut Body,
+    wait: &mut KerbWait,
+) {
+    let kerbs = space.levels[body.level].walls_for(false);
+    let clear = |p: DVec2| kerbs.near(p, body.radius * 0.999).next().is_none();
+    if wait.off_kerb {
+        if clear(body.pos) && grid.street_at(body.pos).is_none() {
+            // On a sidewalk (or a crossing) again: across, or back where they stepped off (pushed
+            // back by the crowd), and then the wait for a gap goes on.
+            wait.off_kerb = false;
+            wait.crossed = body.pos.distance(wait.stepped_off_at) > 2.0 * body.radius + 1.0;
+        }
+        return;
+    }
+    if clear(body.pos) && (body.pos == body.prev || !crosses_wall(kerbs, body.prev, body.pos)) {
+        return;
+    }
+    let ahead = body.pos + (body.pos - body.prev).normalize_or_zero() * body.radius;
+    let street = grid.street_at(ahead).or_else(|| grid.street_at(body.pos)).or_else(|| nearest_street(space, body));
+    let Some(street) = street else { return };
+    let t_c = critical_gap(space.streets[StreetId::from_index(street as usize)].width, speed, start_up);
+    if gap_accepted(net, vehicles, street, body.pos, body.radius, t_c) {
+        wait.off_kerb = true;
+        wait.stepped_off_at = body.prev;
+        wait.street = street;
+    } else {
+        body.pos = body.prev;
+        wait.gap_held = true;
+    }
+}
+
+/// The unfenced street on the agent's level whose centre line is nearest.
+fn nearest_street(space: &Space, body: &Body) -> Option<u32> {
+    space
+        .streets
+        .enumerate()
+        .filter(|(_, s)| s.level == body.level && !s.fenced)
+        .map(|(id, s)| {
+            let d = s
+                .centerline
+                .windows(2)
+                .map(|w| distance_to_segment(body.pos, w[0], w[1]))
+                .fold(f64::INFINITY, f64::min);
+            (d, id.index() as u32)
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, id)| id)
+}
+
 /// Moves from `from` towards `to` but never closer than `radius` to a wall, and never across one.
-pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVec2 {
+pub fn constrain(walls: Walls<'_>, from: DVec2, to: DVec2, radius: f64) -> DVec2 {
     let mut p = to;
     for _ in 0..3 {
         let mut moved = false;
-        for wall in level.walls_near(p, radius) {
+        for wall in walls.near(p, radius) {
             let (a, b) = (v(wall.geom().from), v(wall.geom().to));
             let q = closest_on_segment(p, a, b);
             let d = p - q;
@@ -124,13 +196,13 @@ pub fn constrain(level: &LevelSpace, from: DVec2, to: DVec2, radius: f64) -> DVe
             break;
         }
     }
-    if crosses_wall(level, from, p) || level.walls_near(p, radius * 0.999).next().is_some() { from } else { p }
+    if crosses_wall(walls, from, p) || walls.near(p, radius * 0.999).next().is_some() { from } else { p }
 }
 
 /// Whether the segment `a`–`b` crosses or touches a wall.
-fn crosses_wall(level: &LevelSpace, a: DVec2, b: DVec2) -> bool {
-    level
-        .walls_near((a + b) * 0.5, a.distance(b) * 0.5 + 1e-6)
+fn crosses_wall(walls: Walls<'_>, a: DVec2, b: DVec2) -> bool {
+    walls
+        .near((a + b) * 0.5, a.distance(b) * 0.5 + 1e-6)
         .any(|w| segments_intersect(a, b, v(w.geom().from), v(w.geom().to)))
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use bevy::prelude::*;
 
+use super::crossing::KerbWait;
 use super::spawn::Populations;
 use super::{Activity, AgentId, Body, Plan, Walker};
 use crate::for_each_agent;
@@ -67,7 +68,7 @@ pub fn choose_exits(
     nav: Res<Navigation>,
     space: Res<SpaceRes>,
     mut queues: Local<ExitQueues>,
-    mut agents: Query<(&AgentId, &Body, &Walker, &mut Plan)>,
+    mut agents: Query<(&AgentId, &Body, &Walker, &KerbWait, &mut Plan)>,
 ) {
     let quickest = |pop| populations.get(pop).plan.exit_choice == ExitChoice::Quickest;
     if !populations.list.iter().any(|p| p.plan.exit_choice == ExitChoice::Quickest) {
@@ -77,8 +78,9 @@ pub fn choose_exits(
     for times in queues.values_mut() {
         times.clear();
     }
-    for (_, body, walker, plan) in agents.iter() {
+    for (_, body, walker, kerb, plan) in agents.iter() {
         if quickest(walker.population) {
+            let nav = nav.for_agent(kerb.crosses_anywhere);
             let grid = &nav.grids[body.level];
             let t = nav.field(plan.target, body.level).time_at(grid, body.pos);
             queues.entry(plan.target).or_default().push(t);
@@ -88,8 +90,10 @@ pub fn choose_exits(
         times.sort_by(f32::total_cmp);
     }
     let every = (1.0 / clock.dt).round().max(1.0) as u64;
-    let (queues, nav, space, populations) = (&*queues, &*nav, &space.0, &*populations);
-    for_each_agent!(agents, *threads, |(id, body, walker, mut plan): (&AgentId, &Body, &Walker, Mut<Plan>)| {
+    let (queues, all_nav, space, populations) = (&*queues, &*nav, &space.0, &*populations);
+    type Item<'a> = (&'a AgentId, &'a Body, &'a Walker, &'a KerbWait, Mut<'a, Plan>);
+    for_each_agent!(agents, *threads, |(id, body, walker, kerb, mut plan): Item<'_>| {
+        let nav = all_nav.for_agent(kerb.crosses_anywhere);
         let pop = &populations.get(walker.population).plan;
         let on_exit_leg = plan.leg as usize + 1 == pop.legs.len();
         if pop.exit_choice != ExitChoice::Quickest

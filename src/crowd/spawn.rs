@@ -103,6 +103,9 @@ pub fn population_rng(seed: u64, population: usize) -> ChaCha8Rng {
 }
 
 /// The random stream of one agent for one purpose; independent of update order and threads.
+/// The `agent_rng` purpose of the draw that decides whether an agent crosses streets anywhere.
+const CROSS_ANYWHERE_STREAM: u64 = 0xff00;
+
 pub fn agent_rng(seed: u64, agent: u32, purpose: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(((agent as u64) << 16) | (purpose & 0xffff));
@@ -176,8 +179,15 @@ pub fn spawn_agents(
     snapshot: Res<CrowdSnapshot>,
     mut populations: ResMut<Populations>,
     mut census: ResMut<Census>,
+    seed: Res<crate::schedule::SimSeed>,
+    nav: Res<crate::nav::Navigation>,
+    net: Res<crate::traffic::TrafficNet>,
 ) {
     let now = clock.now();
+    // Drawn from each agent's own stream, so the rest of the crowd is the same with or without.
+    let outside_share = net.0.rules.outside_crossings.as_ref().filter(|_| nav.open.is_some()).map_or(0.0, |o| o.share);
+    let crosses_anywhere =
+        |id: u32| outside_share > 0.0 && agent_rng(seed.0, id, CROSS_ANYWHERE_STREAM).random::<f64>() < outside_share;
     let populations = &mut *populations;
     let mut placed_now: Vec<(crate::ids::LevelId, DVec2, f64)> = Vec::new();
     for (index, pop) in populations.list.iter_mut().enumerate() {
@@ -233,7 +243,10 @@ pub fn spawn_agents(
                 },
                 Velocity::default(),
                 super::Stalled::default(),
-                super::crossing::KerbWait::default(),
+                super::crossing::KerbWait {
+                    crosses_anywhere: crosses_anywhere(populations.next_id),
+                    ..Default::default()
+                },
                 Plan { activity, leg: 0, target: plan.legs[0].target },
             ));
             if let Some(group) = group {

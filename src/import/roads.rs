@@ -1025,6 +1025,8 @@ pub fn build(
             carriageway: a.carriageway,
             sidewalks: a.sidewalks,
             kerb: 0.15,
+            // Urban trunk roads carry railings; nobody crosses them outside a crossing.
+            fenced: ROAD_CLASSES[a.class].0 == "trunk",
             one_way: a.one_way,
             lanes: a.lanes,
             speed_limit: a.speed,

@@ -73,7 +73,7 @@ impl Seeds {
 /// in between; with their distance to the door line.
 pub fn cells_at_door(grid: &NavGrid, space: &Space, d: DoorId) -> Vec<(usize, f64)> {
     let door = &space.doors[d];
-    let walls = &space.levels[door.level];
+    let walls = space.levels[door.level].walls_for(grid.open);
     let reach = 1.5 * grid.cell;
     let along = (door.b - door.a).normalize_or_zero();
     // The door line itself, pulled in from its frame and back into the room, so that the sight
@@ -89,7 +89,7 @@ pub fn cells_at_door(grid: &NavGrid, space: &Space, d: DoorId) -> Vec<(usize, f6
             return;
         }
         let q = closest_on_segment(c, a, b);
-        let blocked = walls.walls_near((c + q) * 0.5, c.distance(q) * 0.5 + 1e-6).any(|w| {
+        let blocked = walls.near((c + q) * 0.5, c.distance(q) * 0.5 + 1e-6).any(|w| {
             segments_intersect(
                 c,
                 q,

@@ -4,7 +4,22 @@
 use bevy::math::DVec2;
 
 use crate::geom::{distance_to_segment, ring_contains, segments_intersect};
-use crate::space::LevelSpace;
+
+/// Even-odd point in polygon, for rings of `DVec2`.
+fn polygon_contains(ring: &[DVec2], p: DVec2) -> bool {
+    let mut inside = false;
+    for (i, &a) in ring.iter().enumerate() {
+        let b = ring[(i + ring.len() - 1) % ring.len()];
+        if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
+            inside = !inside;
+        }
+    }
+    inside
+}
+use geo::MultiPolygon;
+
+use crate::ids::LevelId;
+use crate::space::{LevelSpace, Space, WallSegment};
 
 /// A wall crosses the edge to the cell at +x.
 pub const BLOCK_X: u8 = 1;
@@ -34,7 +49,15 @@ pub struct NavGrid {
     /// Walls further than this (m) from a cell's centre cannot touch or repel an agent in the cell
     /// during one step: the largest radius, the model's wall range and one step's walk.
     pub near_wall_reach: f64,
+    /// The grid of those who cross streets outside crossings (the level's open walls and walkable space).
+    pub open: bool,
+    /// On open grids, the street whose carriageway a cell lies on (`NO_STREET` if none; crossings
+    /// are not carriageway here).
+    pub street: Vec<u32>,
 }
+
+/// No street: see [`NavGrid::street`].
+pub const NO_STREET: u32 = u32::MAX;
 
 /// The least distance (m) from a wall within which cells count as near it: it covers the largest
 /// radius (0.5 m), the default models' wall ranges and one step's walk at up to 2.6 m/s at 0.25 s.
@@ -57,7 +80,64 @@ impl NavGrid {
         ((size.x / cell).ceil().max(1.0), (size.y / cell).ceil().max(1.0))
     }
 
-    pub fn build(level: &LevelSpace, cell: f64, blocked_zones: &[&[[f64; 2]]], near_wall_reach: f64) -> Self {
+    /// The grid of a level as seen by everyone (`open` false), or by those who cross anywhere.
+    pub fn build(space: &Space, level_id: LevelId, cell: f64, near_wall_reach: f64, open: Option<f64>) -> Self {
+        let level = &space.levels[level_id];
+        let mut grid = Self::build_walls(level, cell, &space.blocked_zones(level_id), near_wall_reach, open.is_some());
+        if let Some(cost) = open {
+            grid.mark_carriageways(space, level_id, cost as f32);
+        }
+        grid.empty_slowness = grid.slowness.clone();
+        grid
+    }
+
+    /// Carriageway cells of unfenced streets: which street, and the extra cost of walking there.
+    fn mark_carriageways(&mut self, space: &Space, level_id: LevelId, cost: f32) {
+        self.street = vec![NO_STREET; self.nx * self.ny];
+        for (si, street) in space.streets.enumerate() {
+            if street.level != level_id || street.fenced {
+                continue;
+            }
+            for quad in &street.carriageway {
+                let lo = quad.iter().fold(DVec2::splat(f64::INFINITY), |m, &p| m.min(p));
+                let hi = quad.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, &p| m.max(p));
+                let (i0, j0) = self.index_clamped(lo);
+                let (i1, j1) = self.index_clamped(hi);
+                for j in j0..=j1 {
+                    for i in i0..=i1 {
+                        let k = j * self.nx + i;
+                        let c = self.center(k);
+                        let on_crossing = street.crossings.iter().any(|x| polygon_contains(&x.polygon, c));
+                        if self.walkable[k] && self.street[k] == NO_STREET && polygon_contains(quad, c) && !on_crossing
+                        {
+                            self.street[k] = si.index() as u32;
+                            self.slowness[k] *= cost;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn index_clamped(&self, p: DVec2) -> (usize, usize) {
+        let q = ((p - self.origin) / self.cell).max(DVec2::ZERO);
+        ((q.x as usize).min(self.nx - 1), (q.y as usize).min(self.ny - 1))
+    }
+
+    /// The street whose carriageway `p` is on, on an open grid.
+    #[inline]
+    pub fn street_at(&self, p: DVec2) -> Option<u32> {
+        let k = self.cell_at(p)?;
+        self.street.get(k).copied().filter(|&s| s != NO_STREET)
+    }
+
+    fn build_walls(
+        level: &LevelSpace,
+        cell: f64,
+        blocked_zones: &[&[[f64; 2]]],
+        near_wall_reach: f64,
+        open: bool,
+    ) -> Self {
         let origin = level.min - DVec2::splat(2.0 * cell);
         let (nx, ny) = Self::dimensions(level, cell);
         let (nx, ny) = (nx as usize, ny as usize);
@@ -73,10 +153,16 @@ impl NavGrid {
             closed: vec![false; nx * ny],
             near_wall: vec![false; nx * ny],
             near_wall_reach: near_wall_reach.max(NEAR_WALL),
+            open,
+            street: Vec::new(),
         };
-        grid.rasterize(level);
-        grid.block_walls(level);
-        grid.mark_near_walls(level);
+        let (walkable, walls) = match (&level.open, open) {
+            (Some(o), true) => (&o.walkable, o.walls.as_slice()),
+            _ => (&level.walkable, level.walls.as_slice()),
+        };
+        grid.rasterize(walkable);
+        grid.block_walls(walls);
+        grid.mark_near_walls(walls);
         for k in 0..nx * ny {
             if grid.walkable[k] && !blocked_zones.is_empty() {
                 let c = grid.center(k);
@@ -86,7 +172,6 @@ impl NavGrid {
                 }
             }
         }
-        grid.empty_slowness = grid.slowness.clone();
         grid
     }
 
@@ -127,9 +212,9 @@ impl NavGrid {
         self.cell_at(p).is_none_or(|k| self.near_wall[k])
     }
 
-    fn mark_near_walls(&mut self, level: &LevelSpace) {
+    fn mark_near_walls(&mut self, walls: &[WallSegment]) {
         let reach = self.near_wall_reach + self.cell * std::f64::consts::FRAC_1_SQRT_2;
-        for wall in &level.walls {
+        for wall in walls {
             let lo = ((wall.a.min(wall.b) - DVec2::splat(reach) - self.origin) / self.cell).max(DVec2::ZERO);
             let hi = (wall.a.max(wall.b) + DVec2::splat(reach) - self.origin) / self.cell;
             let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
@@ -182,9 +267,9 @@ impl NavGrid {
     }
 
     /// Marks cells whose centre lies inside the walkable space (scanline, even-odd rule).
-    fn rasterize(&mut self, level: &LevelSpace) {
+    fn rasterize(&mut self, walkable: &MultiPolygon<f64>) {
         let mut crossings: Vec<Vec<f64>> = vec![Vec::new(); self.ny];
-        for poly in &level.walkable.0 {
+        for poly in &walkable.0 {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                 for line in ring.lines() {
                     let (y0, y1) = (line.start.y, line.end.y);
@@ -216,8 +301,8 @@ impl NavGrid {
     }
 
     /// Marks every cell edge whose centre-to-centre link crosses a wall.
-    fn block_walls(&mut self, level: &LevelSpace) {
-        for wall in &level.walls {
+    fn block_walls(&mut self, walls: &[WallSegment]) {
+        for wall in walls {
             let lo = ((wall.a.min(wall.b) - self.origin) / self.cell - DVec2::splat(1.5)).max(DVec2::ZERO);
             let hi = (wall.a.max(wall.b) - self.origin) / self.cell + DVec2::splat(1.5);
             let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));

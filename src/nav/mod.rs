@@ -47,16 +47,38 @@ pub struct Navigation {
     pub any_exit: Option<TargetId>,
     /// Links into each cell that agents can enter through an opening, by (level, cell).
     links_into: BTreeMap<(LevelId, usize), Vec<Link>>,
+    /// The carriageway's cost factor on open grids (`None`: these are everyone's grids).
+    carriageway_cost: Option<f64>,
+    /// The grids and fields of those who cross streets outside crossings, with the same target ids.
+    pub open: Option<Box<Navigation>>,
 }
 
 impl Navigation {
     /// Grids for every level at `cell` metres; `near_wall_reach` as in [`NavGrid::near_wall_reach`].
-    pub fn new(space: &Space, cell: f64, near_wall_reach: f64) -> Self {
-        let grids = space
-            .levels
-            .enumerate()
-            .map(|(li, level)| NavGrid::build(level, cell, &space.blocked_zones(li), near_wall_reach))
-            .collect();
+    /// With `carriageway_cost`, also those of pedestrians who cross streets anywhere unfenced,
+    /// where walking on a carriageway counts that many times its length.
+    pub fn new(space: &Space, cell: f64, near_wall_reach: f64, carriageway_cost: Option<f64>) -> Self {
+        let mut nav = Self::layer(space, cell, near_wall_reach, None);
+        if let Some(cost) = carriageway_cost
+            && space.levels.iter().any(|l| l.open.is_some())
+        {
+            nav.open = Some(Box::new(Self::layer(space, cell, near_wall_reach, Some(cost))));
+        }
+        nav
+    }
+
+    /// The navigation an agent follows.
+    #[inline]
+    pub fn for_agent(&self, crosses_anywhere: bool) -> &Navigation {
+        match (&self.open, crosses_anywhere) {
+            (Some(open), true) => open,
+            _ => self,
+        }
+    }
+
+    fn layer(space: &Space, cell: f64, near_wall_reach: f64, carriageway_cost: Option<f64>) -> Self {
+        let grids =
+            space.levels.ids().map(|li| NavGrid::build(space, li, cell, near_wall_reach, carriageway_cost)).collect();
         let mut nav = Navigation {
             grids,
             fields: IdVec::new(),
@@ -64,6 +86,8 @@ impl Navigation {
             targets: IdVec::new(),
             any_exit: None,
             links_into: BTreeMap::new(),
+            carriageway_cost,
+            open: None,
         };
         nav.links_into = nav.portal_links(space);
         if space.doors.iter().any(|d| d.boundary && d.exit) {
@@ -83,6 +107,9 @@ impl Navigation {
         if let Some(&i) = self.keys.get(&key) {
             return i;
         }
+        if let Some(open) = self.open.as_mut() {
+            open.target(space, key.clone());
+        }
         let fields = self.compute(space, &key);
         let id = self.fields.push(fields);
         self.targets.push(key.clone());
@@ -92,15 +119,21 @@ impl Navigation {
 
     /// Rebuilds a level's grid after its walls or zones changed, and every field.
     pub fn rebuild_level(&mut self, space: &Space, level: LevelId) {
+        if let Some(open) = self.open.as_mut() {
+            open.rebuild_level(space, level);
+        }
         let old = &self.grids[level];
-        self.grids[level] =
-            NavGrid::build(&space.levels[level], old.cell, &space.blocked_zones(level), old.near_wall_reach);
+        self.grids[level] = NavGrid::build(space, level, old.cell, old.near_wall_reach, self.carriageway_cost);
         self.links_into = self.portal_links(space);
         self.recompute_all(space);
     }
 
-    /// Recomputes every field for the crowd now present (`counts[level][cell]`: agents per cell).
+    /// Recomputes every field for the crowd now present (`counts[level][cell]`: agents per cell;
+    /// the open grids cover the same cells).
     pub fn follow_crowd(&mut self, space: &Space, counts: &[Vec<u32>]) {
+        if let Some(open) = self.open.as_mut() {
+            open.follow_crowd(space, counts);
+        }
         for (grid, counts) in self.grids.iter_mut().zip(counts) {
             grid.apply_crowd(counts);
         }

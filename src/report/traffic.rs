@@ -65,6 +65,27 @@ pub struct TrafficSummary {
     pub approaches: Vec<ApproachSummary>,
     pub crossings: Vec<CrossingSummary>,
     pub signals: Vec<SignalSummary>,
+    /// Pedestrians crossing outside the crossings, when the scene has some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside_crossings: Option<OutsideSummary>,
+}
+
+/// Pedestrians who cross streets anywhere unfenced, accepting gaps in the traffic.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutsideSummary {
+    /// The scene's share of pedestrians who do so.
+    pub share: f64,
+    /// Carriageways crossed outside a crossing.
+    pub pedestrians_crossed: u32,
+    /// Seconds waited at the kerb for a gap (mean over those who crossed, and the longest).
+    pub mean_wait: Option<f64>,
+    pub max_wait: f64,
+    /// Gave up waiting for a gap and walked to a crossing.
+    pub gave_up: u32,
+    /// A vehicle within 1 m of a pedestrian on the carriageway.
+    pub conflicts: u32,
+    /// A vehicle's body overlapping a pedestrian's (an engine invariant: always 0).
+    pub collisions: u32,
 }
 
 fn mean(total: f64, n: u32) -> Option<f64> {
@@ -145,6 +166,18 @@ impl TrafficSummary {
             approaches,
             crossings: crossing_rows,
             signals: signal_rows,
+            outside_crossings: net.rules.outside_crossings.as_ref().map(|rules| {
+                let o = &crossings.outside;
+                OutsideSummary {
+                    share: rules.share,
+                    pedestrians_crossed: o.crossed,
+                    mean_wait: mean(o.wait_total, o.crossed),
+                    max_wait: o.wait_max,
+                    gave_up: o.gave_up,
+                    conflicts: o.conflicts,
+                    collisions: o.collisions,
+                }
+            }),
         })
     }
 }

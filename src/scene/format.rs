@@ -246,9 +246,13 @@ pub struct Street {
     /// Sidewalk widths left and right of the centre line (looking along it), m.
     #[serde(default)]
     pub sidewalks: (f64, f64),
-    /// Kerb height, m (geometry for the viewer and vehicles; pedestrians cross only at crossings).
+    /// Kerb height, m (geometry for the viewer and vehicles).
     #[serde(default = "default_kerb")]
     pub kerb: f64,
+    /// Railings along both kerbs: nobody crosses outside the crossings here (see
+    /// `traffic.crossing_rules.outside_crossings`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fenced: bool,
     /// Traffic runs only in the direction of the centre line.
     #[serde(default)]
     pub one_way: bool,

@@ -207,12 +207,47 @@ pub struct CrossingRules {
     /// at their own free speed before the pedestrian signal turns red.
     #[serde(default = "yes")]
     pub start_only_if_clear: bool,
+    /// Some pedestrians cross streets anywhere the kerb is not fenced, when the traffic leaves a gap.
+    #[serde(default)]
+    pub outside_crossings: Option<OutsideCrossings>,
 }
 
 impl Default for CrossingRules {
     fn default() -> Self {
-        CrossingRules { start_only_if_clear: true }
+        CrossingRules { start_only_if_clear: true, outside_crossings: None }
     }
+}
+
+/// Pedestrians who cross outside the crossings, and how they accept gaps in the traffic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutsideCrossings {
+    /// Share of every population's pedestrians who do so, 0–1.
+    pub share: f64,
+    /// Start-up and end clearance time t_s of the critical gap t_c = L/S_p + t_s, s: a pedestrian
+    /// steps off the kerb only when every vehicle is further than t_c away (HCM 2010, two-way
+    /// stop-controlled intersections, pedestrian gap acceptance: t_s = 3 s).
+    #[serde(default = "default_start_up")]
+    pub start_up: f64,
+    /// Walking on the carriageway counts this many times its length when they choose a route, so
+    /// they cross rather than walk along it, and only where a crossing is a detour.
+    #[serde(default = "default_carriageway_cost")]
+    pub carriageway_cost: f64,
+    /// After waiting this long at the kerb for a gap, s, they walk to a crossing instead.
+    #[serde(default = "default_patience")]
+    pub patience: f64,
+}
+
+fn default_start_up() -> f64 {
+    3.0
+}
+fn default_carriageway_cost() -> f64 {
+    3.0
+}
+/// HCM 2010 (pedestrian level of service at unsignalised crossings): beyond about 30 s of delay
+/// pedestrians become impatient and take risks; here they give up on the gap and use a crossing.
+fn default_patience() -> f64 {
+    30.0
 }
 
 fn yes() -> bool {

@@ -151,6 +151,33 @@ pub struct LevelSpace {
     pub wall_tree: RTree<WallObject>,
     pub min: DVec2,
     pub max: DVec2,
+    /// The same level for pedestrians who cross streets outside the crossings, when the scene has
+    /// some and the level has unfenced streets.
+    pub open: Option<Box<OpenLevel>>,
+}
+
+/// A level as seen by pedestrians who cross outside the crossings: unfenced carriageways are
+/// walkable for them, so the kerbs there are no walls.
+#[derive(Clone, Debug)]
+pub struct OpenLevel {
+    pub walkable: MultiPolygon<f64>,
+    pub base_walls: Vec<WallSegment>,
+    pub walls: Vec<WallSegment>,
+    pub wall_tree: RTree<WallObject>,
+}
+
+/// One set of walls of a level, with its index.
+#[derive(Clone, Copy)]
+pub struct Walls<'a> {
+    pub segments: &'a [WallSegment],
+    pub tree: &'a RTree<WallObject>,
+}
+
+impl<'a> Walls<'a> {
+    /// Walls within `radius` of `p`.
+    pub fn near(self, p: DVec2, radius: f64) -> impl Iterator<Item = &'a WallObject> {
+        self.tree.locate_within_distance([p.x, p.y], radius * radius)
+    }
 }
 
 impl LevelSpace {
@@ -182,6 +209,16 @@ impl LevelSpace {
             wall_tree: RTree::new(),
             min,
             max,
+            open: None,
+        }
+    }
+
+    /// The walls an agent meets: those of the open level if it crosses outside crossings.
+    #[inline]
+    pub fn walls_for(&self, crosses_anywhere: bool) -> Walls<'_> {
+        match (&self.open, crosses_anywhere) {
+            (Some(open), true) => Walls { segments: &open.walls, tree: &open.wall_tree },
+            _ => Walls { segments: &self.walls, tree: &self.wall_tree },
         }
     }
 
@@ -308,6 +345,8 @@ pub struct StreetGeom {
     /// Carriageway width, m.
     pub width: f64,
     pub kerb_height: f64,
+    /// Railings along the kerbs: nobody crosses outside the crossings.
+    pub fenced: bool,
     pub one_way: bool,
     /// m/s.
     pub speed_limit: f64,
@@ -391,17 +430,10 @@ impl Space {
         let cuts: Vec<(DVec2, DVec2)> =
             self.doors.iter().filter(|d| d.level == li && d.cuts_wall(&self.portals)).map(|d| (d.a, d.b)).collect();
         let level = &mut self.levels[li];
-        level.walls.clear();
-        for wall in &level.base_walls {
-            cut_gaps(*wall, &cuts, &mut level.walls);
+        (level.walls, level.wall_tree) = cut_and_index(&level.base_walls, &cuts);
+        if let Some(open) = level.open.as_mut() {
+            (open.walls, open.wall_tree) = cut_and_index(&open.base_walls, &cuts);
         }
-        let objects = level
-            .walls
-            .iter()
-            .enumerate()
-            .map(|(i, w)| GeomWithData::new(Line::new([w.a.x, w.a.y], [w.b.x, w.b.y]), i as u32))
-            .collect();
-        level.wall_tree = RTree::bulk_load(objects);
     }
 
     /// Polygons of the zones blocked now on a level.
@@ -448,6 +480,20 @@ impl Space {
     pub fn exits(&self) -> impl Iterator<Item = (DoorId, &DoorGeom)> {
         self.doors.enumerate().filter(|(_, d)| d.boundary && d.exit)
     }
+}
+
+/// The walls left once the door gaps are cut, and their index.
+fn cut_and_index(base: &[WallSegment], cuts: &[(DVec2, DVec2)]) -> (Vec<WallSegment>, RTree<WallObject>) {
+    let mut walls = Vec::new();
+    for wall in base {
+        cut_gaps(*wall, cuts, &mut walls);
+    }
+    let objects = walls
+        .iter()
+        .enumerate()
+        .map(|(i, w)| GeomWithData::new(Line::new([w.a.x, w.a.y], [w.b.x, w.b.y]), i as u32))
+        .collect();
+    (walls, RTree::bulk_load(objects))
 }
 
 /// Pushes the pieces of `wall` that no gap covers.

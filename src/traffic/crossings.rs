@@ -200,6 +200,8 @@ pub struct CrossingRecord {
 #[derive(Resource, Clone, Debug, Default)]
 pub struct CrossingStats {
     pub crossings: Vec<CrossingRecord>,
+    /// Pedestrians crossing outside the crossings.
+    pub outside: super::outside::OutsideRecord,
     /// `(vehicle, pedestrian)` pairs in conflict now, so each is counted once.
     pub active: BTreeSet<(u32, u32)>,
 }

@@ -3,6 +3,7 @@
 
 pub mod crossings;
 pub mod network;
+pub mod outside;
 pub mod params;
 pub mod signals;
 pub mod vehicles;
@@ -14,6 +15,7 @@ use bevy::prelude::*;
 
 pub use crossings::{CrossingGates, CrossingMap, CrossingOccupancy, CrossingStats};
 pub use network::{Light, Network};
+pub use outside::CarriagewayOccupancy;
 pub use params::VehicleParams;
 pub use signals::SignalStates;
 pub use vehicles::{TrafficStats, Vehicle, VehicleState, Vehicles};
@@ -55,8 +57,9 @@ impl Plugin for TrafficPlugin {
             .insert_resource(occupancy)
             .insert_resource(CrossingStats {
                 crossings: vec![Default::default(); net.crossings.len()],
-                active: Default::default(),
+                ..Default::default()
             })
+            .insert_resource(CarriagewayOccupancy::default())
             .insert_resource(TrafficStats { ways: vec![Default::default(); net.streets.len()], ..Default::default() })
             .insert_resource(Vehicles::new(&net, seed))
             .insert_resource(states)

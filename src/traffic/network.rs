@@ -43,6 +43,32 @@ impl Polyline {
     pub fn length(&self) -> f64 {
         self.cum.last().copied().unwrap_or(0.0)
     }
+    /// The nearest point to `p`: its distance along the line (extended straight past the ends)
+    /// and its distance from the line.
+    pub fn project(&self, p: DVec2) -> (f64, f64) {
+        let mut best = (0.0, f64::INFINITY);
+        let last = self.points.len().saturating_sub(2);
+        for (i, w) in self.points.windows(2).enumerate() {
+            let (a, b) = (w[0], w[1]);
+            let len = a.distance(b);
+            if len < 1e-12 {
+                continue;
+            }
+            let dir = (b - a) / len;
+            let mut t = (p - a).dot(dir);
+            if i > 0 {
+                t = t.max(0.0);
+            }
+            if i < last {
+                t = t.min(len);
+            }
+            let dist = p.distance(a + dir * t);
+            if dist < best.1 {
+                best = (self.cum[i] + t, dist);
+            }
+        }
+        best
+    }
     /// The point `d` metres along (clamped to the ends) and the unit direction there.
     pub fn at(&self, d: f64) -> (DVec2, DVec2) {
         let n = self.points.len();
@@ -144,6 +170,12 @@ impl Link {
     /// World position and heading `s` metres along.
     pub fn at(&self, s: f64) -> (DVec2, DVec2) {
         self.line.at((self.offset + s) * self.scale)
+    }
+    /// The point `p` seen from the link: its distance along (`s`, unclamped at the ends) and its
+    /// distance from the centre line.
+    pub fn project(&self, p: DVec2) -> (f64, f64) {
+        let (d, off) = self.line.project(p);
+        (d / self.scale - self.offset, off)
     }
     pub fn allows(&self, kind: VehicleKind) -> bool {
         match kind {
@@ -326,6 +358,8 @@ pub struct Network {
     pub rules: CrossingRules,
     /// Street centre-line offsets of each lane's `s = 0`: `(trim at start, trim at end, centre length)`.
     pub trims: Vec<(f64, f64, f64)>,
+    /// Per link, the links that lead onto it.
+    pub prev: Vec<Vec<u32>>,
 }
 
 impl Network {
@@ -413,6 +447,24 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             diags.push(src.at_text("vehicle_types", object, format!("{}: parameters out of range", kind.name())).hint(
                 "length 0–30 m, width 0–4 m, v0 0–216 km/h, T 0–10 s, s0 0–20 m, a 0–10 m/s², b 0–9 m/s², all positive",
             ));
+        }
+    }
+
+    if let Some(o) = &scene.traffic.crossing_rules.outside_crossings {
+        let checks = [
+            ("share", o.share, (0.0..=1.0).contains(&o.share), "0–1"),
+            ("start_up", o.start_up, (0.0..=30.0).contains(&o.start_up), "0–30 s"),
+            ("carriageway_cost", o.carriageway_cost, (1.0..=100.0).contains(&o.carriageway_cost), "1–100"),
+            ("patience", o.patience, o.patience > 0.0 && o.patience <= 86_400.0, "above 0 and at most 86,400 s"),
+        ];
+        for (name, value, ok, range) in checks {
+            if !ok {
+                diags.push(src.at_text(
+                    "outside_crossings",
+                    Some("outside_crossings".into()),
+                    format!("`{name}` must be {range} (got {value})"),
+                ));
+            }
         }
     }
 
@@ -1105,6 +1157,12 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
             continue;
         }
         net.parked.push(ParkedNet { id: p.id.clone(), link, s, kind: p.kind });
+    }
+    net.prev = vec![Vec::new(); net.links.len()];
+    for (i, link) in net.links.iter().enumerate() {
+        for &n in &link.next {
+            net.prev[n as usize].push(i as u32);
+        }
     }
     net.parked.sort_by(|a, b| (a.link, a.s).partial_cmp(&(b.link, b.s)).unwrap());
     for p in &net.parked {

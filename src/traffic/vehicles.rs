@@ -12,6 +12,7 @@ use rand_distr::{Exp1, StandardNormal};
 use super::TrafficNet;
 use super::crossings::{CONFLICT_DISTANCE, CrossingGates, CrossingOccupancy, CrossingStats};
 use super::network::{LaneEnd, Light, LinkKind, MarkKind, NONE, Network};
+use super::outside::CarriagewayOccupancy;
 use super::params::{AMBER_DECEL, braking_distance};
 use super::signals::SignalStates;
 use crate::ids::StreetId;
@@ -329,11 +330,18 @@ fn next_on_route(net: &Network, v: &Vehicle, link: u32, first: bool) -> u32 {
 /// What the vehicle in `slot` does this step: its acceleration, and the crossing it is too close
 /// to stop for (pedestrians must not step onto it).
 #[allow(clippy::too_many_arguments)]
+/// Pedestrians as the vehicles see them at the start of the step.
+#[derive(Clone, Copy)]
+struct Occupancy<'a> {
+    crossings: &'a CrossingOccupancy,
+    carriageways: &'a CarriagewayOccupancy,
+}
+
 fn decide(
     net: &Network,
     vehicles: &Vehicles,
     signals: &SignalStates,
-    occupancy: &CrossingOccupancy,
+    occupancy: Occupancy<'_>,
     gates: &CrossingGates,
     slot: u32,
     dt: f64,
@@ -406,9 +414,9 @@ fn decide(
                     // At a signal, only while the pedestrians have green (turning vehicles yield then).
                     let ped_green = net.crossings[c].head.is_none_or(|h| signals.light(h) == Light::Green);
                     let waiting = ped_green
-                        && occupancy.waiting.get(c).is_some_and(|&n| n > 0)
+                        && occupancy.crossings.waiting.get(c).is_some_and(|&n| n > 0)
                         && !gates.vehicle_on.get(c).copied().unwrap_or(false);
-                    let busy = no_room || occupancy.inside.get(c).is_some_and(|&n| n > 0) || waiting;
+                    let busy = no_room || occupancy.crossings.inside.get(c).is_some_and(|&n| n > 0) || waiting;
                     if busy {
                         obstacle(&mut acc, d);
                     } else if commit == NONE
@@ -418,6 +426,13 @@ fn decide(
                         commit = crossing;
                     }
                 }
+            }
+        }
+        // Pedestrians on the carriageway outside crossings: stop short of them, even alongside.
+        for o in occupancy.carriageways.on_link(cur) {
+            let d = base + o.s;
+            if d + o.radius > -p.length && d < horizon {
+                obstacle(&mut acc, (d - o.radius).max(1e-3));
             }
         }
         if let LinkKind::Lane { street, direction, end, .. } = l.kind {
@@ -918,6 +933,7 @@ pub fn drive(
     space: Res<SpaceRes>,
     signals: Res<SignalStates>,
     occupancy: Res<CrossingOccupancy>,
+    on_carriageway: Res<CarriagewayOccupancy>,
     mut vehicles: ResMut<Vehicles>,
     mut stats: ResMut<TrafficStats>,
     mut gates: ResMut<CrossingGates>,
@@ -932,6 +948,7 @@ pub fn drive(
     let vehicles = &mut *vehicles;
     let stats = &mut *stats;
     count_conflicts(net, vehicles, &occupancy, &mut crossing_stats);
+    crossing_stats.outside.count(net, vehicles, &on_carriageway);
     if vehicles.slots.is_empty() {
         open_gates(net, vehicles, &signals, &mut gates, dt);
         return;
@@ -947,7 +964,8 @@ pub fn drive(
     commit.resize(n, NONE);
     {
         let view = &*vehicles;
-        let (signals, occupancy, gates_before) = (&*signals, &*occupancy, &*gates);
+        let (signals, gates_before) = (&*signals, &*gates);
+        let occupancy = Occupancy { crossings: &occupancy, carriageways: &on_carriageway };
         let work = |first: usize, acc: &mut [f64], commit: &mut [u32]| {
             for k in 0..acc.len() {
                 let slot = first + k;

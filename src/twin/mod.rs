@@ -84,7 +84,15 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
     if !diags.is_empty() {
         return Err(diags.sorted());
     }
-    let mut nav = Navigation::new(&space, scene.run.nav_cell, near_wall_reach(scene, &space, &model));
+    // Checked with the traffic network; out-of-range values build no open grids.
+    let carriageway_cost = scene
+        .traffic
+        .crossing_rules
+        .outside_crossings
+        .as_ref()
+        .filter(|o| o.share > 0.0 && o.share <= 1.0 && (1.0..=100.0).contains(&o.carriageway_cost))
+        .map(|o| o.carriageway_cost);
+    let mut nav = Navigation::new(&space, scene.run.nav_cell, near_wall_reach(scene, &space, &model), carriageway_cost);
     let populations = plan_populations(scene, src, &space, &mut nav, geometry, &mut diags);
     if !diags.is_empty() {
         return Err(diags.sorted());

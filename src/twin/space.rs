@@ -56,6 +56,14 @@ fn offset(line: &[DVec2], d: f64) -> Vec<DVec2> {
     out
 }
 
+/// The edges of `area`'s rings, as walls.
+fn boundary_walls(area: &MultiPolygon<f64>) -> impl Iterator<Item = WallSegment> + '_ {
+    rings(area).flat_map(|ring| ring.lines()).filter_map(|line| {
+        let (a, b) = (DVec2::new(line.start.x, line.start.y), DVec2::new(line.end.x, line.end.y));
+        (a.distance(b) > 1e-9).then_some(WallSegment { a, b })
+    })
+}
+
 /// A street's parts; crossings for which `usable` is false (their numbers failed the scene checks)
 /// are left out.
 fn expand_street(
@@ -77,6 +85,7 @@ fn expand_street(
             centerline: street.centerline.iter().map(|p| v(*p)).collect(),
             width: street.carriageway,
             kerb_height: street.kerb,
+            fenced: street.fenced,
             one_way: street.one_way,
             speed_limit: street.speed_limit / 3.6,
             closed: false,
@@ -197,6 +206,8 @@ fn rings(mp: &MultiPolygon<f64>) -> impl Iterator<Item = &geo::LineString<f64>> 
 /// scene checks (`pre.unusable`) are skipped.
 pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut Diagnostics) -> Space {
     let usable = |id: &str| pre.usable(id);
+    let crosses_anywhere =
+        scene.traffic.crossing_rules.outside_crossings.as_ref().is_some_and(|o| o.share > 0.0 && o.share <= 1.0);
     let level_index: BTreeMap<String, LevelId> =
         scene.levels.iter().enumerate().map(|(i, l)| (l.id.clone(), LevelId::from_index(i))).collect();
     let level_of = |id: &str| level_index.get(id).copied();
@@ -235,12 +246,15 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
         let mut walkable = outline.clone();
         let crossings: Vec<Polygon<f64>> = streets.iter().flat_map(|g| g.crossings.iter().cloned()).collect();
         let crossings = crate::geom::union_all(crossings.iter());
-        let carriageways: Vec<Polygon<f64>> = streets
+        // Carriageways (crossings cut out), fenced or not: closed to pedestrians who keep to the crossings.
+        let carriageways: Vec<(bool, Polygon<f64>)> = streets
             .iter()
-            .flat_map(|g| g.carriageway.iter())
-            .flat_map(|c| MultiPolygon::new(vec![c.clone()]).difference(&crossings).0)
+            .flat_map(|g| g.carriageway.iter().map(move |c| (g.geom.fenced, c)))
+            .flat_map(|(fenced, c)| {
+                MultiPolygon::new(vec![c.clone()]).difference(&crossings).0.into_iter().map(move |p| (fenced, p))
+            })
             .collect();
-        let blocked: Vec<Polygon<f64>> = scene
+        let solid: Vec<Polygon<f64>> = scene
             .obstacles
             .iter()
             .filter(|o| level_of(&o.level) == Some(li) && usable(&o.id))
@@ -252,36 +266,32 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                     .filter(|b| level_of(&b.level) == Some(li) && usable(&b.id))
                     .map(|b| polygon(&b.footprint, &[])),
             )
-            .chain(carriageways)
             .collect();
+        let blocked: Vec<Polygon<f64>> =
+            solid.iter().cloned().chain(carriageways.iter().map(|c| c.1.clone())).collect();
         if !blocked.is_empty() {
             walkable = crate::geom::clean(&walkable.difference(&crate::geom::union_all(blocked.iter())));
         }
-        let mut base_walls = Vec::new();
-        for ring in rings(&walkable) {
-            for line in ring.lines() {
-                let (a, b) = (DVec2::new(line.start.x, line.start.y), DVec2::new(line.end.x, line.end.y));
-                if a.distance(b) > 1e-9 {
-                    base_walls.push(WallSegment { a, b });
-                }
-            }
-        }
-        for wall in level.walls.iter().filter(|w| usable(&w.id)) {
-            for pair in wall.points.windows(2) {
+        let scene_walls = || {
+            level.walls.iter().filter(|w| usable(&w.id)).flat_map(|w| w.points.windows(2)).filter_map(|pair| {
                 let (a, b) = (v(pair[0]), v(pair[1]));
-                if a.distance(b) > 1e-9 {
-                    base_walls.push(WallSegment { a, b });
-                }
-            }
-        }
-        space.levels.push(LevelSpace::new(
-            level.id.clone(),
-            LevelKind::Floor,
-            level.elevation,
-            walkable,
-            outline,
-            base_walls,
-        ));
+                (a.distance(b) > 1e-9).then_some(WallSegment { a, b })
+            })
+        };
+        let base_walls: Vec<WallSegment> = boundary_walls(&walkable).chain(scene_walls()).collect();
+        // Those who cross anywhere walk on unfenced carriageways too; fenced ones stay closed.
+        let open = (crosses_anywhere && carriageways.iter().any(|c| !c.0)).then(|| {
+            let unfenced = carriageways.iter().filter(|c| !c.0).map(|c| &c.1);
+            let joined = crate::geom::union_all(outline.0.iter().chain(unfenced));
+            let closed = solid.iter().chain(carriageways.iter().filter(|c| c.0).map(|c| &c.1));
+            let walkable = crate::geom::clean(&joined.difference(&crate::geom::union_all(closed)));
+            let base_walls = boundary_walls(&walkable).chain(scene_walls()).collect();
+            Box::new(OpenLevel { walkable, base_walls, walls: Vec::new(), wall_tree: Default::default() })
+        });
+        let mut level_space =
+            LevelSpace::new(level.id.clone(), LevelKind::Floor, level.elevation, walkable, outline, base_walls);
+        level_space.open = open;
+        space.levels.push(level_space);
         for st in streets {
             space.streets.push(st.geom);
         }

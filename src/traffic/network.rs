@@ -459,11 +459,14 @@ pub fn build(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnost
         ];
         for (name, value, ok, range) in checks {
             if !ok {
-                diags.push(src.at_text(
-                    "outside_crossings",
-                    Some("outside_crossings".into()),
-                    format!("`{name}` must be {range} (got {value})"),
-                ));
+                diags.push(
+                    src.at_text(
+                        "outside_crossings",
+                        Some("outside_crossings".into()),
+                        format!("`{name}` must be {range} (got {value})"),
+                    )
+                    .hint("OutsideCrossings(share: 0–1, start_up: 3.0 s, carriageway_cost: 3.0, patience: 30.0 s)"),
+                );
             }
         }
     }

@@ -17,6 +17,7 @@ use crate::traffic::{CrossingGates, CrossingMap, Network, TrafficNet, Vehicles};
 
 use super::crossing::KerbWait;
 
+#[allow(clippy::too_many_arguments)]
 pub fn advance(
     clock: Res<SimClock>,
     threads: Res<SimThreads>,
@@ -81,11 +82,13 @@ pub fn advance(
                     body.pos = body.prev; // a blocked zone is not entered
                 }
                 // A crossing is entered only when its gate lets this walker through in time.
-                if let Some(c) = crossings.near(body.level, body.pos) {
-                    if crossings.inside(c, body.pos) && !crossings.inside(c, body.prev) && !gates.allows(c, walker.v0) {
-                        body.pos = body.prev;
-                        wait.held = true;
-                    }
+                if let Some(c) = crossings.near(body.level, body.pos)
+                    && crossings.inside(c, body.pos)
+                    && !crossings.inside(c, body.prev)
+                    && !gates.allows(c, walker.v0)
+                {
+                    body.pos = body.prev;
+                    wait.held = true;
                 }
                 if wait.crosses_anywhere {
                     step_off_kerb(space, grid, net, vehicles, walker.v0, start_up, &mut body, &mut wait);

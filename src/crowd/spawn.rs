@@ -172,6 +172,7 @@ pub fn arrivals_due(rates: &[(f64, f64)], t: f64) -> f64 {
     due
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_agents(
     mut commands: Commands,
     clock: Res<SimClock>,

@@ -119,6 +119,16 @@ impl CrossingMap {
     }
 }
 
+/// Distance from `pos` to the body of vehicle `v` (a rectangle around its lane position), m.
+pub fn distance_to_vehicle(net: &Network, v: &super::Vehicle, pos: DVec2) -> f64 {
+    let p = net.params(v.kind);
+    let (front, dir) = net.links[v.link as usize].at(v.s);
+    let centre = front - dir * (p.length / 2.0) + dir.perp() * v.lateral;
+    let d = pos - centre;
+    let (x, y) = (d.dot(dir).abs() - p.length / 2.0, d.dot(dir.perp()).abs() - p.width / 2.0);
+    DVec2::new(x.max(0.0), y.max(0.0)).length()
+}
+
 /// Who is on each crossing or waiting at its kerb, at the start of the step (filled by the crowd).
 #[derive(Resource, Clone, Debug, Default)]
 pub struct CrossingOccupancy {

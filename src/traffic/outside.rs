@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use bevy::math::DVec2;
 use bevy::prelude::*;
 
-use super::crossings::CONFLICT_DISTANCE;
+use super::crossings::{CONFLICT_DISTANCE, distance_to_vehicle};
 use super::network::{LaneEnd, Network};
 use super::vehicles::{VehicleState, Vehicles};
 
@@ -67,7 +67,7 @@ impl CarriagewayOccupancy {
     /// Sorts and indexes what was added; call once everyone is in.
     pub fn finish(&mut self, links: usize) {
         // A junction's turns may be listed from both streets meeting there.
-        self.on.sort_by(|a, b| (a.link, a.ped).cmp(&(b.link, b.ped)));
+        self.on.sort_by_key(|o| (o.link, o.ped));
         self.on.dedup_by(|a, b| a.link == b.link && a.ped == b.ped);
         self.on.sort_by(|a, b| a.link.cmp(&b.link).then(a.s.total_cmp(&b.s)).then(a.ped.cmp(&b.ped)));
         self.start.clear();
@@ -180,18 +180,12 @@ impl OutsideRecord {
         }
         let (mut active, mut touching) = (BTreeSet::new(), BTreeSet::new());
         for o in &occupancy.on {
-            let link = &net.links[o.link as usize];
             for &slot in &vehicles.on_link[o.link as usize] {
                 let v = &vehicles.slots[slot as usize];
-                let p = net.params(v.kind);
-                if v.s < o.s - 3.0 || v.s - p.length > o.s + 3.0 {
+                if v.s < o.s - 3.0 || v.s - net.params(v.kind).length > o.s + 3.0 {
                     continue;
                 }
-                let (front, dir) = link.at(v.s);
-                let centre = front - dir * (p.length / 2.0) + dir.perp() * v.lateral;
-                let d = o.pos - centre;
-                let (x, y) = (d.dot(dir).abs() - p.length / 2.0, d.dot(dir.perp()).abs() - p.width / 2.0);
-                let dist = DVec2::new(x.max(0.0), y.max(0.0)).length();
+                let dist = distance_to_vehicle(net, v, o.pos);
                 if dist < CONFLICT_DISTANCE {
                     active.insert((v.id, o.ped));
                 }

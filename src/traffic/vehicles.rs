@@ -3,14 +3,13 @@
 
 use std::collections::VecDeque;
 
-use bevy::math::DVec2;
 use bevy::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp1, StandardNormal};
 
 use super::TrafficNet;
-use super::crossings::{CONFLICT_DISTANCE, CrossingGates, CrossingOccupancy, CrossingStats};
+use super::crossings::{CONFLICT_DISTANCE, CrossingGates, CrossingOccupancy, CrossingStats, distance_to_vehicle};
 use super::network::{LaneEnd, Light, LinkKind, MarkKind, NONE, Network};
 use super::outside::CarriagewayOccupancy;
 use super::params::{AMBER_DECEL, braking_distance};
@@ -1193,19 +1192,12 @@ fn count_conflicts(net: &Network, vehicles: &Vehicles, occupancy: &CrossingOccup
     let mut now_active = std::collections::BTreeSet::new();
     for &(c, ped, pos) in &occupancy.on {
         for &(l, enter, leave) in &net.crossings[c as usize].lanes {
-            let link = &net.links[l as usize];
             for &slot in &vehicles.on_link[l as usize] {
                 let v = &vehicles.slots[slot as usize];
-                let p = net.params(v.kind);
-                if v.s < enter - 3.0 || v.s - p.length > leave + 3.0 {
+                if v.s < enter - 3.0 || v.s - net.params(v.kind).length > leave + 3.0 {
                     continue;
                 }
-                let (front, dir) = link.at(v.s);
-                let centre = front - dir * (p.length / 2.0) + dir.perp() * v.lateral;
-                let d: DVec2 = pos - centre;
-                let (x, y) = (d.dot(dir).abs() - p.length / 2.0, d.dot(dir.perp()).abs() - p.width / 2.0);
-                let dist = DVec2::new(x.max(0.0), y.max(0.0)).length();
-                if dist < CONFLICT_DISTANCE {
+                if distance_to_vehicle(net, v, pos) < CONFLICT_DISTANCE {
                     now_active.insert((v.id, ped));
                     if !stats.active.contains(&(v.id, ped)) {
                         stats.crossings[c as usize].conflicts += 1;

@@ -181,3 +181,30 @@ fn impatient_pedestrians_give_up_and_use_the_crossings() {
 fn world_stats(app: &mut bevy::app::App) -> CrossingStats {
     app.world().resource::<CrossingStats>().clone()
 }
+
+#[test]
+fn crossing_anywhere_does_not_depend_on_the_thread_count() {
+    use std::sync::atomic::AtomicBool;
+    use unitwin::app::RunOptions;
+    use unitwin::runner::{RunRequest, run_to_folder};
+    let twin = common::load(MID_BLOCK);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, threads: usize| {
+        let out = dir.path().join(name);
+        let request = RunRequest {
+            options: RunOptions { seed: 4, until: 400.0, threads: Some(threads), replay: None },
+            out_dir: out.clone(),
+            force: false,
+            progress: false,
+            commands_file: None,
+        };
+        run_to_folder(&twin, &request, &AtomicBool::new(false)).unwrap();
+        out
+    };
+    let (one, two) = (run("one", 1), run("two", 2));
+    let summary = std::fs::read_to_string(one.join("summary.json")).unwrap();
+    assert!(summary.contains("\"outside_crossings\""), "the summary reports crossing outside crossings");
+    for file in ["vehicles.csv", "trajectories.txt", "summary.json"] {
+        assert!(std::fs::read(one.join(file)).unwrap() == std::fs::read(two.join(file)).unwrap(), "{file} differs");
+    }
+}

@@ -73,11 +73,12 @@ pub fn run_batch(manifest_path: &Path, options: &BatchOptions, stop: &AtomicBool
     let started = Instant::now();
     let manifest = read_manifest(manifest_path).map_err(BatchError::Input)?;
     let record = BatchRecord::of(&manifest);
+    let texts = variant_scenes(&manifest)?;
     open_folder(&options.out, &record, options.force)?;
     let runs: Vec<RunId> = record.runs().into_iter().filter(|r| options.shard.takes(r)).collect();
     let pending: Vec<RunId> =
         runs.iter().copied().filter(|r| options.force || !run_finished(&record.run_dir(&options.out, r))).collect();
-    let prepared = prepare(&manifest, &record, &options.out, &pending)?;
+    let prepared = prepare(&manifest, &record, &texts, &options.out, &pending)?;
 
     let cores = crate::schedule::available_cores();
     let jobs = options.jobs.clamp(1, pending.len().max(1));
@@ -116,6 +117,10 @@ pub fn run_batch(manifest_path: &Path, options: &BatchOptions, stop: &AtomicBool
                         r.clone()
                     });
                     log_line(&log, &format!("started {name}"));
+                    let dir = record.run_dir(&options.out, run);
+                    if remove_incomplete(&dir) {
+                        log_line(&log, &format!("removed the incomplete folder of {name}"));
+                    }
                     let p = &prepared[&(run.scene, run.variant)];
                     let mut run_options = RunOptions::from_twin(&p.twin);
                     run_options.seed = run.seed;
@@ -124,7 +129,7 @@ pub fn run_batch(manifest_path: &Path, options: &BatchOptions, stop: &AtomicBool
                     run_options.replay = p.replay.as_ref().map(|(r, _)| r.clone());
                     let request = RunRequest {
                         options: run_options,
-                        out_dir: record.run_dir(&options.out, run),
+                        out_dir: dir,
                         // A pending run's folder is absent, or incomplete (which `Staging` replaces
                         // only if it holds nothing but run files), or `--force` asked for a rerun.
                         force: true,
@@ -201,13 +206,16 @@ pub fn run_batch(manifest_path: &Path, options: &BatchOptions, stop: &AtomicBool
 
 /// Creates the batch folder with its record, or checks that an existing one was made from the same
 /// manifest, scenes and unitwin version. `--force` lets a changed manifest take over a batch folder
-/// (its runs are then all rerun); nothing else is ever replaced.
+/// (its runs are then all rerun), as does any manifest when no run of the earlier one finished;
+/// nothing else is ever replaced.
 fn open_folder(out: &Path, record: &BatchRecord, force: bool) -> Result<(), BatchError> {
     let existing = BatchRecord::read(out).map_err(BatchError::Folder)?;
     match existing {
         Some(old) => {
             if let Some(why) = old.mismatch(record) {
-                if !force {
+                // A folder whose manifest failed its checks before any run finished holds nothing to lose.
+                let kept = old.runs().iter().any(|r| run_finished(&old.run_dir(out, r)));
+                if kept && !force {
                     return Err(BatchError::Folder(format!(
                         "{} holds a batch of another manifest or unitwin version ({why}); its runs cannot be reused. \
                          Choose another --out, or pass --force to rerun every run there",
@@ -250,19 +258,13 @@ fn log_line(log: &Mutex<File>, line: &str) {
     let _ = file.flush();
 }
 
-/// Applies every variant's overrides to every scene (so that a bad override is reported before any
-/// run starts) and builds the twins of the pairs with pending runs. A variant that changes the
-/// scene runs from its own scene file, `<scene>/<variant>/scene.ron` in the batch folder, so that
-/// each run can be repeated with `unitwin run`.
-fn prepare(
-    manifest: &LoadedManifest,
-    record: &BatchRecord,
-    out: &Path,
-    pending: &[RunId],
-) -> Result<BTreeMap<(usize, usize), Prepared>, BatchError> {
+/// Applies every variant's overrides to every scene, so that a bad override is reported before
+/// anything is written: the text of each variant's own scene file (`None` where a variant leaves
+/// the scene as it is), by scene and variant.
+fn variant_scenes(manifest: &LoadedManifest) -> Result<Vec<Vec<Option<String>>>, BatchError> {
     let mut diags = Diagnostics::default();
-    let mut prepared = BTreeMap::new();
-    for (si, scene) in manifest.scenes.iter().enumerate() {
+    let mut texts = Vec::new();
+    for scene in &manifest.scenes {
         let loaded = match read_scene(&scene.path) {
             Ok(l) => l,
             Err(d) => {
@@ -270,31 +272,55 @@ fn prepare(
                 continue;
             }
         };
+        let mut per_variant = Vec::new();
         for vi in 0..manifest.manifest.variants.len() {
-            let needed = pending.iter().any(|r| r.scene == si && r.variant == vi);
-            let path = if manifest.changes_scene(vi) {
-                let mut variant_scene = loaded.scene.clone();
-                if let Err(d) = manifest.apply(vi, &scene.name, &mut variant_scene) {
-                    diags.0.extend(d.0);
-                    continue;
-                }
-                let path = out.join(&record.scenes[si]).join(&record.variants[vi]).join("scene.ron");
-                let text = manifest.variant_scene_text(vi, &scene.name, &variant_scene);
-                if needed && std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-                    let written = std::fs::create_dir_all(path.parent().expect("a file in a folder"))
-                        .map_err(|e| e.to_string())
-                        .and_then(|_| write_atomic(&path, text.as_bytes()).map_err(|e| e.to_string()));
-                    if let Err(e) = written {
-                        return Err(BatchError::Folder(format!("cannot write {}: {e}", path.display())));
-                    }
-                }
-                path
-            } else {
-                scene.path.clone()
-            };
-            if !needed {
+            if !manifest.changes_scene(vi) {
+                per_variant.push(None);
                 continue;
             }
+            let mut variant_scene = loaded.scene.clone();
+            match manifest.apply(vi, &scene.name, &mut variant_scene) {
+                Ok(()) => per_variant.push(Some(manifest.variant_scene_text(vi, &scene.name, &variant_scene))),
+                Err(d) => diags.0.extend(d.0),
+            }
+        }
+        texts.push(per_variant);
+    }
+    if diags.is_empty() { Ok(texts) } else { Err(BatchError::Input(diags)) }
+}
+
+/// Builds the twins of the (scene, variant) pairs with pending runs. A variant that changes the
+/// scene runs from its own scene file, `<scene>/<variant>/scene.ron` in the batch folder, so that
+/// each of its runs can be repeated with `unitwin run` (its `run.ron` says how).
+fn prepare(
+    manifest: &LoadedManifest,
+    record: &BatchRecord,
+    texts: &[Vec<Option<String>>],
+    out: &Path,
+    pending: &[RunId],
+) -> Result<BTreeMap<(usize, usize), Prepared>, BatchError> {
+    let mut diags = Diagnostics::default();
+    let mut prepared = BTreeMap::new();
+    for (si, scene) in manifest.scenes.iter().enumerate() {
+        for vi in 0..manifest.manifest.variants.len() {
+            if !pending.iter().any(|r| r.scene == si && r.variant == vi) {
+                continue;
+            }
+            let path = match &texts[si][vi] {
+                Some(text) => {
+                    let path = out.join(&record.scenes[si]).join(&record.variants[vi]).join("scene.ron");
+                    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                        let written = std::fs::create_dir_all(path.parent().expect("a file in a folder"))
+                            .map_err(|e| e.to_string())
+                            .and_then(|_| write_atomic(&path, text.as_bytes()).map_err(|e| e.to_string()));
+                        if let Err(e) = written {
+                            return Err(BatchError::Folder(format!("cannot write {}: {e}", path.display())));
+                        }
+                    }
+                    path
+                }
+                None => scene.path.clone(),
+            };
             let twin = match crate::twin::load(&path) {
                 Ok(t) => t,
                 Err(d) => {
@@ -373,4 +399,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path, allow_missing: bool) -> Result<MergeR
     open_folder(out, &record, false)?;
     comparison.write(out).map_err(BatchError::Folder)?;
     Ok(MergeReport { runs: record.runs().len() - missing.len(), missing })
+}
+
+/// Removes a run folder that is not finished and holds nothing but run files (never made by
+/// unitwin, whose run folders appear whole, but possible by hand or by a foreign copy tool), so
+/// that its run is made again. A folder holding anything else is left for `Staging` to refuse.
+fn remove_incomplete(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let only_run_files = entries.flatten().all(|e| {
+        e.file_type().is_ok_and(|t| t.is_file())
+            && crate::report::RUN_FILES.contains(&e.file_name().to_string_lossy().as_ref())
+    });
+    only_run_files && !run_finished(dir) && std::fs::remove_dir_all(dir).is_ok()
 }

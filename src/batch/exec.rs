@@ -412,3 +412,46 @@ fn remove_incomplete(dir: &Path) -> bool {
     });
     only_run_files && !run_finished(dir) && std::fs::remove_dir_all(dir).is_ok()
 }
+
+/// `unitwin batch --dry-run`: checks the manifest and builds every (scene, variant) twin, writing
+/// nothing, and returns the runs of `shard` by their folder names, in manifest order.
+pub fn dry_run(manifest_path: &Path, shard: Shard) -> Result<Vec<String>, BatchError> {
+    let manifest = read_manifest(manifest_path).map_err(BatchError::Input)?;
+    let record = BatchRecord::of(&manifest);
+    let texts = variant_scenes(&manifest)?;
+    let mut diags = Diagnostics::default();
+    for (si, scene) in manifest.scenes.iter().enumerate() {
+        for (vi, text) in texts[si].iter().enumerate() {
+            let built = match text {
+                // Located as the batch would write it, so that messages name the same file.
+                Some(text) => {
+                    let path = Path::new("<out>").join(&record.scenes[si]).join(&record.variants[vi]).join("scene.ron");
+                    crate::scene::parse_scene(crate::scene::SourceMap::new(&path, text.clone()), String::new())
+                        .and_then(crate::twin::build)
+                }
+                None => crate::twin::load(&scene.path),
+            };
+            match built {
+                Ok(twin) => {
+                    if let Some(file) = manifest.commands_file(vi)
+                        && let Err(d) = replay_from_file(&twin, &file)
+                    {
+                        diags.0.extend(d.0);
+                    }
+                }
+                Err(d) => {
+                    diags.push(manifest.source.at_id(
+                        "variant",
+                        &manifest.manifest.variants[vi].id,
+                        format!("scene '{}' with this variant is not a valid scene (problems follow)", scene.name),
+                    ));
+                    diags.0.extend(d.0);
+                }
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(BatchError::Input(diags));
+    }
+    Ok(record.runs().iter().filter(|r| shard.takes(r)).map(|r| record.run_name(r)).collect())
+}

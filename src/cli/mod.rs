@@ -80,6 +80,9 @@ pub enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Check the manifest and every variant's scene, and list the runs (of --shard), writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Combine the folders of a sharded batch into one comparison (compare.csv, compare.html).
     Merge {
@@ -190,7 +193,10 @@ pub fn main() -> ExitCode {
         Command::Run { scene, commands, seed, until, out, force, threads, quiet } => {
             run(RunArgs { scene, commands, seed, until, out, force, threads, quiet })
         }
-        Command::Batch { manifest, out, jobs, shard, force, quiet } => batch(&manifest, out, jobs, shard, force, quiet),
+        Command::Batch { manifest, dry_run: true, shard, .. } => batch_dry_run(&manifest, shard),
+        Command::Batch { manifest, out, jobs, shard, force, quiet, dry_run: false } => {
+            batch(&manifest, out, jobs, shard, force, quiet)
+        }
         Command::Merge { dirs, out, allow_missing } => merge(&dirs, &out, allow_missing),
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
@@ -557,6 +563,20 @@ fn merge(dirs: &[PathBuf], out: &std::path::Path, allow_missing: bool) -> ExitCo
                 );
             }
             say!("  wrote {}/{{compare.csv, compare.html}}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => batch_exit(e),
+    }
+}
+
+fn batch_dry_run(manifest: &std::path::Path, shard: Option<crate::batch::Shard>) -> ExitCode {
+    let shard = shard.unwrap_or(crate::batch::Shard::ALL);
+    match crate::batch::exec::dry_run(manifest, shard) {
+        Ok(runs) => {
+            say!("ok: {} — shard {shard} has {} run(s):", manifest.display(), runs.len());
+            for run in runs {
+                say!("  {run}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => batch_exit(e),

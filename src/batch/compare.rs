@@ -382,7 +382,10 @@ fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
 /// exceeded `threshold`: the frames where it did, times the frame interval. Agents at different
 /// heights (levels) do not count for each other.
 pub fn time_above(path: &Path, threshold: f64) -> Result<f64, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    use std::io::BufRead;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    // Streamed: a long run's trajectories run to gigabytes.
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(cannot)?);
     let bad = |line: usize| format!("{}:{line}: not a unitwin trajectory line", path.display());
     let mut framerate = None;
     let mut frames_above = 0u64;
@@ -394,7 +397,9 @@ pub fn time_above(path: &Path, threshold: f64) -> Result<f64, String> {
         }
         points.clear();
     };
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(cannot)?;
+        let line = line.as_str();
         if let Some(rest) = line.strip_prefix("#framerate:") {
             framerate = rest.trim().parse::<f64>().ok();
             continue;

@@ -157,7 +157,8 @@ fn two_variants_three_seeds_match_unitwin_run_and_the_textbook_interval() {
         let line = &summary(run)["lines"][0];
         line["left_to_right"].as_f64().unwrap() + line["right_to_left"].as_f64().unwrap()
     };
-    let figures: [(&str, &dyn Fn(&Path) -> f64); 4] = [
+    type Reader<'a> = &'a dyn Fn(&Path) -> f64;
+    let figures: [(&str, Reader); 4] = [
         ("evacuation_time", &evacuation),
         ("peak_density", &peak),
         ("time_above_4", &above),

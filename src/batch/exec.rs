@@ -190,7 +190,8 @@ pub fn run_batch(manifest_path: &Path, options: &BatchOptions, stop: &AtomicBool
     }
     let compared = options.shard.count == 1;
     if compared {
-        let comparison = compare::Comparison::collect(&record, &[options.out.clone()]).map_err(BatchError::Folder)?;
+        let comparison =
+            compare::Comparison::collect(&record, std::slice::from_ref(&options.out)).map_err(BatchError::Folder)?;
         comparison.write(&options.out).map_err(BatchError::Folder)?;
     }
     Ok(BatchReport {
@@ -302,11 +303,11 @@ fn prepare(
     let mut diags = Diagnostics::default();
     let mut prepared = BTreeMap::new();
     for (si, scene) in manifest.scenes.iter().enumerate() {
-        for vi in 0..manifest.manifest.variants.len() {
+        for (vi, text) in texts[si].iter().enumerate() {
             if !pending.iter().any(|r| r.scene == si && r.variant == vi) {
                 continue;
             }
-            let path = match &texts[si][vi] {
+            let path = match text {
                 Some(text) => {
                     let path = out.join(&record.scenes[si]).join(&record.variants[vi]).join("scene.ron");
                     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {

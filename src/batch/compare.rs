@@ -219,7 +219,7 @@ fn chart(row: &FigureRow, variants: &[String], base: usize) -> String {
     if hi <= lo {
         hi = lo + 1.0;
     }
-    let (w, label_w, row_h) = (420.0, 140.0, 22.0);
+    let (w, label_w, row_h) = (520.0, 150.0, 22.0);
     let height = 30.0 + row_h * variants.len() as f64 + 20.0;
     let x = |v: f64| label_w + (v - lo) / (hi - lo) * (w - label_w - 20.0);
     let mut s = String::new();
@@ -230,8 +230,9 @@ fn chart(row: &FigureRow, variants: &[String], base: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "<text x=\"4\" y=\"16\" font-size=\"13\" font-weight=\"bold\">{} ({})</text>",
-        esc(&row.label),
+        "<text x=\"4\" y=\"16\" font-size=\"12\" font-weight=\"bold\">{} ({})</text>",
+        // Without the explanation in brackets, which the table gives.
+        esc(row.label.split(" (").next().unwrap_or(&row.label)),
         esc(row.unit)
     );
     for (vi, (name, e)) in variants.iter().zip(&estimates).enumerate() {
@@ -282,7 +283,12 @@ fn interval_text(e: Option<Estimate>) -> String {
 }
 
 fn fmt_num(v: f64) -> String {
-    if v.abs() >= 100.0 { format!("{v:.1}") } else { format!("{v:.3}") }
+    let text = if v.abs() >= 100.0 { format!("{v:.1}") } else { format!("{v:.3}") };
+    // A tiny negative rounds to "-0.000", which reads as a sign that is not there.
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
 }
 
 /// Numbers in `compare.csv`: fixed to 6 decimals (identical text for identical values), empty

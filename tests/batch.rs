@@ -403,3 +403,35 @@ fn bad_manifests_exit_2_with_file_line_and_column() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_measure_at_the_start_and_a_replayed_command_file_give_the_same_runs() {
+    let ws = workspace();
+    let dir = ws.path();
+    std::fs::write(
+        dir.join("a.ron"),
+        "BatchManifest(version: 1, scenes: [\"room.ron\"], seeds: [1, 2], variants: [\n    \
+         Variant(id: \"base\"),\n    Variant(id: \"at_start\", overrides: [AtStart(CloseDoor(\"east\"))]),\n])\n",
+    )
+    .unwrap();
+    ok(&unitwin(dir, &["batch", "a.ron", "--out", "a", "--quiet"]));
+    // The variant's own scene file repeats its runs with `unitwin run`.
+    ok(&unitwin(dir, &["run", "a/room/at_start/scene.ron", "--seed", "2", "--out", "again", "--quiet"]));
+    assert_eq!(read(dir.join("again/trajectories.txt")), read(dir.join("a/room/at_start/seed2/trajectories.txt")));
+    // Its command log, replayed on the unchanged scene, gives the same runs.
+    std::fs::write(
+        dir.join("b.ron"),
+        "BatchManifest(version: 1, scenes: [\"room.ron\"], seeds: [1, 2], variants: [\n    \
+         Variant(id: \"base\"),\n    Variant(id: \"replayed\", overrides: [Commands(\"a/room/at_start/seed1/commands.ron\")]),\n])\n",
+    )
+    .unwrap();
+    ok(&unitwin(dir, &["batch", "b.ron", "--out", "b", "--quiet"]));
+    for seed in [1, 2] {
+        let (at_start, replayed) =
+            (dir.join(format!("a/room/at_start/seed{seed}")), dir.join(format!("b/room/replayed/seed{seed}")));
+        assert_eq!(read(at_start.join("trajectories.txt")), read(replayed.join("trajectories.txt")), "seed {seed}");
+        assert_eq!(summary(&replayed)["exits"]["east"], 0);
+    }
+    let record = String::from_utf8(read(dir.join("b/room/replayed/seed1/run.ron"))).unwrap();
+    assert!(record.contains("--commands a/room/at_start/seed1/commands.ron"), "{record}");
+}

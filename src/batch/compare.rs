@@ -137,7 +137,7 @@ impl Comparison {
             esc(&r.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
             esc(&r.baseline),
             esc(&r.unitwin_version),
-            esc(&r.manifest_key[..16.min(r.manifest_key.len())]),
+            esc(r.manifest_key.get(..16).unwrap_or(&r.manifest_key)),
         );
         let _ = writeln!(
             h,

@@ -111,13 +111,18 @@ impl BatchRecord {
             return Some(format!(
                 "manifest {} (key {}…) against manifest {} (key {}…): the manifest or a scene or command file it names differs",
                 self.manifest,
-                &self.manifest_key[..12.min(self.manifest_key.len())],
+                short(&self.manifest_key),
                 other.manifest,
-                &other.manifest_key[..12.min(other.manifest_key.len())]
+                short(&other.manifest_key)
             ));
         }
         None
     }
+}
+
+/// The start of a key, for messages (a record read from disk may hold anything).
+pub fn short(key: &str) -> &str {
+    key.get(..12).unwrap_or(key)
 }
 
 /// One run of a batch: a row of the expanded manifest.

@@ -435,3 +435,19 @@ fn a_measure_at_the_start_and_a_replayed_command_file_give_the_same_runs() {
     let record = String::from_utf8(read(dir.join("b/room/replayed/seed1/run.ron"))).unwrap();
     assert!(record.contains("--commands a/room/at_start/seed1/commands.ron"), "{record}");
 }
+
+#[test]
+fn the_bundled_manifests_check_clean() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let mut n = 0;
+    for entry in std::fs::read_dir(root.join("scenes/batch")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let out = unitwin(&root, &["batch", path.to_str().unwrap(), "--dry-run", "--shard", "1/2"]);
+            let stdout = ok(&out);
+            assert!(stdout.starts_with("ok: ") && stdout.contains("seed"), "{stdout}");
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}

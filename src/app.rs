@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use bevy::app::{ScheduleRunnerPlugin, TaskPoolThreadAssignmentPolicy};
+use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 
@@ -47,6 +48,15 @@ pub fn headless_app(twin: &Twin, options: &RunOptions) -> Result<App, Diagnostic
         .set(TaskPoolPlugin { task_pool_options: compute_threads(available_cores()) });
     app.add_plugins(plugins).insert_resource(TimeUpdateStrategy::FixedTimesteps(1));
     insert_simulation(&mut app, twin, options)?;
+    if options.threads == Some(1) {
+        // One worker: the systems run in order on the calling thread. The multi-threaded executor
+        // would hand each system to the process-wide task pool and wait for it, which costs a
+        // context switch per system, and several runs of a batch would contend for that pool.
+        // Results do not change: the sets are chained and ambiguities are errors.
+        for (_, schedule) in app.world_mut().resource_mut::<Schedules>().iter_mut() {
+            schedule.set_executor(SingleThreadedExecutor::new());
+        }
+    }
     app.finish();
     app.cleanup();
     Ok(app)

@@ -1,7 +1,7 @@
 //! unitwin: a digital-twin spatial simulation engine for urban minimum management units.
 //! Layers, each importing only those before it (checked by `tests/architecture.rs`):
 //! geom, ids, schedule → scene → space → nav → command → traffic → twin → crowd → metrics → draw → app →
-//! report → runner → bench → import → cli.
+//! report → runner → batch → bench → import → cli.
 
 pub mod geom;
 pub mod ids;
@@ -24,6 +24,8 @@ pub mod draw;
 pub mod app;
 pub mod report;
 pub mod runner;
+
+pub mod batch;
 
 pub mod bench;
 pub mod cli;

@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{RunOptions, headless_app};
-use crate::command::{CommandLog, CommandScript, SCRIPT_VERSION};
+use crate::command::{CommandLog, CommandScript, ReplayCommands, SCRIPT_VERSION, read_script};
 use crate::crowd::Census;
 use crate::metrics::{FrameSink, Measurements, Recorder, VehicleRecorder, VehicleSink, record_frame};
 use crate::report::{OutputError, RunRecord, Staging, Summary, TrafficSummary, TrajectoryWriter, VehicleCsvWriter};
@@ -299,4 +299,22 @@ pub fn run_to_folder(twin: &Twin, request: &RunRequest, stop: &AtomicBool) -> Re
         return Err(folder.abandon());
     }
     folder.commit(twin)
+}
+
+/// Reads a `commands.ron` to replay on `twin` instead of its timed events, as `unitwin run
+/// --commands` and batch variants do. The second value warns when the file was recorded on
+/// another version of the scene (it is replayed anyway).
+pub fn replay_from_file(twin: &Twin, file: &Path) -> Result<(ReplayCommands, Option<String>), Diagnostics> {
+    let (script, source) = read_script(file)?;
+    let warning = (script.scene_sha256 != twin.loaded.hash).then(|| {
+        format!(
+            "{} was recorded on another version of {} (scene SHA-256 {}…, now {}…); replaying it anyway",
+            file.display(),
+            twin.loaded.source.file.display(),
+            script.scene_sha256.get(..12).unwrap_or(&script.scene_sha256),
+            &twin.loaded.hash[..12]
+        )
+    });
+    let commands = script.resolve(&source, &twin.space, twin.scenario.run.step)?;
+    Ok((ReplayCommands(commands), warning))
 }

@@ -16,8 +16,7 @@ macro_rules! say {
 }
 
 use crate::app::{MAX_THREADS, RunOptions};
-use crate::command::{ReplayCommands, read_script};
-use crate::runner::{RunError, RunRequest, default_out_dir, run_to_folder};
+use crate::runner::{RunError, RunRequest, default_out_dir, replay_from_file, run_to_folder};
 use crate::scene::{Diagnostics, Placement};
 use crate::twin::Twin;
 
@@ -60,6 +59,42 @@ pub enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Run a batch: every scene × variant × seed of a manifest, in parallel, each run as `unitwin run`
+    /// writes it; then compare the variants (compare.csv, compare.html). Rerun to resume.
+    Batch {
+        /// The batch manifest (see scenes/batch/example.ron).
+        manifest: PathBuf,
+        /// Batch folder (default: out/<manifest name>/). Runs go to <scene>/<variant>/seed<N>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Runs at once, 1 to 256 (default: all cores); each run gets cores / jobs threads.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (0 ≤ I < N): the runs whose position in manifest order is I mod N.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<crate::batch::Shard>,
+        /// Rerun finished runs too (replacing them), or take over a folder of a changed manifest.
+        #[arg(long)]
+        force: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Check the manifest and every variant's scene, and list the runs (of --shard), writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Combine the folders of a sharded batch into one comparison (compare.csv, compare.html).
+    Merge {
+        /// Batch folders written by `unitwin batch --shard I/N` of the same manifest.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the comparison.
+        #[arg(long)]
+        out: PathBuf,
+        /// Compare the runs present even when some are missing.
+        #[arg(long)]
+        allow_missing: bool,
     },
     /// Time the simulation: agents crossing an open plaza to four exits, on one thread and on all cores.
     Bench {
@@ -158,6 +193,11 @@ pub fn main() -> ExitCode {
         Command::Run { scene, commands, seed, until, out, force, threads, quiet } => {
             run(RunArgs { scene, commands, seed, until, out, force, threads, quiet })
         }
+        Command::Batch { manifest, dry_run: true, shard, .. } => batch_dry_run(&manifest, shard),
+        Command::Batch { manifest, out, jobs, shard, force, quiet, dry_run: false } => {
+            batch(&manifest, out, jobs, shard, force, quiet)
+        }
+        Command::Merge { dirs, out, allow_missing } => merge(&dirs, &out, allow_missing),
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
@@ -351,20 +391,13 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let mut options = RunOptions::from_twin(&twin);
     if let Some(file) = &args.commands {
-        let resolved = read_script(file).and_then(|(script, source)| {
-            if script.scene_sha256 != twin.loaded.hash {
-                eprintln!(
-                    "warning: {} was recorded on another version of {} (scene SHA-256 {}…, now {}…); replaying it anyway",
-                    file.display(),
-                    args.scene.display(),
-                    script.scene_sha256.get(..12).unwrap_or(&script.scene_sha256),
-                    &twin.loaded.hash[..12]
-                );
+        match replay_from_file(&twin, file) {
+            Ok((commands, warning)) => {
+                if let Some(warning) = warning {
+                    eprintln!("warning: {warning}");
+                }
+                options.replay = Some(commands);
             }
-            script.resolve(&source, &twin.space, twin.scenario.run.step)
-        });
-        match resolved {
-            Ok(commands) => options.replay = Some(ReplayCommands(commands)),
             Err(diags) => {
                 eprint!("{diags}");
                 return ExitCode::from(2);
@@ -441,5 +474,111 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn batch_exit(e: crate::batch::BatchError) -> ExitCode {
+    use crate::batch::BatchError;
+    match e {
+        BatchError::Input(diags) => {
+            eprint!("{diags}");
+            ExitCode::from(2)
+        }
+        e @ BatchError::Interrupted { .. } => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
+        e => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn batch(
+    manifest: &std::path::Path,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    shard: Option<crate::batch::Shard>,
+    force: bool,
+    quiet: bool,
+) -> ExitCode {
+    use std::io::IsTerminal;
+    install_interrupt_handler();
+    if let Some(jobs) = jobs
+        && !(1..=MAX_THREADS).contains(&jobs)
+    {
+        eprintln!("error: --jobs must be between 1 and {MAX_THREADS} (got {jobs})");
+        return ExitCode::from(2);
+    }
+    let out = out.unwrap_or_else(|| {
+        let stem = manifest.file_stem().map_or_else(|| "batch".into(), |s| s.to_string_lossy().into_owned());
+        std::path::Path::new("out").join(stem)
+    });
+    let shard = shard.unwrap_or(crate::batch::Shard::ALL);
+    let options = crate::batch::BatchOptions {
+        out: out.clone(),
+        jobs: jobs.unwrap_or_else(crate::schedule::available_cores),
+        shard,
+        force,
+        progress: !quiet && std::io::stderr().is_terminal(),
+    };
+    match crate::batch::run_batch(manifest, &options, &STOP) {
+        Ok(report) => {
+            say!("unitwin batch: {} (shard {shard}) → {}", manifest.display(), out.display());
+            let made = report.run_seconds.len();
+            let mean = report.run_seconds.iter().sum::<f64>() / made.max(1) as f64;
+            let longest = report.run_seconds.iter().copied().fold(0.0, f64::max);
+            say!(
+                "  {} runs: {} already finished, {made} run now, {} at once on {} thread(s) each, in {:.1} s wall",
+                report.total,
+                report.skipped,
+                report.jobs,
+                report.threads_per_run,
+                report.wall_seconds
+            );
+            if made > 0 {
+                say!("  time per run: mean {mean:.2} s wall, longest {longest:.2} s");
+            }
+            if report.compared {
+                say!("  wrote {}/{{compare.csv, compare.html}}; runs in <scene>/<variant>/seed<N>/", out.display());
+            } else {
+                say!("  this shard is done; combine all shards with `unitwin merge DIR... --out DIR`");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => batch_exit(e),
+    }
+}
+
+fn merge(dirs: &[PathBuf], out: &std::path::Path, allow_missing: bool) -> ExitCode {
+    match crate::batch::exec::merge(dirs, out, allow_missing) {
+        Ok(report) => {
+            say!("unitwin merge: {} folder(s), {} runs → {}", dirs.len(), report.runs, out.display());
+            if !report.missing.is_empty() {
+                say!(
+                    "  {} run(s) missing (compared without them): {}",
+                    report.missing.len(),
+                    report.missing.join(", ")
+                );
+            }
+            say!("  wrote {}/{{compare.csv, compare.html}}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => batch_exit(e),
+    }
+}
+
+fn batch_dry_run(manifest: &std::path::Path, shard: Option<crate::batch::Shard>) -> ExitCode {
+    let shard = shard.unwrap_or(crate::batch::Shard::ALL);
+    match crate::batch::exec::dry_run(manifest, shard) {
+        Ok(runs) => {
+            say!("ok: {} — shard {shard} has {} run(s):", manifest.display(), runs.len());
+            for run in runs {
+                say!("  {run}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => batch_exit(e),
     }
 }

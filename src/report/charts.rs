@@ -57,7 +57,7 @@ pub struct LineChart<'a> {
     pub y_label: &'a str,
     pub series: Vec<Series>,
     pub bands: Vec<Band>,
-    /// Dashed horizontal reference lines with a label.
+    /// Dashed horizontal reference lines with a label (drawn when within the axis).
     pub rules: Vec<(f64, String)>,
     /// The y axis reaches at least this.
     pub y_min_top: f64,
@@ -147,9 +147,6 @@ impl LineChart<'_> {
                 }
             }
         }
-        for (y, _) in &self.rules {
-            y_max = y_max.max(*y * 1.1);
-        }
         let x_max = if x_max > 0.0 { x_max } else { 1.0 };
         let y_step = nice_step(y_max, 5.0);
         let y_max = if y_max > 0.0 { (y_max / y_step).ceil() * y_step } else { 1.0 };
@@ -218,7 +215,7 @@ impl LineChart<'_> {
             esc(self.y_label),
             b = TOP + ph
         );
-        for (y, label) in &self.rules {
+        for (y, label) in self.rules.iter().filter(|(y, _)| *y <= y_max) {
             let _ = write!(
                 o,
                 r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#b2182b" stroke-width="1.5" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" fill="#b2182b" font-size="11">{}</text>"##,

@@ -309,7 +309,8 @@ fn cell_centre(map: &FloorCells, k: usize) -> DVec2 {
     map.origin + DVec2::new((k % map.nx) as f64 + 0.5, (k / map.nx) as f64 + 0.5) * map.cell
 }
 
-/// Where a point is, in the scene's own names: the measurement area holding it, else the nearest door.
+/// Where a point is, in the scene's own names: the measurement area holding it, else the nearest
+/// named object on its level (door, destination, measurement, building).
 fn near(input: &ReportInput, map: &FloorCells, p: DVec2) -> String {
     for plan in &input.twin.scenario.measurements {
         if let crate::twin::MeasurementPlan::Area { id, level, polygon } = plan
@@ -319,15 +320,40 @@ fn near(input: &ReportInput, map: &FloorCells, p: DVec2) -> String {
             return format!("in area {id}");
         }
     }
-    input
-        .twin
-        .space
-        .doors
+    let space = &input.twin.space;
+    let v = |q: &[f64; 2]| DVec2::new(q[0], q[1]);
+    let ring_distance = |ring: &[[f64; 2]]| {
+        (0..ring.len())
+            .map(|i| crate::geom::distance_to_segment(p, v(&ring[i]), v(&ring[(i + 1) % ring.len()])))
+            .fold(f64::INFINITY, f64::min)
+    };
+    // (distance, kind, id); the first of equals in this order wins.
+    let mut candidates: Vec<(f64, &str, &str)> = Vec::new();
+    for d in space.doors.iter().filter(|d| d.level == map.level) {
+        candidates.push((crate::geom::distance_to_segment(p, d.a, d.b), "door", &d.id));
+    }
+    for d in space.destinations.iter().filter(|d| d.level == map.level) {
+        candidates.push((if ring_contains(&d.area, p) { 0.0 } else { ring_distance(&d.area) }, "destination", &d.id));
+    }
+    for plan in &input.twin.scenario.measurements {
+        match plan {
+            crate::twin::MeasurementPlan::Line { id, level, a, b } if *level == map.level => {
+                candidates.push((crate::geom::distance_to_segment(p, *a, *b), "line", id));
+            }
+            crate::twin::MeasurementPlan::Area { id, level, polygon } if *level == map.level => {
+                candidates.push((ring_distance(polygon), "area", id));
+            }
+            _ => {}
+        }
+    }
+    for b in space.buildings.iter().filter(|b| b.level == map.level) {
+        candidates.push((ring_distance(&b.footprint), "building", &b.id));
+    }
+    candidates
         .iter()
-        .filter(|d| d.level == map.level)
-        .map(|d| (crate::geom::distance_to_segment(p, d.a, d.b), &d.id))
+        .filter(|c| c.0.is_finite())
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or_else(String::new, |(dist, id)| format!("{dist:.0} m from door {id}"))
+        .map_or_else(String::new, |(dist, kind, id)| format!("{dist:.0} m from {kind} {id}"))
 }
 
 fn hotspots_csv(hotspots: &[Hotspot]) -> String {
@@ -399,6 +425,23 @@ fn fmt_time(t: f64) -> String {
     if t >= 120.0 { format!("{t:.1} s ({}:{:04.1})", (t / 60.0).floor(), t % 60.0) } else { format!("{t:.1} s") }
 }
 
+/// A moment as minutes:seconds from the start of the run.
+fn fmt_clock(t: f64) -> String {
+    let whole = t.round() as u64;
+    format!("{}:{:02}", whole / 60, whole % 60)
+}
+
+/// A duration in seconds, or minutes from two minutes on.
+fn fmt_duration(t: f64) -> String {
+    if t >= 120.0 { format!("{:.1} min", t / 60.0) } else { format!("{t:.1} s") }
+}
+
+/// A run's end or evacuation time, to the output step (two decimals), so that the two never seem
+/// to disagree by rounding.
+fn fmt_end_time(t: f64) -> String {
+    if t >= 120.0 { format!("{t:.2} s ({}:{:05.2})", (t / 60.0).floor(), t % 60.0) } else { format!("{t:.2} s") }
+}
+
 fn page(input: &ReportInput, data: &ReportData) -> String {
     let r = input.record;
     let twin = input.twin;
@@ -454,7 +497,7 @@ fn key_figures(input: &ReportInput, data: &ReportData) -> String {
             let _ = write!(
                 o,
                 "<dt>Evacuation time</dt><dd>{} (the last agent left)</dd>",
-                figure("evacuation_time", t, &fmt_time(t))
+                figure("evacuation_time", t, &fmt_end_time(t))
             );
         }
         None => {
@@ -468,7 +511,7 @@ fn key_figures(input: &ReportInput, data: &ReportData) -> String {
     let _ = write!(
         o,
         "<dt>Simulated</dt><dd>{}</dd>",
-        figure("simulated_time", s.simulated_time, &fmt_time(s.simulated_time))
+        figure("simulated_time", s.simulated_time, &fmt_end_time(s.simulated_time))
     );
     let exits: Vec<String> = s
         .exits
@@ -680,7 +723,8 @@ fn charts(input: &ReportInput, data: &ReportData) -> String {
             series,
             bands,
             rules: vec![(CONGESTION_DENSITY, "4 persons/m² (IMO congestion)".into())],
-            y_min_top: 1.0,
+            // Up to LoS E at least, so that a calm area is seen to be calm.
+            y_min_top: 2.5,
         };
         o.push_str(&chart_figure(
             "chart-density",
@@ -822,11 +866,17 @@ fn los_legend() -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// The extent of a floor's plan: its walkable space (else its walls), with a 1 m margin.
+/// The extent of a floor's plan: its walkable space and buildings (else its walls), with a 1 m margin.
 fn plan_bounds(input: &ReportInput, draw: &DrawTwin, map: &FloorCells) -> (DVec2, DVec2) {
     let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
     for lvl in draw.levels.iter().filter(|l| l.id == map.level) {
         for p in lvl.walkable.iter().flat_map(|p| &p.outer) {
+            lo = lo.min(DVec2::new(p[0], p[1]));
+            hi = hi.max(DVec2::new(p[0], p[1]));
+        }
+    }
+    for b in input.twin.space.buildings.iter().filter(|b| b.level == map.level) {
+        for p in &b.footprint {
             lo = lo.min(DVec2::new(p[0], p[1]));
             hi = hi.max(DVec2::new(p[0], p[1]));
         }
@@ -1041,7 +1091,7 @@ fn hotspots_section(hotspots: &[Hotspot]) -> String {
     }
     let _ = write!(
         o,
-        r#"<p>Groups of neighbouring cells where some agent's local density reached LoS F (above 2.17 persons/m²), densest first; {} in all{}.</p><table class="data" id="hotspot-table"><thead><tr><th>#</th><th>level</th><th>where (x, y)</th><th>near</th><th>extent</th><th>peak p/m²</th><th>at</th><th>at LoS F</th><th>above 4 p/m²</th></tr></thead><tbody>"#,
+        r#"<p>Groups of neighbouring cells where some agent's local density reached LoS F (above 2.17 persons/m²), densest first; {} in all{}.</p><table class="data" id="hotspot-table"><thead><tr><th>#</th><th>level</th><th>where (x, y)</th><th>near</th><th>extent</th><th>peak p/m²</th><th>at (m:ss)</th><th>at LoS F</th><th>above 4 p/m²</th></tr></thead><tbody>"#,
         figure("hotspots", hotspots.len(), &hotspots.len().to_string()),
         if hotspots.len() > HOTSPOTS_SHOWN {
             format!(", the first {HOTSPOTS_SHOWN} shown (all in <code>report_hotspots.csv</code>)")
@@ -1062,9 +1112,9 @@ fn hotspots_section(hotspots: &[Hotspot]) -> String {
             h.max.y - h.min.y,
             h.cells,
             h.peak_density,
-            fmt_time(h.peak_t),
-            fmt_time(h.seconds_los_f),
-            fmt_time(h.seconds_above_congestion)
+            fmt_clock(h.peak_t),
+            fmt_duration(h.seconds_los_f),
+            fmt_duration(h.seconds_above_congestion)
         );
     }
     o.push_str("</tbody></table><p class=\"note\">Durations: the longest any one cell of the group spent there (frames × output interval).</p></section>");
@@ -1094,6 +1144,21 @@ fn timeline_section(input: &ReportInput, data: &ReportData) -> String {
     }
     if let Some(t) = s.evacuation_time {
         rows.push((t, usize::MAX, "crowd".into(), "the last agent left".into()));
+    }
+    // When each measurement area first reached LoS F and first went above 4 persons/m².
+    for (k, (name, series)) in data.areas.iter().enumerate() {
+        let first = |test: &dyn Fn(f64) -> bool| series.iter().position(|d| test(*d as f64));
+        if let Some(i) = first(&|d| fruin_los(d) == 5) {
+            rows.push((data.area_times[i], 1_000_000 + 2 * k, "area".into(), format!("{} reaches LoS F", esc(name))));
+        }
+        if let Some(i) = first(&|d| d > CONGESTION_DENSITY) {
+            rows.push((
+                data.area_times[i],
+                1_000_001 + 2 * k,
+                "area".into(),
+                format!("{} above 4 persons/m²", esc(name)),
+            ));
+        }
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut o = String::from(

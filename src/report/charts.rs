@@ -65,7 +65,7 @@ pub struct LineChart<'a> {
 
 /// Round tick spacing giving about `count` ticks over `span`.
 pub fn nice_step(span: f64, count: f64) -> f64 {
-    if !(span > 0.0) || !span.is_finite() {
+    if !span.is_finite() || span <= 0.0 {
         return 1.0;
     }
     let raw = span / count;

@@ -80,6 +80,10 @@ pub fn build(input: &ReportInput) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A measurement line: its name, crossings so far [left→right, right→left] and flows (persons/s)
+/// at every row of the counts.
+type LineSeries = (String, Vec<[u32; 2]>, Vec<[f64; 2]>);
+
 /// The series the charts and CSVs share.
 struct ReportData {
     /// Times of the counts: every frame, and the end of the run.
@@ -92,8 +96,7 @@ struct ReportData {
     exited: Vec<u32>,
     /// Exit name → agents out by it so far, per frame (by name, as in `summary.json`).
     exits: BTreeMap<String, Vec<u32>>,
-    /// Per line: (name, cumulative [left→right, right→left] per frame, flows per frame).
-    lines: Vec<(String, Vec<[u32; 2]>, Vec<[f64; 2]>)>,
+    lines: Vec<LineSeries>,
     /// Per area: (name, density per frame).
     areas: Vec<(String, Vec<f32>)>,
     hotspots: Vec<Hotspot>,
@@ -815,11 +818,13 @@ fn maps_section(input: &ReportInput, draw: &DrawTwin) -> String {
             input,
             draw,
             map,
-            &format!("map-peak-{}", level.name),
-            &format!("Peak local density, {}", level.name),
-            |k| (map.peak[k] > 0.0).then(|| fruin_los(map.peak[k] as f64)),
-            &LOS_COLOURS,
-            &los_legend(),
+            &MapLook {
+                id: &format!("map-peak-{}", level.name),
+                title: &format!("Peak local density, {}", level.name),
+                class: &|k| (map.peak[k] > 0.0).then(|| fruin_los(map.peak[k] as f64)),
+                colours: &LOS_COLOURS,
+                legend: &los_legend(),
+            },
         );
         o.push_str(&chart_figure(
             &format!("map-peak-{}", level.name),
@@ -833,14 +838,16 @@ fn maps_section(input: &ReportInput, draw: &DrawTwin) -> String {
             input,
             draw,
             map,
-            &format!("map-time-{}", level.name),
-            &format!("Time above 4 persons/m², {}", level.name),
-            |k| {
-                let secs = map.frames_above_congestion[k] as f64 * interval;
-                (secs > 0.0).then(|| TIME_CLASSES.iter().position(|c| secs <= c.0).unwrap_or(3))
+            &MapLook {
+                id: &format!("map-time-{}", level.name),
+                title: &format!("Time above 4 persons/m², {}", level.name),
+                class: &|k| {
+                    let secs = map.frames_above_congestion[k] as f64 * interval;
+                    (secs > 0.0).then(|| TIME_CLASSES.iter().position(|c| secs <= c.0).unwrap_or(3))
+                },
+                colours: &colours,
+                legend: &legend,
             },
-            &colours,
-            &legend,
         );
         o.push_str(&chart_figure(
             &format!("map-time-{}", level.name),
@@ -888,17 +895,19 @@ fn plan_bounds(input: &ReportInput, draw: &DrawTwin, map: &FloorCells) -> (DVec2
     (lo - DVec2::ONE, hi + DVec2::ONE)
 }
 
+/// What one plan map shows: its id and title, each cell's class (None: not drawn), the classes'
+/// colours and the legend.
+struct MapLook<'a> {
+    id: &'a str,
+    title: &'a str,
+    class: &'a dyn Fn(usize) -> Option<usize>,
+    colours: &'a [&'a str],
+    legend: &'a [(String, &'a str)],
+}
+
 /// A floor's plan with its cells coloured by `class` (None: not drawn), and a legend, in pixels.
-fn plan_svg(
-    input: &ReportInput,
-    draw: &DrawTwin,
-    map: &FloorCells,
-    id: &str,
-    title: &str,
-    class: impl Fn(usize) -> Option<usize>,
-    colours: &[&str],
-    legend: &[(String, &str)],
-) -> String {
+fn plan_svg(input: &ReportInput, draw: &DrawTwin, map: &FloorCells, look: &MapLook) -> String {
+    let &MapLook { id, title, class, colours, legend } = look;
     let space = &input.twin.space;
     let (min, max) = plan_bounds(input, draw, map);
     let span = (max - min).max(DVec2::splat(1.0));

@@ -85,7 +85,7 @@ impl ReplayBuffer {
         }
         // Every frame is held until the next, so that the run's last frame is shown whatever the stride.
         self.latest.clear();
-        for a in frame.iter().filter(|a| a.id % self.agent_stride == 0) {
+        for a in frame.iter().filter(|a| a.id.is_multiple_of(self.agent_stride)) {
             let Some(floor) = self.floor_of.get(a.level.index()).copied().flatten() else { continue };
             self.latest.push(ReplayAgent {
                 id: a.id,
@@ -96,7 +96,7 @@ impl ReplayBuffer {
             });
         }
         self.latest_frame = Some((number, t, frame.len() as u32));
-        if number % self.frame_stride == 0 {
+        if number.is_multiple_of(self.frame_stride) {
             self.keep_latest();
             while self.agents.len() > self.budget && self.frames.len() > 1 {
                 self.thin_frames();
@@ -131,14 +131,14 @@ impl ReplayBuffer {
     fn thin_frames(&mut self) {
         self.frame_stride *= 2;
         let stride = self.frame_stride;
-        self.compact(|f| f.number % stride == 0, |_| true);
+        self.compact(|f| f.number.is_multiple_of(stride), |_| true);
     }
 
     /// Keeps only agents on an id stride twice as long.
     fn thin_agents(&mut self) {
         self.agent_stride *= 2;
         let stride = self.agent_stride;
-        self.compact(|_| true, |a| a.id % stride == 0);
+        self.compact(|_| true, |a| a.id.is_multiple_of(stride));
     }
 
     /// Drops frames and agents in place, keeping the order.

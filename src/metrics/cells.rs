@@ -20,8 +20,10 @@ pub const CONGESTION_SHARE: f64 = 0.10;
 
 /// Cell edge (m) of the density maps, unless a floor is too large for it.
 pub const CELL_SIZE: f64 = 1.0;
-/// Most cells per floor; a larger floor gets coarser cells (doubling) to bound memory.
+/// Most cells per floor and over all floors (24 bytes each); larger plans get coarser cells
+/// (doubling, the same size on every floor) to bound memory.
 pub const MAX_CELLS_PER_FLOOR: usize = 1 << 20;
+pub const MAX_CELLS: usize = 4 << 20;
 
 /// The Level of Service (0 = A … 5 = F) of a density in persons/m².
 pub fn fruin_los(density: f64) -> usize {
@@ -67,26 +69,32 @@ impl CellMaps {
     pub fn new(space: &Space) -> Self {
         let mut maps = CellMaps::default();
         let mut floor_index = vec![None; space.levels.len()];
-        for (id, level) in space.levels.enumerate() {
-            if level.is_stair() {
-                continue;
-            }
-            let (min, max) = (level.min, level.max);
-            let size = (max - min).max(DVec2::ZERO);
-            let mut cell = CELL_SIZE;
-            let dims = |cell: f64| ((size.x / cell).floor() as usize + 1, (size.y / cell).floor() as usize + 1);
-            while {
-                let (nx, ny) = dims(cell);
-                nx.saturating_mul(ny) > MAX_CELLS_PER_FLOOR
-            } {
-                cell *= 2.0;
-            }
-            let (nx, ny) = dims(cell);
+        let floors: Vec<(LevelId, DVec2, DVec2)> = space
+            .levels
+            .enumerate()
+            .filter(|(_, l)| !l.is_stair())
+            .map(|(id, l)| (id, l.min, (l.max - l.min).max(DVec2::ZERO)))
+            .collect();
+        let dims =
+            |size: DVec2, cell: f64| ((size.x / cell).floor() as usize + 1, (size.y / cell).floor() as usize + 1);
+        let too_many = |cell: f64| {
+            let counts = floors.iter().map(|f| {
+                let (nx, ny) = dims(f.2, cell);
+                nx.saturating_mul(ny)
+            });
+            counts.clone().any(|n| n > MAX_CELLS_PER_FLOOR) || counts.fold(0usize, usize::saturating_add) > MAX_CELLS
+        };
+        let mut cell = CELL_SIZE;
+        while too_many(cell) {
+            cell *= 2.0;
+        }
+        for (id, origin, size) in floors {
+            let (nx, ny) = dims(size, cell);
             let n = nx * ny;
             floor_index[id.index()] = Some(maps.floors.len());
             maps.floors.push(FloorCells {
                 level: id,
-                origin: min,
+                origin,
                 cell,
                 nx,
                 ny,

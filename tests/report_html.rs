@@ -252,3 +252,23 @@ fn the_report_is_the_same_for_any_thread_count() {
 fn unitwin_manifest_dir() -> String {
     std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }
+
+#[test]
+fn the_report_names_no_path_of_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("abs");
+    let root = unitwin_manifest_dir();
+    let scene = Path::new(&root).join(SCENE);
+    let o = Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&scene)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "unitwin run failed: {}", String::from_utf8_lossy(&o.stderr));
+    for file in unitwin::report::REPORT_FILES {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(!text.contains(&root), "{file} names the checkout {root}");
+        assert!(!text.contains(&dir.path().display().to_string()), "{file} names the output folder");
+    }
+}

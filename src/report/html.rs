@@ -621,14 +621,17 @@ fn provenance(input: &ReportInput, scene_name: &str) -> String {
         })
         .collect();
     row("Populations", populations.join("; "));
+    // A relative path as given on the command line; an absolute one would name this machine.
+    let portable =
+        |path: &str| if std::path::Path::new(path).is_absolute() { file_name(path) } else { path.to_string() };
     let repeat = format!(
         "unitwin run {} --seed {} --until {}{}",
-        super::summary::shell_word(&r.scene_file),
+        super::summary::shell_word(&portable(&r.scene_file)),
         r.seed,
         r.until,
         r.commands_replayed
             .as_ref()
-            .map_or(String::new(), |c| format!(" --commands {}", super::summary::shell_word(&file_name(c))))
+            .map_or(String::new(), |c| format!(" --commands {}", super::summary::shell_word(&portable(c))))
     );
     row("Repeat with", format!("<code>{}</code>", esc(&repeat)));
     o.push_str("</tbody></table></section>");

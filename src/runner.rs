@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bevy::ecs::system::RunSystemOnce;
@@ -13,7 +14,10 @@ use crate::app::{RunOptions, headless_app};
 use crate::command::{CommandLog, CommandScript, ReplayCommands, SCRIPT_VERSION, read_script};
 use crate::crowd::Census;
 use crate::metrics::{FrameSink, Measurements, Recorder, VehicleRecorder, VehicleSink, record_frame};
-use crate::report::{OutputError, RunRecord, Staging, Summary, TrafficSummary, TrajectoryWriter, VehicleCsvWriter};
+use crate::report::{
+    OutputError, ReplayBuffer, ReplayTee, ReportInput, RunRecord, Staging, Summary, TrafficSummary, TrajectoryWriter,
+    VehicleCsvWriter,
+};
 use crate::scene::Diagnostics;
 use crate::schedule::{SimClock, SimControl};
 use crate::traffic::{CrossingStats, SignalStates, TrafficNet, TrafficStats, Vehicles};
@@ -172,6 +176,9 @@ pub struct RunResult {
     pub out_dir: PathBuf,
     pub wall_seconds: f64,
     pub steps: u64,
+    /// Wall time spent building the report, s, and its size in bytes.
+    pub report_seconds: f64,
+    pub report_bytes: usize,
 }
 
 pub fn default_out_dir(twin: &Twin, seed: u64) -> PathBuf {
@@ -196,6 +203,8 @@ pub struct FolderRun {
     staging: Staging,
     request: RunRequest,
     traj_path: PathBuf,
+    /// The trajectories kept for the report's replay.
+    replay: Arc<Mutex<ReplayBuffer>>,
 }
 
 impl FolderRun {
@@ -207,14 +216,18 @@ impl FolderRun {
         let framerate = 1.0 / twin.scenario.run.output_interval;
         let writer = TrajectoryWriter::new(file, &twin.scene().unit.name, request.options.seed, framerate)
             .map_err(|e| OutputError::Io(traj_path.clone(), e))?;
-        run.record_to(Box::new(writer));
+        let replay = Arc::new(Mutex::new(ReplayBuffer::new(
+            &run.world().resource::<Measurements>().cells,
+            twin.space.levels.len(),
+        )));
+        run.record_to(Box::new(ReplayTee { inner: Box::new(writer), replay: replay.clone() }));
         if twin.traffic.has_vehicles() {
             let path = staging.path("vehicles.csv");
             let file = staging.create("vehicles.csv")?;
             let writer = VehicleCsvWriter::new(file, &twin.traffic).map_err(|e| OutputError::Io(path, e))?;
             run.record_vehicles_to(Box::new(writer));
         }
-        Ok(FolderRun { run, staging, request: request.clone(), traj_path })
+        Ok(FolderRun { run, staging, request: request.clone(), traj_path, replay })
     }
 
     pub fn run(&mut self) -> &mut Run {
@@ -230,7 +243,7 @@ impl FolderRun {
 
     /// Finishes the run where it stands and commits all its files as one unit.
     pub fn commit(self, twin: &Twin) -> Result<RunResult, RunError> {
-        let FolderRun { run, staging, request, traj_path } = self;
+        let FolderRun { run, staging, request, traj_path, replay } = self;
         let outcome = run.finish();
         if let Some(e) = outcome.sink_error {
             return Err(OutputError::Io(traj_path, e).into());
@@ -261,12 +274,37 @@ impl FolderRun {
             commands_replayed: request.commands_file.as_ref().map(|p| p.display().to_string()),
         };
         staging.write("run.ron", record.to_ron().as_bytes())?;
+        let report_started = Instant::now();
+        // The sink (and with it the other handle) was dropped by `finish`; a poisoned lock still
+        // holds whole frames, as a frame is pushed under one lock.
+        let mut replay = match Arc::try_unwrap(replay) {
+            Ok(m) => m.into_inner().unwrap_or_else(|e| e.into_inner()),
+            Err(shared) => shared.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        };
+        replay.close();
+        let input = ReportInput {
+            twin,
+            summary: &summary,
+            record: &record,
+            measurements: &outcome.measurements,
+            replay: &replay,
+        };
+        let mut report_bytes = 0;
+        for (file, contents) in crate::report::html::build(&input) {
+            if file == "report.html" {
+                report_bytes = contents.len();
+            }
+            staging.write(file, contents.as_bytes())?;
+        }
+        let report_seconds = report_started.elapsed().as_secs_f64();
         staging.commit()?;
         Ok(RunResult {
             summary,
             out_dir: request.out_dir,
             wall_seconds: outcome.wall_seconds,
             steps: outcome.clock.step,
+            report_seconds,
+            report_bytes,
         })
     }
 }

@@ -28,7 +28,7 @@ fn outputs_are_identical_across_runs_and_thread_counts() {
     for (threads, name) in runs {
         run(&dir.path().join(name), threads, 11);
     }
-    for file in ["trajectories.txt", "summary.json", "run.ron"] {
+    for file in ["trajectories.txt", "summary.json", "run.ron", "report.html", "report_cells.csv", "report_nt.csv"] {
         let first = std::fs::read(dir.path().join("a").join(file)).unwrap();
         assert!(first.len() > 100);
         for (threads, name) in &runs[1..] {

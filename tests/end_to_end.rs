@@ -63,7 +63,19 @@ fn a_run_writes_consistent_outputs() {
     names.sort();
     assert_eq!(
         names,
-        ["commands.ron", "run.ron", "summary.json", "trajectories.txt"],
+        [
+            "commands.ron",
+            "report.html",
+            "report_cells.csv",
+            "report_density.csv",
+            "report_flows.csv",
+            "report_hotspots.csv",
+            "report_los.csv",
+            "report_nt.csv",
+            "run.ron",
+            "summary.json",
+            "trajectories.txt"
+        ],
         "no temporary files may be left behind"
     );
 

@@ -127,7 +127,8 @@ fn stale_temporaries_of_killed_runs_are_cleaned_and_block_nothing() {
     }
     assert!(unitwin(&["run", HALL, "--quiet"], &out).status.success());
     assert!(temporaries(dir.path()).is_empty(), "stale temporaries removed: {:?}", temporaries(dir.path()));
-    assert_eq!(contents(&out).len(), 4);
+    // trajectories, summary, run record, commands, and the report with its six CSVs.
+    assert_eq!(contents(&out).len(), 4 + unitwin::report::REPORT_FILES.len());
 }
 
 /// An earlier run in `dir/lanes`, its contents, and a long run over it (`--force`) that has started writing.

@@ -35,7 +35,7 @@ pub enum Command {
         #[arg(required = true)]
         scenes: Vec<PathBuf>,
     },
-    /// Run a scene headless and write trajectories.txt, vehicles.csv (with vehicles), summary.json, run.ron and commands.ron.
+    /// Run a scene headless and write trajectories.txt, vehicles.csv (with vehicles), summary.json, run.ron, commands.ron, and report.html with its CSVs.
     Run {
         scene: PathBuf,
         /// Replay the commands of an earlier run (its commands.ron) instead of the scene's timed events.
@@ -457,9 +457,10 @@ fn run(args: RunArgs) -> ExitCode {
             }
             let vehicles = if result.out_dir.join("vehicles.csv").exists() { "vehicles.csv, " } else { "" };
             say!(
-                "  wrote {}/{{trajectories.txt, {vehicles}summary.json, run.ron, commands.ron}}",
+                "  wrote {}/{{trajectories.txt, {vehicles}summary.json, run.ron, commands.ron, report.html, report_*.csv}}",
                 result.out_dir.display()
             );
+            say!("  report.html: {:.1} MB, built in {:.2} s", result.report_bytes as f64 / 1e6, result.report_seconds);
             ExitCode::SUCCESS
         }
         Err(RunError::Scene(diags)) => {

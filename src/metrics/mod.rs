@@ -1,6 +1,8 @@
 //! Measurement: trajectory frames, the on-site timeline, local density peaks, line crossings
 //! and area densities. Owns what is observed during a run; the report module writes it out.
 
+pub mod cells;
+
 use std::io;
 
 use bevy::math::DVec2;
@@ -9,7 +11,7 @@ use rstar::RTree;
 
 use crate::crowd::{AgentId, Body, Census};
 use crate::geom::{ring_contains, ring_signed_area, segments_intersect};
-use crate::ids::{Id, LevelId};
+use crate::ids::{DoorId, Id, LevelId};
 use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{Space, SpaceRes};
 use crate::twin::{MeasurementPlan, Scenario};
@@ -26,6 +28,8 @@ pub struct FrameAgent {
     pub pos: DVec2,
     /// Position in world coordinates (x, y, z).
     pub world: [f64; 3],
+    /// Local density (persons/m² in a [`DENSITY_RADIUS`] disc around the agent, itself included).
+    pub density: f32,
 }
 
 /// One vehicle in a recorded frame.
@@ -158,6 +162,12 @@ pub struct AreaMonitor {
     pub mean_density: f64,
     #[serde(skip)]
     pub samples: u64,
+    /// Frames spent at each Level of Service (A–F) of the area's density.
+    #[serde(skip)]
+    pub frames_per_los: [u32; 6],
+    /// Frames with the area's density above IMO's 4 persons/m².
+    #[serde(skip)]
+    pub frames_above_congestion: u32,
 }
 
 /// Everything observed in a run.
@@ -167,11 +177,31 @@ pub struct Measurements {
     pub peak: Option<DensityPeak>,
     pub lines: Vec<LineCounter>,
     pub areas: Vec<AreaMonitor>,
+    /// The exits whose counts `exit_series` records, in id order.
+    pub exit_doors: Vec<DoorId>,
+    /// For the report, at every frame (the times of `timeline`): agents who left by each of
+    /// `exit_doors` so far, crossings of each line each way so far (left to right, right to left),
+    /// and each area's density; frame-major.
+    pub exit_series: Vec<u32>,
+    pub line_series: Vec<[u32; 2]>,
+    pub area_series: Vec<f32>,
+    /// Peak local density and time above thresholds per cell of each floor.
+    pub cells: cells::CellMaps,
 }
 
 impl Measurements {
     pub fn new(plans: &[MeasurementPlan]) -> Self {
-        let mut m = Measurements { timeline: Vec::new(), peak: None, lines: Vec::new(), areas: Vec::new() };
+        let mut m = Measurements {
+            timeline: Vec::new(),
+            peak: None,
+            lines: Vec::new(),
+            areas: Vec::new(),
+            exit_doors: Vec::new(),
+            exit_series: Vec::new(),
+            line_series: Vec::new(),
+            area_series: Vec::new(),
+            cells: cells::CellMaps::default(),
+        };
         for plan in plans {
             match plan {
                 MeasurementPlan::Line { id, level, a, b } => m.lines.push(LineCounter {
@@ -193,6 +223,8 @@ impl Measurements {
                     max_at: 0.0,
                     mean_density: 0.0,
                     samples: 0,
+                    frames_per_los: [0; 6],
+                    frames_above_congestion: 0,
                 }),
             }
         }
@@ -202,7 +234,12 @@ impl Measurements {
 
 impl FromWorld for Measurements {
     fn from_world(world: &mut World) -> Self {
-        Measurements::new(&world.resource::<Scenario>().measurements)
+        let mut m = Measurements::new(&world.resource::<Scenario>().measurements);
+        if let Some(space) = world.get_resource::<SpaceRes>() {
+            m.exit_doors = space.0.exits().map(|(id, _)| id).collect();
+            m.cells = cells::CellMaps::new(&space.0);
+        }
+        m
     }
 }
 
@@ -248,6 +285,7 @@ pub fn record_frame(
         level: body.level,
         pos: body.pos,
         world: space.0.to_world(body.level, body.pos),
+        density: 0.0,
     }));
     buffer.agents.sort_unstable_by_key(|a| a.id);
     measurements.timeline.push(TimelineRow {
@@ -256,6 +294,11 @@ pub fn record_frame(
         on_site: census.on_site(),
         exited: census.exited,
     });
+    let m = &mut *measurements;
+    m.exit_series.extend(m.exit_doors.iter().map(|d| census.per_exit.get(d).copied().unwrap_or(0)));
+    m.line_series.extend(m.lines.iter().map(|l| [l.left_to_right, l.right_to_left]));
+    // Local densities first, so that the sink (a replay) sees them.
+    measure_density(t, buffer, &space.0, &mut measurements);
     let recorder = &mut *recorder;
     if recorder.error.is_none()
         && let Some(sink) = recorder.sink.as_mut()
@@ -264,28 +307,38 @@ pub fn record_frame(
         recorder.error = Some(e);
     }
     recorder.frames += 1;
-    measure_density(t, buffer, &space.0, &mut measurements);
 }
 
 fn measure_density(t: f64, buffer: &mut FrameBuffer, space: &Space, measurements: &mut Measurements) {
-    let frame = &buffer.agents;
+    // The frame's index among those measured so far (the timeline row was pushed already).
+    let frame_index = measurements.timeline.len().saturating_sub(1) as u32;
+    let frame = &mut buffer.agents;
     let levels = frame.iter().map(|a| a.level.index() + 1).max().unwrap_or(0);
     for level in (0..levels).map(LevelId::from_index) {
         buffer.points.clear();
         buffer.points.extend(frame.iter().filter(|a| a.level == level).map(|a| [a.pos.x, a.pos.y]));
         let tree = RTree::bulk_load(buffer.points.clone());
-        for p in &buffer.points {
-            let n = tree.locate_within_distance(*p, DENSITY_RADIUS * DENSITY_RADIUS).count();
+        // The same agents in the same (id) order as the points.
+        for agent in frame.iter_mut().filter(|a| a.level == level) {
+            let p = [agent.pos.x, agent.pos.y];
+            let n = tree.locate_within_distance(p, DENSITY_RADIUS * DENSITY_RADIUS).count();
             let density = n as f64 / (std::f64::consts::PI * DENSITY_RADIUS * DENSITY_RADIUS);
+            agent.density = density as f32;
             if measurements.peak.is_none_or(|peak| density > peak.density) {
                 let [x, y, _] = space.to_world(level, DVec2::new(p[0], p[1]));
                 measurements.peak = Some(DensityPeak { density, t, level, x, y });
             }
+            measurements.cells.add(level, agent.world[0], agent.world[1], density, frame_index, t);
         }
     }
     for area in &mut measurements.areas {
         let inside = frame.iter().filter(|a| a.level == area.level && ring_contains(&area.polygon, a.pos)).count();
         let density = inside as f64 / area.area_m2;
+        measurements.area_series.push(density as f32);
+        area.frames_per_los[cells::fruin_los(density)] += 1;
+        if density > cells::CONGESTION_DENSITY {
+            area.frames_above_congestion += 1;
+        }
         if density > area.max_density {
             area.max_density = density;
             area.max_at = t;

@@ -6,7 +6,20 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The files a run folder may hold; `--force` replaces only folders holding nothing else.
-pub const RUN_FILES: [&str; 5] = ["trajectories.txt", "vehicles.csv", "summary.json", "run.ron", "commands.ron"];
+pub const RUN_FILES: [&str; 12] = [
+    "trajectories.txt",
+    "vehicles.csv",
+    "summary.json",
+    "run.ron",
+    "commands.ron",
+    "report.html",
+    "report_nt.csv",
+    "report_flows.csv",
+    "report_density.csv",
+    "report_los.csv",
+    "report_hotspots.csv",
+    "report_cells.csv",
+];
 
 /// How the first line of a run folder's `run.ron` starts.
 pub const RUN_RECORD_MARK: &str = "// unitwin run record";

@@ -95,7 +95,9 @@ fn a_top_view_shows_ground_roofs_agents_and_doors_where_the_scene_has_them() {
                 0.0,
             ];
             let point = Point::new(p[0], p[1]);
-            if drawn.iter().all(|poly| Euclidean.distance(&point, poly) >= 1.0) {
+            let (x, y) = view.pixel(p);
+            let in_picture = (0..SIZE.0 as i64).contains(&x) && (0..SIZE.1 as i64).contains(&y);
+            if in_picture && drawn.iter().all(|poly| Euclidean.distance(&point, poly) >= 1.0) {
                 ground.push(p);
             }
         }
@@ -196,4 +198,46 @@ fn unitwin_render_writes_a_png_once_and_refuses_to_overwrite_it() {
     assert!(String::from_utf8_lossy(&bad_view.stderr).contains("views: overview, top"));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+}
+
+/// What the viewer's panel does (steps, a door closed by a command, "save rehearsal"), without the
+/// window: the saved folder replays through `unitwin run --commands` to the same files.
+#[test]
+fn a_saved_rehearsal_replays_with_unitwin_run_to_identical_trajectories() {
+    use unitwin::app::RunOptions;
+    use unitwin::runner::{FolderRun, RunRequest};
+
+    let scene = Path::new(&manifest_dir()).join("scenes/yuyangli.ron");
+    let twin = unitwin::twin::load(&scene).expect("the pilot checks");
+    let dir = tempfile::tempdir().unwrap();
+    let rehearsal = dir.path().join("rehearsal");
+    let mut options = RunOptions::from_twin(&twin);
+    options.threads = Some(1);
+    let request =
+        RunRequest { options, out_dir: rehearsal.clone(), force: false, progress: false, commands_file: None };
+    let mut folder = FolderRun::start(&twin, &request).expect("starts");
+    while folder.run().clock().now() < 10.0 {
+        folder.run().step();
+    }
+    unitwin::command::issue(folder.run().world_mut(), &NamedCommand::CloseDoor(DOOR.into())).expect("a door");
+    while folder.run().clock().now() < 30.0 {
+        folder.run().step();
+    }
+    folder.end_here();
+    folder.commit(&twin).expect("saves");
+
+    let replay = dir.path().join("replay");
+    let commands = rehearsal.join("commands.ron");
+    let output = Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .args(["run", scene.to_str().unwrap(), "--commands", commands.to_str().unwrap(), "--until", "30"])
+        .args(["--out", replay.to_str().unwrap(), "--quiet"])
+        .output()
+        .expect("unitwin runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let logged = std::fs::read_to_string(&commands).unwrap();
+    assert!(logged.contains(&format!("CloseDoor(\"{DOOR}\")")) && logged.contains("Live"), "{logged}");
+    for file in ["trajectories.txt", "commands.ron", "summary.json"] {
+        let (a, b) = (std::fs::read(rehearsal.join(file)).unwrap(), std::fs::read(replay.join(file)).unwrap());
+        assert!(a == b, "{file} differs between the rehearsal and its replay");
+    }
 }

@@ -532,7 +532,10 @@ impl Plugin for DrawPlugin {
 }
 
 fn refresh_twin(space: Res<SpaceRes>, mut twin: ResMut<DrawTwin>) {
-    if space.is_changed() && !space.is_added() {
+    // On the first step the space counts as changed whether or not a command changed it (this
+    // system has never seen it): refreshing then is cheap and catches a door closed before the
+    // first step, which skipping added resources missed.
+    if space.is_changed() {
         twin.refresh(&space.0);
     }
 }

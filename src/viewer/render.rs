@@ -231,18 +231,21 @@ fn build_app(snapshot: &Snapshot, size: (u32, u32)) -> (App, Handle<Image>, Enti
     (app, target, camera)
 }
 
-fn picture_of(image: Image, size: (u32, u32)) -> Result<Picture, ViewerError> {
+/// A picture of an image read back from the GPU (any size).
+pub fn picture_of_image(image: Image) -> Result<Picture, ViewerError> {
     let dynamic =
         image.try_into_dynamic().map_err(|e| ViewerError::Render(format!("unreadable picture from the GPU: {e}")))?;
     let rgba = dynamic.to_rgba8();
-    if rgba.dimensions() != size {
+    Ok(Picture { width: rgba.width(), height: rgba.height(), rgba: rgba.into_raw() })
+}
+
+fn picture_of(image: Image, size: (u32, u32)) -> Result<Picture, ViewerError> {
+    let picture = picture_of_image(image)?;
+    if (picture.width, picture.height) != size {
         return Err(ViewerError::Render(format!(
             "the picture read back is {}x{}, not {}x{}",
-            rgba.width(),
-            rgba.height(),
-            size.0,
-            size.1
+            picture.width, picture.height, size.0, size.1
         )));
     }
-    Ok(Picture { width: size.0, height: size.1, rgba: rgba.into_raw() })
+    Ok(picture)
 }

@@ -8,6 +8,7 @@ use bevy::app::TerminalCtrlCHandlerPlugin;
 use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::log::LogPlugin;
 use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin};
 
@@ -126,7 +127,7 @@ pub fn view(twin: Twin, options: ViewOptions) -> Result<(), ViewerError> {
         .init_resource::<TimeControl>()
         .init_resource::<PointerOnPanel>()
         .add_systems(Startup, spawn_camera)
-        .add_systems(Update, (keyboard, advance_simulation, camera_input).chain())
+        .add_systems(Update, ((keyboard, advance_simulation, camera_input).chain(), screenshot_key))
         .add_systems(EguiPrimaryContextPass, panel);
     app.run();
     Ok(())
@@ -159,6 +160,33 @@ fn spawn_camera(mut commands: Commands, twin: Res<DrawTwin>, windows: Query<&Win
         Tonemapping::None,
         DebandDither::Disabled,
     ));
+}
+
+/// F12 saves the window as `unitwin-<unit>-t<seconds>.png` in the current folder (never over an
+/// existing file: `-2`, `-3`, … are added).
+fn screenshot_key(
+    mut commands: Commands,
+    keys: Res<ButtonInput<KeyCode>>,
+    agents: Res<DrawAgents>,
+    twin: Res<DrawTwin>,
+) {
+    if !keys.just_pressed(KeyCode::F12) {
+        return;
+    }
+    let stem: String = twin.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let base = format!("unitwin-{stem}-t{:.0}", agents.t);
+    let path = (1..)
+        .map(|n| PathBuf::from(if n == 1 { format!("{base}.png") } else { format!("{base}-{n}.png") }))
+        .find(|p| !p.exists())
+        .expect("some name is free");
+    commands.spawn(Screenshot::primary_window()).observe(move |shot: On<ScreenshotCaptured>| {
+        let written =
+            super::render::picture_of_image(shot.image.clone()).and_then(|picture| picture.write_png(&path, false));
+        match written {
+            Ok(()) => info!("saved {}", path.display()),
+            Err(e) => error!("screenshot not saved: {e}"),
+        }
+    });
 }
 
 /// Keys: Space pause, N one step, +/- speed, M as fast as possible, C colouring, O overview, T top;
@@ -275,8 +303,9 @@ fn advance_simulation(
         time.step_once = false;
         run.step();
     } else if !time.paused && !run.is_finished() {
-        // A long frame (a dragged window) owes at most a quarter second.
-        let frame = clock.delta_secs_f64().min(0.25);
+        // A long frame (a dragged window, a software renderer) owes at most a second; the step
+        // budget below bounds the work in any case.
+        let frame = clock.delta_secs_f64().min(1.0);
         match SPEEDS[time.speed] {
             Some(speed) => {
                 time.owed += frame * speed / dt;
@@ -338,7 +367,7 @@ fn panel(
         let finished = rehearsal.folder.as_mut().is_none_or(|f| f.run().is_finished());
         ui.heading(format!("t = {:.1} s", agents.t));
         ui.horizontal(|ui| {
-            if ui.button(if time.paused { "▶ run" } else { "⏸ pause" }).clicked() {
+            if ui.button(if time.paused { "run" } else { "pause" }).clicked() {
                 time.paused = !time.paused;
             }
             if ui.button("step").clicked() {
@@ -395,9 +424,9 @@ fn panel(
                     _ => "door",
                 };
                 let (label, command) = if door.open {
-                    (format!("🟢 {} ({kind}) — close", door.name), NamedCommand::CloseDoor(door.name.clone()))
+                    (format!("[open] {} ({kind}): close", door.name), NamedCommand::CloseDoor(door.name.clone()))
                 } else {
-                    (format!("🔴 {} ({kind}) — open", door.name), NamedCommand::OpenDoor(door.name.clone()))
+                    (format!("[closed] {} ({kind}): open", door.name), NamedCommand::OpenDoor(door.name.clone()))
                 };
                 if ui.add_enabled(!finished, egui::Button::new(label)).clicked()
                     && let Some(folder) = rehearsal.folder.as_mut()
@@ -412,7 +441,7 @@ fn panel(
         });
         ui.separator();
         if let Some(folder) = rehearsal.folder.as_mut()
-            && ui.button("💾 save rehearsal (ends it)").clicked()
+            && ui.button("save rehearsal (ends it)").clicked()
         {
             folder.end_here();
             let folder = rehearsal.folder.take().expect("checked above");
@@ -430,7 +459,7 @@ fn panel(
             ui.label(message);
         }
         ui.small(
-            "Space pause · N step · +/− speed · M max · C colours · O/T views · arrows orbit · WASD pan · Q/E zoom",
+            "Space pause, N step, +/- speed, M max, C colours, O/T views, arrows orbit, WASD pan, Q/E zoom, F12 picture",
         );
     });
     on_panel.0 = ctx.is_pointer_over_egui() || ctx.egui_wants_pointer_input();

@@ -1,7 +1,7 @@
 //! unitwin: a digital-twin spatial simulation engine for urban minimum management units.
 //! Layers, each importing only those before it (checked by `tests/architecture.rs`):
 //! geom, ids, schedule → scene → space → nav → command → traffic → twin → crowd → metrics → draw → app →
-//! report → runner → batch → bench → import → cli.
+//! report → runner → batch → bench → import → viewer (feature `viewer`) → cli.
 
 pub mod geom;
 pub mod ids;
@@ -30,3 +30,5 @@ pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod import;
+#[cfg(feature = "viewer")]
+pub mod viewer;

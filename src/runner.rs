@@ -234,6 +234,12 @@ impl FolderRun {
         &mut self.run
     }
 
+    /// Makes the run end where it stands: the run record names this time as the end, so that
+    /// `unitwin run --commands commands.ron --until T` repeats it (a rehearsal saved from a viewer).
+    pub fn end_here(&mut self) {
+        self.request.options.until = self.run.clock().now();
+    }
+
     /// Abandons the run: nothing is written, an earlier run in the folder stays as it was.
     pub fn abandon(self) -> RunError {
         let t = self.run.clock().now();

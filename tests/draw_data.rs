@@ -104,6 +104,16 @@ fn a_closed_door_shows_closed_and_walls_follow() {
 }
 
 #[test]
+fn a_door_closed_before_the_first_step_shows_closed() {
+    let twin = twin("scenes/demo_hall.ron");
+    let mut run = run(&twin);
+    unitwin::command::issue(run.world_mut(), &NamedCommand::CloseDoor("east_exit".into())).unwrap();
+    run.step();
+    let drawn = run.world().resource::<DrawTwin>();
+    assert!(!drawn.doors.iter().find(|d| d.name == "east_exit").unwrap().open);
+}
+
+#[test]
 fn agents_are_published_each_step_sorted_by_id_where_they_are() {
     let twin = twin("scenes/nanjing_building.ron");
     let mut run = run(&twin);

@@ -126,6 +126,44 @@ pub enum Command {
         #[command(subcommand)]
         format: crate::import::cli::ImportFormat,
     },
+    /// Render a picture of a scene at a simulated time, offscreen: no window, display or GPU needed
+    /// (Mesa's software Vulkan, `mesa-vulkan-drivers`, suffices). Writes a PNG atomically.
+    #[cfg(feature = "viewer")]
+    Render {
+        scene: PathBuf,
+        /// Simulated time of the picture, s (the run stops earlier when everyone has left).
+        #[arg(long)]
+        at: f64,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Named view: overview (oblique, the whole unit) or top (plan, north up).
+        #[arg(long, default_value = "overview")]
+        view: String,
+        /// Picture size in pixels, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1600x1000")]
+        size: String,
+        /// Close this door at the start (repeatable), as a live command would.
+        #[arg(long, value_name = "DOOR")]
+        close_door: Vec<String>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Open the 3D viewer window on a scene: run it live, step in (close and open doors), save the rehearsal.
+    #[cfg(feature = "viewer")]
+    View {
+        scene: PathBuf,
+        /// Random seed (default: the scene's `run.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where "save rehearsal" writes the run folder (default: out/<scene>-seed<N>-rehearsal/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing rehearsal folder when saving.
+        #[arg(long)]
+        force: bool,
+    },
     /// One benchmark configuration (used by `bench`, which runs each in its own process).
     #[command(hide = true)]
     BenchOne {
@@ -201,6 +239,12 @@ pub fn main() -> ExitCode {
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
+        #[cfg(feature = "viewer")]
+        Command::Render { scene, at, out, view, size, close_door, force } => {
+            render(&scene, at, &out, &view, &size, &close_door, force)
+        }
+        #[cfg(feature = "viewer")]
+        Command::View { scene, seed, out, force } => view(&scene, seed, out, force),
         Command::BenchOne { agents, seconds, threads } => match crate::bench::run_one(agents, seconds, Some(threads)) {
             Ok(result) => {
                 say!("{}", serde_json::to_string(&result).expect("plain data"));
@@ -581,5 +625,121 @@ fn batch_dry_run(manifest: &std::path::Path, shard: Option<crate::batch::Shard>)
             ExitCode::SUCCESS
         }
         Err(e) => batch_exit(e),
+    }
+}
+
+/// Parses `WIDTHxHEIGHT`.
+#[cfg(feature = "viewer")]
+fn parse_size(size: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("--size must be WIDTHxHEIGHT in pixels, e.g. 1600x1000 (got '{size}')");
+    let (w, h) = size.split_once(['x', 'X']).ok_or_else(bad)?;
+    Ok((w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?))
+}
+
+#[cfg(feature = "viewer")]
+fn viewer_exit(e: crate::viewer::ViewerError) -> ExitCode {
+    use crate::viewer::ViewerError;
+    match e {
+        ViewerError::Scene(diags) => {
+            eprint!("{diags}");
+            ExitCode::from(2)
+        }
+        e @ (ViewerError::Arguments(_) | ViewerError::Command(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        e => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(feature = "viewer")]
+fn render(
+    scene: &std::path::Path,
+    at: f64,
+    out: &std::path::Path,
+    view: &str,
+    size: &str,
+    close_door: &[String],
+    force: bool,
+) -> ExitCode {
+    use crate::viewer::{Renderer, ViewCamera, ViewName, ViewerError, simulate_to};
+    let started = std::time::Instant::now();
+    let checked = (|| {
+        if !(at.is_finite() && (0.0..=crate::scene::limits::MAX_DURATION).contains(&at)) {
+            return Err(ViewerError::Arguments(format!(
+                "--at must be a time in seconds from 0 to {} (got {at})",
+                crate::scene::limits::MAX_DURATION
+            )));
+        }
+        let view = ViewName::parse(view).map_err(ViewerError::Arguments)?;
+        let size = parse_size(size).map_err(ViewerError::Arguments)?;
+        if out.exists() && !force {
+            return Err(ViewerError::Exists(out.to_path_buf()));
+        }
+        Ok((view, size))
+    })();
+    let (view, size) = match checked {
+        Ok(v) => v,
+        Err(e) => return viewer_exit(e),
+    };
+    let twin = match load(&scene.to_path_buf()) {
+        Ok(t) => t,
+        Err(diags) => {
+            eprint!("{diags}");
+            return ExitCode::from(2);
+        }
+    };
+    let commands: Vec<_> = close_door.iter().map(|d| crate::command::NamedCommand::CloseDoor(d.clone())).collect();
+    let result = (|| {
+        let snapshot = simulate_to(&twin, at, &commands)?;
+        let simulated = started.elapsed().as_secs_f64();
+        let mut renderer = Renderer::new(&snapshot, size)?;
+        let camera = ViewCamera::named(view, &snapshot.twin, size);
+        let picture = renderer.render(&snapshot, &camera)?;
+        picture.write_png(out, force)?;
+        Ok::<_, ViewerError>((snapshot, simulated))
+    })();
+    match result {
+        Ok((snapshot, simulated)) => {
+            say!(
+                "unitwin render: {} at t = {:.1} s ({} agents, {} vehicles), view {}, {}x{}",
+                scene.display(),
+                snapshot.agents.t,
+                snapshot.agents.agents.len(),
+                snapshot.traffic.vehicles.len(),
+                view.name(),
+                size.0,
+                size.1
+            );
+            say!(
+                "  simulated in {simulated:.2} s, rendered in {:.2} s; wrote {}",
+                started.elapsed().as_secs_f64() - simulated,
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => viewer_exit(e),
+    }
+}
+
+#[cfg(feature = "viewer")]
+fn view(scene: &std::path::Path, seed: Option<u64>, out: Option<PathBuf>, force: bool) -> ExitCode {
+    let twin = match load(&scene.to_path_buf()) {
+        Ok(t) => t,
+        Err(diags) => {
+            eprint!("{diags}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed_used = seed.unwrap_or(twin.scenario.run.seed);
+    let out_dir = out.unwrap_or_else(|| {
+        std::path::Path::new("out").join(format!("{}-seed{seed_used}-rehearsal", twin.loaded.stem()))
+    });
+    match crate::viewer::window::view(twin, crate::viewer::window::ViewOptions { seed, out_dir, force }) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => viewer_exit(e),
     }
 }

@@ -4,9 +4,10 @@
 use bevy::math::DVec2;
 use bevy::prelude::*;
 
-use crate::crowd::{Activity, AgentId, Body, Plan, Velocity, Walker};
+use crate::crowd::{Activity, AgentId, Body, Census, Plan, Velocity, Walker};
 use crate::geom::Point;
 use crate::ids::{DoorId, LevelId, PopulationId, StairId, ZoneId};
+use crate::metrics::Measurements;
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{BuildingUse, DoorKind, LaneDirection, LevelKind, Space, SpaceRes, StairDirection};
@@ -230,6 +231,20 @@ pub struct DrawTraffic {
     pub heads: Vec<DrawSignalHead>,
     /// Lanes and turns' centre lines with their direction of travel (static).
     pub lanes: Vec<Vec<WorldPoint>>,
+}
+
+/// The run's figures at the end of the latest step, for a viewer's panel: who came and went by which
+/// exit, and the peak local density so far.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct DrawFigures {
+    pub t: f64,
+    pub spawned: u32,
+    pub exited: u32,
+    pub on_site: u32,
+    /// Agents out by each exit so far (exits nobody used yet are absent), by door id.
+    pub per_exit: Vec<(DoorId, u32)>,
+    /// Persons/m² within 1 m of an agent (the summary's peak), when and where (world x, y, floor).
+    pub peak_density: Option<(f64, f64, WorldPoint, LevelId)>,
 }
 
 /// Edge of the cells local density is counted in, m; the density is taken over 3 × 3 cells.
@@ -505,15 +520,22 @@ impl Plugin for DrawPlugin {
             .init_resource::<DrawAgents>()
             .init_resource::<DensityGrid>()
             .init_resource::<DrawTraffic>()
+            .init_resource::<DrawFigures>()
             .init_resource::<crate::traffic::TrafficNet>()
             .init_resource::<crate::traffic::Vehicles>()
             .init_resource::<crate::traffic::SignalStates>()
-            .add_systems(SimStep, (refresh_twin, publish_agents, publish_traffic).chain().in_set(SimSystems::Publish));
+            .add_systems(
+                SimStep,
+                (refresh_twin, publish_agents, publish_traffic, publish_figures).chain().in_set(SimSystems::Publish),
+            );
     }
 }
 
 fn refresh_twin(space: Res<SpaceRes>, mut twin: ResMut<DrawTwin>) {
-    if space.is_changed() && !space.is_added() {
+    // On the first step the space counts as changed whether or not a command changed it (this
+    // system has never seen it): refreshing then is cheap and catches a door closed before the
+    // first step, which skipping added resources missed.
+    if space.is_changed() {
         twin.refresh(&space.0);
     }
 }
@@ -625,4 +647,25 @@ fn publish_traffic(
         }
     }));
     out.vehicles.sort_unstable_by_key(|v| v.id);
+}
+
+fn publish_figures(
+    clock: Res<SimClock>,
+    census: Option<Res<Census>>,
+    measurements: Option<Res<Measurements>>,
+    space: Res<SpaceRes>,
+    mut out: ResMut<DrawFigures>,
+) {
+    out.t = clock.now();
+    let Some(census) = census else { return };
+    out.spawned = census.spawned;
+    out.exited = census.exited;
+    out.on_site = census.on_site();
+    // Cleared and refilled: no allocation per step once every exit has been used.
+    out.per_exit.clear();
+    out.per_exit.extend(census.per_exit.iter().map(|(&door, &n)| (door, n)));
+    out.peak_density = measurements.and_then(|m| m.peak).map(|p| {
+        let z = space.0.levels[p.level].elevation;
+        (p.density, p.t, [p.x, p.y, z], p.level)
+    });
 }

@@ -1,0 +1,233 @@
+//! The 3D scene in a Bevy world: the static twin mesh (rebuilt when a door or zone changes), and the
+//! agents and vehicles, all instances of one mesh and one material each, coloured through `MeshTag`.
+
+use bevy::asset::{RenderAssetUsages, uuid_handle};
+use bevy::mesh::{Indices, MeshTag, PrimitiveTopology};
+use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, Face};
+use bevy::shader::ShaderRef;
+
+use super::geometry::{MeshData, SceneFrame, twin_mesh};
+use super::palette::{self, AgentColouring};
+use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
+use crate::scene::VehicleKind;
+
+/// Drawn height of a person, m.
+pub const AGENT_HEIGHT: f32 = 1.7;
+/// Brightness of the sides of agents and vehicles (their tops keep their colour).
+const SIDE_BRIGHTNESS: f32 = 0.78;
+
+const AGENT_SHADER: Handle<Shader> = uuid_handle!("6b1f4d5e-23c8-4e0b-9a57-0d4f1c8e7a31");
+
+/// The material of every agent and vehicle: the colour comes from each instance's `MeshTag`.
+#[derive(Asset, TypePath, AsBindGroup, Clone, Debug)]
+pub struct TagColourMaterial {
+    /// x: brightness of the sides.
+    #[uniform(0)]
+    pub shading: Vec4,
+}
+
+impl Material for TagColourMaterial {
+    fn vertex_shader() -> ShaderRef {
+        AGENT_SHADER.into()
+    }
+    fn fragment_shader() -> ShaderRef {
+        AGENT_SHADER.into()
+    }
+}
+
+/// The agents' colouring now (a key or the panel switches it).
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Colouring(pub AgentColouring);
+
+/// Where the scene sits in Bevy's space (fixed when the twin is first drawn).
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct Frame(pub SceneFrame);
+
+/// The entities drawing the twin, and the shared meshes and materials.
+#[derive(Resource)]
+struct SceneEntities {
+    twin: Option<(u64, Entity)>,
+    twin_material: Handle<StandardMaterial>,
+    person: Handle<Mesh>,
+    block: Handle<Mesh>,
+    tag_material: Handle<TagColourMaterial>,
+    agents: Vec<Entity>,
+    vehicles: Vec<Entity>,
+}
+
+/// Draws whatever `DrawTwin`, `DrawAgents` and `DrawTraffic` hold in this world.
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.world_mut()
+            .resource_mut::<Assets<Shader>>()
+            .insert(AGENT_SHADER.id(), Shader::from_wgsl(include_str!("agents.wgsl"), "unitwin/viewer/agents.wgsl"))
+            .expect("a fixed handle takes the agents' shader");
+        app.add_plugins(MaterialPlugin::<TagColourMaterial>::default())
+            .init_resource::<Colouring>()
+            .add_systems(PreStartup, setup_scene)
+            .add_systems(Update, (draw_twin, draw_agents, draw_vehicles));
+    }
+}
+
+fn setup_scene(
+    mut commands: Commands,
+    twin: Res<DrawTwin>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut tag_materials: ResMut<Assets<TagColourMaterial>>,
+) {
+    commands.insert_resource(Frame(SceneFrame::of(&twin)));
+    commands.insert_resource(SceneEntities {
+        twin: None,
+        // Unlit: the colours are baked into the vertices, so the scene needs no lights and every
+        // surface shows exactly its palette colour (walls darkened by their baked shade).
+        twin_material: materials.add(StandardMaterial {
+            base_color: Color::WHITE,
+            unlit: true,
+            cull_mode: None::<Face>,
+            double_sided: true,
+            ..default()
+        }),
+        person: meshes.add(Cylinder::new(1.0, 1.0)),
+        block: meshes.add(Cuboid::new(1.0, 1.0, 1.0)),
+        tag_material: tag_materials.add(TagColourMaterial { shading: Vec4::new(SIDE_BRIGHTNESS, 0.0, 0.0, 0.0) }),
+        agents: Vec::new(),
+        vehicles: Vec::new(),
+    });
+}
+
+/// A Bevy mesh of mesh data.
+pub fn to_mesh(data: MeshData) -> Mesh {
+    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, data.positions)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, data.normals)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, data.colours)
+        .with_inserted_indices(Indices::U32(data.indices))
+}
+
+fn draw_twin(
+    mut commands: Commands,
+    twin: Res<DrawTwin>,
+    frame: Res<Frame>,
+    mut scene: ResMut<SceneEntities>,
+    mut meshes: ResMut<Assets<Mesh>>,
+) {
+    // A new twin (another snapshot) or a new state of its doors and zones.
+    if !twin.is_changed() && scene.twin.is_some_and(|(version, _)| version == twin.version) {
+        return;
+    }
+    let mesh = meshes.add(to_mesh(twin_mesh(&twin, frame.0)));
+    match scene.twin {
+        Some((_, entity)) => {
+            commands.entity(entity).insert(Mesh3d(mesh));
+            scene.twin = Some((twin.version, entity));
+        }
+        None => {
+            let entity = commands.spawn((Mesh3d(mesh), MeshMaterial3d(scene.twin_material.clone()))).id();
+            scene.twin = Some((twin.version, entity));
+        }
+    }
+}
+
+type Instances<'w, 's> = Query<'w, 's, (&'static mut Transform, &'static mut MeshTag, &'static mut Visibility)>;
+
+/// Places the pool's instances of `mesh`: one per item (transform, packed colour), spawning what is
+/// missing and hiding the rest. Existing instances are updated in place, so a frame issues no
+/// command per agent once the crowd is there.
+fn place(
+    commands: &mut Commands,
+    pool: &mut Vec<Entity>,
+    items: impl Iterator<Item = (Transform, u32)>,
+    mesh: &Handle<Mesh>,
+    material: &Handle<TagColourMaterial>,
+    instances: &mut Instances,
+) {
+    let mut n = 0;
+    for (transform, tag) in items {
+        match pool.get(n) {
+            Some(&entity) => {
+                if let Ok((mut t, mut m, mut v)) = instances.get_mut(entity) {
+                    *t = transform;
+                    m.0 = tag;
+                    v.set_if_neq(Visibility::Inherited);
+                }
+            }
+            None => pool.push(
+                commands.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone()), MeshTag(tag), transform)).id(),
+            ),
+        }
+        n += 1;
+    }
+    for &entity in &pool[n.min(pool.len())..] {
+        if let Ok((_, _, mut v)) = instances.get_mut(entity) {
+            v.set_if_neq(Visibility::Hidden);
+        }
+    }
+}
+
+fn draw_agents(
+    mut commands: Commands,
+    agents: Res<DrawAgents>,
+    colouring: Res<Colouring>,
+    frame: Res<Frame>,
+    mut scene: ResMut<SceneEntities>,
+    mut instances: Instances,
+) {
+    if !agents.is_changed() && !colouring.is_changed() {
+        return;
+    }
+    let scene = &mut *scene;
+    let items = agents.agents.iter().map(|agent| {
+        let [x, y, z] = frame.0.to_bevy(agent.pos);
+        let r = agent.radius.max(0.05);
+        (
+            Transform::from_xyz(x, y + AGENT_HEIGHT / 2.0, z).with_scale(Vec3::new(r, AGENT_HEIGHT, r)),
+            palette::agent_colour(agent, colouring.0).packed(),
+        )
+    });
+    place(&mut commands, &mut scene.agents, items, &scene.person, &scene.tag_material, &mut instances);
+}
+
+/// Drawn height of a vehicle of a kind, m.
+fn vehicle_height(kind: VehicleKind) -> f32 {
+    match kind {
+        VehicleKind::Car => 1.5,
+        VehicleKind::Van => 2.2,
+        VehicleKind::Bus => 3.2,
+        VehicleKind::Ebike => 1.2,
+    }
+}
+
+fn draw_vehicles(
+    mut commands: Commands,
+    traffic: Res<DrawTraffic>,
+    frame: Res<Frame>,
+    mut scene: ResMut<SceneEntities>,
+    mut instances: Instances,
+) {
+    if !traffic.is_changed() {
+        return;
+    }
+    let scene = &mut *scene;
+    let items = traffic.vehicles.iter().map(|v| {
+        let [x, y, z] = frame.0.to_bevy(v.centre);
+        let h = vehicle_height(v.kind);
+        let colour = if v.parked {
+            palette::VEHICLE_PARKED
+        } else if v.braking {
+            palette::VEHICLE_BRAKING
+        } else {
+            palette::VEHICLE
+        };
+        (
+            Transform::from_xyz(x, y + h / 2.0, z)
+                .with_rotation(Quat::from_rotation_y(v.heading[1].atan2(v.heading[0]) as f32))
+                .with_scale(Vec3::new(v.length as f32, h, v.width as f32)),
+            colour.packed(),
+        )
+    });
+    place(&mut commands, &mut scene.vehicles, items, &scene.block, &scene.tag_material, &mut instances);
+}

@@ -5,21 +5,21 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::html::REPORT_FILES;
+
+/// The files every run writes besides the report's.
+const CORE_FILES: [&str; 5] = ["trajectories.txt", "vehicles.csv", "summary.json", "run.ron", "commands.ron"];
+
 /// The files a run folder may hold; `--force` replaces only folders holding nothing else.
-pub const RUN_FILES: [&str; 12] = [
-    "trajectories.txt",
-    "vehicles.csv",
-    "summary.json",
-    "run.ron",
-    "commands.ron",
-    "report.html",
-    "report_nt.csv",
-    "report_flows.csv",
-    "report_density.csv",
-    "report_los.csv",
-    "report_hotspots.csv",
-    "report_cells.csv",
-];
+pub const RUN_FILES: [&str; CORE_FILES.len() + REPORT_FILES.len()] = {
+    let mut all = [""; CORE_FILES.len() + REPORT_FILES.len()];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = if i < CORE_FILES.len() { CORE_FILES[i] } else { REPORT_FILES[i - CORE_FILES.len()] };
+        i += 1;
+    }
+    all
+};
 
 /// How the first line of a run folder's `run.ron` starts.
 pub const RUN_RECORD_MARK: &str = "// unitwin run record";

@@ -766,3 +766,30 @@ fn bom_accepted_and_bad_bytes_located() {
 fn unitwin_manifest_dir() -> String {
     std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }
+
+/// `maxspeed` outside the scene's 5–150 km/h: a tiny or slow value (`1e-320`, `3`) is raised to
+/// walking pace with a note, and the written scene checks; a value above 150 km/h is refused,
+/// located at the way.
+#[test]
+fn osm_maxspeed_outside_the_scene_bounds_is_raised_or_refused() {
+    let p = path("tests/gis/roads.osm");
+    let original = std::fs::read_to_string(&p).unwrap();
+    assert!(original.contains(r#"<tag k="maxspeed" v="60"/>"#));
+    for slow in ["1e-320", "3"] {
+        let text = original.replace(r#"<tag k="maxspeed" v="60"/>"#, &format!(r#"<tag k="maxspeed" v="{slow}"/>"#));
+        let imported = import_osm(&text, &p, QUARTER_ORIGIN, &ImportOptions::default())
+            .unwrap_or_else(|e| panic!("maxspeed={slow}: {}", e[0]));
+        let primary = imported.scene.streets.iter().find(|s| s.id == "road_w100_1").unwrap();
+        assert_eq!(primary.speed_limit, 5.0, "maxspeed={slow}");
+        assert!(imported.scene.unit.sources.contains(&format!("`maxspeed={slow}` below walking pace")));
+        let loaded = parse_scene(SourceMap::new(Path::new("imported.ron"), imported.text.clone()), String::new())
+            .unwrap_or_else(|d| panic!("the written scene does not parse:\n{d}"));
+        unitwin::twin::build(loaded)
+            .unwrap_or_else(|d| panic!("maxspeed={slow}: the written scene does not check:\n{d}"));
+    }
+    let text = original.replace(r#"<tag k="maxspeed" v="60"/>"#, r#"<tag k="maxspeed" v="180"/>"#);
+    let errors = import_osm(&text, &p, QUARTER_ORIGIN, &ImportOptions::default()).err().expect("maxspeed=180 refused");
+    let e = &errors[0];
+    assert!(e.message.contains("at most 150 km/h") && e.object.as_deref() == Some("way 100"), "{e}");
+    assert!(e.pos.is_some() && e.hint.is_some(), "{e}");
+}

@@ -21,7 +21,8 @@
 //! - `maxspeed`: km/h (`50`, `50 km/h`; `30 mph` converted); else by class, Chinese urban
 //!   defaults: trunk 80, primary 60, secondary 50, tertiary 40, residential and unclassified 30
 //!   (Road Traffic Safety Law Implementing Regulations art. 45: 30 km/h without a centre line),
-//!   links 40/40/30, service and living street 20. Above 200 km/h is refused.
+//!   links 40/40/30, service and living street 20. Above 150 km/h is refused; below 5 km/h is
+//!   raised to 5 (walking pace).
 //! - `sidewalk=both|left|right|yes` (and `sidewalk:left|right|both=yes`): sidewalks of
 //!   `sidewalk[:side]:width`, else [`SIDEWALK_WIDTH`] m (ESTIMATED); otherwise none (footways drawn
 //!   as their own ways are imported as walkable lines).
@@ -58,6 +59,7 @@ use rstar::primitives::{GeomWithData, Line};
 
 use super::{ImportError, Notes, Tags, parse_length, short_num, tag};
 use crate::geom::v;
+use crate::scene::limits::{STREET_CARRIAGEWAY, STREET_LANES, STREET_SPEED_LIMIT};
 use crate::scene::{
     Approach, Crossing, Flow, Junction, Phase, Point, Signal, SignalHead, SignalPlan, Street, StreetEnd, VehicleKind,
 };
@@ -99,10 +101,12 @@ pub const MAX_JUNCTION_SPAN: f64 = 20.0;
 pub const SIGNAL_REACH: f64 = 20.0;
 /// Signalised crossings this close (m, along a street) to a signalised junction are run by it.
 pub const CROSSING_REACH: f64 = 30.0;
-/// Most lanes and fastest speed limit (km/h) taken from tags; more is a tagging error.
-pub const MAX_LANES: u32 = 16;
-pub const MAX_SPEED: f64 = 200.0;
-pub const MAX_CARRIAGEWAY: f64 = 100.0;
+/// Most lanes, slowest and fastest speed limit (km/h) and widest carriageway taken from tags:
+/// the scene's own bounds. More is a tagging error; a slower `maxspeed` is raised to walking pace.
+pub const MAX_LANES: u32 = STREET_LANES.1;
+pub const MIN_SPEED: f64 = STREET_SPEED_LIMIT.0;
+pub const MAX_SPEED: f64 = STREET_SPEED_LIMIT.1;
+pub const MAX_CARRIAGEWAY: f64 = STREET_CARRIAGEWAY.1;
 
 /// Phase durations (s) of a signalised junction: major green, amber, all-red, minor green, amber, all-red.
 pub const JUNCTION_PHASES: [f64; 6] = [45.0, 3.0, 2.0, 35.0, 3.0, 2.0];
@@ -308,6 +312,10 @@ fn attrs(way: &RoadWay, class: usize, file: &Path, notes: &mut Notes) -> Result<
                     format!("`maxspeed={text}` is not plausible: at most {MAX_SPEED} km/h"),
                     "fix or remove its `maxspeed` (km/h, or a number with `mph`)",
                 ));
+            }
+            Some(s) if s < MIN_SPEED => {
+                notes.assume(format!("`maxspeed={text}` below walking pace: raised to {MIN_SPEED} km/h"), &label);
+                MIN_SPEED
             }
             Some(s) => s,
             None => {

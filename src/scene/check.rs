@@ -617,12 +617,12 @@ fn check_numbers(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
             if finite_line { st.centerline.windows(2).map(|w| v(w[0]).distance(v(w[1]))).sum() } else { f64::NAN };
         let sound = st.centerline.len() >= 2
             && length > 0.01
-            && finite_in(st.carriageway, 0.5, 100.0)
+            && finite_in(st.carriageway, STREET_CARRIAGEWAY.0, STREET_CARRIAGEWAY.1)
             && finite_in(st.sidewalks.0, 0.0, 100.0)
             && finite_in(st.sidewalks.1, 0.0, 100.0)
             && finite_in(st.kerb, 0.0, 1.0)
-            && (1..=16).contains(&st.lanes)
-            && finite_in(st.speed_limit, 5.0, 150.0);
+            && (STREET_LANES.0..=STREET_LANES.1).contains(&st.lanes)
+            && finite_in(st.speed_limit, STREET_SPEED_LIMIT.0, STREET_SPEED_LIMIT.1);
         if !sound {
             diags.push(
                 src.at_id("street", &st.id, format!("needs a centre line of two or more distinct finite points (length {length:.2} m), a carriageway 0.5–100 m wide, sidewalks of 0–100 m, a kerb of 0–1 m, 1–16 lanes and a speed limit of 5–150 km/h"))

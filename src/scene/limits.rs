@@ -45,3 +45,10 @@ pub const MAX_AGENTS: u64 = 10_000_000;
 /// Highest arrival rate of one flow, persons per hour (310,000 per hour entered the Bund on
 /// 2014-12-31, through many entrances).
 pub const MAX_ARRIVAL_RATE: f64 = 1.0e6;
+
+/// A street's speed limit, km/h: walking pace up to urban expressways.
+pub const STREET_SPEED_LIMIT: (f64, f64) = (5.0, 150.0);
+/// A street's carriageway, m: one narrow lane up to the widest avenues.
+pub const STREET_CARRIAGEWAY: (f64, f64) = (0.5, 100.0);
+/// Lanes of a street, both directions.
+pub const STREET_LANES: (u32, u32) = (1, 16);

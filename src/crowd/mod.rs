@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
-use rstar::RTree;
 use rstar::primitives::GeomWithData;
+use rstar::{AABB, RTree};
 
 pub use crate::ids::AgentId;
 use crate::ids::{DoorId, Id, LevelId, PopulationId, PortalId, TargetId};
+use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimControl, SimStep, SimSystems};
 use crate::space::SpaceRes;
 use crate::twin::AgeGroup;
@@ -44,6 +45,15 @@ pub struct Walker {
 
 #[derive(Component, Clone, Copy, Debug, Default)]
 pub struct Velocity(pub DVec2);
+
+/// Where the agent wants to go, as steering last chose it (unit vectors, zero when standing):
+/// `desired` from its floor field, so that others can tell someone coming towards them even in a
+/// jam; `intent` after neighbours and walls bent it, so that those in its way can tell.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct Heading {
+    pub desired: DVec2,
+    pub intent: DVec2,
+}
 
 /// Progress towards the current target: the best travel time to it reached so far, and for how
 /// long it has not improved (s).
@@ -99,6 +109,102 @@ pub struct CrowdSnapshot {
     pub agents: Vec<SnapAgent>,
     pub trees: Vec<AgentTree>,
     pub max_radius: f64,
+    pub headings: HeadingGrid,
+}
+
+/// Where walkers head, counted per 1 m cell in eight sectors of direction: anyone can read in a
+/// few lookups how many people come towards them further ahead. Counts are integers, so the
+/// order agents are added in never shows.
+#[derive(Default)]
+pub struct HeadingGrid {
+    levels: Vec<HeadingLevel>,
+}
+
+#[derive(Default)]
+struct HeadingLevel {
+    origin: DVec2,
+    nx: usize,
+    ny: usize,
+    counts: Vec<[u16; 8]>,
+    /// Cells counted in this step, cleared at the next.
+    touched: Vec<u32>,
+}
+
+/// How far ahead people look for others coming towards them, m (in 1 m cells).
+const LOOK_AHEAD: usize = 10;
+/// Over how many metres the weight of someone seen ahead falls by e.
+const HEADING_DECAY: f64 = 5.0;
+
+impl HeadingLevel {
+    fn cell(&self, p: DVec2) -> Option<usize> {
+        let q = p - self.origin;
+        if q.x < 0.0 || q.y < 0.0 {
+            return None;
+        }
+        let (i, j) = (q.x as usize, q.y as usize);
+        (i < self.nx && j < self.ny).then_some(j * self.nx + i)
+    }
+}
+
+/// The eighth of the compass a direction points to (0 = east, counter-clockwise).
+fn sector(h: DVec2) -> usize {
+    (libm::round(libm::atan2(h.y, h.x) / std::f64::consts::FRAC_PI_4) as i64).rem_euclid(8) as usize
+}
+
+impl HeadingGrid {
+    /// Counts every walker's heading in its cell; the grid covers each level's navigation grid.
+    fn rebuild(&mut self, nav: &Navigation, agents: &[SnapAgent]) {
+        if self.levels.len() != nav.grids.len() {
+            self.levels = nav
+                .grids
+                .iter()
+                .map(|g| {
+                    let (nx, ny) = ((g.nx as f64 * g.cell).ceil() as usize, (g.ny as f64 * g.cell).ceil() as usize);
+                    HeadingLevel { origin: g.origin, nx, ny, counts: vec![[0; 8]; nx * ny], touched: Vec::new() }
+                })
+                .collect();
+        }
+        for level in &mut self.levels {
+            for &k in &level.touched {
+                level.counts[k as usize] = [0; 8];
+            }
+            level.touched.clear();
+        }
+        for a in agents {
+            if a.heading == DVec2::ZERO {
+                continue;
+            }
+            let level = &mut self.levels[a.level.index()];
+            if let Some(k) = level.cell(a.pos) {
+                let counts = &mut level.counts[k];
+                if counts.iter().all(|&c| c == 0) {
+                    level.touched.push(k as u32);
+                }
+                let s = sector(a.heading);
+                counts[s] = counts[s].saturating_add(1);
+            }
+        }
+    }
+
+    /// People heading against `e0` (within 67.5° of the opposite direction) in the cells up to
+    /// `LOOK_AHEAD` m ahead of `p` and a metre to either side, nearer cells weighing more.
+    pub fn oncoming(&self, level: LevelId, p: DVec2, e0: DVec2) -> f64 {
+        let Some(grid) = self.levels.get(level.index()) else { return 0.0 };
+        let against = sector(-e0);
+        let left = e0.perp();
+        let mut total = 0.0;
+        for k in 1..=LOOK_AHEAD {
+            let weight = libm::exp(-((k - 1) as f64) / HEADING_DECAY);
+            for m in [-1.0, 0.0, 1.0] {
+                if let Some(cell) = grid.cell(p + e0 * k as f64 + left * m) {
+                    let c = &grid.counts[cell];
+                    let n = c[against] as u32 + c[(against + 1) % 8] as u32 + c[(against + 7) % 8] as u32;
+                    total += weight * n as f64;
+                }
+            }
+        }
+        total
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -107,6 +213,12 @@ pub struct SnapAgent {
     pub level: LevelId,
     pub pos: DVec2,
     pub vel: DVec2,
+    /// Desired direction (unit, or zero when standing).
+    pub heading: DVec2,
+    /// The direction it tried to walk in last step, after neighbours and walls (unit, or zero).
+    pub intent: DVec2,
+    /// Stalled long enough for deadlock relief: others in its way make room for it.
+    pub relieved: bool,
     pub radius: f64,
     /// The navigation target the agent follows.
     pub target: TargetId,
@@ -163,16 +275,20 @@ impl Plugin for CrowdPlugin {
 
 fn build_snapshot(
     mut snapshot: ResMut<CrowdSnapshot>,
-    agents: Query<(&AgentId, &Body, &Velocity, &Plan, &crossing::KerbWait)>,
+    agents: Query<(&AgentId, &Body, &Velocity, &Heading, &Stalled, &Plan, &crossing::KerbWait)>,
     space: Res<SpaceRes>,
+    nav: Res<Navigation>,
 ) {
     let snapshot = &mut *snapshot;
     snapshot.agents.clear();
-    snapshot.agents.extend(agents.iter().map(|(id, body, velocity, plan, kerb)| SnapAgent {
+    snapshot.agents.extend(agents.iter().map(|(id, body, velocity, heading, stalled, plan, kerb)| SnapAgent {
         id: id.0,
         level: body.level,
         pos: body.pos,
         vel: velocity.0,
+        heading: heading.desired,
+        intent: heading.intent,
+        relieved: stalled.since >= model::DEADLOCK_RELIEF_AFTER,
         radius: body.radius,
         target: plan.target,
         crosses_anywhere: kerb.crosses_anywhere,
@@ -190,6 +306,30 @@ fn build_snapshot(
             .map(|(i, a)| GeomWithData::new([a.pos.x as f32, a.pos.y as f32], i as u32))
             .collect();
         *tree = RTree::bulk_load(points);
+    }
+    snapshot.headings.rebuild(&nav, &snapshot.agents);
+}
+
+impl CrowdSnapshot {
+    /// Fills `out` with the snapshot indices of agents on `level` within `reach` of `p`, in
+    /// `AgentId` order.
+    pub fn neighbours(&self, level: LevelId, p: DVec2, reach: f64, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(tree) = self.trees.get(level.index()) {
+            // A box query is cheaper in rstar than a distance query; the disc is cut out here.
+            // The box is widened by a millimetre so that f32 rounding never drops a neighbour.
+            let (lo, hi) = (p - DVec2::splat(reach + 1e-3), p + DVec2::splat(reach + 1e-3));
+            let envelope = AABB::from_corners([lo.x as f32, lo.y as f32], [hi.x as f32, hi.y as f32]);
+            let reach2 = reach * reach;
+            let agents = &self.agents;
+            out.extend(
+                tree.locate_in_envelope(&envelope)
+                    .filter(|n| agents[n.data as usize].pos.distance_squared(p) <= reach2)
+                    .map(|n| n.data),
+            );
+        }
+        let agents = &self.agents;
+        out.sort_unstable_by_key(|&j| agents[j as usize].id);
     }
 }
 

@@ -6,10 +6,9 @@ use std::cell::RefCell;
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
-use rstar::AABB;
 
 use super::crossing::KerbWait;
-use super::{Activity, AgentId, Body, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
+use super::{Activity, AgentId, Body, CrowdSnapshot, Heading, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
 use crate::geom::{closest_on_segment, v};
 use crate::ids::{LevelId, TargetId};
@@ -26,6 +25,32 @@ use crate::twin::{PedModel, Scenario};
 pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
 /// Coming this much nearer the target (s of travel time at 1 m/s) counts as progress.
 const PROGRESS: f32 = 0.05;
+/// Bodies closer than this beyond touching are in contact for making way, m.
+const MAKE_WAY_CONTACT: f64 = 0.1;
+/// How fast people step out of the way of someone stalled who has precedence, m/s.
+const MAKE_WAY_SPEED: f64 = 0.3;
+/// Someone whose heading points at the agent within 60° is coming towards it.
+const ONCOMING_COS: f64 = 0.5;
+/// People step aside for someone coming towards them whose path would pass closer than this
+/// beyond touching, m: a shoulder's breadth to spare.
+const PASSING_MARGIN: f64 = 0.3;
+/// Strength of stepping aside, against 1 for the desired direction: up to 45° off it.
+const SIDESTEP: f64 = 1.0;
+/// Time to contact over which stepping aside fades, s; people start about a second and a half
+/// before they would meet, as observed in the anticipation studies (Xu, Chraibi & Seyfried 2021
+/// use an anticipation time of 1 s).
+const ANTICIPATION: f64 = 1.5;
+/// How far off someone coming towards the agent is seen, m.
+const SIDESTEP_REACH: f64 = 3.0;
+/// Closing speed assumed at least this, m/s, so that people standing face to face still step aside.
+const MIN_CLOSING: f64 = 0.5;
+/// People pass someone coming towards them on their right unless the other is already this far
+/// to their right, m (the right-hand custom in China).
+const KEEP_RIGHT: f64 = 0.3;
+/// The most people bend to the right when others come towards them (against 1 for the desired
+/// direction: about 30°), reached as the number coming towards them grows past `ONCOMING_SCALE`.
+const KEEP_RIGHT_DRIFT: f64 = 0.5;
+const ONCOMING_SCALE: f64 = 2.0;
 
 /// The scenario's model and constants, as a resource.
 #[derive(Resource, Clone, Copy, Debug)]
@@ -49,53 +74,70 @@ pub fn steer(
     space: Res<SpaceRes>,
     nav: Res<Navigation>,
     params: Res<ModelParams>,
-    mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &KerbWait, &mut Velocity, &mut Stalled)>,
+    mut agents: Query<(&AgentId, &Body, &Walker, &Plan, &KerbWait, &mut Velocity, &mut Heading, &mut Stalled)>,
 ) {
     let (snapshot, space, all_nav, model, dt) = (&*snapshot, &space.0, &*nav, &params.0, clock.dt);
-    type Item<'a> = (&'a AgentId, &'a Body, &'a Walker, &'a Plan, &'a KerbWait, Mut<'a, Velocity>, Mut<'a, Stalled>);
-    for_each_agent!(agents, *threads, |(id, body, walker, plan, kerb, mut velocity, mut stalled): Item<'_>| {
-        let nav = all_nav.for_agent(kerb.crosses_anywhere);
-        let walls = space.levels[body.level].walls_for(kerb.crosses_anywhere);
-        let walking = plan.activity == Activity::Walking;
-        let e0 = if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
-        velocity.0 = NEIGHBOURS.with_borrow_mut(|buf| {
-            let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
-            let field = nav.field(plan.target, body.level);
-            let grid = &nav.grids[body.level];
-            let target = plan.target;
-            let v0 = walker.v0 * stair_speed_factor(space, body.level, e0);
-            let crosses_anywhere = kerb.crosses_anywhere;
-            let ctx = Context {
-                id: id.0,
-                crosses_anywhere,
-                body,
-                walker,
-                v0,
-                e0,
-                snapshot,
-                walls,
-                relieve,
-                field,
-                target,
-                grid,
-            };
-            match *model {
-                PedModel::CollisionFreeSpeed { .. } if !walking => DVec2::ZERO,
-                PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
-                    ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
+    type Item<'a> = (
+        &'a AgentId,
+        &'a Body,
+        &'a Walker,
+        &'a Plan,
+        &'a KerbWait,
+        Mut<'a, Velocity>,
+        Mut<'a, Heading>,
+        Mut<'a, Stalled>,
+    );
+    for_each_agent!(
+        agents,
+        *threads,
+        |(id, body, walker, plan, kerb, mut velocity, mut heading, mut stalled): Item<'_>| {
+            let nav = all_nav.for_agent(kerb.crosses_anywhere);
+            let walls = space.levels[body.level].walls_for(kerb.crosses_anywhere);
+            let walking = plan.activity == Activity::Walking;
+            let e0 =
+                if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
+            let (v, intent) = NEIGHBOURS.with_borrow_mut(|buf| {
+                let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
+                let field = nav.field(plan.target, body.level);
+                let grid = &nav.grids[body.level];
+                let target = plan.target;
+                let v0 = walker.v0 * stair_speed_factor(space, body.level, e0);
+                let crosses_anywhere = kerb.crosses_anywhere;
+                let ctx = Context {
+                    id: id.0,
+                    crosses_anywhere,
+                    body,
+                    walker,
+                    v0,
+                    e0,
+                    snapshot,
+                    walls,
+                    relieve,
+                    field,
+                    target,
+                    grid,
+                };
+                match *model {
+                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO),
+                    PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
+                        ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
+                    }
+                    PedModel::SocialForce { strength, range, body_force, friction, mass } => (
+                        ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf),
+                        e0,
+                    ),
                 }
-                PedModel::SocialForce { strength, range, body_force, friction, mass } => {
-                    ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf)
-                }
+            });
+            velocity.0 = v;
+            *heading = Heading { desired: e0, intent };
+            let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
+            if !walking || remaining < stalled.best - PROGRESS {
+                *stalled = Stalled { best: remaining, since: 0.0 };
+            } else {
+                stalled.since += dt as f32;
             }
-        });
-        let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
-        if !walking || remaining < stalled.best - PROGRESS {
-            *stalled = Stalled { best: remaining, since: 0.0 };
-        } else {
-            stalled.since += dt as f32;
         }
-    });
+    );
 }
 
 /// Desired direction from the floor field; at an exit it aims through the door.
@@ -152,25 +194,8 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Fills `out` with the snapshot indices of agents within `reach`, in `AgentId` order.
     fn neighbours(&self, reach: f64, out: &mut Vec<u32>) {
-        out.clear();
-        if let Some(tree) = self.snapshot.trees.get(self.body.level.index()) {
-            let p = self.body.pos;
-            // A box query is cheaper in rstar than a distance query; the disc is cut out here.
-            // The box is widened by a millimetre so that f32 rounding never drops a neighbour.
-            let (lo, hi) = (p - DVec2::splat(reach + 1e-3), p + DVec2::splat(reach + 1e-3));
-            let envelope = AABB::from_corners([lo.x as f32, lo.y as f32], [hi.x as f32, hi.y as f32]);
-            let reach2 = reach * reach;
-            let agents = &self.snapshot.agents;
-            out.extend(
-                tree.locate_in_envelope(&envelope)
-                    .filter(|n| agents[n.data as usize].pos.distance_squared(p) <= reach2)
-                    .map(|n| n.data),
-            );
-        }
-        let agents = &self.snapshot.agents;
-        out.sort_unstable_by_key(|&j| agents[j as usize].id);
+        self.snapshot.neighbours(self.body.level, self.body.pos, reach, out);
     }
 
     /// Calls `visit` with the offset from the nearest point of each wall within `reach` to the
@@ -198,24 +223,72 @@ impl Context<'_> {
 
     /// Tordeux, Chraibi & Seyfried (2016): direction bent by exponential repulsion, speed limited
     /// so that the time gap to the nearest person ahead stays at least T: v = min(v0, max(0, (s − l)/T)).
-    fn collision_free_velocity(&self, a: f64, d: f64, a_wall: f64, d_wall: f64, buf: &mut Vec<u32>) -> DVec2 {
+    /// Added, after the anticipation of Xu, Chraibi & Seyfried (2021): someone coming towards the
+    /// agent, ahead and within passing distance, makes it step aside early, to its right unless
+    /// the other is already clearly on that side. Both sides of an encounter apply the same rule
+    /// to the same lateral offset, so they always step apart, and opposing streams form lanes.
+    /// Returns the velocity and the direction the agent tries to walk in.
+    fn collision_free_velocity(&self, a: f64, d: f64, a_wall: f64, d_wall: f64, buf: &mut Vec<u32>) -> (DVec2, DVec2) {
         if self.e0 == DVec2::ZERO {
-            return DVec2::ZERO;
+            return (DVec2::ZERO, DVec2::ZERO);
         }
         let (p, r) = (self.body.pos, self.body.radius);
-        // Beyond this distance a neighbour neither repels noticeably nor limits the speed.
-        let reach = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(1.0);
+        // Beyond this distance a neighbour neither repels noticeably nor limits the speed; someone
+        // coming towards the agent is seen from further off.
+        let reach = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(1.0).max(SIDESTEP_REACH);
         self.neighbours(reach, buf);
-        let mut e = self.e0;
+        let left = self.e0.perp();
+        let mut repelled = self.e0;
+        let mut aside = DVec2::ZERO;
+        let mut make_way = DVec2::ZERO;
+        let my_rank = (self.field.time_at(self.grid, p), self.id);
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let offset = p - other.pos;
             let dist = offset.length();
-            if other.id != self.id && dist > 1e-9 {
-                e += offset / dist * a * libm::exp((r + other.radius - dist) / d);
+            if other.id == self.id || dist <= 1e-9 {
+                continue;
+            }
+            let l = r + other.radius;
+            repelled += offset / dist * a * libm::exp((l - dist) / d);
+            // Someone stalled for a while, with precedence over the agent, whose way the agent
+            // blocks (it stands in their path, in contact): the agent steps out of that path.
+            if other.relieved
+                && dist - l < MAKE_WAY_CONTACT
+                && offset.dot(other.intent) > 0.0
+                && offset.dot(other.intent.perp()).abs() <= l
+            {
+                let precedes = if other.target == self.target && other.crosses_anywhere == self.crosses_anywhere {
+                    let theirs = self.field.time_at(self.grid, other.pos);
+                    let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };
+                    (theirs, other.id) < my_rank
+                } else {
+                    other.id < self.id
+                };
+                if precedes {
+                    let across = other.intent.perp();
+                    let side = if offset.dot(across) >= 0.0 { across } else { -across };
+                    make_way += side;
+                }
+            }
+            let ahead = -offset.dot(self.e0);
+            let lateral = -offset.dot(left);
+            if ahead > 0.0 && other.heading.dot(offset / dist) > ONCOMING_COS && lateral.abs() < l + PASSING_MARGIN {
+                // Time to contact at the agent's free speed plus the other's speed towards it.
+                let closing = (self.v0 + other.vel.dot(offset / dist).max(0.0)).max(MIN_CLOSING);
+                let time_to_contact = (ahead - l).max(0.0) / closing;
+                let weight = SIDESTEP
+                    * libm::exp(-time_to_contact / ANTICIPATION)
+                    * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
+                aside += if lateral > -KEEP_RIGHT { -left } else { left } * weight;
             }
         }
-        let mut e = e.try_normalize().unwrap_or(self.e0);
+        // With people coming the other way ahead, keep to the right: opposing streams separate into
+        // lanes before they meet instead of meeting head on across the whole width.
+        let oncoming = self.snapshot.headings.oncoming(self.body.level, p, self.e0);
+        aside -= left * KEEP_RIGHT_DRIFT * (1.0 - libm::exp(-oncoming / ONCOMING_SCALE));
+        let mut e = if self.relieve { self.e0 + aside } else { repelled + aside };
+        e = e.try_normalize().unwrap_or(self.e0);
         // Walls take away the part of the direction that points into them: fully at contact, fading
         // with the model's exponential further off. (The published additive push turns people round
         // when the crowd presses them against a wall beside a door, and they stand there for good.)
@@ -229,10 +302,9 @@ impl Context<'_> {
                 }
             }
         });
-        let e = if self.relieve { self.e0 } else { e.try_normalize().unwrap_or(self.e0) };
+        let e = e.try_normalize().unwrap_or(self.e0);
         let side = e.perp();
         let mut spacing = f64::INFINITY;
-        let my_rank = (self.field.time_at(self.grid, p), self.id);
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let ahead = other.pos - p;
@@ -254,13 +326,19 @@ impl Context<'_> {
                     } else {
                         other.id < self.id
                     };
-                // A relieved agent may close in on those it does not yield to, but no faster than
-                // distance / T, so that arches break without bodies running into each other.
+                // A relieved agent closes in on those it does not yield to at distance / T: the
+                // move itself never lets bodies overlap (`motion::keep_bodies_apart`), it presses
+                // and slides past them, and they make way for it.
                 let size = if yields { l } else { 0.0 };
                 spacing = spacing.min(ahead.length() - size);
             }
         }
-        e * (spacing / self.walker.time_gap).clamp(0.0, self.v0)
+        let walk = e * (spacing / self.walker.time_gap).clamp(0.0, self.v0);
+        let v = match make_way.try_normalize() {
+            Some(away) => (walk + away * MAKE_WAY_SPEED).clamp_length_max(self.v0.max(MAKE_WAY_SPEED)),
+            None => walk,
+        };
+        (v, e)
     }
 
     /// Helbing, Farkas & Vicsek (2000): m dv/dt = m (v0 e0 − v)/τ + Σ f_ij + Σ f_iW with

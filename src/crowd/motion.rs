@@ -29,8 +29,10 @@ pub fn advance(
     gates: Res<CrossingGates>,
     net: Res<TrafficNet>,
     vehicles: Res<Vehicles>,
+    snapshot: Res<CrowdSnapshot>,
     mut agents: Query<(&AgentId, &Walker, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
 ) {
+    let snapshot = &*snapshot;
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
     let (space, all_nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
     let (net, vehicles) = (&*net.0, &*vehicles);
@@ -62,7 +64,15 @@ pub fn advance(
             Activity::Walking => {
                 let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
                 let grid = &nav.grids[body.level];
-                let travel = velocity.0 * dt;
+                let travel = BODIES.with_borrow_mut(|buf| {
+                    snapshot.neighbours(
+                        body.level,
+                        body.pos,
+                        body.radius + snapshot.max_radius + 2.0 * velocity.0.length() * dt,
+                        buf,
+                    );
+                    keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true)
+                });
                 if grid.near_wall(body.pos) {
                     // A step longer than a body's radius is taken in pieces, so that sliding along a
                     // wall or through a door frame works for fast walkers and long steps too.
@@ -77,6 +87,22 @@ pub fn advance(
                     }
                 } else {
                     body.pos += travel;
+                }
+                // Sliding along a wall may have turned the step towards someone: it slides past them
+                // too, along the wall again, and what is left is shortened to fit.
+                if body.pos != body.prev + travel {
+                    let taken = body.pos - body.prev;
+                    let slid = BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, taken, true));
+                    if slid != taken {
+                        let along = constrain(walls, body.prev, body.prev + slid, body.radius) - body.prev;
+                        let allowed =
+                            BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, along, false));
+                        body.pos = if allowed == along {
+                            body.prev + along
+                        } else {
+                            constrain(walls, body.prev, body.prev + allowed, body.radius)
+                        };
+                    }
                 }
                 if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
                     body.pos = body.prev; // a blocked zone is not entered
@@ -110,6 +136,58 @@ pub fn advance(
             Activity::Left { .. } | Activity::Crossing { .. } => velocity.0 = DVec2::ZERO,
         }
     });
+}
+
+thread_local! {
+    /// Neighbours for `keep_bodies_apart`, reused per worker thread so that moving allocates nothing.
+    static BODIES: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(Vec::with_capacity(64));
+}
+
+/// The part of `travel` that keeps the agent's body clear of everyone else's. Each of two bodies
+/// may close at most half the gap between them in one step, so however both move, they end
+/// no closer than touching; bodies already overlapping may not close in further. With `slide`,
+/// the move towards the most constraining neighbour is first taken out (the agent slides past it),
+/// and the rest is shortened to fit all the others. Everyone reads the step's snapshot and writes
+/// only their own move, so the result does not depend on the order agents are moved in.
+/// `neighbours` must hold everyone within the body radii plus twice the step's length.
+pub fn keep_bodies_apart(
+    snapshot: &CrowdSnapshot,
+    neighbours: &[u32],
+    id: u32,
+    body: &Body,
+    travel: DVec2,
+    slide: bool,
+) -> DVec2 {
+    let mut travel = travel;
+    if travel == DVec2::ZERO {
+        return travel;
+    }
+    // Each constraint: unit vector towards the neighbour, and the most the step may close along it.
+    let limits = || {
+        neighbours.iter().filter_map(|&j| {
+            let other = &snapshot.agents[j as usize];
+            let offset = other.pos - body.pos;
+            let dist = offset.length();
+            (other.id != id && dist > 1e-9)
+                .then(|| (offset / dist, ((dist - body.radius - other.radius) * 0.5).max(0.0)))
+        })
+    };
+    if slide {
+        let worst = limits().map(|(n, gap)| (travel.dot(n) - gap, n)).max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((excess, n)) = worst
+            && excess > 0.0
+        {
+            travel -= n * excess;
+        }
+    }
+    let mut scale: f64 = 1.0;
+    for (n, gap) in limits() {
+        let towards = travel.dot(n);
+        if towards > gap {
+            scale = scale.min(gap / towards);
+        }
+    }
+    travel * scale
 }
 
 /// For those who cross anywhere: stepping off the kerb means stepping where everyone else's walls

@@ -243,6 +243,7 @@ pub fn spawn_agents(
                     population: PopulationId::from_index(index),
                 },
                 Velocity::default(),
+                super::Heading::default(),
                 super::Stalled::default(),
                 super::crossing::KerbWait {
                     crosses_anywhere: crosses_anywhere(populations.next_id),

@@ -1,9 +1,10 @@
 //! Shared harness for the verification tests: load a scene, step it, and after every step check
-//! that no agent overlaps or crosses a wall and that agents are conserved (spawned = on site + exited).
+//! that no agent overlaps or crosses a wall or another body, and that agents are conserved.
 #![allow(dead_code)]
 
 use std::path::Path;
 
+use bevy::math::DVec2;
 use bevy::prelude::*;
 use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::crossing::KerbWait;
@@ -38,8 +39,13 @@ pub struct Outcome {
     pub min_clearance: f64,
 }
 
+/// How far two bodies may overlap, m: real bodies compress by a few centimetres at most
+/// (reference: validation.md, body overlap), and the model's bodies are rigid discs.
+pub const BODY_OVERLAP_TOLERANCE: f64 = 0.04;
+
 /// Checks the invariants on the current state; panics with the offending agent.
 pub fn check_invariants(world: &mut World) -> f64 {
+    check_bodies(world);
     let space = world.resource::<SpaceRes>().0.clone();
     let census = world.resource::<Census>().clone();
     let t = world.resource::<SimClock>().now();
@@ -75,6 +81,43 @@ pub fn check_invariants(world: &mut World) -> f64 {
         census.exited
     );
     min_clearance
+}
+
+/// Panics when two bodies on one level overlap by more than `BODY_OVERLAP_TOLERANCE`.
+/// Bodies are hashed into 1 m cells (no radius exceeds 0.5 m), so the check is linear.
+pub fn check_bodies(world: &mut World) {
+    let t = world.resource::<SimClock>().now();
+    let mut q = world.query::<(&AgentId, &Body)>();
+    let mut bodies: Vec<(u32, i64, i64, u32, DVec2, f64)> = q
+        .iter(world)
+        .map(|(id, b)| (b.level.index() as u32, b.pos.x.floor() as i64, b.pos.y.floor() as i64, id.0, b.pos, b.radius))
+        .collect();
+    bodies.sort_by_key(|b| (b.0, b.1, b.2, b.3));
+    let cell = |level: u32, x: i64, y: i64| {
+        let start = bodies.partition_point(|b| (b.0, b.1, b.2) < (level, x, y));
+        let end = bodies.partition_point(|b| (b.0, b.1, b.2) <= (level, x, y));
+        start..end
+    };
+    for a in &bodies {
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for b in &bodies[cell(a.0, a.1 + dx, a.2 + dy)] {
+                    if b.3 <= a.3 {
+                        continue;
+                    }
+                    let overlap = a.5 + b.5 - a.4.distance(b.4);
+                    assert!(
+                        overlap <= BODY_OVERLAP_TOLERANCE,
+                        "t = {t:.2} s: agents {} and {} overlap by {:.3} m (centres {:.3} m apart; tolerance {BODY_OVERLAP_TOLERANCE} m)",
+                        a.3,
+                        b.3,
+                        overlap,
+                        a.4.distance(b.4)
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Steps to the end of the run, checking the invariants after every step and calling `observe`.

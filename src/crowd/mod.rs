@@ -53,6 +53,9 @@ pub struct Velocity(pub DVec2);
 pub struct Heading {
     pub desired: DVec2,
     pub intent: DVec2,
+    /// In contact with someone behind (against `intent`): it cannot step back to make room, so
+    /// among the stalled it goes first and those who can step aside make way for it.
+    pub boxed: bool,
 }
 
 /// Progress towards the current target: the best travel time to it reached so far, and for how
@@ -217,6 +220,8 @@ pub struct SnapAgent {
     pub heading: DVec2,
     /// The direction it tried to walk in last step, after neighbours and walls (unit, or zero).
     pub intent: DVec2,
+    /// It could not step back last step (see `Heading::boxed`).
+    pub boxed: bool,
     /// Stalled long enough for deadlock relief: others in its way make room for it.
     pub relieved: bool,
     pub radius: f64,
@@ -288,6 +293,7 @@ fn build_snapshot(
         vel: velocity.0,
         heading: heading.desired,
         intent: heading.intent,
+        boxed: heading.boxed,
         relieved: stalled.since >= model::DEADLOCK_RELIEF_AFTER,
         radius: body.radius,
         target: plan.target,

@@ -25,6 +25,9 @@ use crate::twin::{PedModel, Scenario};
 pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
 /// Coming this much nearer the target (s of travel time at 1 m/s) counts as progress.
 const PROGRESS: f32 = 0.05;
+/// A stalled agent stops for someone ahead only when their contact is within 30° of its
+/// direction (the lateral offset under sin 30° of the two radii).
+const RELIEF_HEAD_ON: f64 = 0.5;
 /// Bodies closer than this beyond touching are in contact for making way, m.
 const MAKE_WAY_CONTACT: f64 = 0.1;
 /// How fast people step out of the way of someone stalled who has precedence, m/s.
@@ -96,7 +99,8 @@ pub fn steer(
             let walking = plan.activity == Activity::Walking;
             let e0 =
                 if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
-            let (v, intent) = NEIGHBOURS.with_borrow_mut(|buf| {
+            let boxed = heading.boxed;
+            let (v, intent, boxed) = NEIGHBOURS.with_borrow_mut(|buf| {
                 let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
                 let field = nav.field(plan.target, body.level);
                 let grid = &nav.grids[body.level];
@@ -113,23 +117,26 @@ pub fn steer(
                     snapshot,
                     walls,
                     relieve,
+                    boxed,
+                    dt,
                     field,
                     target,
                     grid,
                 };
                 match *model {
-                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO),
+                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false),
                     PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
                         ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
                     }
                     PedModel::SocialForce { strength, range, body_force, friction, mass } => (
                         ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf),
                         e0,
+                        false,
                     ),
                 }
             });
             velocity.0 = v;
-            *heading = Heading { desired: e0, intent };
+            *heading = Heading { desired: e0, intent, boxed };
             let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
             if !walking || remaining < stalled.best - PROGRESS {
                 *stalled = Stalled { best: remaining, since: 0.0 };
@@ -188,6 +195,10 @@ struct Context<'a> {
     walls: Walls<'a>,
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
+    /// Could not step back last step (`Heading::boxed`).
+    boxed: bool,
+    /// The time step, s.
+    dt: f64,
     field: &'a crate::nav::FloorField,
     target: TargetId,
     grid: &'a crate::nav::NavGrid,
@@ -227,10 +238,18 @@ impl Context<'_> {
     /// agent, ahead and within passing distance, makes it step aside early, to its right unless
     /// the other is already clearly on that side. Both sides of an encounter apply the same rule
     /// to the same lateral offset, so they always step apart, and opposing streams form lanes.
-    /// Returns the velocity and the direction the agent tries to walk in.
-    fn collision_free_velocity(&self, a: f64, d: f64, a_wall: f64, d_wall: f64, buf: &mut Vec<u32>) -> (DVec2, DVec2) {
+    /// Returns the velocity, the direction the agent tries to walk in, and whether someone
+    /// touches it from behind.
+    fn collision_free_velocity(
+        &self,
+        a: f64,
+        d: f64,
+        a_wall: f64,
+        d_wall: f64,
+        buf: &mut Vec<u32>,
+    ) -> (DVec2, DVec2, bool) {
         if self.e0 == DVec2::ZERO {
-            return (DVec2::ZERO, DVec2::ZERO);
+            return (DVec2::ZERO, DVec2::ZERO, false);
         }
         let (p, r) = (self.body.pos, self.body.radius);
         // Beyond this distance a neighbour neither repels noticeably nor limits the speed; someone
@@ -241,7 +260,19 @@ impl Context<'_> {
         let mut repelled = self.e0;
         let mut aside = DVec2::ZERO;
         let mut make_way = DVec2::ZERO;
-        let my_rank = (self.field.time_at(self.grid, p), self.id);
+        // Among the stalled, who goes first: those who cannot step back, then those nearer the
+        // target on the same route, then by id (a global order that no cycle can defeat).
+        let my_rank = (!self.boxed, self.field.time_at(self.grid, p), self.id);
+        let precedes = |other: &super::SnapAgent| {
+            if other.target == self.target && other.crosses_anywhere == self.crosses_anywhere {
+                // Someone off the grid stands in an opening: ahead of everyone.
+                let theirs = self.field.time_at(self.grid, other.pos);
+                let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };
+                (!other.boxed, theirs, other.id) < my_rank
+            } else {
+                (!other.boxed, other.id) < (my_rank.0, my_rank.2)
+            }
+        };
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let offset = p - other.pos;
@@ -258,14 +289,7 @@ impl Context<'_> {
                 && offset.dot(other.intent) > 0.0
                 && offset.dot(other.intent.perp()).abs() <= l
             {
-                let precedes = if other.target == self.target && other.crosses_anywhere == self.crosses_anywhere {
-                    let theirs = self.field.time_at(self.grid, other.pos);
-                    let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };
-                    (theirs, other.id) < my_rank
-                } else {
-                    other.id < self.id
-                };
-                if precedes {
+                if precedes(other) {
                     let across = other.intent.perp();
                     let side = if offset.dot(across) >= 0.0 { across } else { -across };
                     make_way += side;
@@ -314,18 +338,14 @@ impl Context<'_> {
             if ahead.length_squared() <= 1e-18 && other.id > self.id {
                 continue;
             }
-            if other.id != self.id && ahead.dot(e) >= 0.0 && ahead.dot(side).abs() <= l {
-                // Travel times compare only on the same fields (same target, same kind of walker).
-                let same_field = other.target == self.target && other.crosses_anywhere == self.crosses_anywhere;
-                let yields = !self.relieve
-                    || if same_field {
-                        // Someone off the grid stands in an opening: ahead of everyone.
-                        let theirs = self.field.time_at(self.grid, other.pos);
-                        let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };
-                        (theirs, other.id) < my_rank
-                    } else {
-                        other.id < self.id
-                    };
+            let lateral = ahead.dot(side).abs();
+            // Someone stalled stops only for those nearly straight ahead; past the others the
+            // body rule lets it slide (`motion::keep_bodies_apart`), so that who can move does.
+            if self.relieve && lateral > RELIEF_HEAD_ON * l {
+                continue;
+            }
+            if other.id != self.id && ahead.dot(e) >= 0.0 && lateral <= l {
+                let yields = !self.relieve || precedes(other);
                 // A relieved agent closes in on those it does not yield to at distance / T: the
                 // move itself never lets bodies overlap (`motion::keep_bodies_apart`), it presses
                 // and slides past them, and they make way for it.
@@ -335,10 +355,21 @@ impl Context<'_> {
         }
         let walk = e * (spacing / self.walker.time_gap).clamp(0.0, self.v0);
         let v = match make_way.try_normalize() {
-            Some(away) => (walk + away * MAKE_WAY_SPEED).clamp_length_max(self.v0.max(MAKE_WAY_SPEED)),
+            // Who can walk on clears the way by walking; who cannot steps aside, and does only
+            // that: pressing on into the other would keep the jam as it is.
+            Some(away) => {
+                let step =
+                    super::motion::keep_bodies_apart(self.snapshot, buf, self.id, self.body, walk * self.dt, true);
+                if step.length() >= MAKE_WAY_SPEED * self.dt { walk } else { away * MAKE_WAY_SPEED }
+            }
             None => walk,
         };
-        (v, e)
+        let boxed = buf.iter().any(|&j| {
+            let other = &self.snapshot.agents[j as usize];
+            let offset = other.pos - p;
+            other.id != self.id && offset.dot(e) < 0.0 && offset.length() - r - other.radius < MAKE_WAY_CONTACT
+        });
+        (v, e, boxed)
     }
 
     /// Helbing, Farkas & Vicsek (2000): m dv/dt = m (v0 e0 − v)/τ + Σ f_ij + Σ f_iW with

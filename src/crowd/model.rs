@@ -358,8 +358,16 @@ impl Context<'_> {
             // Who can walk on clears the way by walking; who cannot steps aside, and does only
             // that: pressing on into the other would keep the jam as it is.
             Some(away) => {
-                let step =
-                    super::motion::keep_bodies_apart(self.snapshot, buf, self.id, self.body, walk * self.dt, true);
+                let squeeze = if self.relieve { super::motion::SQUEEZE } else { 0.0 };
+                let step = super::motion::keep_bodies_apart(
+                    self.snapshot,
+                    buf,
+                    self.id,
+                    self.body,
+                    walk * self.dt,
+                    true,
+                    squeeze,
+                );
                 if step.length() >= MAKE_WAY_SPEED * self.dt { walk } else { away * MAKE_WAY_SPEED }
             }
             None => walk,

@@ -5,7 +5,7 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 
 use super::spawn::{Populations, agent_rng};
-use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
+use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
 use crate::geom::{closest_on_segment, distance_to_segment, segments_intersect, v};
 use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
@@ -30,15 +30,16 @@ pub fn advance(
     net: Res<TrafficNet>,
     vehicles: Res<Vehicles>,
     snapshot: Res<CrowdSnapshot>,
-    mut agents: Query<(&AgentId, &Walker, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
+    mut agents: Query<(&AgentId, &Walker, &Stalled, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
 ) {
     let snapshot = &*snapshot;
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
     let (space, all_nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
     let (net, vehicles) = (&*net.0, &*vehicles);
     let start_up = net.rules.outside_crossings.as_ref().map_or(0.0, |o| o.start_up);
-    type Item<'a> = (&'a AgentId, &'a Walker, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>, Mut<'a, KerbWait>);
-    for_each_agent!(agents, *threads, |(id, walker, mut body, mut velocity, mut plan, mut wait): Item<'_>| {
+    type Item<'a> =
+        (&'a AgentId, &'a Walker, &'a Stalled, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>, Mut<'a, KerbWait>);
+    for_each_agent!(agents, *threads, |(id, walker, stalled, mut body, mut velocity, mut plan, mut wait): Item<'_>| {
         wait.held = false;
         wait.gap_held = false;
         wait.crossed = false;
@@ -64,6 +65,7 @@ pub fn advance(
             Activity::Walking => {
                 let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
                 let grid = &nav.grids[body.level];
+                let squeeze = if stalled.since >= super::model::DEADLOCK_RELIEF_AFTER { SQUEEZE } else { 0.0 };
                 let travel = BODIES.with_borrow_mut(|buf| {
                     snapshot.neighbours(
                         body.level,
@@ -71,7 +73,7 @@ pub fn advance(
                         body.radius + snapshot.max_radius + 2.0 * velocity.0.length() * dt,
                         buf,
                     );
-                    keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true)
+                    keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true, squeeze)
                 });
                 if grid.near_wall(body.pos) {
                     // A step longer than a body's radius is taken in pieces, so that sliding along a
@@ -92,11 +94,12 @@ pub fn advance(
                 // too, along the wall again, and what is left is shortened to fit.
                 if body.pos != body.prev + travel {
                     let taken = body.pos - body.prev;
-                    let slid = BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, taken, true));
+                    let slid =
+                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, taken, true, squeeze));
                     if slid != taken {
                         let along = constrain(walls, body.prev, body.prev + slid, body.radius) - body.prev;
-                        let allowed =
-                            BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, along, false));
+                        let allowed = BODIES
+                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, along, false, squeeze));
                         body.pos = if allowed == along {
                             body.prev + along
                         } else {
@@ -138,6 +141,11 @@ pub fn advance(
     });
 }
 
+/// How far someone stalled in a jam may press into others, m: people pressed together turn
+/// their shoulders and give a little, which lets arches at narrow openings slip. Real bodies
+/// compress by a few centimetres at most (validation.md); the pair never overlaps by more.
+pub const SQUEEZE: f64 = 0.03;
+
 thread_local! {
     /// Neighbours for `keep_bodies_apart`, reused per worker thread so that moving allocates nothing.
     static BODIES: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(Vec::with_capacity(64));
@@ -149,7 +157,8 @@ thread_local! {
 /// the move towards the most constraining neighbour is first taken out (the agent slides past it),
 /// and the rest is shortened to fit all the others. Everyone reads the step's snapshot and writes
 /// only their own move, so the result does not depend on the order agents are moved in.
-/// `neighbours` must hold everyone within the body radii plus twice the step's length.
+/// `neighbours` must hold everyone within the body radii plus twice the step's length. `squeeze`
+/// lets the agent press into others by up to that much (see `SQUEEZE`).
 pub fn keep_bodies_apart(
     snapshot: &CrowdSnapshot,
     neighbours: &[u32],
@@ -157,6 +166,7 @@ pub fn keep_bodies_apart(
     body: &Body,
     travel: DVec2,
     slide: bool,
+    squeeze: f64,
 ) -> DVec2 {
     let mut travel = travel;
     if travel == DVec2::ZERO {
@@ -169,7 +179,7 @@ pub fn keep_bodies_apart(
             let offset = other.pos - body.pos;
             let dist = offset.length();
             (other.id != id && dist > 1e-9)
-                .then(|| (offset / dist, ((dist - body.radius - other.radius) * 0.5).max(0.0)))
+                .then(|| (offset / dist, ((dist - body.radius - other.radius + squeeze) * 0.5).max(0.0)))
         })
     };
     if slide {

@@ -56,6 +56,9 @@ pub struct Heading {
     /// In contact with someone behind (against `intent`): it cannot step back to make room, so
     /// among the stalled it goes first and those who can step aside make way for it.
     pub boxed: bool,
+    /// Stepping out of someone's way (then `intent` is the direction it steps in): those in
+    /// that way give way in turn, so that room travels back through a packed crowd.
+    pub yielding: bool,
 }
 
 /// Progress towards the current target: the best travel time to it reached so far, and for how
@@ -222,6 +225,8 @@ pub struct SnapAgent {
     pub intent: DVec2,
     /// It could not step back last step (see `Heading::boxed`).
     pub boxed: bool,
+    /// Stepping out of someone's way (see `Heading::yielding`).
+    pub yielding: bool,
     /// Stalled long enough for deadlock relief: others in its way make room for it.
     pub relieved: bool,
     pub radius: f64,
@@ -294,6 +299,7 @@ fn build_snapshot(
         heading: heading.desired,
         intent: heading.intent,
         boxed: heading.boxed,
+        yielding: heading.yielding,
         relieved: stalled.since >= model::DEADLOCK_RELIEF_AFTER,
         radius: body.radius,
         target: plan.target,

@@ -100,7 +100,7 @@ pub fn steer(
             let e0 =
                 if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
             let boxed = heading.boxed;
-            let (v, intent, boxed) = NEIGHBOURS.with_borrow_mut(|buf| {
+            let (v, intent, boxed, yielding) = NEIGHBOURS.with_borrow_mut(|buf| {
                 let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
                 let field = nav.field(plan.target, body.level);
                 let grid = &nav.grids[body.level];
@@ -124,7 +124,7 @@ pub fn steer(
                     grid,
                 };
                 match *model {
-                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false),
+                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false, false),
                     PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
                         ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
                     }
@@ -132,11 +132,12 @@ pub fn steer(
                         ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf),
                         e0,
                         false,
+                        false,
                     ),
                 }
             });
             velocity.0 = v;
-            *heading = Heading { desired: e0, intent, boxed };
+            *heading = Heading { desired: e0, intent, boxed, yielding };
             let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
             if !walking || remaining < stalled.best - PROGRESS {
                 *stalled = Stalled { best: remaining, since: 0.0 };
@@ -247,9 +248,9 @@ impl Context<'_> {
         a_wall: f64,
         d_wall: f64,
         buf: &mut Vec<u32>,
-    ) -> (DVec2, DVec2, bool) {
+    ) -> (DVec2, DVec2, bool, bool) {
         if self.e0 == DVec2::ZERO {
-            return (DVec2::ZERO, DVec2::ZERO, false);
+            return (DVec2::ZERO, DVec2::ZERO, false, false);
         }
         let (p, r) = (self.body.pos, self.body.radius);
         // Beyond this distance a neighbour neither repels noticeably nor limits the speed; someone
@@ -284,12 +285,14 @@ impl Context<'_> {
             repelled += offset / dist * a * libm::exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
-            if other.relieved
+            if (other.relieved || other.yielding)
                 && dist - l < MAKE_WAY_CONTACT
                 && offset.dot(other.intent) > 0.0
                 && offset.dot(other.intent.perp()).abs() <= l
             {
-                if precedes(other) {
+                if other.yielding {
+                    make_way += other.intent;
+                } else if precedes(other) {
                     let across = other.intent.perp();
                     let side = if offset.dot(across) >= 0.0 { across } else { -across };
                     make_way += side;
@@ -354,6 +357,7 @@ impl Context<'_> {
             }
         }
         let walk = e * (spacing / self.walker.time_gap).clamp(0.0, self.v0);
+        let mut intent = e;
         let v = match make_way.try_normalize() {
             // Who can walk on clears the way by walking; who cannot steps aside, and does only
             // that: pressing on into the other would keep the jam as it is.
@@ -368,7 +372,12 @@ impl Context<'_> {
                     true,
                     squeeze,
                 );
-                if step.length() >= MAKE_WAY_SPEED * self.dt { walk } else { away * MAKE_WAY_SPEED }
+                if step.length() >= MAKE_WAY_SPEED * self.dt {
+                    walk
+                } else {
+                    intent = away;
+                    away * MAKE_WAY_SPEED
+                }
             }
             None => walk,
         };
@@ -377,7 +386,7 @@ impl Context<'_> {
             let offset = other.pos - p;
             other.id != self.id && offset.dot(e) < 0.0 && offset.length() - r - other.radius < MAKE_WAY_CONTACT
         });
-        (v, e, boxed)
+        (v, intent, boxed, intent != e)
     }
 
     /// Helbing, Farkas & Vicsek (2000): m dv/dt = m (v0 e0 − v)/τ + Σ f_ij + Σ f_iW with

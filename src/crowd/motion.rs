@@ -70,7 +70,7 @@ pub fn advance(
                     snapshot.neighbours(
                         body.level,
                         body.pos,
-                        body.radius + snapshot.max_radius + 2.0 * velocity.0.length() * dt,
+                        2.0 * body.radius + snapshot.max_radius + 2.0 * velocity.0.length() * dt,
                         buf,
                     );
                     keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true, squeeze)
@@ -105,6 +105,18 @@ pub fn advance(
                         } else {
                             constrain(walls, body.prev, body.prev + allowed, body.radius)
                         };
+                    }
+                }
+                // Walls may still have pushed the step into someone (long steps through narrow
+                // gaps): then the body-safe step is taken if no wall is in its way, or none at all.
+                let taken = body.pos - body.prev;
+                if taken != DVec2::ZERO {
+                    let allowed =
+                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, taken, false, squeeze));
+                    if allowed != taken {
+                        let q = body.prev + allowed;
+                        let clear = !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();
+                        body.pos = if clear { q } else { body.prev };
                     }
                 }
                 if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
@@ -144,7 +156,7 @@ pub fn advance(
 /// How far someone stalled in a jam may press into others, m: people pressed together turn
 /// their shoulders and give a little, which lets arches at narrow openings slip. Real bodies
 /// compress by a few centimetres at most (validation.md); the pair never overlaps by more.
-pub const SQUEEZE: f64 = 0.03;
+pub const SQUEEZE: f64 = 0.02;
 
 thread_local! {
     /// Neighbours for `keep_bodies_apart`, reused per worker thread so that moving allocates nothing.
@@ -403,7 +415,15 @@ pub fn cross_portals(
         .map(|(e, id, ..)| (id.0, e))
         .collect();
     waiting.sort_unstable_by_key(|w| w.0);
-    let mut placed: Vec<(LevelId, DVec2, f64)> = Vec::new();
+    if waiting.is_empty() {
+        return;
+    }
+    // Everyone has moved since the snapshot: the spot must be clear of where they are now.
+    let mut placed: Vec<(LevelId, DVec2, f64)> = agents
+        .iter()
+        .filter(|(.., plan, _)| !matches!(plan.activity, Activity::Crossing { .. } | Activity::Left { .. }))
+        .map(|(_, _, body, ..)| (body.level, body.pos, body.radius))
+        .collect();
     for (_, entity) in waiting {
         let Ok((_, _, mut body, mut plan, mut velocity)) = agents.get_mut(entity) else { continue };
         let Activity::Crossing { portal } = plan.activity else { continue };

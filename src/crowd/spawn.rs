@@ -183,6 +183,7 @@ pub fn spawn_agents(
     seed: Res<crate::schedule::SimSeed>,
     nav: Res<crate::nav::Navigation>,
     net: Res<crate::traffic::TrafficNet>,
+    bodies: Query<&Body>,
 ) {
     let now = clock.now();
     // Drawn from each agent's own stream, so the rest of the crowd is the same with or without.
@@ -205,6 +206,19 @@ pub fn spawn_agents(
                 let due = arrivals_due(rates, now).floor() as u32;
                 let due = total.map_or(due, |t| due.min(t));
                 let door = &space.0.doors[*door];
+                // The snapshot is a step old and everyone has moved since: arrivals must also be
+                // clear of where those near the door are now.
+                let near: Vec<(DVec2, f64)> = if *emitted < due {
+                    bodies
+                        .iter()
+                        .filter(|b| {
+                            b.level == plan.level && crate::geom::distance_to_segment(b.pos, door.a, door.b) < 1.5
+                        })
+                        .map(|b| (b.pos, b.radius))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 while *emitted < due {
                     let along = door.b - door.a;
                     let width = along.length();
@@ -218,7 +232,8 @@ pub fn spawn_agents(
                             tree.locate_within_distance([p.x as f32, p.y as f32], reach * reach).all(|n| {
                                 clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius)
                             })
-                        }) && placed_now.iter().all(|&(l, q, r)| l != plan.level || clear(q, r));
+                        }) && placed_now.iter().all(|&(l, q, r)| l != plan.level || clear(q, r))
+                            && near.iter().all(|&(q, r)| clear(q, r));
                         free.then_some(p)
                     });
                     let Some(p) = spot else { break };

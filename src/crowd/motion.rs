@@ -66,6 +66,8 @@ pub fn advance(
                 let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
                 let grid = &nav.grids[body.level];
                 let squeeze = if stalled.since >= super::model::DEADLOCK_RELIEF_AFTER { SQUEEZE } else { 0.0 };
+                // Every body check measures from where the step starts (the snapshot's position).
+                let start = *body;
                 let travel = BODIES.with_borrow_mut(|buf| {
                     snapshot.neighbours(
                         body.level,
@@ -95,11 +97,11 @@ pub fn advance(
                 if body.pos != body.prev + travel {
                     let taken = body.pos - body.prev;
                     let slid =
-                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, taken, true, squeeze));
+                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, true, squeeze));
                     if slid != taken {
                         let along = constrain(walls, body.prev, body.prev + slid, body.radius) - body.prev;
                         let allowed = BODIES
-                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, along, false, squeeze));
+                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, along, false, squeeze));
                         body.pos = if allowed == along {
                             body.prev + along
                         } else {
@@ -112,7 +114,7 @@ pub fn advance(
                 let taken = body.pos - body.prev;
                 if taken != DVec2::ZERO {
                     let allowed =
-                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &body, taken, false, squeeze));
+                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, false, squeeze));
                     if allowed != taken {
                         let q = body.prev + allowed;
                         let clear = !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();

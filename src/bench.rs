@@ -72,6 +72,8 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
         }],
         measurements: vec![],
         events: vec![],
+        hold_lines: vec![],
+        playbooks: vec![],
     }
 }
 

@@ -86,6 +86,14 @@ index_id!(
     ZoneId(u16), "zone#"
 );
 index_id!(
+    /// A hold line where arriving people can be held and released in waves.
+    HoldLineId(u16), "hold_line#"
+);
+index_id!(
+    /// A measurement area (density, capacity and warning levels).
+    AreaId(u16), "area#"
+);
+index_id!(
     /// A destination area.
     DestinationId(u16), "destination#"
 );

@@ -23,6 +23,8 @@ pub enum SimSystems {
     Measure,
     /// Positions are copied into the read-only neighbour snapshot.
     Snapshot,
+    /// Areas are surveyed, hold lines open waves, playbooks issue measures.
+    Measures,
     /// Agents choosing among exits re-decide from the snapshot.
     Route,
     /// Each agent chooses its velocity from the snapshot.
@@ -31,6 +33,8 @@ pub enum SimSystems {
     Drive,
     /// Each agent moves, leaves or reaches a destination.
     Move,
+    /// People crossing a held line without a place in its wave step back.
+    Hold,
     /// What moved during this step is counted (measurement lines).
     Count,
     /// Agents that left are removed and counted; stair openings are crossed.
@@ -161,10 +165,12 @@ impl Plugin for SchedulePlugin {
                     SimSystems::Spawn,
                     SimSystems::Measure,
                     SimSystems::Snapshot,
+                    SimSystems::Measures,
                     SimSystems::Route,
                     SimSystems::Steer,
                     SimSystems::Drive,
                     SimSystems::Move,
+                    SimSystems::Hold,
                     SimSystems::Count,
                     SimSystems::Leave,
                     SimSystems::Advance,

@@ -7,15 +7,15 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DoorId, SignalId, StreetId, ZoneId};
+use crate::ids::{DoorId, HoldLineId, SignalId, StreetId, ZoneId};
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
-use crate::space::{DoorKind, Space, SpaceRes};
+use crate::space::{DoorKind, LineRelease, Space, SpaceRes};
 
 pub use script::{CommandScript, SCRIPT_VERSION, read_script};
 
 /// A change to the twin, naming its objects by their runtime ids.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Command {
     CloseDoor(DoorId),
     OpenDoor(DoorId),
@@ -28,11 +28,15 @@ pub enum Command {
     ReleaseSignal(SignalId),
     /// Switches the signal to this plan.
     SwitchPlan(SignalId, u32),
+    /// Holds people arriving at the line and lets them through as the release says.
+    HoldLine(HoldLineId, LineRelease),
+    ReleaseLine(HoldLineId),
 }
 
 /// The same change naming objects by their scene ids: the form of scene events and of
 /// `commands.ron` (one type for both, so that a recording replays like a scene's events).
 pub use crate::scene::Action as NamedCommand;
+use crate::scene::Release;
 
 /// Why a command was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -59,6 +63,14 @@ pub enum CommandError {
     NoSuchStreet(StreetId),
     #[error("{0} is not a signal of this twin")]
     NoSuchSignal(SignalId),
+    #[error("there is no hold line '{name}' (hold lines: {known})")]
+    UnknownHoldLine { name: String, known: String },
+    #[error("there is no measurement area '{name}' (areas: {known})")]
+    UnknownArea { name: String, known: String },
+    #[error("{0} is not a hold line of this twin")]
+    NoSuchHoldLine(HoldLineId),
+    #[error("{0}")]
+    BadRelease(String),
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -95,6 +107,12 @@ impl Command {
                 known: list(space.signals.iter().map(|s| &s.id)),
             })
         };
+        let hold_line = |name: &String| {
+            space.hold_line_index.get(name).copied().ok_or_else(|| CommandError::UnknownHoldLine {
+                name: name.clone(),
+                known: list(space.hold_lines.iter().map(|h| &h.id)),
+            })
+        };
         let command = match named {
             NamedCommand::CloseDoor(d) => Command::CloseDoor(door(d)?),
             NamedCommand::OpenDoor(d) => Command::OpenDoor(door(d)?),
@@ -115,6 +133,25 @@ impl Command {
                     })?;
                 Command::SwitchPlan(id, index as u32)
             }
+            NamedCommand::HoldLine { line, release } => {
+                if let Some(problem) = crate::scene::measures::action_problem(named) {
+                    return Err(CommandError::BadRelease(problem));
+                }
+                let release = match release {
+                    Release::Closed => LineRelease::Closed,
+                    Release::Batches { size, every } => LineRelease::Batches { size: *size, every: *every },
+                    Release::WhenBelow { area, density, size } => LineRelease::WhenBelow {
+                        area: space.area_index.get(area).copied().ok_or_else(|| CommandError::UnknownArea {
+                            name: area.clone(),
+                            known: list(space.areas.iter().map(|a| &a.id)),
+                        })?,
+                        density: *density,
+                        size: *size,
+                    },
+                };
+                Command::HoldLine(hold_line(line)?, release)
+            }
+            NamedCommand::ReleaseLine(line) => Command::ReleaseLine(hold_line(line)?),
         };
         command.check(space)?;
         Ok(command)
@@ -152,6 +189,33 @@ impl Command {
                 }),
                 None => Err(CommandError::NoSuchSignal(g)),
             },
+            Command::HoldLine(h, release) => {
+                if space.hold_lines.get(h).is_none() {
+                    return Err(CommandError::NoSuchHoldLine(h));
+                }
+                match release {
+                    LineRelease::WhenBelow { area, .. } if space.areas.get(area).is_none() => {
+                        Err(CommandError::UnknownArea {
+                            name: area.to_string(),
+                            known: list(space.areas.iter().map(|a| &a.id)),
+                        })
+                    }
+                    LineRelease::Batches { size, every } if size == 0 || !(every.is_finite() && every > 0.0) => {
+                        Err(CommandError::BadRelease(format!(
+                            "a wave release needs a size above 0 and an interval above 0 s (got {size}, {every})"
+                        )))
+                    }
+                    LineRelease::WhenBelow { size, density, .. }
+                        if size == 0 || !(density.is_finite() && density > 0.0) =>
+                    {
+                        Err(CommandError::BadRelease(format!(
+                            "a release by density needs a size above 0 and a density above 0 (got {size}, {density})"
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Command::ReleaseLine(h) => space.hold_lines.get(h).map(|_| ()).ok_or(CommandError::NoSuchHoldLine(h)),
             Command::HoldPhase(g, phase) => match space.signals.get(g) {
                 // Checked against the plan running when issued; a hold applied after a switch to
                 // a shorter plan holds that plan's last phase.
@@ -182,6 +246,20 @@ impl Command {
                 signal: space.signals[g].id.clone(),
                 plan: space.signals[g].plans[plan as usize].0.clone(),
             },
+            // Holding with a free release frees the line.
+            Command::HoldLine(h, LineRelease::Free) => NamedCommand::ReleaseLine(space.hold_lines[h].id.clone()),
+            Command::HoldLine(h, release) => NamedCommand::HoldLine {
+                line: space.hold_lines[h].id.clone(),
+                release: match release {
+                    LineRelease::Free => Release::Closed,
+                    LineRelease::Closed => Release::Closed,
+                    LineRelease::Batches { size, every } => Release::Batches { size, every },
+                    LineRelease::WhenBelow { area, density, size } => {
+                        Release::WhenBelow { area: space.areas[area].id.clone(), density, size }
+                    }
+                },
+            },
+            Command::ReleaseLine(h) => NamedCommand::ReleaseLine(space.hold_lines[h].id.clone()),
         }
     }
 }
@@ -234,6 +312,21 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command) -> bool 
             control.hold = None;
             control.version += 1;
         }
+        // The measures plugin reads the line's release at its next step; a repeated order
+        // restarts the waves.
+        Command::HoldLine(id, release) => {
+            let line = &mut space.hold_lines[id];
+            line.release = release;
+            line.version += 1;
+        }
+        Command::ReleaseLine(id) => {
+            let line = &mut space.hold_lines[id];
+            if line.release == LineRelease::Free {
+                return false;
+            }
+            line.release = LineRelease::Free;
+            line.version += 1;
+        }
     }
     true
 }
@@ -243,8 +336,10 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command) -> bool 
 pub enum Origin {
     /// A timed event of the scene.
     Scene,
-    /// Issued while the twin ran: from code, the viewer or a measure.
+    /// Issued while the twin ran: from code or the viewer.
     Live,
+    /// Issued by one of the scene's playbooks when its condition held.
+    Playbook,
 }
 
 /// A command as applied: at the start of step `step` (time `t`).
@@ -281,7 +376,10 @@ pub struct CommandQueue {
     next_timed: usize,
     replay: Vec<(u64, Origin, Command)>,
     next_replay: usize,
+    /// A recording is replayed: it carries every command, so playbooks issue none themselves.
+    replaying: bool,
     live: Vec<Command>,
+    playbook: Vec<Command>,
 }
 
 impl FromWorld for CommandQueue {
@@ -292,7 +390,15 @@ impl FromWorld for CommandQueue {
             Some(_) => Vec::new(),
             None => world.get_resource::<TimedCommands>().map(|t| t.0.clone()).unwrap_or_default(),
         };
-        CommandQueue { timed, next_timed: 0, replay: replay.unwrap_or_default(), next_replay: 0, live: Vec::new() }
+        CommandQueue {
+            timed,
+            next_timed: 0,
+            replaying: replay.is_some(),
+            replay: replay.unwrap_or_default(),
+            next_replay: 0,
+            live: Vec::new(),
+            playbook: Vec::new(),
+        }
     }
 }
 
@@ -309,6 +415,16 @@ impl CommandQueue {
         let command = Command::resolve(named, space)?;
         self.live.push(command);
         Ok(command)
+    }
+
+    /// Queues a checked command from a playbook (dropped while a recording is replayed, since
+    /// the recording holds what the playbook issued).
+    pub fn issue_from(&mut self, origin: Origin, command: Command) {
+        match origin {
+            Origin::Playbook if self.replaying => {}
+            Origin::Playbook => self.playbook.push(command),
+            Origin::Live | Origin::Scene => self.live.push(command),
+        }
     }
 
     /// Commands issued live and not yet applied.
@@ -366,13 +482,14 @@ fn apply_commands(
     let queue = &mut *queue;
     let timed_due = queue.timed[queue.next_timed..].iter().take_while(|c| c.at <= now + 1e-9).count();
     let replay_due = queue.replay[queue.next_replay..].iter().take_while(|c| c.0 <= step).count();
-    if timed_due == 0 && replay_due == 0 && queue.live.is_empty() {
+    if timed_due == 0 && replay_due == 0 && queue.live.is_empty() && queue.playbook.is_empty() {
         return;
     }
     let timed = queue.timed[queue.next_timed..][..timed_due].iter().map(|c| (Origin::Scene, c.command));
     let replayed = queue.replay[queue.next_replay..][..replay_due].iter().map(|c| (c.1, c.2));
     let live = queue.live.drain(..).map(|c| (Origin::Live, c));
-    for (origin, command) in timed.chain(replayed).chain(live) {
+    let playbook = queue.playbook.drain(..).map(|c| (Origin::Playbook, c));
+    for (origin, command) in timed.chain(replayed).chain(live).chain(playbook) {
         apply(&mut space.0, &mut nav, command);
         log.entries.push(LoggedCommand { step, t: now, origin, command: command.named(&space.0) });
     }

@@ -53,6 +53,13 @@ pub struct Scene {
     pub measurements: Vec<Measurement>,
     #[serde(default)]
     pub events: Vec<TimedEvent>,
+    /// Lines where arriving people can be held and released in waves (波次放行) or kept back (a
+    /// cordon), by commands.
+    #[serde(default)]
+    pub hold_lines: Vec<HoldLine>,
+    /// Measures that start and stop themselves when an area's density or warning level says so.
+    #[serde(default)]
+    pub playbooks: Vec<Playbook>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -574,8 +581,16 @@ impl Default for Distribution {
 pub enum Measurement {
     /// Counts crossings of a line (both directions).
     Line { id: String, level: String, from: Point, to: Point },
-    /// Records the density inside a polygon.
-    Area { id: String, level: String, polygon: Vec<Point> },
+    /// Records the density inside a polygon. With `area_per_person` (m²), the area has a maximum
+    /// instantaneous capacity (its walkable part ÷ the area per person) and warning levels at 80,
+    /// 90 and 100 % of it.
+    Area {
+        id: String,
+        level: String,
+        polygon: Vec<Point>,
+        #[serde(default)]
+        area_per_person: Option<f64>,
+    },
 }
 
 impl Measurement {
@@ -616,6 +631,140 @@ pub enum Action {
         signal: String,
         plan: String,
     },
+    /// Holds the people arriving at a hold line and lets them through as `release` says.
+    HoldLine {
+        line: String,
+        release: Release,
+    },
+    /// Lets everyone through a hold line again.
+    ReleaseLine(String),
+}
+
+/// How a held line lets people through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Release {
+    /// Nobody crosses (a cordon).
+    Closed,
+    /// Waves of `size` people, the first at once and then one every `every` seconds; places a
+    /// wave does not use are not carried over.
+    Batches { size: u32, every: f64 },
+    /// A wave of `size` people whenever the previous wave has crossed and the density in `area`
+    /// (a measurement area beyond the line) is below `density` persons/m².
+    WhenBelow { area: String, density: f64, size: u32 },
+}
+
+/// A line across a way where people arriving from one side can be held.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldLine {
+    pub id: String,
+    pub level: String,
+    pub from: Point,
+    pub to: Point,
+    /// Any point on the side the held people arrive from; crossings the other way are free.
+    pub held_from: Point,
+    /// A measurement area where the held people queue: whoever stands still in it while the line
+    /// is held is waiting from then on. Without it, a wait starts at the line itself.
+    #[serde(default)]
+    pub queue: Option<String>,
+}
+
+/// A measure that starts itself: when `when` has held, `then` is issued; afterwards, once `until`
+/// has held, `after` is issued and the playbook waits for `when` again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    pub id: String,
+    pub when: Condition,
+    pub then: Vec<Action>,
+    #[serde(default)]
+    pub until: Option<Condition>,
+    #[serde(default)]
+    pub after: Vec<Action>,
+}
+
+/// A condition on a measurement area that must hold for `for` seconds without a break.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Condition {
+    /// Persons per m² of the area's polygon above `density`.
+    DensityAbove {
+        area: String,
+        density: f64,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    DensityBelow {
+        area: String,
+        density: f64,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// The area's warning level at `level` or above (it needs `area_per_person`).
+    WarningAtLeast {
+        area: String,
+        level: WarningLevel,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// The area's warning level below `level`.
+    WarningBelow {
+        area: String,
+        level: WarningLevel,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+}
+
+impl Condition {
+    pub fn area(&self) -> &str {
+        match self {
+            Condition::DensityAbove { area, .. }
+            | Condition::DensityBelow { area, .. }
+            | Condition::WarningAtLeast { area, .. }
+            | Condition::WarningBelow { area, .. } => area,
+        }
+    }
+    /// How long it must hold, s.
+    pub fn duration(&self) -> f64 {
+        match self {
+            Condition::DensityAbove { for_s, .. }
+            | Condition::DensityBelow { for_s, .. }
+            | Condition::WarningAtLeast { for_s, .. }
+            | Condition::WarningBelow { for_s, .. } => *for_s,
+        }
+    }
+}
+
+/// Warning levels of scenic areas: share of the maximum instantaneous capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WarningLevel {
+    /// 80 % of capacity.
+    Yellow,
+    /// 90 %.
+    Orange,
+    /// 100 %.
+    Red,
+}
+
+impl WarningLevel {
+    pub const ALL: [WarningLevel; 3] = [WarningLevel::Yellow, WarningLevel::Orange, WarningLevel::Red];
+    /// The share of capacity at which the level begins.
+    pub fn share(self) -> f64 {
+        match self {
+            WarningLevel::Yellow => 0.8,
+            WarningLevel::Orange => 0.9,
+            WarningLevel::Red => 1.0,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningLevel::Yellow => "yellow",
+            WarningLevel::Orange => "orange",
+            WarningLevel::Red => "red",
+        }
+    }
 }
 
 impl std::fmt::Display for Action {
@@ -630,6 +779,18 @@ impl std::fmt::Display for Action {
             Action::HoldPhase { signal, phase } => write!(f, "hold signal '{signal}' in phase {phase}"),
             Action::ReleaseSignal(s) => write!(f, "release signal '{s}'"),
             Action::SwitchPlan { signal, plan } => write!(f, "switch signal '{signal}' to plan '{plan}'"),
+            Action::HoldLine { line, release } => match release {
+                Release::Closed => write!(f, "hold everyone at line '{line}'"),
+                Release::Batches { size, every } => {
+                    write!(f, "hold line '{line}', releasing {size} every {} s", super::number(*every))
+                }
+                Release::WhenBelow { area, density, size } => write!(
+                    f,
+                    "hold line '{line}', releasing {size} whenever area '{area}' is below {} persons/m²",
+                    super::number(*density)
+                ),
+            },
+            Action::ReleaseLine(line) => write!(f, "release line '{line}'"),
         }
     }
 }

@@ -10,8 +10,8 @@ use rstar::primitives::{GeomWithData, Line};
 
 use crate::geom::{Point, distance_to_segment, v};
 use crate::ids::{
-    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, SignalId, StairId, StreetId,
-    ZoneId,
+    AreaId, BuildingId, CrossingId, DestinationId, DoorId, HoldLineId, IdVec, LaneId, LevelId, PortalId, SignalId,
+    StairId, StreetId, ZoneId,
 };
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
@@ -257,6 +257,44 @@ pub struct ZoneGeom {
     pub blocked: bool,
 }
 
+/// A measurement area: its polygon, the polygon's area, and its maximum instantaneous capacity
+/// (walkable part ÷ area per person) when the scene gives an area per person.
+#[derive(Clone, Debug)]
+pub struct AreaGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub polygon: Vec<Point>,
+    pub area_m2: f64,
+    /// The part of the polygon that is walkable, m².
+    pub walkable_m2: f64,
+    pub capacity: Option<f64>,
+}
+
+/// A hold line and how it lets people through now (commands change `release`).
+#[derive(Clone, Debug)]
+pub struct HoldLineGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub a: DVec2,
+    pub b: DVec2,
+    /// The sign of `(b - a) × (p - a)` on the side held people arrive from: +1 or -1.
+    pub held_side: f64,
+    pub release: LineRelease,
+    /// The measurement area where held people queue.
+    pub queue: Option<AreaId>,
+    /// Bumped by every command, so the line's state restarts on a new order.
+    pub version: u32,
+}
+
+/// How a hold line lets people through.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LineRelease {
+    Free,
+    Closed,
+    Batches { size: u32, every: f64 },
+    WhenBelow { area: crate::ids::AreaId, density: f64, size: u32 },
+}
+
 /// A place agents walk to and stay at.
 #[derive(Clone, Debug)]
 pub struct DestinationGeom {
@@ -375,6 +413,8 @@ pub struct Space {
     pub obstacles: Vec<ObstacleGeom>,
     pub streets: IdVec<StreetId, StreetGeom>,
     pub signals: IdVec<SignalId, SignalControl>,
+    pub areas: IdVec<AreaId, AreaGeom>,
+    pub hold_lines: IdVec<HoldLineId, HoldLineGeom>,
     /// The scene's levels by id (stair corridors, which follow them, are not listed).
     pub level_index: BTreeMap<String, LevelId>,
     pub door_index: BTreeMap<String, DoorId>,
@@ -382,6 +422,8 @@ pub struct Space {
     pub destination_index: BTreeMap<String, DestinationId>,
     pub street_index: BTreeMap<String, StreetId>,
     pub signal_index: BTreeMap<String, SignalId>,
+    pub area_index: BTreeMap<String, AreaId>,
+    pub hold_line_index: BTreeMap<String, HoldLineId>,
 }
 
 /// A traffic signal as commands see it: its plans' names and phase counts, and what it has been
@@ -408,6 +450,8 @@ impl Space {
         self.destination_index = self.destinations.enumerate().map(|(id, d)| (d.id.clone(), id)).collect();
         self.street_index = self.streets.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
         self.signal_index = self.signals.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
+        self.area_index = self.areas.enumerate().map(|(id, a)| (a.id.clone(), id)).collect();
+        self.hold_line_index = self.hold_lines.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
         for level in self.levels.ids() {
             self.rebuild_walls(level);
         }

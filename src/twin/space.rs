@@ -7,7 +7,7 @@ use bevy::math::DVec2;
 use geo::{BooleanOps, MultiPolygon, Polygon};
 
 use crate::geom::{Point, closest_on_segment, distance_to_segment, polygon, v};
-use crate::ids::{CrossingId, DoorId, Id, LaneId, LevelId, PortalId, StairId};
+use crate::ids::{AreaId, CrossingId, DoorId, Id, LaneId, LevelId, PortalId, StairId};
 use crate::scene::{self, Diagnostics, Precheck, Scene, SourceMap};
 use crate::space::*;
 
@@ -373,6 +373,48 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                 level,
                 footprint: o.footprint.clone(),
                 height: o.height,
+            });
+        }
+    }
+    for m in &scene.measurements {
+        if let scene::Measurement::Area { id, level, polygon: ring, area_per_person } = m
+            && usable(id)
+            && let Some(level) = level_of(level)
+        {
+            use geo::Area;
+            let shape = polygon(ring, &[]);
+            let area_m2 = shape.unsigned_area();
+            let walkable_m2 =
+                MultiPolygon::new(vec![shape]).intersection(&space.levels[level].walkable).unsigned_area();
+            space.areas.push(AreaGeom {
+                id: id.clone(),
+                level,
+                polygon: ring.clone(),
+                area_m2,
+                walkable_m2,
+                capacity: area_per_person.map(|a| walkable_m2 / a),
+            });
+        }
+    }
+    for h in scene.hold_lines.iter().filter(|h| usable(&h.id)) {
+        let (a, b, q) = (v(h.from), v(h.to), v(h.held_from));
+        let side = (b - a).perp_dot(q - a);
+        if let Some(level) = level_of(&h.level)
+            && side != 0.0
+        {
+            space.hold_lines.push(HoldLineGeom {
+                id: h.id.clone(),
+                level,
+                a,
+                b,
+                held_side: side.signum(),
+                release: LineRelease::Free,
+                queue: h
+                    .queue
+                    .as_ref()
+                    .and_then(|q| space.areas.iter().position(|a| &a.id == q))
+                    .map(AreaId::from_index),
+                version: 0,
             });
         }
     }

@@ -183,8 +183,133 @@ fn a_playbook_run_replays_identically() {
     }
 }
 
+/// The fields of one CSV line (RFC 4180 quoting).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
 /// The package root, read when the test runs: a test binary may be reused from a checkout at
 /// another path that shares the target directory, so the compile-time `env!` could name that one.
 fn unitwin_manifest_dir() -> String {
     std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
+/// `unitwin compare` on a baseline without the gate's wave release and the rehearsal with it,
+/// three seeds each: its figures equal those computed here from the runs' own files, and the
+/// verdict on clearance follows from the order's arithmetic (8 waves of 15 for 120 people, the
+/// last released at 140 s and 38 m from the lane's end).
+#[test]
+fn compare_scores_a_rehearsal_against_its_baseline_from_the_runs_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = dir.path().join("gate_free.ron");
+    let text = scene_text();
+    let start = text.find("    events: [").unwrap();
+    std::fs::write(&free, format!("{}    events: [],\n)\n", &text[..start])).unwrap();
+    let gate = Path::new(&unitwin_manifest_dir()).join(GATE);
+    let unitwin = |args: &[&std::ffi::OsStr]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_unitwin")).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for seed in ["1", "2", "3"] {
+        for (scene, side) in [(&free, "base"), (&gate, "wave")] {
+            let out = dir.path().join(side).join(format!("s{seed}"));
+            unitwin(&[
+                "run".as_ref(),
+                scene.as_os_str(),
+                "--seed".as_ref(),
+                seed.as_ref(),
+                "--quiet".as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ]);
+        }
+    }
+    let out = dir.path().join("scores");
+    let said = unitwin(&[
+        "compare".as_ref(),
+        dir.path().join("base").as_os_str(),
+        dir.path().join("wave").as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(said.contains("worse: evacuation time"), "{said}");
+    let csv = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let row = |figure: &str| -> Vec<String> {
+        csv.lines().map(csv_fields).find(|r| r[1] == figure).unwrap_or_else(|| panic!("no {figure}:\n{csv}"))
+    };
+    let mean_of = |side: &str, f: &dyn Fn(&Path) -> f64| -> f64 {
+        ["s1", "s2", "s3"].iter().map(|s| f(&dir.path().join(side).join(s))).sum::<f64>() / 3.0
+    };
+    let summary = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap()
+    };
+    // Clearance: the means over seeds of each summary's evacuation time; the rehearsal's at least
+    // the last wave's release plus the walk at the fastest speed drawn (2 m/s).
+    let evac = row("evacuation_time");
+    let base_evac = mean_of("base", &|p| summary(p)["evacuation_time"].as_f64().unwrap());
+    let wave_evac = mean_of("wave", &|p| summary(p)["evacuation_time"].as_f64().unwrap());
+    assert!((evac[5].parse::<f64>().unwrap() - base_evac).abs() < 1e-6, "{evac:?} against {base_evac}");
+    assert!((evac[6].parse::<f64>().unwrap() - wave_evac).abs() < 1e-6, "{evac:?} against {wave_evac}");
+    assert!(wave_evac >= 140.0 + 38.0 / 2.0, "the last of 8 waves leaves at 140 s: {wave_evac:.1} s");
+    assert_eq!(evac[10], "worse");
+    // Person-seconds above 4 persons/m², recomputed from the trajectories: at every frame, people
+    // with more than 4 persons/m² in the 1 m disc around them (themselves included), × 0.5 s.
+    let crowding = |p: &Path| -> f64 {
+        let text = std::fs::read_to_string(p.join("trajectories.txt")).unwrap();
+        let mut frames: std::collections::BTreeMap<i64, Vec<(f64, f64)>> = Default::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let c: Vec<f64> = line.split_whitespace().map(|v| v.parse().unwrap()).collect();
+            frames.entry(c[1] as i64).or_default().push((c[2], c[3]));
+        }
+        let disc = std::f64::consts::PI;
+        frames
+            .values()
+            .map(|pts| {
+                let dense = pts
+                    .iter()
+                    .filter(|a| pts.iter().filter(|b| (a.0 - b.0).hypot(a.1 - b.1) <= 1.0).count() as f64 / disc > 4.0)
+                    .count();
+                dense as f64 * 0.5
+            })
+            .sum()
+    };
+    let ps = row("person_seconds_above_4");
+    let wave_ps = mean_of("wave", &crowding);
+    let reported = ps[6].parse::<f64>().unwrap();
+    assert!(wave_ps > 100.0, "the held queue is dense: {wave_ps:.1} person·s");
+    // Positions in the file are rounded to 0.1 mm, which can move a pair across the disc's edge.
+    assert!((reported - wave_ps).abs() <= 0.01 * wave_ps, "compare says {reported}, the trajectories {wave_ps:.1}");
+    // The hold line's figures are the summaries'.
+    let crossed = row("hold:gate:crossed");
+    assert_eq!(crossed[6].parse::<f64>().unwrap(), 120.0);
+    let wait = row("hold:gate:wait_mean");
+    let wave_wait = mean_of("wave", &|p| summary(p)["hold_lines"][0]["wait_mean"].as_f64().unwrap());
+    assert!((wait[6].parse::<f64>().unwrap() - wave_wait).abs() < 1e-6);
+    // A second compare into the same folder is refused.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .args([
+            "compare".as_ref(),
+            dir.path().join("base").as_os_str(),
+            dir.path().join("wave").as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }

@@ -171,6 +171,9 @@ pub struct AreaMonitor {
     /// Maximum instantaneous capacity (walkable part ÷ area per person), when the scene gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<f64>,
+    /// Person-seconds (counted at output frames) of people inside whose local density was above 4
+    /// and above 6 persons/m².
+    pub person_seconds_above: [f64; 2],
     /// Seconds (counted at output frames) at or above the yellow, orange and red warning levels:
     /// 80, 90 and 100 % of capacity.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,7 +197,14 @@ pub struct Measurements {
     pub area_series: Vec<f32>,
     /// Peak local density and time above thresholds per cell of each floor.
     pub cells: cells::CellMaps,
+    /// Person-seconds (counted at output frames) of people anywhere whose local density was above
+    /// [`CROWDING`]'s 4 and 6 persons/m².
+    pub person_seconds_above: [f64; 2],
 }
+
+/// Local densities whose person-seconds are counted: 4 persons/m² (Shanghai's critical density for a
+/// moving crowd, IMO's significant congestion) and 6 (where crush risk grows sharply).
+pub const CROWDING: [f64; 2] = [4.0, 6.0];
 
 impl Measurements {
     pub fn new(plans: &[MeasurementPlan]) -> Self {
@@ -208,6 +218,7 @@ impl Measurements {
             line_series: Vec::new(),
             area_series: Vec::new(),
             cells: cells::CellMaps::default(),
+            person_seconds_above: [0.0; 2],
         };
         for plan in plans {
             match plan {
@@ -234,6 +245,7 @@ impl Measurements {
                     frames_above_congestion: 0,
                     capacity: None,
                     seconds_at_warning: None,
+                    person_seconds_above: [0.0; 2],
                 }),
             }
         }
@@ -343,10 +355,23 @@ fn measure_density(t: f64, interval: f64, buffer: &mut FrameBuffer, space: &Spac
                 measurements.peak = Some(DensityPeak { density, t, level, x, y });
             }
             measurements.cells.add(level, agent.world[0], agent.world[1], density, frame_index, t);
+            for (threshold, sum) in CROWDING.iter().zip(&mut measurements.person_seconds_above) {
+                if density > *threshold {
+                    *sum += interval;
+                }
+            }
         }
     }
     for area in &mut measurements.areas {
-        let inside = frame.iter().filter(|a| a.level == area.level && ring_contains(&area.polygon, a.pos)).count();
+        let mut inside = 0usize;
+        for a in frame.iter().filter(|a| a.level == area.level && ring_contains(&area.polygon, a.pos)) {
+            inside += 1;
+            for (threshold, sum) in CROWDING.iter().zip(&mut area.person_seconds_above) {
+                if a.density as f64 > *threshold {
+                    *sum += interval;
+                }
+            }
+        }
         let density = inside as f64 / area.area_m2;
         measurements.area_series.push(density as f32);
         area.frames_per_los[cells::fruin_los(density)] += 1;

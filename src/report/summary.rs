@@ -96,6 +96,10 @@ pub struct Summary {
     /// Agents who left by each exit (every exit listed).
     pub exits: BTreeMap<String, u32>,
     pub peak_density: Option<PeakDensity>,
+    /// Person-seconds anywhere with a local density above 4 and above 6 persons/m² (counted at
+    /// output frames).
+    pub person_seconds_above_4: f64,
+    pub person_seconds_above_6: f64,
     pub lines: Vec<LineCounter>,
     pub areas: Vec<AreaMonitor>,
     /// Commands applied (timed scene events and live commands), in order.
@@ -148,6 +152,8 @@ impl Summary {
                 x: p.x,
                 y: p.y,
             }),
+            person_seconds_above_4: measurements.person_seconds_above[0],
+            person_seconds_above_6: measurements.person_seconds_above[1],
             lines: measurements.lines.clone(),
             areas: measurements.areas.clone(),
             events: commands

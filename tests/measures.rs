@@ -313,3 +313,35 @@ fn compare_scores_a_rehearsal_against_its_baseline_from_the_runs_own_files() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }
+
+/// Far-end control: 3,600 arrivals per hour for 100 s; half let come from 20 s, diverted to the
+/// south gate from 60 s, both lifted at 80 s. By the order's arithmetic: 20 through the west gate
+/// by 20 s, 20 more by 60 s, 10 through the south gate by 80 s, 20 through the west gate by 100 s.
+#[test]
+fn far_end_control_cuts_and_diverts_arrivals_by_the_order() {
+    let twin = common::load("tests/scenes/measures/arrivals.ron");
+    // Where and when each agent first appeared.
+    let mut first: std::collections::BTreeMap<u32, (f64, DVec2)> = Default::default();
+    let app = run(&twin, |t, agents| {
+        for &(id, p) in agents {
+            first.entry(id).or_insert((t, p));
+        }
+    });
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!(census.spawned, 70, "20 + 20 + 10 + 20 arrivals");
+    assert_eq!(census.exited, 70, "everyone leaves, and the run ends when they have");
+    // The k-th arrival is due at k s (one a second) and is first seen at the end of that step; an
+    // order applies at the start of its step, before that step's arrivals. Windows stay half a
+    // second clear of the orders.
+    let west = |p: &DVec2| p.x < 1.0;
+    let south = |p: &DVec2| p.y < 1.0;
+    let count = |from: f64, to: f64, gate: &dyn Fn(&DVec2) -> bool| {
+        first.values().filter(|(t, p)| *t > from && *t <= to && gate(p)).count()
+    };
+    assert_eq!(count(0.0, 19.5, &west), 19, "one a second before the limit");
+    assert_eq!(count(20.5, 59.5, &west), 19, "one every 2 s while limited (22, 24, …, 58 s)");
+    assert_eq!(count(0.0, 300.0, &south), 10, "half of 20 s of arrivals through the south gate");
+    assert_eq!(count(0.0, 60.0, &south) + count(80.5, 300.0, &south), 0, "only while diverted");
+    assert_eq!(count(60.0, 80.0, &west), 0, "none through the west gate while diverted");
+    assert_eq!(count(80.5, 100.5, &west), 20, "one a second again once lifted");
+}

@@ -31,6 +31,11 @@ pub enum Command {
     /// Holds people arriving at the line and lets them through as the release says.
     HoldLine(HoldLineId, LineRelease),
     ReleaseLine(HoldLineId),
+    /// Only this share (0–1) of the arrivals scheduled at the entrance come, from now on.
+    LimitArrivals(DoorId, f64),
+    /// The arrivals scheduled at the first entrance come through the second.
+    DivertArrivals(DoorId, DoorId),
+    RestoreArrivals(DoorId),
 }
 
 /// The same change naming objects by their scene ids: the form of scene events and of
@@ -71,6 +76,12 @@ pub enum CommandError {
     NoSuchHoldLine(HoldLineId),
     #[error("{0}")]
     BadRelease(String),
+    #[error("no arrivals come through door '{door}' (entrances with arrivals: {known})")]
+    NoArrivals { door: String, known: String },
+    #[error("door '{0}' is not on the boundary of the walkable space: arrivals cannot come through it")]
+    NotAnEntrance(String),
+    #[error("doors '{from}' and '{to}' are on different levels: arrivals are diverted on one level")]
+    OtherLevel { from: String, to: String },
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -152,6 +163,14 @@ impl Command {
                 Command::HoldLine(hold_line(line)?, release)
             }
             NamedCommand::ReleaseLine(line) => Command::ReleaseLine(hold_line(line)?),
+            NamedCommand::LimitArrivals { door: d, share } => {
+                if let Some(problem) = crate::scene::measures::action_problem(named) {
+                    return Err(CommandError::BadRelease(problem));
+                }
+                Command::LimitArrivals(door(d)?, *share)
+            }
+            NamedCommand::DivertArrivals { from, to } => Command::DivertArrivals(door(from)?, door(to)?),
+            NamedCommand::RestoreArrivals(d) => Command::RestoreArrivals(door(d)?),
         };
         command.check(space)?;
         Ok(command)
@@ -216,6 +235,30 @@ impl Command {
                 }
             }
             Command::ReleaseLine(h) => space.hold_lines.get(h).map(|_| ()).ok_or(CommandError::NoSuchHoldLine(h)),
+            Command::LimitArrivals(d, share) => {
+                check_arrivals(space, d)?;
+                if share.is_finite() && (0.0..=1.0).contains(&share) {
+                    Ok(())
+                } else {
+                    Err(CommandError::BadRelease(format!("the share of arrivals let in must be 0–1 (got {share})")))
+                }
+            }
+            Command::RestoreArrivals(d) => check_arrivals(space, d),
+            Command::DivertArrivals(from, to) => {
+                check_arrivals(space, from)?;
+                let target = match space.doors.get(to) {
+                    Some(t) if t.kind == DoorKind::Scene => t,
+                    Some(t) => return Err(CommandError::StairOpening(t.id.clone())),
+                    None => return Err(CommandError::NoSuchDoor(to)),
+                };
+                if !target.boundary {
+                    return Err(CommandError::NotAnEntrance(target.id.clone()));
+                }
+                if target.level != space.doors[from].level {
+                    return Err(CommandError::OtherLevel { from: space.doors[from].id.clone(), to: target.id.clone() });
+                }
+                Ok(())
+            }
             Command::HoldPhase(g, phase) => match space.signals.get(g) {
                 // Checked against the plan running when issued; a hold applied after a switch to
                 // a shorter plan holds that plan's last phase.
@@ -260,13 +303,30 @@ impl Command {
                 },
             },
             Command::ReleaseLine(h) => NamedCommand::ReleaseLine(space.hold_lines[h].id.clone()),
+            Command::LimitArrivals(d, share) => NamedCommand::LimitArrivals { door: space.doors[d].id.clone(), share },
+            Command::DivertArrivals(from, to) => {
+                NamedCommand::DivertArrivals { from: space.doors[from].id.clone(), to: space.doors[to].id.clone() }
+            }
+            Command::RestoreArrivals(d) => NamedCommand::RestoreArrivals(space.doors[d].id.clone()),
         }
     }
 }
 
-/// Carries out one checked command on the space and rebuilds what depends on it. Returns whether
-/// anything changed (closing a closed door changes nothing).
-pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command) -> bool {
+/// A door arrival flows come through, or why it is not one.
+fn check_arrivals(space: &Space, door: DoorId) -> Result<(), CommandError> {
+    match space.doors.get(door) {
+        None => Err(CommandError::NoSuchDoor(door)),
+        Some(d) if !space.arrival_doors.contains(&door) => Err(CommandError::NoArrivals {
+            door: d.id.clone(),
+            known: list(space.arrival_doors.iter().map(|&a| &space.doors[a].id)),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Carries out one checked command on the space at time `now` and rebuilds what depends on it.
+/// Returns whether anything changed (closing a closed door changes nothing).
+pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64) -> bool {
     match command {
         Command::CloseDoor(id) | Command::OpenDoor(id) => {
             let open = matches!(command, Command::OpenDoor(_));
@@ -326,6 +386,32 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command) -> bool 
             }
             line.release = LineRelease::Free;
             line.version += 1;
+        }
+        // Spawning reads these at the next arrival; arrivals already due are not taken back.
+        Command::LimitArrivals(door, share) => {
+            let control = space.arrival_control.entry(door).or_default();
+            if control.share_at(now) == share {
+                return false;
+            }
+            control.shares.push((now, share));
+        }
+        Command::DivertArrivals(from, to) => {
+            let control = space.arrival_control.entry(from).or_default();
+            let to = (to != from).then_some(to);
+            if control.divert_to == to {
+                return false;
+            }
+            control.divert_to = to;
+        }
+        Command::RestoreArrivals(door) => {
+            let control = space.arrival_control.entry(door).or_default();
+            let diverted = control.divert_to.take().is_some();
+            if control.share_at(now) == 1.0 && !diverted {
+                return false;
+            }
+            if control.share_at(now) != 1.0 {
+                control.shares.push((now, 1.0));
+            }
         }
     }
     true
@@ -490,7 +576,7 @@ fn apply_commands(
     let live = queue.live.drain(..).map(|c| (Origin::Live, c));
     let playbook = queue.playbook.drain(..).map(|c| (Origin::Playbook, c));
     for (origin, command) in timed.chain(replayed).chain(live).chain(playbook) {
-        apply(&mut space.0, &mut nav, command);
+        apply(&mut space.0, &mut nav, command, now);
         log.entries.push(LoggedCommand { step, t: now, origin, command: command.named(&space.0) });
     }
     queue.next_timed += timed_due;

@@ -638,6 +638,19 @@ pub enum Action {
     },
     /// Lets everyone through a hold line again.
     ReleaseLine(String),
+    /// Far-end control (远端控制): from now on only `share` (0–1) of the arrivals scheduled at an
+    /// entrance come (0 closes it, as a metro exit closed).
+    LimitArrivals {
+        door: String,
+        share: f64,
+    },
+    /// Far-end control: the arrivals scheduled at entrance `from` come through `to` instead.
+    DivertArrivals {
+        from: String,
+        to: String,
+    },
+    /// Arrivals at an entrance as scheduled again: all of them, through it.
+    RestoreArrivals(String),
 }
 
 /// How a held line lets people through.
@@ -791,6 +804,11 @@ impl std::fmt::Display for Action {
                 ),
             },
             Action::ReleaseLine(line) => write!(f, "release line '{line}'"),
+            Action::LimitArrivals { door, share } => {
+                write!(f, "let {} % of the arrivals at '{door}' come", super::number(share * 100.0))
+            }
+            Action::DivertArrivals { from, to } => write!(f, "divert the arrivals at '{from}' to '{to}'"),
+            Action::RestoreArrivals(door) => write!(f, "restore the arrivals at '{door}'"),
         }
     }
 }

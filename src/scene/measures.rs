@@ -57,11 +57,17 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
             vec![("hold line", line), ("measurement area", area)]
         }
         Action::HoldLine { line, .. } | Action::ReleaseLine(line) => vec![("hold line", line)],
+        Action::LimitArrivals { door, .. } | Action::RestoreArrivals(door) => vec![("door", door)],
+        Action::DivertArrivals { from, to } => vec![("door", from), ("door", to)],
     }
 }
 
 /// What is wrong with an action's numbers, if anything.
 pub fn action_problem(action: &Action) -> Option<String> {
+    if let Action::LimitArrivals { share, .. } = action {
+        return (!(share.is_finite() && (0.0..=1.0).contains(share)))
+            .then(|| format!("the share of arrivals let in must be 0–1 (got {})", number(*share)));
+    }
     let Action::HoldLine { release, .. } = action else { return None };
     match release {
         Release::Closed => None,

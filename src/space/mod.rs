@@ -424,6 +424,25 @@ pub struct Space {
     pub signal_index: BTreeMap<String, SignalId>,
     pub area_index: BTreeMap<String, AreaId>,
     pub hold_line_index: BTreeMap<String, HoldLineId>,
+    /// Entrances that arrival flows come through.
+    pub arrival_doors: std::collections::BTreeSet<DoorId>,
+    /// Far-end control ordered at entrances.
+    pub arrival_control: BTreeMap<DoorId, ArrivalControl>,
+}
+
+/// Far-end control at one entrance: the share of scheduled arrivals let in, as `(from_time_s,
+/// share)` steps, and where they come in instead.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ArrivalControl {
+    pub shares: Vec<(f64, f64)>,
+    pub divert_to: Option<DoorId>,
+}
+
+impl ArrivalControl {
+    /// The share let in at time `t`.
+    pub fn share_at(&self, t: f64) -> f64 {
+        self.shares.iter().rev().find(|s| s.0 <= t).map_or(1.0, |s| s.1)
+    }
 }
 
 /// A traffic signal as commands see it: its plans' names and phase counts, and what it has been

@@ -428,6 +428,14 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
         });
     }
     space.finish();
+    space.arrival_doors = scene
+        .populations
+        .iter()
+        .filter_map(|p| match &p.placement {
+            scene::Placement::Arrivals { door, .. } => space.door_index.get(door).copied(),
+            _ => None,
+        })
+        .collect();
     space
 }
 

@@ -17,7 +17,9 @@ use unitwin::scene::{SourceMap, parse_scene};
 use unitwin::schedule::{SimClock, SimControl};
 use unitwin::twin::Twin;
 
-const GATE: &str = "tests/scenes/measures/gate.ron";
+const GATE: &str = "scenes/gate_wave_release.ron";
+/// The same place with the gate left open.
+const GATE_FREE: &str = "scenes/gate_free.ron";
 /// The gate line's x (m): it runs from (22, 3) to (22, 7); the held people come from the west.
 const LINE_X: f64 = 22.0;
 /// The plaza beyond the gate: x 23–33, y 3–7 (40 m²).
@@ -214,10 +216,7 @@ fn unitwin_manifest_dir() -> String {
 #[test]
 fn compare_scores_a_rehearsal_against_its_baseline_from_the_runs_own_files() {
     let dir = tempfile::tempdir().unwrap();
-    let free = dir.path().join("gate_free.ron");
-    let text = scene_text();
-    let start = text.find("    events: [").unwrap();
-    std::fs::write(&free, format!("{}    events: [],\n)\n", &text[..start])).unwrap();
+    let free = Path::new(&unitwin_manifest_dir()).join(GATE_FREE);
     let gate = Path::new(&unitwin_manifest_dir()).join(GATE);
     let unitwin = |args: &[&std::ffi::OsStr]| {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_unitwin")).args(args).output().unwrap();

@@ -651,11 +651,14 @@ fn compare(baseline: &std::path::Path, rehearsals: &[PathBuf], out: &std::path::
         let scored: Vec<_> = scoring.figures.iter().map(|(k, l, _)| (l, scoring.score(r, k))).collect();
         let count = |v: Verdict| scored.iter().filter(|(_, s)| s.verdict == v).count();
         say!(
-            "  {}: {} better, {} worse, {} within seed noise (of {} figures)",
+            "  {}: {} better, {} worse, {} within seed noise, {} the same, {} higher or lower (no better direction), {} not in both (of {} figures)",
             set.name,
             count(Verdict::Better),
             count(Verdict::Worse),
             count(Verdict::WithinNoise),
+            count(Verdict::Same),
+            count(Verdict::Higher) + count(Verdict::Lower),
+            count(Verdict::Missing),
             scored.len()
         );
         for (label, s) in scored.iter().filter(|(_, s)| matches!(s.verdict, Verdict::Better | Verdict::Worse)) {

@@ -151,9 +151,12 @@ fn a_playbook_fires_when_its_condition_has_held_for_its_time() {
     let playbooks = app.world_mut().remove_resource::<Playbooks>().unwrap();
     let fired: Vec<(f64, &str)> = playbooks.firings.iter().map(|f| (f.t, f.issued)).collect();
     assert!(fired.len() >= 2, "the gate is closed and opened at least once: {fired:?}");
-    // The run ends after the last step, whose start-of-step check happens in no further update.
-    let comparable = &expected[..fired.len().min(expected.len())];
-    assert_eq!(&fired[..comparable.len()], comparable, "firings against the positions");
+    // The positions after the last update belong to a step that never runs, so the rule applied to
+    // them may find one firing more, at the very end.
+    let end = app.world().resource::<SimClock>().now();
+    let extra = &expected[fired.len().min(expected.len())..];
+    assert!(extra.is_empty() || (extra.len() == 1 && (extra[0].0 - end).abs() < 1e-9), "missed: {extra:?}");
+    assert_eq!(fired, expected[..expected.len() - extra.len()], "firings against the positions");
     assert!(playbooks.firings[0].figure.contains("area 'plaza'"), "{}", playbooks.firings[0].figure);
     // Each firing's actions were applied at the start of the next step, as playbook commands.
     let log = &app.world().resource::<CommandLog>().entries;

@@ -347,3 +347,32 @@ fn far_end_control_cuts_and_diverts_arrivals_by_the_order() {
     assert_eq!(count(60.0, 80.0, &west), 0, "none through the west gate while diverted");
     assert_eq!(count(80.5, 100.5, &west), 20, "one a second again once lifted");
 }
+
+/// The draw data renderers and the viewer's panel read: each hold line's state and each entrance's
+/// far-end control, refreshed when a command changes them.
+#[test]
+fn hold_lines_and_entrances_are_published_with_their_state() {
+    use unitwin::draw::DrawTwin;
+    use unitwin::runner::Run;
+    let twin = common::load(GATE);
+    let mut run = Run::new(&twin, &RunOptions::from_twin(&twin)).unwrap();
+    let state = |run: &Run| run.world().resource::<DrawTwin>().hold_lines[0].state.clone();
+    run.step();
+    assert_eq!(state(&run), "waves of 15 every 20 s", "the scene's order at 0 s");
+    unitwin::command::issue(run.world_mut(), &unitwin::command::NamedCommand::ReleaseLine("gate".into())).unwrap();
+    run.step();
+    let drawn = run.world().resource::<DrawTwin>().hold_lines[0].clone();
+    assert_eq!((drawn.state.as_str(), drawn.held), ("free", false));
+    assert!((drawn.a[0] - 22.0).abs() < 1e-9 && (drawn.b[1] - 7.0).abs() < 1e-9);
+
+    let twin = common::load("tests/scenes/measures/arrivals.ron");
+    let mut run = Run::new(&twin, &RunOptions::from_twin(&twin)).unwrap();
+    let entrance = |run: &Run| run.world().resource::<DrawTwin>().entrances[0].clone();
+    run.step();
+    assert_eq!((entrance(&run).name.as_str(), entrance(&run).share), ("west_gate", 1.0));
+    while run.clock().now() < 61.0 {
+        run.step();
+    }
+    let e = entrance(&run);
+    assert_eq!((e.share, e.diverted_to.as_deref()), (0.5, Some("south_gate")), "limited at 20 s, diverted at 60 s");
+}

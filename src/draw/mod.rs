@@ -10,7 +10,7 @@ use crate::ids::{DoorId, LevelId, PopulationId, StairId, ZoneId};
 use crate::metrics::Measurements;
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
-use crate::space::{BuildingUse, DoorKind, LaneDirection, LevelKind, Space, SpaceRes, StairDirection};
+use crate::space::{BuildingUse, DoorKind, LaneDirection, LevelKind, LineRelease, Space, SpaceRes, StairDirection};
 use crate::twin::{MeasurementPlan, Scenario};
 
 /// A point in world coordinates: x east, y north, z up, metres.
@@ -129,14 +129,35 @@ pub struct DrawZone {
     pub blocked: bool,
 }
 
+/// A hold line and what it does now ("free", "cordon", "waves of 15 every 20 s", …).
+#[derive(Clone, Debug)]
+pub struct DrawHoldLine {
+    pub name: String,
+    pub level: LevelId,
+    pub a: WorldPoint,
+    pub b: WorldPoint,
+    pub held: bool,
+    pub state: String,
+}
+
+/// An entrance that arrival flows come through, with the far-end control on it now.
+#[derive(Clone, Debug)]
+pub struct DrawEntrance {
+    pub name: String,
+    /// Share of the scheduled arrivals let come now (1 without control).
+    pub share: f64,
+    /// The door they come through instead, if diverted.
+    pub diverted_to: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub enum DrawMeasurement {
     Line { name: String, level: LevelId, a: WorldPoint, b: WorldPoint },
     Area { name: String, level: LevelId, polygon: Vec<WorldPoint> },
 }
 
-/// The twin as drawn: everything static, in world coordinates, with the state of doors and zones.
-/// `version` changes whenever a door or zone changes.
+/// The twin as drawn: everything static, in world coordinates, with the state of doors, zones,
+/// hold lines and entrances. `version` changes whenever a command changes the space.
 #[derive(Resource, Clone, Debug)]
 pub struct DrawTwin {
     pub version: u64,
@@ -154,6 +175,8 @@ pub struct DrawTwin {
     pub stairs: Vec<DrawStair>,
     pub zones: Vec<DrawZone>,
     pub measurements: Vec<DrawMeasurement>,
+    pub hold_lines: Vec<DrawHoldLine>,
+    pub entrances: Vec<DrawEntrance>,
 }
 
 /// What an agent is doing, for colouring.
@@ -338,6 +361,8 @@ impl DrawTwin {
             doors: Vec::new(),
             buildings: Vec::new(),
             obstacles: Vec::new(),
+            hold_lines: Vec::new(),
+            entrances: Vec::new(),
             streets: Vec::new(),
             stairs: Vec::new(),
             zones: Vec::new(),
@@ -448,7 +473,7 @@ impl DrawTwin {
         twin
     }
 
-    /// Takes the current state of doors, walls and zones from `space`.
+    /// Takes the current state of doors, walls, zones, hold lines and entrances from `space`.
     pub fn refresh(&mut self, space: &Space) {
         self.version += 1;
         for level in &mut self.levels {
@@ -484,6 +509,37 @@ impl DrawTwin {
                 level: z.level,
                 polygon: world_ring(space, z.level, &z.polygon),
                 blocked: z.blocked,
+            })
+            .collect();
+        self.hold_lines = space
+            .hold_lines
+            .iter()
+            .map(|h| DrawHoldLine {
+                name: h.id.clone(),
+                level: h.level,
+                a: space.to_world(h.level, h.a),
+                b: space.to_world(h.level, h.b),
+                held: h.release != LineRelease::Free,
+                state: match h.release {
+                    LineRelease::Free => "free".into(),
+                    LineRelease::Closed => "cordon: nobody crosses".into(),
+                    LineRelease::Batches { size, every } => format!("waves of {size} every {every} s"),
+                    LineRelease::WhenBelow { area, density, size } => {
+                        format!("waves of {size} while '{}' is below {density} persons/m²", space.areas[area].id)
+                    }
+                },
+            })
+            .collect();
+        self.entrances = space
+            .arrival_doors
+            .iter()
+            .map(|&d| {
+                let control = space.arrival_control.get(&d);
+                DrawEntrance {
+                    name: space.doors[d].id.clone(),
+                    share: control.and_then(|c| c.shares.last()).map_or(1.0, |s| s.1),
+                    diverted_to: control.and_then(|c| c.divert_to).map(|t| space.doors[t].id.clone()),
+                }
             })
             .collect();
     }

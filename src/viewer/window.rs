@@ -360,8 +360,11 @@ fn panel(
     agents: Res<DrawAgents>,
     traffic: Res<DrawTraffic>,
     figures: Res<DrawFigures>,
+    mut wave: Local<Option<(u32, f64)>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
+    // Tianzifang's gate 7 released about 100 people every 2–3 minutes.
+    let wave = wave.get_or_insert((100, 150.0));
     let rehearsal = &mut *rehearsal;
     egui::Window::new(twin.name.clone()).default_pos([12.0, 12.0]).default_width(300.0).show(ctx, |ui| {
         let finished = rehearsal.folder.as_mut().is_none_or(|f| f.run().is_finished());
@@ -439,6 +442,57 @@ fn panel(
                 }
             }
         });
+        let mut orders: Vec<NamedCommand> = Vec::new();
+        if !twin.hold_lines.is_empty() {
+            ui.separator();
+            ui.label("hold lines:");
+            ui.horizontal(|ui| {
+                ui.label("waves of");
+                ui.add(egui::DragValue::new(&mut wave.0).range(1..=100_000));
+                ui.label("every");
+                ui.add(egui::DragValue::new(&mut wave.1).range(1.0..=3600.0).suffix(" s"));
+            });
+            for line in &twin.hold_lines {
+                ui.label(format!("{}: {}", line.name, line.state));
+                ui.horizontal(|ui| {
+                    let hold = |release| NamedCommand::HoldLine { line: line.name.clone(), release };
+                    if ui.add_enabled(!finished, egui::Button::new("cordon")).clicked() {
+                        orders.push(hold(crate::scene::Release::Closed));
+                    }
+                    if ui.add_enabled(!finished, egui::Button::new("waves")).clicked() {
+                        orders.push(hold(crate::scene::Release::Batches { size: wave.0, every: wave.1 }));
+                    }
+                    if ui.add_enabled(!finished && line.held, egui::Button::new("release")).clicked() {
+                        orders.push(NamedCommand::ReleaseLine(line.name.clone()));
+                    }
+                });
+            }
+        }
+        if !twin.entrances.is_empty() {
+            ui.separator();
+            ui.label("arrivals (far-end control):");
+            for entrance in &twin.entrances {
+                let diverted = entrance.diverted_to.as_ref().map_or(String::new(), |d| format!(", through {d}"));
+                ui.label(format!("{}: {:.0} % let come{diverted}", entrance.name, entrance.share * 100.0));
+                ui.horizontal(|ui| {
+                    for (label, share) in [("close", 0.0), ("half", 0.5)] {
+                        if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                            orders.push(NamedCommand::LimitArrivals { door: entrance.name.clone(), share });
+                        }
+                    }
+                    if ui.add_enabled(!finished, egui::Button::new("restore")).clicked() {
+                        orders.push(NamedCommand::RestoreArrivals(entrance.name.clone()));
+                    }
+                });
+            }
+        }
+        if let Some(folder) = rehearsal.folder.as_mut() {
+            for order in &orders {
+                if let Err(e) = crate::command::issue(folder.run().world_mut(), order) {
+                    rehearsal.message = Some(format!("refused: {e}"));
+                }
+            }
+        }
         ui.separator();
         if let Some(folder) = rehearsal.folder.as_mut()
             && ui.button("save rehearsal (ends it)").clicked()

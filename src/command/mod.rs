@@ -294,8 +294,8 @@ impl Command {
             Command::HoldLine(h, release) => NamedCommand::HoldLine {
                 line: space.hold_lines[h].id.clone(),
                 release: match release {
-                    LineRelease::Free => Release::Closed,
-                    LineRelease::Closed => Release::Closed,
+                    // A free release is named `ReleaseLine` by the arm above.
+                    LineRelease::Free | LineRelease::Closed => Release::Closed,
                     LineRelease::Batches { size, every } => Release::Batches { size, every },
                     LineRelease::WhenBelow { area, density, size } => {
                         Release::WhenBelow { area: space.areas[area].id.clone(), density, size }

@@ -74,6 +74,7 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
         events: vec![],
         hold_lines: vec![],
         playbooks: vec![],
+        barriers: vec![],
     }
 }
 

@@ -90,6 +90,10 @@ index_id!(
     HoldLineId(u16), "hold_line#"
 );
 index_id!(
+    /// A barrier (a line or a closed outline) that commands place and remove.
+    BarrierId(u16), "barrier#"
+);
+index_id!(
     /// A measurement area (density, capacity and warning levels).
     AreaId(u16), "area#"
 );

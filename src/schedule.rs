@@ -17,7 +17,7 @@ pub enum SimSystems {
     Commands,
     /// Traffic signals change phase.
     Signals,
-    /// Agents are placed or arrive.
+    /// Whoever stands in a doorway that has just become wall steps out of it; agents are placed or arrive.
     Spawn,
     /// The state at the start of the step is measured and recorded.
     Measure,

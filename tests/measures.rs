@@ -376,3 +376,115 @@ fn hold_lines_and_entrances_are_published_with_their_state() {
     let e = entrance(&run);
     assert_eq!((e.share, e.diverted_to.as_deref()), (0.5, Some("south_gate")), "limited at 20 s, diverted at 60 s");
 }
+
+const STAIR_SWITCH: &str = "tests/scenes/measures/stair_switch.ron";
+
+/// One-way circulation switched live: from the step the order applies, nobody steps onto the west
+/// stair at its head or onto the east stair at its foot, and nobody on either flight walks against
+/// its arrow (those who were walking down the west flight turn back up). Everyone still gets out.
+#[test]
+fn a_stair_made_one_way_is_never_walked_the_wrong_way() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use unitwin::crowd::{AgentId, Body, Velocity};
+    use unitwin::space::{SpaceRes, StairDirection};
+    let twin = common::load(STAIR_SWITCH);
+    let step = twin.scene().run.step;
+    let options = RunOptions { seed: 8, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let stair = |app: &bevy::app::App, name: &str| {
+        app.world().resource::<SpaceRes>().0.stairs.iter().find(|s| s.id == name).unwrap().clone()
+    };
+    let (west, east) = (stair(&app, "west"), stair(&app, "east"));
+    // Ordered at 8 s: it applies at the start of the step that begins then.
+    const SWITCH: f64 = 8.0;
+    // Shuffling back and forth in a queue is not walking the wrong way: anything under one step
+    // (a walking step is about 0.6–0.8 m long) is allowed; a turn back at the switch needs none.
+    const SHUFFLE: f64 = 0.3;
+    let mut level_before: BTreeMap<u32, unitwin::ids::LevelId> = BTreeMap::new();
+    let (mut down_west_at_switch, mut up_west, mut down_east) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut wrong: Vec<String> = Vec::new();
+    // How far along each flight, in its one direction, each agent on it has come since the switch.
+    let (mut farthest, mut worst_back): (BTreeMap<u32, f64>, f64) = (BTreeMap::new(), 0.0);
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        // The time at the start of the step just taken.
+        let t = app.world().resource::<SimClock>().now() - step;
+        let after = t + 1e-9 >= SWITCH;
+        let ways = (stair(&app, "west").direction, stair(&app, "east").direction);
+        let expected = if after {
+            (StairDirection::UpOnly, StairDirection::DownOnly)
+        } else {
+            (StairDirection::Both, StairDirection::Both)
+        };
+        assert_eq!(ways, expected, "the directions at {t:.2} s");
+        let mut q = app.world_mut().query::<(&AgentId, &Body, &Velocity)>();
+        let mut agents: Vec<(u32, Body, bevy::math::DVec2)> =
+            q.iter(app.world()).map(|(id, b, v)| (id.0, *b, v.0)).collect();
+        agents.sort_by_key(|a| a.0);
+        for (id, body, vel) in agents {
+            let before = level_before.insert(id, body.level);
+            // The flight's x runs from the foot to the head: walking up is +x.
+            if !after {
+                if body.level == west.level && vel.x < 0.0 && t + step + 1e-9 >= SWITCH {
+                    down_west_at_switch.insert(id);
+                }
+                continue;
+            }
+            if body.level == west.level {
+                if before == Some(west.head_level) {
+                    wrong.push(format!("agent {id} stepped onto the west stair at its head at {t:.2} s"));
+                }
+                if before == Some(west.foot_level) {
+                    up_west.insert(id);
+                }
+                let highest = farthest.entry(id).or_insert(body.pos.x);
+                *highest = highest.max(body.pos.x);
+                let back = *highest - body.pos.x;
+                worst_back = worst_back.max(back);
+                if back > SHUFFLE {
+                    wrong.push(format!("agent {id} walked {back:.2} m down the west stair by {t:.2} s"));
+                }
+            }
+            if body.level == east.level {
+                if before == Some(east.foot_level) {
+                    wrong.push(format!("agent {id} stepped onto the east stair at its foot at {t:.2} s"));
+                }
+                if before == Some(east.head_level) {
+                    down_east.insert(id);
+                }
+                let lowest = farthest.entry(id).or_insert(body.pos.x);
+                *lowest = lowest.min(body.pos.x);
+                let back = body.pos.x - *lowest;
+                worst_back = worst_back.max(back);
+                if back > SHUFFLE {
+                    wrong.push(format!("agent {id} walked {back:.2} m up the east stair by {t:.2} s"));
+                }
+            }
+            if body.level != west.level && body.level != east.level {
+                farthest.remove(&id);
+            }
+        }
+    }
+    let shown = wrong.len().min(12);
+    assert!(wrong.is_empty(), "{} moves against the arrows:\n{}", wrong.len(), wrong[..shown].join("\n"));
+    assert!(!down_west_at_switch.is_empty(), "the test needs people walking down the west stair when it is switched");
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!((census.spawned, census.exited), (120, 120), "everyone gets out after the switch");
+    // The two groups of 60 each take their one way (those turned back on the west flight step off
+    // at its head and walk to the east stair).
+    assert!(
+        up_west.len() >= 30 && down_east.len() >= 30,
+        "both stairs carry their one way: {} stepped on up the west stair, {} down the east stair",
+        up_west.len(),
+        down_east.len()
+    );
+    println!(
+        "one-way switch: {} walking down the west flight at the switch turned back; {} up west, {} down east after it; \
+         most back along a flight {worst_back:.3} m; all out at {:.1} s",
+        down_west_at_switch.len(),
+        up_west.len(),
+        down_east.len(),
+        census.last_exit.unwrap_or(f64::NAN)
+    );
+}

@@ -7,10 +7,10 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DoorId, HoldLineId, SignalId, StreetId, ZoneId};
+use crate::ids::{BarrierId, DoorId, HoldLineId, SignalId, StairId, StreetId, ZoneId};
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
-use crate::space::{DoorKind, LineRelease, Space, SpaceRes};
+use crate::space::{DoorKind, LineRelease, Space, SpaceRes, StairDirection};
 
 pub use script::{CommandScript, SCRIPT_VERSION, read_script};
 
@@ -21,6 +21,10 @@ pub enum Command {
     OpenDoor(DoorId),
     BlockZone(ZoneId),
     UnblockZone(ZoneId),
+    PlaceBarrier(BarrierId),
+    RemoveBarrier(BarrierId),
+    /// Smoke in a zone with this extinction coefficient (1/m; 0 clears it).
+    Smoke(ZoneId, f64),
     CloseStreet(StreetId),
     OpenStreet(StreetId),
     /// Holds the signal in this phase of its running plan.
@@ -36,6 +40,9 @@ pub enum Command {
     /// The arrivals scheduled at the first entrance come through the second.
     DivertArrivals(DoorId, DoorId),
     RestoreArrivals(DoorId),
+    /// Makes a stair one-way, or two-way again (单向循环). Nobody steps on against the new
+    /// direction; those on the flight walking against it turn back.
+    SetStairDirection(StairId, StairDirection),
 }
 
 /// The same change naming objects by their scene ids: the form of scene events and of
@@ -80,6 +87,14 @@ pub enum CommandError {
     NoArrivals { door: String, known: String },
     #[error("door '{0}' is not on the boundary of the walkable space: arrivals cannot come through it")]
     NotAnEntrance(String),
+    #[error("there is no barrier '{name}' (barriers: {known})")]
+    UnknownBarrier { name: String, known: String },
+    #[error("{0} is not a barrier of this twin")]
+    NoSuchBarrier(BarrierId),
+    #[error("there is no stair '{name}' (stairs: {known})")]
+    UnknownStair { name: String, known: String },
+    #[error("{0} is not a stair of this twin")]
+    NoSuchStair(StairId),
     #[error("doors '{from}' and '{to}' are on different levels: arrivals are diverted on one level")]
     OtherLevel { from: String, to: String },
 }
@@ -124,11 +139,25 @@ impl Command {
                 known: list(space.hold_lines.iter().map(|h| &h.id)),
             })
         };
+        let barrier = |name: &String| {
+            space.barrier_index.get(name).copied().ok_or_else(|| CommandError::UnknownBarrier {
+                name: name.clone(),
+                known: list(space.barriers.iter().map(|b| &b.id)),
+            })
+        };
         let command = match named {
+            NamedCommand::PlaceBarrier(b) => Command::PlaceBarrier(barrier(b)?),
+            NamedCommand::RemoveBarrier(b) => Command::RemoveBarrier(barrier(b)?),
             NamedCommand::CloseDoor(d) => Command::CloseDoor(door(d)?),
             NamedCommand::OpenDoor(d) => Command::OpenDoor(door(d)?),
             NamedCommand::BlockZone(z) => Command::BlockZone(zone(z)?),
             NamedCommand::UnblockZone(z) => Command::UnblockZone(zone(z)?),
+            NamedCommand::Smoke { zone: z, extinction } => {
+                if let Some(problem) = crate::scene::measures::action_problem(named) {
+                    return Err(CommandError::BadRelease(problem));
+                }
+                Command::Smoke(zone(z)?, *extinction)
+            }
             NamedCommand::CloseStreet(s) => Command::CloseStreet(street(s)?),
             NamedCommand::OpenStreet(s) => Command::OpenStreet(street(s)?),
             NamedCommand::HoldPhase { signal: s, phase } => Command::HoldPhase(signal(s)?, *phase),
@@ -171,6 +200,12 @@ impl Command {
             }
             NamedCommand::DivertArrivals { from, to } => Command::DivertArrivals(door(from)?, door(to)?),
             NamedCommand::RestoreArrivals(d) => Command::RestoreArrivals(door(d)?),
+            NamedCommand::StairDirection { stair, direction } => {
+                let id = space.stairs.enumerate().find(|(_, s)| &s.id == stair).map(|(id, _)| id).ok_or_else(|| {
+                    CommandError::UnknownStair { name: stair.clone(), known: list(space.stairs.iter().map(|s| &s.id)) }
+                })?;
+                Command::SetStairDirection(id, crate::space::StairDirection::from(*direction))
+            }
         };
         command.check(space)?;
         Ok(command)
@@ -184,6 +219,15 @@ impl Command {
                 Some(door) => Err(CommandError::StairOpening(door.id.clone())),
                 None => Err(CommandError::NoSuchDoor(d)),
             },
+            Command::PlaceBarrier(b) | Command::RemoveBarrier(b) => {
+                space.barriers.get(b).map(|_| ()).ok_or(CommandError::NoSuchBarrier(b))
+            }
+            Command::Smoke(z, extinction) => {
+                if let Some(problem) = crate::scene::measures::smoke_problem(extinction) {
+                    return Err(CommandError::BadRelease(problem));
+                }
+                space.zones.get(z).map(|_| ()).ok_or(CommandError::NoSuchZone(z))
+            }
             Command::BlockZone(z) | Command::UnblockZone(z) => {
                 if space.zones.contains(z) {
                     Ok(())
@@ -244,6 +288,7 @@ impl Command {
                 }
             }
             Command::RestoreArrivals(d) => check_arrivals(space, d),
+            Command::SetStairDirection(s, _) => space.stairs.get(s).map(|_| ()).ok_or(CommandError::NoSuchStair(s)),
             Command::DivertArrivals(from, to) => {
                 check_arrivals(space, from)?;
                 let target = match space.doors.get(to) {
@@ -281,6 +326,9 @@ impl Command {
             Command::OpenDoor(d) => NamedCommand::OpenDoor(space.doors[d].id.clone()),
             Command::BlockZone(z) => NamedCommand::BlockZone(space.zones[z].id.clone()),
             Command::UnblockZone(z) => NamedCommand::UnblockZone(space.zones[z].id.clone()),
+            Command::PlaceBarrier(b) => NamedCommand::PlaceBarrier(space.barriers[b].id.clone()),
+            Command::RemoveBarrier(b) => NamedCommand::RemoveBarrier(space.barriers[b].id.clone()),
+            Command::Smoke(z, extinction) => NamedCommand::Smoke { zone: space.zones[z].id.clone(), extinction },
             Command::CloseStreet(s) => NamedCommand::CloseStreet(space.streets[s].id.clone()),
             Command::OpenStreet(s) => NamedCommand::OpenStreet(space.streets[s].id.clone()),
             Command::HoldPhase(g, phase) => NamedCommand::HoldPhase { signal: space.signals[g].id.clone(), phase },
@@ -308,6 +356,9 @@ impl Command {
                 NamedCommand::DivertArrivals { from: space.doors[from].id.clone(), to: space.doors[to].id.clone() }
             }
             Command::RestoreArrivals(d) => NamedCommand::RestoreArrivals(space.doors[d].id.clone()),
+            Command::SetStairDirection(s, direction) => {
+                NamedCommand::StairDirection { stair: space.stairs[s].id.clone(), direction: direction.into() }
+            }
         }
     }
 }
@@ -342,6 +393,21 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
                 return false;
             }
             space.zones[id].blocked = blocked;
+            nav.rebuild_level(space, space.zones[id].level);
+        }
+        Command::PlaceBarrier(id) | Command::RemoveBarrier(id) => {
+            let placed = matches!(command, Command::PlaceBarrier(_));
+            if space.barriers[id].placed == placed {
+                return false;
+            }
+            let level = space.set_barrier(id, placed);
+            nav.rebuild_level(space, level);
+        }
+        Command::Smoke(id, extinction) => {
+            if space.zones[id].smoke == extinction {
+                return false;
+            }
+            space.zones[id].smoke = extinction;
             nav.rebuild_level(space, space.zones[id].level);
         }
         // Vehicles read these at their next step; walls and floor fields do not change.
@@ -412,6 +478,13 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
             if control.share_at(now) != 1.0 {
                 control.shares.push((now, 1.0));
             }
+        }
+        Command::SetStairDirection(stair, direction) => {
+            if space.stairs[stair].direction == direction {
+                return false;
+            }
+            let levels = space.set_stair_direction(stair, direction);
+            nav.rebuild_levels(space, &levels);
         }
     }
     true

@@ -127,6 +127,8 @@ pub struct DrawZone {
     pub level: LevelId,
     pub polygon: Vec<WorldPoint>,
     pub blocked: bool,
+    /// Smoke's extinction coefficient, 1/m (0: clear air).
+    pub smoke: f64,
 }
 
 /// A hold line and what it does now ("free", "cordon", "waves of 15 every 20 s", …).
@@ -138,6 +140,18 @@ pub struct DrawHoldLine {
     pub b: WorldPoint,
     pub held: bool,
     pub state: String,
+}
+
+/// A barrier of the scene (a line, or an obstacle's outline), and whether it stands now. Placed
+/// barriers are also among their level's walls.
+#[derive(Clone, Debug)]
+pub struct DrawBarrier {
+    pub name: String,
+    pub level: LevelId,
+    /// World points; an outline's last point joins its first.
+    pub line: Vec<WorldPoint>,
+    pub closed: bool,
+    pub placed: bool,
 }
 
 /// An entrance that arrival flows come through, with the far-end control on it now.
@@ -177,6 +191,7 @@ pub struct DrawTwin {
     pub measurements: Vec<DrawMeasurement>,
     pub hold_lines: Vec<DrawHoldLine>,
     pub entrances: Vec<DrawEntrance>,
+    pub barriers: Vec<DrawBarrier>,
 }
 
 /// What an agent is doing, for colouring.
@@ -363,6 +378,7 @@ impl DrawTwin {
             obstacles: Vec::new(),
             hold_lines: Vec::new(),
             entrances: Vec::new(),
+            barriers: Vec::new(),
             streets: Vec::new(),
             stairs: Vec::new(),
             zones: Vec::new(),
@@ -509,6 +525,7 @@ impl DrawTwin {
                 level: z.level,
                 polygon: world_ring(space, z.level, &z.polygon),
                 blocked: z.blocked,
+                smoke: z.smoke,
             })
             .collect();
         self.hold_lines = space
@@ -540,6 +557,20 @@ impl DrawTwin {
                     share: control.and_then(|c| c.shares.last()).map_or(1.0, |s| s.1),
                     diverted_to: control.and_then(|c| c.divert_to).map(|t| space.doors[t].id.clone()),
                 }
+            })
+            .collect();
+        for stair in &mut self.stairs {
+            stair.direction = space.stairs[stair.id].direction;
+        }
+        self.barriers = space
+            .barriers
+            .iter()
+            .map(|b| {
+                let mut line: Vec<WorldPoint> = b.segments.iter().map(|s| space.to_world(b.level, s.a)).collect();
+                if let (false, Some(last)) = (b.closed, b.segments.last()) {
+                    line.push(space.to_world(b.level, last.b));
+                }
+                DrawBarrier { name: b.id.clone(), level: b.level, line, closed: b.closed, placed: b.placed }
             })
             .collect();
     }

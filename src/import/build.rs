@@ -229,6 +229,7 @@ pub(crate) fn build_scene(
         events: Vec::new(),
         hold_lines: Vec::new(),
         playbooks: Vec::new(),
+        barriers: Vec::new(),
     };
     if let Some(vph) = options.vehicles.filter(|v| *v > 0.0) {
         if scene.traffic.flows.is_empty() {

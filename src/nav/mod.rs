@@ -128,6 +128,19 @@ impl Navigation {
         self.recompute_all(space);
     }
 
+    /// Rebuilds several levels' grids, then the links and every field once.
+    pub fn rebuild_levels(&mut self, space: &Space, levels: &[LevelId]) {
+        if let Some(open) = self.open.as_mut() {
+            open.rebuild_levels(space, levels);
+        }
+        for &level in levels {
+            let old = &self.grids[level];
+            self.grids[level] = NavGrid::build(space, level, old.cell, old.near_wall_reach, self.carriageway_cost);
+        }
+        self.links_into = self.portal_links(space);
+        self.recompute_all(space);
+    }
+
     /// Recomputes every field for the crowd now present (`counts[level][cell]`: agents per cell;
     /// the open grids cover the same cells).
     pub fn follow_crowd(&mut self, space: &Space, counts: &[Vec<u32>]) {

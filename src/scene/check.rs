@@ -99,6 +99,7 @@ fn all_points(scene: &Scene) -> Vec<(&'static str, &str, &[Point])> {
     out.extend(scene.doors.iter().map(|d| ("door", d.id.as_str(), std::slice::from_ref(&d.at))));
     out.extend(scene.destinations.iter().map(|d| ("destination", d.id.as_str(), d.area.as_slice())));
     out.extend(scene.zones.iter().map(|z| ("zone", z.id.as_str(), z.polygon.as_slice())));
+    out.extend(scene.barriers.iter().map(|b| ("barrier", b.id.as_str(), b.line.as_slice())));
     for st in &scene.stairs {
         out.push(("stair", &st.id, std::slice::from_ref(&st.foot.at)));
         out.push(("stair", &st.id, std::slice::from_ref(&st.head.at)));
@@ -369,6 +370,7 @@ pub fn all_ids(scene: &Scene) -> Vec<(&'static str, &str)> {
     ids.extend(scene.measurements.iter().map(|m| ("measurement", m.id())));
     ids.extend(scene.hold_lines.iter().map(|h| ("hold line", h.id.as_str())));
     ids.extend(scene.playbooks.iter().map(|p| ("playbook", p.id.as_str())));
+    ids.extend(scene.barriers.iter().map(|b| ("barrier", b.id.as_str())));
     ids
 }
 
@@ -459,6 +461,9 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
     }
     for z in &scene.zones {
         check("zone", &z.id, &z.level);
+    }
+    for b in &scene.barriers {
+        check("barrier", &b.id, &b.level);
     }
     for st in &scene.streets {
         check("street", &st.id, &st.level);

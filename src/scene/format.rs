@@ -60,6 +60,27 @@ pub struct Scene {
     /// Measures that start and stop themselves when an area's density or warning level says so.
     #[serde(default)]
     pub playbooks: Vec<Playbook>,
+    /// Barriers, cordons and obstacles that appear during an incident (a fallen person, a crashed
+    /// vehicle): walls placed and removed by commands.
+    #[serde(default)]
+    pub barriers: Vec<Barrier>,
+}
+
+/// A wall placed and removed while the twin runs: a barrier line (metal crowd barriers, a police
+/// cordon) or, `closed`, the outline of an obstacle (a fallen person, a crashed vehicle).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Barrier {
+    pub id: String,
+    pub level: String,
+    /// The barrier's line, or the obstacle's outline.
+    pub line: Vec<Point>,
+    /// The last point joins the first: an obstacle nobody walks through.
+    #[serde(default)]
+    pub closed: bool,
+    /// In place from the start.
+    #[serde(default)]
+    pub placed: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -388,6 +409,10 @@ pub struct Zone {
     pub polygon: Vec<Point>,
     #[serde(default)]
     pub blocked: bool,
+    /// Smoke at the start: its extinction coefficient K, 1/m (0, the default: clear air). People
+    /// walk slower in it (Frantzich & Nilsson's relation) and routes weigh that.
+    #[serde(default)]
+    pub smoke: f64,
 }
 
 /// How routes respond to the crowd.
@@ -651,6 +676,23 @@ pub enum Action {
     },
     /// Arrivals at an entrance as scheduled again: all of them, through it.
     RestoreArrivals(String),
+    /// Puts a barrier of the scene in place: walls rebuilt, routes re-planned; whoever stands where
+    /// it goes steps aside.
+    PlaceBarrier(String),
+    /// Takes a barrier away.
+    RemoveBarrier(String),
+    /// Smoke fills a zone, with extinction coefficient K (1/m; 0 clears it): people walk slower in
+    /// it (Frantzich & Nilsson's speed–extinction relation) and routes weigh that.
+    Smoke {
+        zone: String,
+        extinction: f64,
+    },
+    /// One-way circulation (单向循环): a stair walked only up, only down, or both ways again. Nobody
+    /// steps on against the new direction; those on the flight walking against it turn back.
+    StairDirection {
+        stair: String,
+        direction: StairDirection,
+    },
 }
 
 /// How a held line lets people through.
@@ -809,6 +851,17 @@ impl std::fmt::Display for Action {
             }
             Action::DivertArrivals { from, to } => write!(f, "divert the arrivals at '{from}' to '{to}'"),
             Action::RestoreArrivals(door) => write!(f, "restore the arrivals at '{door}'"),
+            Action::PlaceBarrier(b) => write!(f, "place barrier '{b}'"),
+            Action::RemoveBarrier(b) => write!(f, "remove barrier '{b}'"),
+            Action::Smoke { zone, extinction } if *extinction > 0.0 => {
+                write!(f, "fill zone '{zone}' with smoke (K = {} /m)", super::number(*extinction))
+            }
+            Action::Smoke { zone, .. } => write!(f, "clear the smoke from zone '{zone}'"),
+            Action::StairDirection { stair, direction } => match direction {
+                StairDirection::Both => write!(f, "open stair '{stair}' both ways"),
+                StairDirection::UpOnly => write!(f, "make stair '{stair}' up only"),
+                StairDirection::DownOnly => write!(f, "make stair '{stair}' down only"),
+            },
         }
     }
 }

@@ -32,6 +32,8 @@ impl<'a> Names<'a> {
                 ("street", scene.streets.iter().map(|s| s.id.as_str()).collect()),
                 ("signal", scene.signals.iter().map(|s| s.id.as_str()).collect()),
                 ("hold line", scene.hold_lines.iter().map(|h| h.id.as_str()).collect()),
+                ("stair", scene.stairs.iter().map(|s| s.id.as_str()).collect()),
+                ("barrier", scene.barriers.iter().map(|b| b.id.as_str()).collect()),
                 ("measurement area", areas.collect()),
             ],
         }
@@ -48,7 +50,7 @@ impl<'a> Names<'a> {
 pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
     match action {
         Action::CloseDoor(d) | Action::OpenDoor(d) => vec![("door", d)],
-        Action::BlockZone(z) | Action::UnblockZone(z) => vec![("zone", z)],
+        Action::BlockZone(z) | Action::UnblockZone(z) | Action::Smoke { zone: z, .. } => vec![("zone", z)],
         Action::CloseStreet(s) | Action::OpenStreet(s) => vec![("street", s)],
         Action::HoldPhase { signal, .. } | Action::ReleaseSignal(signal) | Action::SwitchPlan { signal, .. } => {
             vec![("signal", signal)]
@@ -59,11 +61,16 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
         Action::HoldLine { line, .. } | Action::ReleaseLine(line) => vec![("hold line", line)],
         Action::LimitArrivals { door, .. } | Action::RestoreArrivals(door) => vec![("door", door)],
         Action::DivertArrivals { from, to } => vec![("door", from), ("door", to)],
+        Action::StairDirection { stair, .. } => vec![("stair", stair)],
+        Action::PlaceBarrier(b) | Action::RemoveBarrier(b) => vec![("barrier", b)],
     }
 }
 
 /// What is wrong with an action's numbers, if anything.
 pub fn action_problem(action: &Action) -> Option<String> {
+    if let Action::Smoke { extinction, .. } = action {
+        return smoke_problem(*extinction);
+    }
     if let Action::LimitArrivals { share, .. } = action {
         return (!(share.is_finite() && (0.0..=1.0).contains(share)))
             .then(|| format!("the share of arrivals let in must be 0–1 (got {})", number(*share)));
@@ -88,6 +95,22 @@ pub fn action_problem(action: &Action) -> Option<String> {
                 )
             }),
     }
+}
+
+/// Most points of one barrier.
+pub const MAX_BARRIER_POINTS: usize = 10_000;
+/// Shortest segment of a barrier, m.
+pub const MIN_BARRIER_SEGMENT: f64 = 0.01;
+
+/// Thickest smoke a scene may name: extinction coefficient, 1/m (K = 10 already leaves 0.3 m of
+/// visibility; speed is at its floor from K ≈ 11).
+pub const MAX_EXTINCTION: f64 = 50.0;
+
+/// What is wrong with a smoke's extinction coefficient, if anything.
+pub fn smoke_problem(extinction: f64) -> Option<String> {
+    (!(extinction.is_finite() && (0.0..=MAX_EXTINCTION).contains(&extinction))).then(|| {
+        format!("smoke's extinction coefficient must be 0–{MAX_EXTINCTION} per metre (got {})", number(extinction))
+    })
 }
 
 /// Hold lines, playbooks, releases ordered by events, and capacities.
@@ -148,6 +171,43 @@ pub fn check_measures(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
                 .hint("the area one visitor needs at the maximum instantaneous capacity, e.g. 1.0 for a lane quarter at a holiday peak"),
             );
             p.unusable.insert(id.clone());
+        }
+    }
+    for b in &scene.barriers {
+        let needed = if b.closed { 3 } else { 2 };
+        let shortest = b
+            .line
+            .windows(2)
+            .chain(b.closed.then(|| [b.line[b.line.len() - 1], b.line[0]]).as_ref().map(|p| p.as_slice()))
+            .map(|w| (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]))
+            .fold(f64::INFINITY, f64::min);
+        if b.line.len() < needed || b.line.len() > MAX_BARRIER_POINTS {
+            diags.push(
+                src.at_id(
+                    "barrier",
+                    &b.id,
+                    format!("needs {needed}–{MAX_BARRIER_POINTS} points (got {})", b.line.len()),
+                )
+                .hint("line: [(x, y), (x, y), ...]; closed: true for an obstacle's outline"),
+            );
+        } else if !(shortest >= MIN_BARRIER_SEGMENT) {
+            diags.push(
+                src.at_id(
+                    "barrier",
+                    &b.id,
+                    format!(
+                        "has a segment shorter than {} m ({} m): points repeat or are not finite",
+                        MIN_BARRIER_SEGMENT,
+                        number(shortest)
+                    ),
+                )
+                .hint("give distinct points, in metres"),
+            );
+        }
+    }
+    for z in &scene.zones {
+        if let Some(problem) = smoke_problem(z.smoke) {
+            diags.push(src.at_id("zone", &z.id, problem).hint("smoke: K in 1/m, e.g. smoke: 2.0 (visibility ≈ 1.5 m)"));
         }
     }
     for (i, e) in scene.events.iter().enumerate() {

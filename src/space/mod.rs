@@ -10,8 +10,8 @@ use rstar::primitives::{GeomWithData, Line};
 
 use crate::geom::{Point, distance_to_segment, v};
 use crate::ids::{
-    AreaId, BuildingId, CrossingId, DestinationId, DoorId, HoldLineId, IdVec, LaneId, LevelId, PortalId, SignalId,
-    StairId, StreetId, ZoneId,
+    AreaId, BarrierId, BuildingId, CrossingId, DestinationId, DoorId, HoldLineId, IdVec, LaneId, LevelId, PortalId,
+    SignalId, StairId, StreetId, ZoneId,
 };
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
@@ -69,7 +69,7 @@ impl DoorGeom {
     /// Whether walls have a gap here now. A stair opening has one only where crossing it is
     /// allowed: people stepping off the stair are placed on the far side, so a one-way stair is
     /// wall from the side it may not be entered.
-    fn cuts_wall(&self, portals: &IdVec<PortalId, Portal>) -> bool {
+    pub fn cuts_wall(&self, portals: &IdVec<PortalId, Portal>) -> bool {
         self.open && (!self.boundary || self.exit || self.portal().is_some_and(|p| portals[p].allowed))
     }
 }
@@ -93,6 +93,26 @@ pub enum StairDirection {
     Both,
     UpOnly,
     DownOnly,
+}
+
+impl From<crate::scene::StairDirection> for StairDirection {
+    fn from(d: crate::scene::StairDirection) -> Self {
+        match d {
+            crate::scene::StairDirection::Both => StairDirection::Both,
+            crate::scene::StairDirection::UpOnly => StairDirection::UpOnly,
+            crate::scene::StairDirection::DownOnly => StairDirection::DownOnly,
+        }
+    }
+}
+
+impl From<StairDirection> for crate::scene::StairDirection {
+    fn from(d: StairDirection) -> Self {
+        match d {
+            StairDirection::Both => crate::scene::StairDirection::Both,
+            StairDirection::UpOnly => crate::scene::StairDirection::UpOnly,
+            StairDirection::DownOnly => crate::scene::StairDirection::DownOnly,
+        }
+    }
 }
 
 impl StairDirection {
@@ -248,13 +268,45 @@ impl LevelSpace {
     }
 }
 
-/// A named polygon that can be blocked (nobody enters; those inside leave).
+/// A barrier of the scene: its wall segments, standing while placed.
+#[derive(Clone, Debug)]
+pub struct BarrierGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub segments: Vec<WallSegment>,
+    /// An obstacle's outline rather than a line.
+    pub closed: bool,
+    pub placed: bool,
+}
+
+/// A named polygon that can be blocked (nobody enters; those inside leave) or filled with smoke.
 #[derive(Clone, Debug)]
 pub struct ZoneGeom {
     pub id: String,
     pub level: LevelId,
     pub polygon: Vec<Point>,
     pub blocked: bool,
+    /// Smoke's extinction coefficient K, 1/m (0: clear air).
+    pub smoke: f64,
+}
+
+/// The walking-speed relation in smoke of Frantzich & Nilsson (2003, Lund University report 3126;
+/// the default of FDS+Evac, Korhonen & Hostikka 2009, VTT Working Papers 119, eq. for v(K_s)):
+/// `v = v0 · max(0.1, 1 + β K / α)` with α = 0.706 m/s and β = −0.057 m²/s.
+pub const SMOKE_ALPHA: f64 = 0.706;
+pub const SMOKE_BETA: f64 = -0.057;
+/// The least share of the clear-air speed kept however thick the smoke (FDS+Evac: 0.1 v0).
+pub const SMOKE_MIN_FACTOR: f64 = 0.1;
+
+/// Walking speed in smoke of extinction coefficient `extinction` (1/m) over the speed in clear air.
+pub fn smoke_speed_factor(extinction: f64) -> f64 {
+    (1.0 + SMOKE_BETA / SMOKE_ALPHA * extinction.max(0.0)).clamp(SMOKE_MIN_FACTOR, 1.0)
+}
+
+/// How far a light-reflecting sign can be seen through smoke, m: Jin's V = C / K with C = 3
+/// (C = 8 for a light-emitting sign; SFPE Handbook, Jin's visibility relation).
+pub fn visibility(extinction: f64) -> f64 {
+    if extinction > 0.0 { 3.0 / extinction } else { f64::INFINITY }
 }
 
 /// A measurement area: its polygon, the polygon's area, and its maximum instantaneous capacity
@@ -415,6 +467,7 @@ pub struct Space {
     pub signals: IdVec<SignalId, SignalControl>,
     pub areas: IdVec<AreaId, AreaGeom>,
     pub hold_lines: IdVec<HoldLineId, HoldLineGeom>,
+    pub barriers: IdVec<BarrierId, BarrierGeom>,
     /// The scene's levels by id (stair corridors, which follow them, are not listed).
     pub level_index: BTreeMap<String, LevelId>,
     pub door_index: BTreeMap<String, DoorId>,
@@ -424,10 +477,13 @@ pub struct Space {
     pub signal_index: BTreeMap<String, SignalId>,
     pub area_index: BTreeMap<String, AreaId>,
     pub hold_line_index: BTreeMap<String, HoldLineId>,
+    pub barrier_index: BTreeMap<String, BarrierId>,
     /// Entrances that arrival flows come through.
     pub arrival_doors: std::collections::BTreeSet<DoorId>,
     /// Far-end control ordered at entrances.
     pub arrival_control: BTreeMap<DoorId, ArrivalControl>,
+    /// Bumped whenever a level's walls are rebuilt (a door closed or opened, a stair's direction set).
+    pub walls_version: u64,
 }
 
 /// Far-end control at one entrance: the share of scheduled arrivals let in, as `(from_time_s,
@@ -471,6 +527,7 @@ impl Space {
         self.signal_index = self.signals.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
         self.area_index = self.areas.enumerate().map(|(id, a)| (a.id.clone(), id)).collect();
         self.hold_line_index = self.hold_lines.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
+        self.barrier_index = self.barriers.enumerate().map(|(id, b)| (b.id.clone(), id)).collect();
         for level in self.levels.ids() {
             self.rebuild_walls(level);
         }
@@ -492,11 +549,55 @@ impl Space {
     fn rebuild_walls(&mut self, li: LevelId) {
         let cuts: Vec<(DVec2, DVec2)> =
             self.doors.iter().filter(|d| d.level == li && d.cuts_wall(&self.portals)).map(|d| (d.a, d.b)).collect();
+        self.walls_version += 1;
+        // Barriers stand across door gaps too: they are added after the gaps are cut.
+        let barriers: Vec<WallSegment> = self
+            .barriers
+            .iter()
+            .filter(|b| b.level == li && b.placed)
+            .flat_map(|b| b.segments.iter().copied())
+            .collect();
         let level = &mut self.levels[li];
-        (level.walls, level.wall_tree) = cut_and_index(&level.base_walls, &cuts);
+        (level.walls, level.wall_tree) = cut_and_index(&level.base_walls, &cuts, &barriers);
         if let Some(open) = level.open.as_mut() {
-            (open.walls, open.wall_tree) = cut_and_index(&open.base_walls, &cuts);
+            (open.walls, open.wall_tree) = cut_and_index(&open.base_walls, &cuts, &barriers);
         }
+    }
+
+    /// Places or removes a barrier and rebuilds its level's walls. Returns the level.
+    pub fn set_barrier(&mut self, barrier: BarrierId, placed: bool) -> LevelId {
+        self.barriers[barrier].placed = placed;
+        let level = self.barriers[barrier].level;
+        self.rebuild_walls(level);
+        level
+    }
+
+    /// Sets a stair's direction and opens or walls its openings to match: nobody steps on against
+    /// it from now on, and whoever is on the flight walking the other way turns back (its way off
+    /// there is wall now). Rebuilds the walls of both floors and the flight, and returns those levels.
+    pub fn set_stair_direction(&mut self, stair: StairId, direction: StairDirection) -> [LevelId; 3] {
+        let st = &mut self.stairs[stair];
+        st.direction = direction;
+        let (up, down) = direction.entries();
+        let (head_level, levels) = (st.head_level, [st.foot_level, st.head_level, st.level]);
+        for portal in self.portals.iter_mut().filter(|p| p.stair == stair) {
+            let at_head = self.doors[portal.door].level == head_level || self.doors[portal.peer].level == head_level;
+            // On at the foot and off at the head go up; on at the head and off at the foot go down.
+            portal.allowed = if at_head == portal.onto_stair { down } else { up };
+        }
+        for level in levels {
+            self.rebuild_walls(level);
+        }
+        levels
+    }
+
+    /// The zones with smoke now on a level (blocked ones excepted), with the walking-speed factor there.
+    pub fn smoky_zones(&self, level: LevelId) -> Vec<(&[Point], f64)> {
+        self.zones
+            .iter()
+            .filter(|z| z.level == level && !z.blocked && z.smoke > 0.0)
+            .map(|z| (z.polygon.as_slice(), smoke_speed_factor(z.smoke)))
+            .collect()
     }
 
     /// Polygons of the zones blocked now on a level.
@@ -546,11 +647,16 @@ impl Space {
 }
 
 /// The walls left once the door gaps are cut, and their index.
-fn cut_and_index(base: &[WallSegment], cuts: &[(DVec2, DVec2)]) -> (Vec<WallSegment>, RTree<WallObject>) {
+fn cut_and_index(
+    base: &[WallSegment],
+    cuts: &[(DVec2, DVec2)],
+    barriers: &[WallSegment],
+) -> (Vec<WallSegment>, RTree<WallObject>) {
     let mut walls = Vec::new();
     for wall in base {
         cut_gaps(*wall, cuts, &mut walls);
     }
+    walls.extend_from_slice(barriers);
     let objects = walls
         .iter()
         .enumerate()

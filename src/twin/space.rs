@@ -179,14 +179,6 @@ pub fn stair_speeds(stair: &scene::Stair, rise: f64) -> (f64, f64) {
     (stair.speed_up.unwrap_or(0.8 * horizontal), stair.speed_down.unwrap_or(1.0 * horizontal))
 }
 
-fn stair_direction(d: scene::StairDirection) -> StairDirection {
-    match d {
-        scene::StairDirection::Both => StairDirection::Both,
-        scene::StairDirection::UpOnly => StairDirection::UpOnly,
-        scene::StairDirection::DownOnly => StairDirection::DownOnly,
-    }
-}
-
 fn building_use(u: scene::BuildingUse) -> BuildingUse {
     match u {
         scene::BuildingUse::Shop => BuildingUse::Shop,
@@ -330,7 +322,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             speed_down,
             flow_up: st.flow_up,
             flow_down: st.flow_down,
-            direction: stair_direction(st.direction),
+            direction: st.direction.into(),
             foot_world: v(st.foot.at),
             head_world: v(st.head.at),
         });
@@ -346,6 +338,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                 level,
                 polygon: zone.polygon.clone(),
                 blocked: zone.blocked,
+                smoke: zone.smoke,
             });
         }
     }
@@ -416,6 +409,18 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                     .map(AreaId::from_index),
                 version: 0,
             });
+        }
+    }
+    for b in &scene.barriers {
+        if let Some(level) = level_of(&b.level)
+            && b.line.len() >= 2
+        {
+            let mut points: Vec<DVec2> = b.line.iter().map(|&p| v(p)).collect();
+            if b.closed {
+                points.push(points[0]);
+            }
+            let segments = points.windows(2).map(|w| WallSegment { a: w[0], b: w[1] }).collect();
+            space.barriers.push(BarrierGeom { id: b.id.clone(), level, segments, closed: b.closed, placed: b.placed });
         }
     }
     for signal in &scene.signals {

@@ -260,6 +260,8 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
         let h = z.polygon.first().map_or(0.0, |p| p[2]) + lift::ZONE;
         if z.blocked {
             b.polygon(&z.polygon, &[], h, palette::ZONE_BLOCKED);
+        } else if z.smoke > 0.0 {
+            b.polygon(&z.polygon, &[], h, palette::ZONE_SMOKE);
         }
         b.outline(&z.polygon, 0.3, h + 0.005, palette::ZONE);
     }

@@ -486,6 +486,64 @@ fn panel(
                 });
             }
         }
+        if !twin.zones.is_empty() {
+            ui.separator();
+            ui.label("zones (block, or fill with smoke of extinction K /m):");
+            for zone in &twin.zones {
+                let state = match (zone.blocked, zone.smoke > 0.0) {
+                    (true, _) => "blocked".to_string(),
+                    (false, true) => format!("smoke K = {} /m", zone.smoke),
+                    (false, false) => "clear".to_string(),
+                };
+                ui.label(format!("{}: {state}", zone.name));
+                ui.horizontal(|ui| {
+                    let block = if zone.blocked {
+                        ("unblock", NamedCommand::UnblockZone(zone.name.clone()))
+                    } else {
+                        ("block", NamedCommand::BlockZone(zone.name.clone()))
+                    };
+                    if ui.add_enabled(!finished, egui::Button::new(block.0)).clicked() {
+                        orders.push(block.1);
+                    }
+                    // Light smoke (visibility of a sign ≈ 1.5 m), thick smoke (≈ 0.4 m), clear air.
+                    for (label, extinction) in [("smoke K 2", 2.0), ("K 8", 8.0), ("clear", 0.0)] {
+                        if ui.add_enabled(!finished && zone.smoke != extinction, egui::Button::new(label)).clicked() {
+                            orders.push(NamedCommand::Smoke { zone: zone.name.clone(), extinction });
+                        }
+                    }
+                });
+            }
+        }
+        if !twin.barriers.is_empty() {
+            ui.separator();
+            ui.label("barriers and obstacles:");
+            for barrier in &twin.barriers {
+                let (label, order) = if barrier.placed {
+                    (format!("[placed] {}: remove", barrier.name), NamedCommand::RemoveBarrier(barrier.name.clone()))
+                } else {
+                    (format!("[away] {}: place", barrier.name), NamedCommand::PlaceBarrier(barrier.name.clone()))
+                };
+                if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                    orders.push(order);
+                }
+            }
+        }
+        if !twin.stairs.is_empty() {
+            ui.separator();
+            ui.label("stairs (one-way circulation):");
+            for stair in &twin.stairs {
+                use crate::scene::StairDirection as Way;
+                let now: Way = stair.direction.into();
+                ui.horizontal(|ui| {
+                    ui.label(format!("{}:", stair.name));
+                    for (label, way) in [("up only", Way::UpOnly), ("down only", Way::DownOnly), ("both", Way::Both)] {
+                        if ui.add_enabled(!finished && now != way, egui::Button::new(label)).clicked() {
+                            orders.push(NamedCommand::StairDirection { stair: stair.name.clone(), direction: way });
+                        }
+                    }
+                });
+            }
+        }
         if let Some(folder) = rehearsal.folder.as_mut() {
             for order in &orders {
                 if let Err(e) = crate::command::issue(folder.run().world_mut(), order) {

@@ -1,0 +1,202 @@
+//! Incidents (issue 11): smoke slows walking by Frantzich & Nilsson's speed–extinction relation
+//! (the FDS+Evac default: v = v0 · max(0.1, 1 + β K / α), α = 0.706 m/s, β = −0.057 m²/s), and
+//! routes weigh it: people take a longer clear way when the smoky one is slower by that relation.
+//! The references are the relation and the scene's lengths, not the engine's output.
+
+mod common;
+
+use std::path::Path;
+
+use unitwin::app::{RunOptions, headless_app};
+use unitwin::scene::{SourceMap, parse_scene};
+use unitwin::schedule::{SimClock, SimControl};
+use unitwin::twin::Twin;
+
+const SCENE: &str = "tests/scenes/measures/smoke_routes.ron";
+const FREE_SPEED: f64 = 1.34;
+
+/// Frantzich & Nilsson's relation, written out here from the source (not taken from the engine).
+fn speed_in_smoke(extinction: f64) -> f64 {
+    FREE_SPEED * (1.0 - 0.057 * extinction / 0.706).max(0.1)
+}
+
+/// The smoke scene with `people` in the start room, smoke `at_start` in the corridor zone, and
+/// `events` (RON, inside the list).
+fn smoke_scene(people: u32, at_start: f64, events: &str) -> Twin {
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join(SCENE);
+    let text = std::fs::read_to_string(path).unwrap();
+    let swap = |text: String, from: &str, to: String| {
+        assert!(text.contains(from), "the scene has `{from}`");
+        text.replacen(from, &to, 1)
+    };
+    let text = swap(text, "smoke: 0.0)", format!("smoke: {at_start:?})"));
+    let text = swap(text, "count: 1)", format!("count: {people})"));
+    let text = swap(text, "events: [],", format!("events: [{events}],"));
+    let loaded = parse_scene(SourceMap::new(Path::new("smoke_variant.ron"), text), String::new())
+        .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"))
+}
+
+/// Runs to the end with the invariants checked; `each` sees the time and every position.
+fn run(twin: &Twin, mut each: impl FnMut(f64, &[(u32, bevy::math::DVec2)])) -> unitwin::crowd::Census {
+    let options = RunOptions { seed: 4, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(twin, &options).unwrap();
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        let t = app.world().resource::<SimClock>().now();
+        each(t, &common::positions(app.world_mut()));
+    }
+    app.world().resource::<unitwin::crowd::Census>().clone()
+}
+
+/// A lone walker's time over 12 m inside the smoke (x 14–26 of the 16 m zone, away from its edges),
+/// in clear air and in smoke of K = 2, 4 and 6 per metre filled by a timed command at the start
+/// (thin enough that the corridor, at most about 35 m of free walking, stays quicker than the
+/// 50 m detour).
+#[test]
+fn walking_speed_in_smoke_follows_the_speed_extinction_relation() {
+    for extinction in [0.0, 2.0, 4.0, 6.0] {
+        let events =
+            format!("TimedEvent(at: 0.0, action: Smoke(zone: \"corridor_smoke\", extinction: {extinction:?}))");
+        let twin = smoke_scene(1, 0.0, &events);
+        let (mut enter, mut leave) = (None, None);
+        let census = run(&twin, |t, agents| {
+            if let Some(&(_, p)) = agents.first()
+                && (4.0..6.0).contains(&p.y)
+            {
+                if (14.0..16.0).contains(&p.x) && enter.is_none() {
+                    enter = Some(t);
+                }
+                if p.x >= 26.0 && leave.is_none() {
+                    leave = Some(t);
+                }
+            }
+        });
+        assert_eq!(census.exited, 1, "K = {extinction}: the walker gets out");
+        let (Some(a), Some(b)) = (enter, leave) else {
+            panic!("K = {extinction}: the walker did not take the corridor ({enter:?}, {leave:?})")
+        };
+        let expected = 12.0 / speed_in_smoke(extinction);
+        // One step (0.05 s) of timing at each end, and 2 % for the walker's path not being straight.
+        let band = expected * 0.02 + 0.1;
+        println!("K = {extinction}: 12 m in {:.2} s, the relation gives {expected:.2} s", b - a);
+        assert!(
+            (b - a - expected).abs() <= band,
+            "K = {extinction} /m: 12 m of smoky corridor took {:.2} s; Frantzich & Nilsson give {expected:.2} s (±{band:.2})",
+            b - a
+        );
+    }
+}
+
+/// Twenty people choose between the 20 m corridor and the ≈ 50 m clear detour. In light smoke
+/// (K = 2: 0.84 v0, the corridor costs about 24 m of free walking) all take the corridor; in thick
+/// smoke (K = 10: 0.19 v0, about 104 m) all take the detour.
+#[test]
+fn routes_avoid_smoke_when_it_makes_the_way_slower_than_a_detour() {
+    for (extinction, detour_expected) in [(2.0, false), (10.0, true)] {
+        let twin = smoke_scene(20, extinction, "");
+        let mut took_detour = std::collections::BTreeMap::new();
+        let census = run(&twin, |_, agents| {
+            for &(id, p) in agents {
+                if p.y > 12.0 {
+                    took_detour.insert(id, true);
+                } else if p.x > 12.0 && p.y < 7.0 {
+                    took_detour.entry(id).or_insert(false);
+                }
+            }
+        });
+        assert_eq!((census.spawned, census.exited), (20, 20), "K = {extinction}: everyone gets out");
+        let detours = took_detour.values().filter(|&&d| d).count();
+        println!("K = {extinction}: {detours} of 20 took the detour");
+        let expected = if detour_expected { 20 } else { 0 };
+        assert_eq!(
+            detours, expected,
+            "K = {extinction} /m: {detours} of 20 took the detour; the relation says {expected}"
+        );
+    }
+}
+
+/// A live smoke order is checked: an unknown zone and an impossible extinction are refused with
+/// the reason, and nothing is applied.
+#[test]
+fn smoke_orders_are_checked() {
+    use unitwin::command::NamedCommand;
+    let twin = smoke_scene(1, 0.0, "");
+    let options = RunOptions { seed: 4, until: 10.0, threads: Some(1), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    app.update();
+    let unknown = NamedCommand::Smoke { zone: "lobby".into(), extinction: 1.0 };
+    let err = unitwin::command::issue(app.world_mut(), &unknown).unwrap_err().to_string();
+    assert!(err.contains("no zone 'lobby'") && err.contains("corridor_smoke"), "{err}");
+    for bad in [-1.0, f64::NAN, 1e9] {
+        let order = NamedCommand::Smoke { zone: "corridor_smoke".into(), extinction: bad };
+        let err = unitwin::command::issue(app.world_mut(), &order).unwrap_err().to_string();
+        assert!(err.contains("extinction coefficient must be 0–50"), "{bad}: {err}");
+    }
+}
+
+const BARRIERS: &str = "tests/scenes/measures/barriers.ron";
+
+/// A cordon placed across the plaza is never crossed while it stands (those it lands on step
+/// aside to the side they were on); a fallen person's outline is never entered; routes re-plan
+/// round it; everyone gets out once the cordon is lifted; the run replays identically. The
+/// harness's invariants check every step that no body overlaps a wall, and placed barriers are walls.
+#[test]
+fn a_barrier_is_never_crossed_while_it_stands() {
+    use std::collections::BTreeMap;
+    let twin = common::load(BARRIERS);
+    let step = twin.scene().run.step;
+    let mut side: BTreeMap<u32, bool> = BTreeMap::new();
+    let (mut crossings, mut inside) = (Vec::new(), Vec::new());
+    let mut east_at_lift = 0;
+    let census = run(&twin, |t, agents| {
+        // `t` is the start of the next step: this step began at t − dt.
+        let began = t - step;
+        for &(id, p) in agents {
+            let east = p.x >= 15.0;
+            let was_east = side.insert(id, east);
+            if (2.0 - 1e-9..25.0 - 1e-9).contains(&began) && was_east == Some(false) && east {
+                crossings.push(format!("agent {id} crossed the cordon at {began:.2} s"));
+            }
+            if began + 1e-9 >= 20.0 && (21.1..=22.9).contains(&p.x) && (9.75..=10.25).contains(&p.y) {
+                inside.push(format!("agent {id} inside the fallen person's outline at {began:.2} s"));
+            }
+        }
+        if (began - 24.95).abs() < 1e-6 {
+            east_at_lift = agents.iter().filter(|a| a.1.x >= 15.0).count();
+        }
+    });
+    assert!(crossings.is_empty(), "{}", crossings.join("\n"));
+    assert!(inside.is_empty(), "{}", inside[..inside.len().min(10)].join("\n"));
+    assert_eq!((census.spawned, census.exited), (80, 80), "everyone gets out once the cordon is lifted");
+    assert!(east_at_lift < 80, "the cordon held people back ({east_at_lift} east of it when lifted)");
+    println!(
+        "cordon: {east_at_lift} of 80 east of it when lifted at 25 s; all out at {:.1} s",
+        census.last_exit.unwrap_or(f64::NAN)
+    );
+
+    // Replayed from its command log, the run gives the same trajectories.
+    let dir = tempfile::tempdir().unwrap();
+    let go = |out: std::path::PathBuf, commands: Option<std::path::PathBuf>| {
+        let replay = commands.as_ref().map(|c| unitwin::runner::replay_from_file(&twin, c).unwrap().0);
+        let options = RunOptions { seed: 3, until: 200.0, threads: Some(1), replay };
+        let request = unitwin::runner::RunRequest {
+            options,
+            out_dir: out,
+            force: false,
+            progress: false,
+            commands_file: commands,
+        };
+        unitwin::runner::run_to_folder(&twin, &request, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    };
+    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
+    go(first.clone(), None);
+    go(again.clone(), Some(first.join("commands.ron")));
+    let log = std::fs::read_to_string(first.join("commands.ron")).unwrap();
+    assert!(log.contains("PlaceBarrier(\"cordon\")") && log.contains("RemoveBarrier(\"cordon\")"), "{log}");
+    for file in ["trajectories.txt", "summary.json", "commands.ron"] {
+        let (a, b) = (std::fs::read(first.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap());
+        assert!(a == b, "{file} differs between the run and its replay");
+    }
+}

@@ -200,3 +200,64 @@ fn a_barrier_is_never_crossed_while_it_stands() {
         assert!(a == b, "{file} differs between the run and its replay");
     }
 }
+
+/// A crashed car placed across a one-lane street: no vehicle behind it drives past its rear while
+/// it stands (its outline starts at x = 120 m), except one too close to stop for even at a car's
+/// emergency deceleration (9 m/s²), which ends in the crash and stays there; the lane behind fills (120 m holds about 18 cars
+/// at a jam spacing of a 4.5 m car plus IDM's 2 m minimum gap), traffic flows again once it is
+/// cleared, and walkers on the sidewalk are not held. No two vehicles ever overlap.
+#[test]
+fn a_crash_blocks_the_lane_until_it_is_cleared() {
+    use unitwin::traffic::{TrafficNet, TrafficStats, Vehicles};
+    let twin = common::load("tests/scenes/traffic/crash.ron");
+    let options = RunOptions { seed: 21, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let net = app.world().resource::<TrafficNet>().0.clone();
+    const CRASH_X: f64 = 120.0;
+    let (mut upstream_at_crash, mut passed, mut standing_before_clear) =
+        (std::collections::BTreeSet::new(), Vec::new(), 0usize);
+    let (mut passed_after, mut involved) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        let began = app.world().resource::<SimClock>().now() - twin.scene().run.step;
+        let vehicles = app.world().resource::<Vehicles>();
+        for v in vehicles.iter() {
+            let front = v.pose(&net).0.x;
+            // Stopping distance at an emergency deceleration of 9 m/s².
+            if (began - 60.0).abs() < 1e-6 && front + v.v * v.v / (2.0 * 9.0) < CRASH_X {
+                upstream_at_crash.insert(v.id);
+            }
+            if (began - 60.0).abs() < 1e-6 && front < CRASH_X && front + v.v * v.v / 18.0 >= CRASH_X {
+                involved.insert(v.id);
+            }
+            if began > 60.0 && began < 240.0 - 1e-9 && involved.contains(&v.id) && front > CRASH_X + 4.5 {
+                passed.push(format!("vehicle {} (in the crash) drove on to x = {front:.2} m at {began:.2} s", v.id));
+            }
+            if began > 60.0 && began < 240.0 - 1e-9 && upstream_at_crash.contains(&v.id) && front > CRASH_X {
+                passed.push(format!("vehicle {} at x = {front:.2} m at {began:.2} s", v.id));
+            }
+            if began > 240.0 && front > CRASH_X + 5.0 {
+                passed_after.insert(v.id);
+            }
+        }
+        if (began - 239.0).abs() < 1e-6 {
+            standing_before_clear = vehicles.iter().filter(|v| v.v < 0.1 && v.pose(&net).0.x < CRASH_X).count();
+        }
+    }
+    assert!(passed.is_empty(), "vehicles drove into the crash:\n{}", passed.join("\n"));
+    let stats = app.world().resource::<TrafficStats>();
+    assert_eq!(stats.overlaps, 0, "vehicles overlapped");
+    assert!(
+        (15..=19).contains(&standing_before_clear),
+        "the lane behind the crash fills with about 18 standing cars ({standing_before_clear} standing)"
+    );
+    // 160 s of 600 vehicles per hour after the clearance, and the queue, minus the 200 m drive.
+    assert!(passed_after.len() >= 20, "traffic flows again after clearing ({} passed)", passed_after.len());
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (10, 10), "walkers on the sidewalk are not held");
+    println!(
+        "crash: {standing_before_clear} cars standing behind it at 239 s, {} past it after clearing",
+        passed_after.len()
+    );
+}

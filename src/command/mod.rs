@@ -23,6 +23,10 @@ pub enum Command {
     UnblockZone(ZoneId),
     PlaceBarrier(BarrierId),
     RemoveBarrier(BarrierId),
+    /// Opens the first door and closes the second now; they swap every so many seconds.
+    Alternate(DoorId, DoorId, f64),
+    /// Ends the alternation that involves this door, leaving both doors open.
+    StopAlternating(DoorId),
     /// Smoke in a zone with this extinction coefficient (1/m; 0 clears it).
     Smoke(ZoneId, f64),
     CloseStreet(StreetId),
@@ -146,6 +150,13 @@ impl Command {
             })
         };
         let command = match named {
+            NamedCommand::Alternate { first, second, every } => {
+                if let Some(problem) = crate::scene::measures::action_problem(named) {
+                    return Err(CommandError::BadRelease(problem));
+                }
+                Command::Alternate(door(first)?, door(second)?, *every)
+            }
+            NamedCommand::StopAlternating(d) => Command::StopAlternating(door(d)?),
             NamedCommand::PlaceBarrier(b) => Command::PlaceBarrier(barrier(b)?),
             NamedCommand::RemoveBarrier(b) => Command::RemoveBarrier(barrier(b)?),
             NamedCommand::CloseDoor(d) => Command::CloseDoor(door(d)?),
@@ -218,6 +229,29 @@ impl Command {
                 Some(door) if door.kind == DoorKind::Scene => Ok(()),
                 Some(door) => Err(CommandError::StairOpening(door.id.clone())),
                 None => Err(CommandError::NoSuchDoor(d)),
+            },
+            Command::Alternate(a, b, every) => {
+                for d in [a, b] {
+                    match space.doors.get(d) {
+                        Some(door) if door.kind == DoorKind::Scene => {}
+                        Some(door) => return Err(CommandError::StairOpening(door.id.clone())),
+                        None => return Err(CommandError::NoSuchDoor(d)),
+                    }
+                }
+                if a == b || !(every.is_finite() && every >= crate::scene::measures::MIN_ALTERNATION) {
+                    return Err(CommandError::BadRelease(format!(
+                        "alternate opening needs two different doors and an interval of at least {} s",
+                        crate::scene::measures::MIN_ALTERNATION
+                    )));
+                }
+                Ok(())
+            }
+            Command::StopAlternating(d) => match space.doors.get(d) {
+                None => Err(CommandError::NoSuchDoor(d)),
+                Some(door) if !space.alternations.iter().any(|a| a.open == d || a.shut == d) => {
+                    Err(CommandError::BadRelease(format!("door '{}' is not alternating", door.id)))
+                }
+                Some(_) => Ok(()),
             },
             Command::PlaceBarrier(b) | Command::RemoveBarrier(b) => {
                 space.barriers.get(b).map(|_| ()).ok_or(CommandError::NoSuchBarrier(b))
@@ -326,6 +360,10 @@ impl Command {
             Command::OpenDoor(d) => NamedCommand::OpenDoor(space.doors[d].id.clone()),
             Command::BlockZone(z) => NamedCommand::BlockZone(space.zones[z].id.clone()),
             Command::UnblockZone(z) => NamedCommand::UnblockZone(space.zones[z].id.clone()),
+            Command::Alternate(a, b, every) => {
+                NamedCommand::Alternate { first: space.doors[a].id.clone(), second: space.doors[b].id.clone(), every }
+            }
+            Command::StopAlternating(d) => NamedCommand::StopAlternating(space.doors[d].id.clone()),
             Command::PlaceBarrier(b) => NamedCommand::PlaceBarrier(space.barriers[b].id.clone()),
             Command::RemoveBarrier(b) => NamedCommand::RemoveBarrier(space.barriers[b].id.clone()),
             Command::Smoke(z, extinction) => NamedCommand::Smoke { zone: space.zones[z].id.clone(), extinction },
@@ -394,6 +432,31 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
             }
             space.zones[id].blocked = blocked;
             nav.rebuild_level(space, space.zones[id].level);
+        }
+        // The doors are set now; the measures plugin swaps them when due (as recorded commands).
+        Command::Alternate(first, second, every) => {
+            space.alternations.retain(|a| ![a.open, a.shut].iter().any(|d| *d == first || *d == second));
+            space.alternations.push(crate::space::Alternation { open: first, shut: second, every, next: now + every });
+            let mut levels = Vec::new();
+            for (door, open) in [(first, true), (second, false)] {
+                if space.doors[door].open != open {
+                    levels.push(space.set_door_open(door, open));
+                }
+            }
+            levels.dedup();
+            if !levels.is_empty() {
+                nav.rebuild_levels(space, &levels);
+            }
+        }
+        Command::StopAlternating(door) => {
+            let Some(i) = space.alternations.iter().position(|a| a.open == door || a.shut == door) else {
+                return false;
+            };
+            let stopped = space.alternations.remove(i);
+            if !space.doors[stopped.shut].open {
+                let level = space.set_door_open(stopped.shut, true);
+                nav.rebuild_level(space, level);
+            }
         }
         Command::PlaceBarrier(id) | Command::RemoveBarrier(id) => {
             let placed = matches!(command, Command::PlaceBarrier(_));
@@ -499,6 +562,8 @@ pub enum Origin {
     Live,
     /// Issued by one of the scene's playbooks when its condition held.
     Playbook,
+    /// Issued by a running measure (the swaps of an alternate opening).
+    Measure,
 }
 
 /// A command as applied: at the start of step `step` (time `t`).
@@ -539,6 +604,7 @@ pub struct CommandQueue {
     replaying: bool,
     live: Vec<Command>,
     playbook: Vec<Command>,
+    measure: Vec<Command>,
 }
 
 impl FromWorld for CommandQueue {
@@ -557,6 +623,7 @@ impl FromWorld for CommandQueue {
             next_replay: 0,
             live: Vec::new(),
             playbook: Vec::new(),
+            measure: Vec::new(),
         }
     }
 }
@@ -580,8 +647,9 @@ impl CommandQueue {
     /// the recording holds what the playbook issued).
     pub fn issue_from(&mut self, origin: Origin, command: Command) {
         match origin {
-            Origin::Playbook if self.replaying => {}
+            Origin::Playbook | Origin::Measure if self.replaying => {}
             Origin::Playbook => self.playbook.push(command),
+            Origin::Measure => self.measure.push(command),
             Origin::Live | Origin::Scene => self.live.push(command),
         }
     }
@@ -641,14 +709,20 @@ fn apply_commands(
     let queue = &mut *queue;
     let timed_due = queue.timed[queue.next_timed..].iter().take_while(|c| c.at <= now + 1e-9).count();
     let replay_due = queue.replay[queue.next_replay..].iter().take_while(|c| c.0 <= step).count();
-    if timed_due == 0 && replay_due == 0 && queue.live.is_empty() && queue.playbook.is_empty() {
+    if timed_due == 0
+        && replay_due == 0
+        && queue.live.is_empty()
+        && queue.playbook.is_empty()
+        && queue.measure.is_empty()
+    {
         return;
     }
     let timed = queue.timed[queue.next_timed..][..timed_due].iter().map(|c| (Origin::Scene, c.command));
     let replayed = queue.replay[queue.next_replay..][..replay_due].iter().map(|c| (c.1, c.2));
     let live = queue.live.drain(..).map(|c| (Origin::Live, c));
     let playbook = queue.playbook.drain(..).map(|c| (Origin::Playbook, c));
-    for (origin, command) in timed.chain(replayed).chain(live).chain(playbook) {
+    let measure = queue.measure.drain(..).map(|c| (Origin::Measure, c));
+    for (origin, command) in timed.chain(replayed).chain(live).chain(playbook).chain(measure) {
         apply(&mut space.0, &mut nav, command, now);
         log.entries.push(LoggedCommand { step, t: now, origin, command: command.named(&space.0) });
     }

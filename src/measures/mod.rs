@@ -7,7 +7,7 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 use serde::Serialize;
 
-use crate::command::{CommandQueue, Origin};
+use crate::command::{Command, CommandQueue, Origin};
 use crate::crowd::{Activity, AgentId, Body, CrowdSnapshot, Plan, Velocity};
 use crate::geom::{ring_contains, segments_intersect};
 use crate::ids::HoldLineId;
@@ -138,7 +138,10 @@ impl Plugin for MeasuresPlugin {
         app.insert_resource(HoldLines(lines))
             .insert_resource(AreaStatus { areas })
             .insert_resource(Playbooks { states, firings: Vec::new() })
-            .add_systems(SimStep, (survey_areas, open_waves, run_playbooks).chain().in_set(SimSystems::Measures))
+            .add_systems(
+                SimStep,
+                (survey_areas, open_waves, run_playbooks, swap_alternations).chain().in_set(SimSystems::Measures),
+            )
             .add_systems(SimStep, hold_at_lines.in_set(SimSystems::Hold));
     }
 }
@@ -399,4 +402,17 @@ fn figure(space: &Space, c: &ConditionPlan, area: &AreaNow, held: f64) -> String
         "area '{name}': {} people, {:.2} persons/m²{occupancy}; {test} for {:.1} s",
         area.inside, area.density, held
     )
+}
+
+/// Alternate openings: the doors swap (as a recorded command, applied at the start of the next
+/// step) when the step that begins next reaches the swap time. A replay takes the swaps from its
+/// recording.
+fn swap_alternations(clock: Res<SimClock>, space: Res<SpaceRes>, mut queue: ResMut<CommandQueue>) {
+    let next_step = clock.now() + clock.dt;
+    for alternation in &space.0.alternations {
+        if next_step + 1e-9 >= alternation.next {
+            queue
+                .issue_from(Origin::Measure, Command::Alternate(alternation.shut, alternation.open, alternation.every));
+        }
+    }
 }

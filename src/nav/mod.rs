@@ -164,7 +164,10 @@ impl Navigation {
         match key {
             TargetKey::Exits { doors } => {
                 for (id, door) in space.doors.enumerate() {
-                    if door.is_open_exit() && doors.as_ref().is_none_or(|list| list.contains(&id)) {
+                    // An exit closed in its turn of an alternate opening still draws people: they
+                    // wait at it for it to open rather than run to the other gate.
+                    let waiting_turn = door.boundary && door.exit && space.alternations.iter().any(|a| a.shut == id);
+                    if (door.is_open_exit() || waiting_turn) && doors.as_ref().is_none_or(|list| list.contains(&id)) {
                         seeds.door(&self.grids[door.level], space, id);
                     }
                 }

@@ -676,6 +676,14 @@ pub enum Action {
     },
     /// Arrivals at an entrance as scheduled again: all of them, through it.
     RestoreArrivals(String),
+    /// Alternate opening (交替开关) of two doors or gates: `first` opens and `second` closes now, and
+    /// they swap every `every` seconds until `StopAlternating` names either (which leaves both open).
+    Alternate {
+        first: String,
+        second: String,
+        every: f64,
+    },
+    StopAlternating(String),
     /// Puts a barrier of the scene in place: walls rebuilt, routes re-planned; whoever stands where
     /// it goes steps aside.
     PlaceBarrier(String),
@@ -851,6 +859,10 @@ impl std::fmt::Display for Action {
             }
             Action::DivertArrivals { from, to } => write!(f, "divert the arrivals at '{from}' to '{to}'"),
             Action::RestoreArrivals(door) => write!(f, "restore the arrivals at '{door}'"),
+            Action::Alternate { first, second, every } => {
+                write!(f, "alternate doors '{first}' and '{second}' every {} s", super::number(*every))
+            }
+            Action::StopAlternating(d) => write!(f, "stop alternating door '{d}'"),
             Action::PlaceBarrier(b) => write!(f, "place barrier '{b}'"),
             Action::RemoveBarrier(b) => write!(f, "remove barrier '{b}'"),
             Action::Smoke { zone, extinction } if *extinction > 0.0 => {

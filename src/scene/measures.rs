@@ -63,6 +63,8 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
         Action::DivertArrivals { from, to } => vec![("door", from), ("door", to)],
         Action::StairDirection { stair, .. } => vec![("stair", stair)],
         Action::PlaceBarrier(b) | Action::RemoveBarrier(b) => vec![("barrier", b)],
+        Action::Alternate { first, second, .. } => vec![("door", first), ("door", second)],
+        Action::StopAlternating(d) => vec![("door", d)],
     }
 }
 
@@ -70,6 +72,13 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
 pub fn action_problem(action: &Action) -> Option<String> {
     if let Action::Smoke { extinction, .. } = action {
         return smoke_problem(*extinction);
+    }
+    if let Action::Alternate { first, second, every } = action {
+        if first == second {
+            return Some(format!("alternate opening needs two different doors (got '{first}' twice)"));
+        }
+        return (!(every.is_finite() && *every >= MIN_ALTERNATION && *every <= MAX_DURATION))
+            .then(|| format!("doors alternate every {MIN_ALTERNATION} s or more (got {} s)", number(*every)));
     }
     if let Action::LimitArrivals { share, .. } = action {
         return (!(share.is_finite() && (0.0..=1.0).contains(share)))
@@ -97,6 +106,8 @@ pub fn action_problem(action: &Action) -> Option<String> {
     }
 }
 
+/// Shortest time between two swaps of an alternate opening, s.
+pub const MIN_ALTERNATION: f64 = 1.0;
 /// Most points of one barrier.
 pub const MAX_BARRIER_POINTS: usize = 10_000;
 /// Shortest segment of a barrier, m.

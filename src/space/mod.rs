@@ -482,8 +482,20 @@ pub struct Space {
     pub arrival_doors: std::collections::BTreeSet<DoorId>,
     /// Far-end control ordered at entrances.
     pub arrival_control: BTreeMap<DoorId, ArrivalControl>,
+    /// Doors opened and closed in turn (alternate opening), in the order ordered.
+    pub alternations: Vec<Alternation>,
     /// Bumped whenever a level's walls are rebuilt (a door closed or opened, a stair's direction set).
     pub walls_version: u64,
+}
+
+/// Two doors opened and closed in turn: `open` is open now and `shut` closed, until `next`, when
+/// they swap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Alternation {
+    pub open: DoorId,
+    pub shut: DoorId,
+    pub every: f64,
+    pub next: f64,
 }
 
 /// Far-end control at one entrance: the share of scheduled arrivals let in, as `(from_time_s,

@@ -261,3 +261,73 @@ fn a_crash_blocks_the_lane_until_it_is_cleared() {
         passed_after.len()
     );
 }
+
+/// Chunjiang's night evacuation with the main gate blocked by a van from 30 s: the playbook
+/// `gate_jam` fires once, when more than 0.3 persons/m² have stood at the assembly point for 60 s
+/// (its own rule, checked here on the logged figure), the wardens open the east fire gate, and all
+/// 864 residents leave by it before the van is towed at 1,200 s (without the playbook nobody could
+/// leave before then).
+#[test]
+fn chunjiang_blocked_gate_playbook_opens_the_fire_gate() {
+    let twin = common::load("scenes/chunjiang_blocked_gate.ron");
+    let mut app = common::app(&twin, twin.scene().run.seed);
+    let out = common::run_verified(&mut app, |_| {});
+    let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+    assert_eq!(firings.len(), 1, "the playbook fires once: {firings:?}");
+    let f = &firings[0];
+    assert!(f.figure.contains("above 0.3 persons/m² for 60.0 s"), "{}", f.figure);
+    let people: u32 = f.figure.split("': ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(people as f64 / 576.0 > 0.3, "the figure that fired it: {}", f.figure);
+    assert_eq!(out.census.exited, 864, "everyone gets out");
+    assert_eq!(out.per_exit.get("east_fire_gate").copied(), Some(864), "by the fire gate: {:?}", out.per_exit);
+    let last = out.census.last_exit.unwrap();
+    assert!(last < 1200.0, "everyone is out before the van is towed at 1,200 s (last at {last:.0} s)");
+    println!("chunjiang blocked gate: playbook at {:.0} s ({}); last out at {last:.0} s", f.t, f.figure);
+}
+
+/// Quxi Road's evening peak with the crash at 17:45 (t = 2,700 s) in its one moving lane, run to
+/// 18:10: no vehicle behind the crash passes it while it stands, the lane behind it fills (at most
+/// the 140 m of lane before it at a jam spacing of about 6.5 m: 21 vehicles), and vehicles pass the
+/// crash site again once the car is towed at 3,900 s.
+#[test]
+fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
+    use unitwin::traffic::{TrafficNet, TrafficStats, Vehicles};
+    let twin = common::load("scenes/quxi_road_crash.ron");
+    let options = RunOptions { seed: twin.scene().run.seed, until: 4200.0, threads: None, replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let net = app.world().resource::<TrafficNet>().0.clone();
+    const CRASH_X: f64 = 140.0;
+    let (mut upstream, mut passed, mut standing_max) = (std::collections::BTreeSet::new(), Vec::new(), 0usize);
+    let mut after = std::collections::BTreeSet::new();
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        let began = app.world().resource::<SimClock>().now() - twin.scene().run.step;
+        let vehicles = app.world().resource::<Vehicles>();
+        for v in vehicles.iter().filter(|v| v.state != unitwin::traffic::VehicleState::Parked) {
+            let front = v.pose(&net).0.x;
+            if (began - 2700.0).abs() < 1e-6 && front + v.v * v.v / 18.0 < CRASH_X {
+                upstream.insert(v.id);
+            }
+            if began > 2700.0 && began < 3900.0 - 1e-9 && upstream.contains(&v.id) && front > CRASH_X {
+                passed.push(format!("vehicle {} at x = {front:.1} m at {began:.1} s", v.id));
+            }
+            if began > 3900.0 && front > CRASH_X + 7.0 {
+                after.insert(v.id);
+            }
+        }
+        if began > 2700.0 && began < 3900.0 {
+            let standing = vehicles
+                .iter()
+                .filter(|v| {
+                    v.state != unitwin::traffic::VehicleState::Parked && v.v < 0.1 && v.pose(&net).0.x < CRASH_X
+                })
+                .count();
+            standing_max = standing_max.max(standing);
+        }
+    }
+    assert!(passed.is_empty(), "vehicles drove through the crash:\n{}", passed.join("\n"));
+    assert_eq!(app.world().resource::<TrafficStats>().overlaps, 0, "vehicles overlapped");
+    assert!((10..=21).contains(&standing_max), "the lane behind the crash fills ({standing_max} standing at most)");
+    assert!(!after.is_empty(), "vehicles pass the crash site again after it is cleared");
+    println!("quxi crash: up to {standing_max} vehicles standing behind it; {} past it after the tow", after.len());
+}

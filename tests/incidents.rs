@@ -331,3 +331,29 @@ fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
     assert!(!after.is_empty(), "vehicles pass the crash site again after it is cleared");
     println!("quxi crash: up to {standing_max} vehicles standing behind it; {} past it after the tow", after.len());
 }
+
+/// Nanjing Building's fire-in-a-staircase rehearsal: light smoke in the west staircase at 60 s,
+/// untenable at 150 s; the phased-evacuation playbook holds floors 4 and 5 at stair E when its
+/// third-floor landing fills and releases them when it empties, each firing carrying a figure that
+/// satisfies its own rule; everyone gets out (the harness checks walls and conservation every step).
+#[test]
+fn nanjing_fire_rehearsal_phases_the_upper_floors() {
+    let twin = common::load("scenes/nanjing_building_fire.ron");
+    let mut app = common::app(&twin, twin.scene().run.seed);
+    let out = common::run_verified(&mut app, |_| {});
+    assert_eq!(out.census.exited, 1350, "everyone gets out");
+    let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+    assert!(firings.len() >= 2, "the playbook holds and releases: {firings:?}");
+    assert_eq!((firings[0].issued, firings[1].issued), ("then", "after"));
+    let density =
+        |figure: &str| -> f64 { figure.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap() };
+    assert!(density(&firings[0].figure) > 1.2, "{}", firings[0].figure);
+    assert!(density(&firings[1].figure) < 0.5, "{}", firings[1].figure);
+    println!(
+        "nanjing fire: held {:.0}–{:.0} s; last out at {:.0} s; {:?}",
+        firings[0].t,
+        firings[1].t,
+        out.census.last_exit.unwrap(),
+        out.per_exit
+    );
+}

@@ -75,6 +75,7 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
         hold_lines: vec![],
         playbooks: vec![],
         barriers: vec![],
+        hazards: vec![],
     }
 }
 

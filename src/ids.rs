@@ -90,6 +90,10 @@ index_id!(
     HoldLineId(u16), "hold_line#"
 );
 index_id!(
+    /// A hazard that spreads from a point (a gas leak) once a command starts it.
+    HazardId(u16), "hazard#"
+);
+index_id!(
     /// A barrier (a line or a closed outline) that commands place and remove.
     BarrierId(u16), "barrier#"
 );

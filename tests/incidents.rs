@@ -357,3 +357,48 @@ fn nanjing_fire_rehearsal_phases_the_upper_floors() {
         out.per_exit
     );
 }
+
+/// A gas leak started at 10 s spreads from (14, 20) at 0.5 m/s from 3 m to 15 m (at 34 s). Nobody
+/// walks into the blocked disc (its edge lags the radius by under half a metre, the growth step, and
+/// cells are 0.25 m, so the edge is taken 0.75 m inside the radius); those it reaches, waiting
+/// included, walk out, and 20 s after it stops growing nobody is inside; everyone gets out.
+#[test]
+fn a_spreading_hazard_is_left_and_never_entered() {
+    let twin = common::load("tests/scenes/measures/gas_leak.ron");
+    let step = twin.scene().run.step;
+    let edge = |t: f64| if (10.0..120.0).contains(&t) { (3.0 + 0.5 * (t - 10.0)).min(15.0) - 0.75 } else { 0.0 };
+    let centre = bevy::math::DVec2::new(14.0, 20.0);
+    let mut last: std::collections::BTreeMap<u32, f64> = Default::default();
+    let (mut entered, mut inside_late, mut inside_at_start) = (Vec::new(), Vec::new(), 0);
+    let census = run(&twin, |t, agents| {
+        let began = t - step;
+        let r = edge(began);
+        for &(id, p) in agents {
+            let d = p.distance(centre);
+            if (began - 10.0).abs() < 1e-6 && d < 3.0 {
+                inside_at_start += 1;
+            }
+            if let Some(&before) = last.get(&id)
+                && before >= r
+                && d < r
+                && d < before
+            {
+                entered.push(format!(
+                    "agent {id} walked into the leak at {began:.2} s ({before:.2} → {d:.2} m, edge {r:.2} m)"
+                ));
+            }
+            if began >= 54.0 && d < r {
+                inside_late.push(format!("agent {id} {d:.2} m from the leak at {began:.2} s"));
+            }
+            last.insert(id, d);
+        }
+    });
+    assert!(inside_at_start > 0, "the test needs people where the leak starts");
+    assert!(entered.is_empty(), "{}", entered[..entered.len().min(10)].join("\n"));
+    assert!(inside_late.is_empty(), "{}", inside_late[..inside_late.len().min(10)].join("\n"));
+    assert_eq!((census.spawned, census.exited), (150, 150), "everyone gets out");
+    println!(
+        "gas leak: {inside_at_start} inside the first 3 m disc got out; all out at {:.1} s",
+        census.last_exit.unwrap()
+    );
+}

@@ -7,7 +7,7 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BarrierId, DoorId, HoldLineId, SignalId, StairId, StreetId, ZoneId};
+use crate::ids::{BarrierId, DoorId, HazardId, HoldLineId, SignalId, StairId, StreetId, ZoneId};
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{DoorKind, LineRelease, Space, SpaceRes, StairDirection};
@@ -23,6 +23,8 @@ pub enum Command {
     UnblockZone(ZoneId),
     PlaceBarrier(BarrierId),
     RemoveBarrier(BarrierId),
+    StartHazard(HazardId),
+    EndHazard(HazardId),
     /// Opens the first door and closes the second now; they swap every so many seconds.
     Alternate(DoorId, DoorId, f64),
     /// Ends the alternation that involves this door, leaving both doors open.
@@ -95,6 +97,10 @@ pub enum CommandError {
     UnknownBarrier { name: String, known: String },
     #[error("{0} is not a barrier of this twin")]
     NoSuchBarrier(BarrierId),
+    #[error("there is no hazard '{name}' (hazards: {known})")]
+    UnknownHazard { name: String, known: String },
+    #[error("{0} is not a hazard of this twin")]
+    NoSuchHazard(HazardId),
     #[error("there is no stair '{name}' (stairs: {known})")]
     UnknownStair { name: String, known: String },
     #[error("{0} is not a stair of this twin")]
@@ -157,6 +163,17 @@ impl Command {
                 Command::Alternate(door(first)?, door(second)?, *every)
             }
             NamedCommand::StopAlternating(d) => Command::StopAlternating(door(d)?),
+            NamedCommand::StartHazard(h) | NamedCommand::EndHazard(h) => {
+                let id = space.hazard_index.get(h).copied().ok_or_else(|| CommandError::UnknownHazard {
+                    name: h.clone(),
+                    known: list(space.hazards.iter().map(|h| &h.id)),
+                })?;
+                if matches!(named, NamedCommand::StartHazard(_)) {
+                    Command::StartHazard(id)
+                } else {
+                    Command::EndHazard(id)
+                }
+            }
             NamedCommand::PlaceBarrier(b) => Command::PlaceBarrier(barrier(b)?),
             NamedCommand::RemoveBarrier(b) => Command::RemoveBarrier(barrier(b)?),
             NamedCommand::CloseDoor(d) => Command::CloseDoor(door(d)?),
@@ -253,6 +270,9 @@ impl Command {
                 }
                 Some(_) => Ok(()),
             },
+            Command::StartHazard(h) | Command::EndHazard(h) => {
+                space.hazards.get(h).map(|_| ()).ok_or(CommandError::NoSuchHazard(h))
+            }
             Command::PlaceBarrier(b) | Command::RemoveBarrier(b) => {
                 space.barriers.get(b).map(|_| ()).ok_or(CommandError::NoSuchBarrier(b))
             }
@@ -364,6 +384,8 @@ impl Command {
                 NamedCommand::Alternate { first: space.doors[a].id.clone(), second: space.doors[b].id.clone(), every }
             }
             Command::StopAlternating(d) => NamedCommand::StopAlternating(space.doors[d].id.clone()),
+            Command::StartHazard(h) => NamedCommand::StartHazard(space.hazards[h].id.clone()),
+            Command::EndHazard(h) => NamedCommand::EndHazard(space.hazards[h].id.clone()),
             Command::PlaceBarrier(b) => NamedCommand::PlaceBarrier(space.barriers[b].id.clone()),
             Command::RemoveBarrier(b) => NamedCommand::RemoveBarrier(space.barriers[b].id.clone()),
             Command::Smoke(z, extinction) => NamedCommand::Smoke { zone: space.zones[z].id.clone(), extinction },
@@ -457,6 +479,14 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
                 let level = space.set_door_open(stopped.shut, true);
                 nav.rebuild_level(space, level);
             }
+        }
+        Command::StartHazard(id) | Command::EndHazard(id) => {
+            let start = matches!(command, Command::StartHazard(_));
+            if space.hazards[id].started.is_some() == start {
+                return false;
+            }
+            let level = space.set_hazard(id, start.then_some(now));
+            nav.rebuild_level(space, level);
         }
         Command::PlaceBarrier(id) | Command::RemoveBarrier(id) => {
             let placed = matches!(command, Command::PlaceBarrier(_));
@@ -706,6 +736,15 @@ fn apply_commands(
     mut nav: ResMut<Navigation>,
 ) {
     let (now, step) = (clock.now(), clock.step);
+    // Spreading hazards block more ground as they grow: the fields are rebuilt each time the
+    // radius has grown by a navigation cell, or half a metre if more.
+    let growth_step = nav.grids.iter().next().map_or(0.25, |g| g.cell).max(0.5);
+    if space.0.hazards_due(now, growth_step) {
+        let levels = space.0.grow_hazards(now, growth_step);
+        if !levels.is_empty() {
+            nav.rebuild_levels(&space.0, &levels);
+        }
+    }
     let queue = &mut *queue;
     let timed_due = queue.timed[queue.next_timed..].iter().take_while(|c| c.at <= now + 1e-9).count();
     let replay_due = queue.replay[queue.next_replay..].iter().take_while(|c| c.0 <= step).count();

@@ -44,15 +44,16 @@ pub fn advance(
         let legs = &populations.get(walker.population).plan.legs;
         body.prev = body.pos;
         match plan.activity {
+            // Someone a blocked zone or a spreading hazard reaches stops waiting and leaves it.
             Activity::Waiting { until } => {
                 velocity.0 = DVec2::ZERO;
-                if now + dt >= until {
+                if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
                     plan.activity = Activity::Walking;
                 }
             }
             Activity::Dwelling { until } => {
                 velocity.0 = DVec2::ZERO;
-                if now + dt >= until {
+                if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
                     let leg = (plan.leg as usize + 1).min(legs.len() - 1);
                     plan.leg = leg as u16;
                     plan.target = legs[leg].target;

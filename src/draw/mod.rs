@@ -154,6 +154,17 @@ pub struct DrawBarrier {
     pub placed: bool,
 }
 
+/// A hazard of the scene and the disc it blocks now (empty until started).
+#[derive(Clone, Debug)]
+pub struct DrawHazard {
+    pub name: String,
+    pub level: LevelId,
+    pub polygon: Vec<WorldPoint>,
+    pub active: bool,
+    /// m, while active.
+    pub radius: f64,
+}
+
 /// An entrance that arrival flows come through, with the far-end control on it now.
 #[derive(Clone, Debug)]
 pub struct DrawEntrance {
@@ -192,6 +203,7 @@ pub struct DrawTwin {
     pub hold_lines: Vec<DrawHoldLine>,
     pub entrances: Vec<DrawEntrance>,
     pub barriers: Vec<DrawBarrier>,
+    pub hazards: Vec<DrawHazard>,
 }
 
 /// What an agent is doing, for colouring.
@@ -379,6 +391,7 @@ impl DrawTwin {
             hold_lines: Vec::new(),
             entrances: Vec::new(),
             barriers: Vec::new(),
+            hazards: Vec::new(),
             streets: Vec::new(),
             stairs: Vec::new(),
             zones: Vec::new(),
@@ -571,6 +584,17 @@ impl DrawTwin {
                     line.push(space.to_world(b.level, last.b));
                 }
                 DrawBarrier { name: b.id.clone(), level: b.level, line, closed: b.closed, placed: b.placed }
+            })
+            .collect();
+        self.hazards = space
+            .hazards
+            .iter()
+            .map(|h| DrawHazard {
+                name: h.id.clone(),
+                level: h.level,
+                polygon: world_ring(space, h.level, &h.polygon),
+                active: h.started.is_some(),
+                radius: if h.started.is_some() { h.blocked_radius } else { 0.0 },
             })
             .collect();
     }

@@ -230,6 +230,7 @@ pub(crate) fn build_scene(
         hold_lines: Vec::new(),
         playbooks: Vec::new(),
         barriers: Vec::new(),
+        hazards: Vec::new(),
     };
     if let Some(vph) = options.vehicles.filter(|v| *v > 0.0) {
         if scene.traffic.flows.is_empty() {

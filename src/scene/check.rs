@@ -100,6 +100,7 @@ fn all_points(scene: &Scene) -> Vec<(&'static str, &str, &[Point])> {
     out.extend(scene.destinations.iter().map(|d| ("destination", d.id.as_str(), d.area.as_slice())));
     out.extend(scene.zones.iter().map(|z| ("zone", z.id.as_str(), z.polygon.as_slice())));
     out.extend(scene.barriers.iter().map(|b| ("barrier", b.id.as_str(), b.line.as_slice())));
+    out.extend(scene.hazards.iter().map(|h| ("hazard", h.id.as_str(), std::slice::from_ref(&h.at))));
     for st in &scene.stairs {
         out.push(("stair", &st.id, std::slice::from_ref(&st.foot.at)));
         out.push(("stair", &st.id, std::slice::from_ref(&st.head.at)));
@@ -371,6 +372,7 @@ pub fn all_ids(scene: &Scene) -> Vec<(&'static str, &str)> {
     ids.extend(scene.hold_lines.iter().map(|h| ("hold line", h.id.as_str())));
     ids.extend(scene.playbooks.iter().map(|p| ("playbook", p.id.as_str())));
     ids.extend(scene.barriers.iter().map(|b| ("barrier", b.id.as_str())));
+    ids.extend(scene.hazards.iter().map(|h| ("hazard", h.id.as_str())));
     ids
 }
 
@@ -464,6 +466,9 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
     }
     for b in &scene.barriers {
         check("barrier", &b.id, &b.level);
+    }
+    for h in &scene.hazards {
+        check("hazard", &h.id, &h.level);
     }
     for st in &scene.streets {
         check("street", &st.id, &st.level);

@@ -64,6 +64,24 @@ pub struct Scene {
     /// vehicle): walls placed and removed by commands.
     #[serde(default)]
     pub barriers: Vec<Barrier>,
+    /// Hazards that spread from a point once started (a gas leak): nobody enters them, whoever is
+    /// inside leaves.
+    #[serde(default)]
+    pub hazards: Vec<Hazard>,
+}
+
+/// A hazard zone that grows: a disc of `radius` m round `at` when started, growing by `growth` m/s
+/// up to `max_radius` m (a gas leak's evacuation radius widening).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hazard {
+    pub id: String,
+    pub level: String,
+    pub at: Point,
+    pub radius: f64,
+    #[serde(default)]
+    pub growth: f64,
+    pub max_radius: f64,
 }
 
 /// A wall placed and removed while the twin runs: a barrier line (metal crowd barriers, a police
@@ -689,6 +707,10 @@ pub enum Action {
     PlaceBarrier(String),
     /// Takes a barrier away.
     RemoveBarrier(String),
+    /// Starts a hazard of the scene: it blocks its disc, which grows as the scene says.
+    StartHazard(String),
+    /// Ends a hazard (the leak is sealed): its ground is free again.
+    EndHazard(String),
     /// Smoke fills a zone, with extinction coefficient K (1/m; 0 clears it): people walk slower in
     /// it (Frantzich & Nilsson's speed–extinction relation) and routes weigh that.
     Smoke {
@@ -865,6 +887,8 @@ impl std::fmt::Display for Action {
             Action::StopAlternating(d) => write!(f, "stop alternating door '{d}'"),
             Action::PlaceBarrier(b) => write!(f, "place barrier '{b}'"),
             Action::RemoveBarrier(b) => write!(f, "remove barrier '{b}'"),
+            Action::StartHazard(h) => write!(f, "start hazard '{h}'"),
+            Action::EndHazard(h) => write!(f, "end hazard '{h}'"),
             Action::Smoke { zone, extinction } if *extinction > 0.0 => {
                 write!(f, "fill zone '{zone}' with smoke (K = {} /m)", super::number(*extinction))
             }

@@ -34,6 +34,7 @@ impl<'a> Names<'a> {
                 ("hold line", scene.hold_lines.iter().map(|h| h.id.as_str()).collect()),
                 ("stair", scene.stairs.iter().map(|s| s.id.as_str()).collect()),
                 ("barrier", scene.barriers.iter().map(|b| b.id.as_str()).collect()),
+                ("hazard", scene.hazards.iter().map(|h| h.id.as_str()).collect()),
                 ("measurement area", areas.collect()),
             ],
         }
@@ -63,6 +64,7 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
         Action::DivertArrivals { from, to } => vec![("door", from), ("door", to)],
         Action::StairDirection { stair, .. } => vec![("stair", stair)],
         Action::PlaceBarrier(b) | Action::RemoveBarrier(b) => vec![("barrier", b)],
+        Action::StartHazard(h) | Action::EndHazard(h) => vec![("hazard", h)],
         Action::Alternate { first, second, .. } => vec![("door", first), ("door", second)],
         Action::StopAlternating(d) => vec![("door", d)],
     }
@@ -108,6 +110,10 @@ pub fn action_problem(action: &Action) -> Option<String> {
 
 /// Shortest time between two swaps of an alternate opening, s.
 pub const MIN_ALTERNATION: f64 = 1.0;
+/// Largest radius a hazard may reach, m.
+pub const MAX_HAZARD_RADIUS: f64 = 5_000.0;
+/// Fastest a hazard may spread, m/s (faster than anyone walks is an explosion, not an evacuation).
+pub const MAX_HAZARD_GROWTH: f64 = 10.0;
 /// Most points of one barrier.
 pub const MAX_BARRIER_POINTS: usize = 10_000;
 /// Shortest segment of a barrier, m.
@@ -213,6 +219,25 @@ pub fn check_measures(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
                     ),
                 )
                 .hint("give distinct points, in metres"),
+            );
+        }
+    }
+    for h in &scene.hazards {
+        let (r, g, m) = (h.radius, h.growth, h.max_radius);
+        let fine = r.is_finite() && g.is_finite() && m.is_finite();
+        if !(fine && r > 0.0 && g >= 0.0 && g <= MAX_HAZARD_GROWTH && m >= r && m <= MAX_HAZARD_RADIUS) {
+            diags.push(
+                src.at_id(
+                    "hazard",
+                    &h.id,
+                    format!(
+                        "needs 0 < radius ≤ max_radius ≤ {MAX_HAZARD_RADIUS} m and a growth of 0–{MAX_HAZARD_GROWTH} m/s (got radius {}, growth {}, max_radius {})",
+                        number(r),
+                        number(g),
+                        number(m)
+                    ),
+                )
+                .hint("e.g. Hazard(id: \"gas_leak\", level: \"ground\", at: (10.0, 5.0), radius: 5.0, growth: 0.2, max_radius: 50.0)"),
             );
         }
     }

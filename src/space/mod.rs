@@ -10,8 +10,8 @@ use rstar::primitives::{GeomWithData, Line};
 
 use crate::geom::{Point, distance_to_segment, v};
 use crate::ids::{
-    AreaId, BarrierId, BuildingId, CrossingId, DestinationId, DoorId, HoldLineId, IdVec, LaneId, LevelId, PortalId,
-    SignalId, StairId, StreetId, ZoneId,
+    AreaId, BarrierId, BuildingId, CrossingId, DestinationId, DoorId, HazardId, HoldLineId, IdVec, LaneId, LevelId,
+    PortalId, SignalId, StairId, StreetId, ZoneId,
 };
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
@@ -279,6 +279,44 @@ pub struct BarrierGeom {
     pub placed: bool,
 }
 
+/// A hazard of the scene: a disc round `at` that, once started, blocks its ground and grows.
+#[derive(Clone, Debug)]
+pub struct HazardGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub at: DVec2,
+    pub radius: f64,
+    pub growth: f64,
+    pub max_radius: f64,
+    /// When it was started, while it is.
+    pub started: Option<f64>,
+    /// The disc blocked now (the radius the fields were last built for), as a polygon.
+    pub blocked_radius: f64,
+    pub polygon: Vec<Point>,
+}
+
+/// Sides of the polygon a hazard's disc is drawn and blocked as.
+const HAZARD_SIDES: usize = 32;
+
+impl HazardGeom {
+    /// The radius at time `now`, while started.
+    pub fn radius_at(&self, now: f64) -> Option<f64> {
+        self.started.map(|t0| (self.radius + self.growth * (now - t0).max(0.0)).min(self.max_radius))
+    }
+
+    /// Sets the blocked disc to `radius` (a polygon round it, so the disc lies inside).
+    fn block(&mut self, radius: f64) {
+        self.blocked_radius = radius;
+        let r = radius / libm::cos(std::f64::consts::PI / HAZARD_SIDES as f64);
+        self.polygon = (0..HAZARD_SIDES)
+            .map(|i| {
+                let a = 2.0 * std::f64::consts::PI * i as f64 / HAZARD_SIDES as f64;
+                [self.at.x + r * libm::cos(a), self.at.y + r * libm::sin(a)]
+            })
+            .collect();
+    }
+}
+
 /// A named polygon that can be blocked (nobody enters; those inside leave) or filled with smoke.
 #[derive(Clone, Debug)]
 pub struct ZoneGeom {
@@ -468,6 +506,7 @@ pub struct Space {
     pub areas: IdVec<AreaId, AreaGeom>,
     pub hold_lines: IdVec<HoldLineId, HoldLineGeom>,
     pub barriers: IdVec<BarrierId, BarrierGeom>,
+    pub hazards: IdVec<HazardId, HazardGeom>,
     /// The scene's levels by id (stair corridors, which follow them, are not listed).
     pub level_index: BTreeMap<String, LevelId>,
     pub door_index: BTreeMap<String, DoorId>,
@@ -478,6 +517,7 @@ pub struct Space {
     pub area_index: BTreeMap<String, AreaId>,
     pub hold_line_index: BTreeMap<String, HoldLineId>,
     pub barrier_index: BTreeMap<String, BarrierId>,
+    pub hazard_index: BTreeMap<String, HazardId>,
     /// Entrances that arrival flows come through.
     pub arrival_doors: std::collections::BTreeSet<DoorId>,
     /// Far-end control ordered at entrances.
@@ -540,6 +580,7 @@ impl Space {
         self.area_index = self.areas.enumerate().map(|(id, a)| (a.id.clone(), id)).collect();
         self.hold_line_index = self.hold_lines.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
         self.barrier_index = self.barriers.enumerate().map(|(id, b)| (b.id.clone(), id)).collect();
+        self.hazard_index = self.hazards.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
         for level in self.levels.ids() {
             self.rebuild_walls(level);
         }
@@ -612,9 +653,51 @@ impl Space {
             .collect()
     }
 
-    /// Polygons of the zones blocked now on a level.
+    /// Polygons of the zones blocked now on a level, hazards included.
     pub fn blocked_zones(&self, level: LevelId) -> Vec<&[Point]> {
-        self.zones.iter().filter(|z| z.level == level && z.blocked).map(|z| z.polygon.as_slice()).collect()
+        let zones = self.zones.iter().filter(|z| z.level == level && z.blocked).map(|z| z.polygon.as_slice());
+        let hazards =
+            self.hazards.iter().filter(|h| h.level == level && h.started.is_some()).map(|h| h.polygon.as_slice());
+        zones.chain(hazards).collect()
+    }
+
+    /// Starts (at `now`) or ends a hazard. Returns its level.
+    pub fn set_hazard(&mut self, hazard: HazardId, now: Option<f64>) -> LevelId {
+        let h = &mut self.hazards[hazard];
+        h.started = now;
+        let radius = h.radius;
+        if now.is_some() {
+            h.block(radius);
+        } else {
+            h.polygon.clear();
+        }
+        h.level
+    }
+
+    /// Whether a started hazard has grown by `step` metres (or reached its largest radius) since
+    /// the fields were built.
+    pub fn hazards_due(&self, now: f64, step: f64) -> bool {
+        self.hazards.iter().any(|h| {
+            h.radius_at(now)
+                .is_some_and(|r| r - h.blocked_radius >= step || (r >= h.max_radius && h.blocked_radius < h.max_radius))
+        })
+    }
+
+    /// Grows the started hazards to their radius at `now`, when that has grown by at least `step`
+    /// metres since the fields were built. Returns the levels whose blocked ground changed.
+    pub fn grow_hazards(&mut self, now: f64, step: f64) -> Vec<LevelId> {
+        let mut levels = Vec::new();
+        for h in self.hazards.iter_mut() {
+            if let Some(r) = h.radius_at(now)
+                && (r - h.blocked_radius >= step || (r >= h.max_radius && h.blocked_radius < h.max_radius))
+            {
+                h.block(r);
+                levels.push(h.level);
+            }
+        }
+        levels.sort();
+        levels.dedup();
+        levels
     }
 
     /// World coordinates (x, y, z) of a point on a level: floors are in the world frame; a stair's

@@ -423,6 +423,21 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             space.barriers.push(BarrierGeom { id: b.id.clone(), level, segments, closed: b.closed, placed: b.placed });
         }
     }
+    for h in &scene.hazards {
+        if let Some(level) = level_of(&h.level) {
+            space.hazards.push(HazardGeom {
+                id: h.id.clone(),
+                level,
+                at: v(h.at),
+                radius: h.radius,
+                growth: h.growth,
+                max_radius: h.max_radius,
+                started: None,
+                blocked_radius: 0.0,
+                polygon: Vec::new(),
+            });
+        }
+    }
     for signal in &scene.signals {
         space.signals.push(SignalControl {
             id: signal.id.clone(),

@@ -265,6 +265,10 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
         }
         b.outline(&z.polygon, 0.3, h + 0.005, palette::ZONE);
     }
+    for hazard in twin.hazards.iter().filter(|h| h.active && h.polygon.len() >= 3) {
+        let h = hazard.polygon[0][2] + lift::ZONE;
+        b.polygon(&hazard.polygon, &[], h, palette::ZONE_BLOCKED);
+    }
     for m in &twin.measurements {
         match m {
             DrawMeasurement::Line { a, b: end, .. } => {

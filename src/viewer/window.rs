@@ -528,6 +528,23 @@ fn panel(
                 }
             }
         }
+        if !twin.hazards.is_empty() {
+            ui.separator();
+            ui.label("hazards (spreading, e.g. a gas leak):");
+            for hazard in &twin.hazards {
+                let (label, order) = if hazard.active {
+                    (
+                        format!("[r = {:.1} m] {}: end", hazard.radius, hazard.name),
+                        NamedCommand::EndHazard(hazard.name.clone()),
+                    )
+                } else {
+                    (format!("[idle] {}: start", hazard.name), NamedCommand::StartHazard(hazard.name.clone()))
+                };
+                if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                    orders.push(order);
+                }
+            }
+        }
         if !twin.stairs.is_empty() {
             ui.separator();
             ui.label("stairs (one-way circulation):");

@@ -556,3 +556,41 @@ fn alternate_opening_replays_identically() {
         assert!(a == b, "{file} differs between the run and its replay");
     }
 }
+
+/// "Enter south, exit north" (南进北出): the yard's south gate is made an entrance only at 0 s and
+/// an exit again at 3 s (people walk to the nearest open exit by distance, so the
+/// south half of the yard, still near it then, turns back to it): nobody leaves by it in between, people do afterwards, everyone gets out.
+#[test]
+fn a_gate_made_entrance_only_is_not_left_by() {
+    let path = Path::new(&unitwin_manifest_dir()).join("tests/scenes/measures/alternate.ron");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "events: [TimedEvent(at: 0.0, action: Alternate(first: \"north_gate\", second: \"south_gate\", every: 8.0))],",
+        "events: [TimedEvent(at: 0.0, action: SetExit(door: \"south_gate\", exit: false)), \
+         TimedEvent(at: 3.0, action: SetExit(door: \"south_gate\", exit: true))],",
+    );
+    assert!(text.contains("SetExit"), "the variant replaced the events");
+    let loaded = parse_scene(SourceMap::new(Path::new("entrance_only.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let step = twin.scene().run.step;
+    let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let (mut south_early, mut south_late, mut north) = (Vec::new(), 0, 0);
+    let app = run(&twin, |t, agents| {
+        let began = t - step;
+        let now: std::collections::BTreeMap<u32, DVec2> = agents.iter().copied().collect();
+        for (id, p) in &last {
+            if !now.contains_key(id) {
+                match (p.y < 10.0, began + 1e-9 >= 3.0) {
+                    (true, false) => south_early.push(format!("agent {id} left by the south gate at {began:.2} s")),
+                    (true, true) => south_late += 1,
+                    (false, _) => north += 1,
+                }
+            }
+        }
+        last = now;
+    });
+    assert!(south_early.is_empty(), "{}", south_early.join("\n"));
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (100, 100), "everyone gets out");
+    assert!(south_late > 0, "the south gate is used once it is an exit again ({north} north)");
+    println!("entrance only until 3 s: {north} out north, {south_late} south after 3 s");
+}

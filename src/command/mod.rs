@@ -29,6 +29,8 @@ pub enum Command {
     Alternate(DoorId, DoorId, f64),
     /// Ends the alternation that involves this door, leaving both doors open.
     StopAlternating(DoorId),
+    /// A boundary door becomes an exit (true) or an entrance only (false).
+    SetExit(DoorId, bool),
     /// Smoke in a zone with this extinction coefficient (1/m; 0 clears it).
     Smoke(ZoneId, f64),
     CloseStreet(StreetId),
@@ -93,6 +95,8 @@ pub enum CommandError {
     NoArrivals { door: String, known: String },
     #[error("door '{0}' is not on the boundary of the walkable space: arrivals cannot come through it")]
     NotAnEntrance(String),
+    #[error("door '{0}' is not on the outer boundary of the walkable space: only such a door can be an exit")]
+    NotOnBoundary(String),
     #[error("there is no barrier '{name}' (barriers: {known})")]
     UnknownBarrier { name: String, known: String },
     #[error("{0} is not a barrier of this twin")]
@@ -163,6 +167,7 @@ impl Command {
                 Command::Alternate(door(first)?, door(second)?, *every)
             }
             NamedCommand::StopAlternating(d) => Command::StopAlternating(door(d)?),
+            NamedCommand::SetExit { door: d, exit } => Command::SetExit(door(d)?, *exit),
             NamedCommand::StartHazard(h) | NamedCommand::EndHazard(h) => {
                 let id = space.hazard_index.get(h).copied().ok_or_else(|| CommandError::UnknownHazard {
                     name: h.clone(),
@@ -263,6 +268,12 @@ impl Command {
                 }
                 Ok(())
             }
+            Command::SetExit(d, _) => match space.doors.get(d) {
+                Some(door) if door.kind != DoorKind::Scene => Err(CommandError::StairOpening(door.id.clone())),
+                Some(door) if !door.boundary => Err(CommandError::NotOnBoundary(door.id.clone())),
+                Some(_) => Ok(()),
+                None => Err(CommandError::NoSuchDoor(d)),
+            },
             Command::StopAlternating(d) => match space.doors.get(d) {
                 None => Err(CommandError::NoSuchDoor(d)),
                 Some(door) if !space.alternations.iter().any(|a| a.open == d || a.shut == d) => {
@@ -384,6 +395,7 @@ impl Command {
                 NamedCommand::Alternate { first: space.doors[a].id.clone(), second: space.doors[b].id.clone(), every }
             }
             Command::StopAlternating(d) => NamedCommand::StopAlternating(space.doors[d].id.clone()),
+            Command::SetExit(d, exit) => NamedCommand::SetExit { door: space.doors[d].id.clone(), exit },
             Command::StartHazard(h) => NamedCommand::StartHazard(space.hazards[h].id.clone()),
             Command::EndHazard(h) => NamedCommand::EndHazard(space.hazards[h].id.clone()),
             Command::PlaceBarrier(b) => NamedCommand::PlaceBarrier(space.barriers[b].id.clone()),
@@ -469,6 +481,14 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
             if !levels.is_empty() {
                 nav.rebuild_levels(space, &levels);
             }
+        }
+        // A boundary door that is not an exit is wall to those inside; arrivals still come through it.
+        Command::SetExit(door, exit) => {
+            if space.doors[door].exit == exit {
+                return false;
+            }
+            let level = space.set_door_exit(door, exit);
+            nav.rebuild_level(space, level);
         }
         Command::StopAlternating(door) => {
             let Some(i) = space.alternations.iter().position(|a| a.open == door || a.shut == door) else {

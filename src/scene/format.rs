@@ -702,6 +702,13 @@ pub enum Action {
         every: f64,
     },
     StopAlternating(String),
+    /// Makes a door on the outer boundary an exit again (`exit: true`), or an entrance only
+    /// (`exit: false`: nobody leaves by it; arrivals still come in), as in "enter south, exit north"
+    /// (南进北出).
+    SetExit {
+        door: String,
+        exit: bool,
+    },
     /// Puts a barrier of the scene in place: walls rebuilt, routes re-planned; whoever stands where
     /// it goes steps aside.
     PlaceBarrier(String),
@@ -885,6 +892,8 @@ impl std::fmt::Display for Action {
                 write!(f, "alternate doors '{first}' and '{second}' every {} s", super::number(*every))
             }
             Action::StopAlternating(d) => write!(f, "stop alternating door '{d}'"),
+            Action::SetExit { door, exit: true } => write!(f, "make door '{door}' an exit"),
+            Action::SetExit { door, exit: false } => write!(f, "make door '{door}' an entrance only"),
             Action::PlaceBarrier(b) => write!(f, "place barrier '{b}'"),
             Action::RemoveBarrier(b) => write!(f, "remove barrier '{b}'"),
             Action::StartHazard(h) => write!(f, "start hazard '{h}'"),

@@ -66,7 +66,7 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
         Action::PlaceBarrier(b) | Action::RemoveBarrier(b) => vec![("barrier", b)],
         Action::StartHazard(h) | Action::EndHazard(h) => vec![("hazard", h)],
         Action::Alternate { first, second, .. } => vec![("door", first), ("door", second)],
-        Action::StopAlternating(d) => vec![("door", d)],
+        Action::StopAlternating(d) | Action::SetExit { door: d, .. } => vec![("door", d)],
     }
 }
 

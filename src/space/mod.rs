@@ -591,6 +591,15 @@ impl Space {
         self.levels.iter().filter(|l| !l.is_stair()).count()
     }
 
+    /// Makes a boundary door an exit or an entrance only, and rebuilds its level's walls. Returns
+    /// the level.
+    pub fn set_door_exit(&mut self, door: DoorId, exit: bool) -> LevelId {
+        self.doors[door].exit = exit && self.doors[door].boundary;
+        let level = self.doors[door].level;
+        self.rebuild_walls(level);
+        level
+    }
+
     /// Opens or closes a door and rebuilds its level's walls. Returns the level.
     pub fn set_door_open(&mut self, door: DoorId, open: bool) -> LevelId {
         self.doors[door].open = open;

@@ -402,3 +402,43 @@ fn a_spreading_hazard_is_left_and_never_entered() {
         census.last_exit.unwrap()
     );
 }
+
+/// A timed event marked `incident: true` is recorded with origin `Incident`, replays as such, and
+/// `compare` scores the first measure's delay after it: here the leak starts at 10 s and the north
+/// gate is closed at 25 s (a measure of the scene), so the delay is 15 s.
+#[test]
+fn the_delay_of_the_first_measure_after_the_incident_is_scored() {
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/scenes/measures/gas_leak.ron");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "TimedEvent(at: 10.0, action: StartHazard(\"gas_leak\")),",
+        "TimedEvent(at: 10.0, action: StartHazard(\"gas_leak\"), incident: true), \
+         TimedEvent(at: 25.0, action: CloseDoor(\"north\")),",
+    );
+    let loaded = parse_scene(SourceMap::new(Path::new("incident.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let go = |out: std::path::PathBuf, commands: Option<std::path::PathBuf>| {
+        let replay = commands.as_ref().map(|c| unitwin::runner::replay_from_file(&twin, c).unwrap().0);
+        let options = RunOptions { seed: 12, until: 200.0, threads: Some(1), replay };
+        let request = unitwin::runner::RunRequest {
+            options,
+            out_dir: out,
+            force: false,
+            progress: false,
+            commands_file: commands,
+        };
+        unitwin::runner::run_to_folder(&twin, &request, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    };
+    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
+    go(first.clone(), None);
+    go(again.clone(), Some(first.join("commands.ron")));
+    let log = std::fs::read_to_string(first.join("commands.ron")).unwrap();
+    assert!(log.contains("origin: Incident"), "{log}");
+    for file in ["trajectories.txt", "summary.json", "commands.ron"] {
+        let (a, b) = (std::fs::read(first.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap());
+        assert!(a == b, "{file} differs between the run and its replay");
+    }
+    let figures = unitwin::batch::compare::run_figures(&first).unwrap();
+    let delay = figures.iter().find(|f| f.key == "intervention_delay").and_then(|f| f.value);
+    assert_eq!(delay, Some(15.0), "the first measure came 15 s after the incident");
+}

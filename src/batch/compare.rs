@@ -356,6 +356,22 @@ pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
             "s",
             first.and_then(|e| f(&e["t"])),
         );
+        // The rehearsal's incident (a timed event marked `incident: true`) and the first measure
+        // taken at or after it: timed in the scene, live, by a playbook or by a running measure.
+        let incident = events.iter().find(|e| e["origin"].as_str() == Some("Incident")).and_then(|e| f(&e["t"]));
+        if let Some(at) = incident {
+            let response = events
+                .iter()
+                .filter(|e| e["origin"].as_str().is_some_and(|o| o != "Incident"))
+                .filter_map(|e| f(&e["t"]))
+                .find(|t| *t >= at - 1e-9);
+            push(
+                "intervention_delay".into(),
+                "first measure's delay after the incident".into(),
+                "s",
+                response.map(|t| t - at),
+            );
+        }
     }
     if let Some(exits) = s["exits"].as_object() {
         for (id, n) in exits {

@@ -110,6 +110,7 @@ pub fn lower_is_better(key: &str) -> Option<bool> {
         | "wait_p95"
         | "still_waiting"
         | "vehicle_delay"
+        | "intervention_delay"
         | "conflicts" => Some(true),
         "agents_exited" | "vehicles_arrived" => Some(false),
         _ => None,

@@ -614,6 +614,8 @@ pub enum Origin {
     Playbook,
     /// Issued by a running measure (the swaps of an alternate opening).
     Measure,
+    /// A timed event of the scene marked as the incident rehearsed (`incident: true`).
+    Incident,
 }
 
 /// A command as applied: at the start of step `step` (time `t`).
@@ -632,6 +634,8 @@ pub struct LoggedCommand {
 pub struct TimedCommand {
     pub at: f64,
     pub command: Command,
+    /// The scene marks it as the incident rehearsed.
+    pub incident: bool,
 }
 
 /// The scene's timed commands, in time order (inserted by the twin before `CommandPlugin`).
@@ -700,7 +704,7 @@ impl CommandQueue {
             Origin::Playbook | Origin::Measure if self.replaying => {}
             Origin::Playbook => self.playbook.push(command),
             Origin::Measure => self.measure.push(command),
-            Origin::Live | Origin::Scene => self.live.push(command),
+            Origin::Live | Origin::Scene | Origin::Incident => self.live.push(command),
         }
     }
 
@@ -776,7 +780,9 @@ fn apply_commands(
     {
         return;
     }
-    let timed = queue.timed[queue.next_timed..][..timed_due].iter().map(|c| (Origin::Scene, c.command));
+    let timed = queue.timed[queue.next_timed..][..timed_due]
+        .iter()
+        .map(|c| (if c.incident { Origin::Incident } else { Origin::Scene }, c.command));
     let replayed = queue.replay[queue.next_replay..][..replay_due].iter().map(|c| (c.1, c.2));
     let live = queue.live.drain(..).map(|c| (Origin::Live, c));
     let playbook = queue.playbook.drain(..).map(|c| (Origin::Playbook, c));

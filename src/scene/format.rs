@@ -650,6 +650,10 @@ pub struct TimedEvent {
     /// Simulated time in seconds.
     pub at: f64,
     pub action: Action,
+    /// The rehearsal's incident (a fire, a crash, a leak) rather than a measure: recorded with
+    /// origin `Incident`, so that scores can count the measures' delay after it.
+    #[serde(default)]
+    pub incident: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -114,7 +114,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
     let mut timed: Vec<TimedCommand> = Vec::with_capacity(scene.events.len());
     for (i, e) in scene.events.iter().enumerate() {
         match Command::resolve(&e.action, &space) {
-            Ok(command) => timed.push(TimedCommand { at: e.at, command }),
+            Ok(command) => timed.push(TimedCommand { at: e.at, command, incident: e.incident }),
             Err(err) => {
                 let (line, col) = src.locate_event_target(i, action_target(&e.action));
                 diags.push(

@@ -37,7 +37,8 @@ pub struct PeakDensity {
 pub struct EventRecord {
     pub t: f64,
     pub action: String,
-    /// `Scene` (a timed event), `Live` (issued while running) or `Playbook`.
+    /// `Scene` (a timed event), `Incident` (a timed event marked as the incident), `Live` (issued
+    /// while running), `Playbook` or `Measure` (a running measure's own step, e.g. a gate swap).
     pub origin: String,
 }
 

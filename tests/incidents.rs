@@ -177,28 +177,9 @@ fn a_barrier_is_never_crossed_while_it_stands() {
     );
 
     // Replayed from its command log, the run gives the same trajectories.
-    let dir = tempfile::tempdir().unwrap();
-    let go = |out: std::path::PathBuf, commands: Option<std::path::PathBuf>| {
-        let replay = commands.as_ref().map(|c| unitwin::runner::replay_from_file(&twin, c).unwrap().0);
-        let options = RunOptions { seed: 3, until: 200.0, threads: Some(1), replay };
-        let request = unitwin::runner::RunRequest {
-            options,
-            out_dir: out,
-            force: false,
-            progress: false,
-            commands_file: commands,
-        };
-        unitwin::runner::run_to_folder(&twin, &request, &std::sync::atomic::AtomicBool::new(false)).unwrap();
-    };
-    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
-    go(first.clone(), None);
-    go(again.clone(), Some(first.join("commands.ron")));
-    let log = std::fs::read_to_string(first.join("commands.ron")).unwrap();
+    let dir = common::run_and_replay(&twin, 3, 200.0);
+    let log = std::fs::read_to_string(dir.path().join("first/commands.ron")).unwrap();
     assert!(log.contains("PlaceBarrier(\"cordon\")") && log.contains("RemoveBarrier(\"cordon\")"), "{log}");
-    for file in ["trajectories.txt", "summary.json", "commands.ron"] {
-        let (a, b) = (std::fs::read(first.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap());
-        assert!(a == b, "{file} differs between the run and its replay");
-    }
 }
 
 /// A crashed car placed across a one-lane street: no vehicle behind it drives past its rear while
@@ -416,28 +397,10 @@ fn the_delay_of_the_first_measure_after_the_incident_is_scored() {
     );
     let loaded = parse_scene(SourceMap::new(Path::new("incident.ron"), text), String::new()).unwrap();
     let twin = unitwin::twin::build(loaded).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let go = |out: std::path::PathBuf, commands: Option<std::path::PathBuf>| {
-        let replay = commands.as_ref().map(|c| unitwin::runner::replay_from_file(&twin, c).unwrap().0);
-        let options = RunOptions { seed: 12, until: 200.0, threads: Some(1), replay };
-        let request = unitwin::runner::RunRequest {
-            options,
-            out_dir: out,
-            force: false,
-            progress: false,
-            commands_file: commands,
-        };
-        unitwin::runner::run_to_folder(&twin, &request, &std::sync::atomic::AtomicBool::new(false)).unwrap();
-    };
-    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
-    go(first.clone(), None);
-    go(again.clone(), Some(first.join("commands.ron")));
+    let dir = common::run_and_replay(&twin, 12, 200.0);
+    let first = dir.path().join("first");
     let log = std::fs::read_to_string(first.join("commands.ron")).unwrap();
     assert!(log.contains("origin: Incident"), "{log}");
-    for file in ["trajectories.txt", "summary.json", "commands.ron"] {
-        let (a, b) = (std::fs::read(first.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap());
-        assert!(a == b, "{file} differs between the run and its replay");
-    }
     let figures = unitwin::batch::compare::run_figures(&first).unwrap();
     let delay = figures.iter().find(|f| f.key == "intervention_delay").and_then(|f| f.value);
     assert_eq!(delay, Some(15.0), "the first measure came 15 s after the incident");

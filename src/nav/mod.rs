@@ -119,13 +119,7 @@ impl Navigation {
 
     /// Rebuilds a level's grid after its walls or zones changed, and every field.
     pub fn rebuild_level(&mut self, space: &Space, level: LevelId) {
-        if let Some(open) = self.open.as_mut() {
-            open.rebuild_level(space, level);
-        }
-        let old = &self.grids[level];
-        self.grids[level] = NavGrid::build(space, level, old.cell, old.near_wall_reach, self.carriageway_cost);
-        self.links_into = self.portal_links(space);
-        self.recompute_all(space);
+        self.rebuild_levels(space, &[level]);
     }
 
     /// Rebuilds several levels' grids, then the links and every field once.

@@ -304,6 +304,14 @@ impl HazardGeom {
         self.started.map(|t0| (self.radius + self.growth * (now - t0).max(0.0)).min(self.max_radius))
     }
 
+    /// The radius to block now, if it has grown by `step` metres (or reached its largest) since
+    /// the fields were built.
+    fn grown(&self, now: f64, step: f64) -> Option<f64> {
+        self.radius_at(now).filter(|&r| {
+            r - self.blocked_radius >= step || (r >= self.max_radius && self.blocked_radius < self.max_radius)
+        })
+    }
+
     /// Sets the blocked disc to `radius` (a polygon round it, so the disc lies inside).
     fn block(&mut self, radius: f64) {
         self.blocked_radius = radius;
@@ -686,10 +694,7 @@ impl Space {
     /// Whether a started hazard has grown by `step` metres (or reached its largest radius) since
     /// the fields were built.
     pub fn hazards_due(&self, now: f64, step: f64) -> bool {
-        self.hazards.iter().any(|h| {
-            h.radius_at(now)
-                .is_some_and(|r| r - h.blocked_radius >= step || (r >= h.max_radius && h.blocked_radius < h.max_radius))
-        })
+        self.hazards.iter().any(|h| h.grown(now, step).is_some())
     }
 
     /// Grows the started hazards to their radius at `now`, when that has grown by at least `step`
@@ -697,9 +702,7 @@ impl Space {
     pub fn grow_hazards(&mut self, now: f64, step: f64) -> Vec<LevelId> {
         let mut levels = Vec::new();
         for h in self.hazards.iter_mut() {
-            if let Some(r) = h.radius_at(now)
-                && (r - h.blocked_radius >= step || (r >= h.max_radius && h.blocked_radius < h.max_radius))
-            {
+            if let Some(r) = h.grown(now, step) {
                 h.block(r);
                 levels.push(h.level);
             }

@@ -12,6 +12,7 @@ use crate::command::{CommandPlugin, ReplayCommands, TimedCommands};
 use crate::crowd::CrowdPlugin;
 use crate::crowd::spawn::Populations;
 use crate::draw::{DrawPlugin, TwinInfo};
+use crate::measures::MeasuresPlugin;
 use crate::metrics::MetricsPlugin;
 use crate::scene::Diagnostics;
 use crate::schedule::{SchedulePlugin, SimClock, SimSeed, SimThreads, available_cores};
@@ -111,7 +112,15 @@ pub fn insert_simulation(app: &mut App, twin: &Twin, options: &RunOptions) -> Re
     if let Some(replay) = &options.replay {
         app.insert_resource(replay.clone());
     }
-    app.add_plugins((SchedulePlugin, CommandPlugin, TrafficPlugin, CrowdPlugin, MetricsPlugin, DrawPlugin));
+    app.add_plugins((
+        SchedulePlugin,
+        CommandPlugin,
+        TrafficPlugin,
+        CrowdPlugin,
+        MetricsPlugin,
+        MeasuresPlugin,
+        DrawPlugin,
+    ));
     let problems = &app.world().resource::<Populations>().problems;
     if !problems.is_empty() {
         let src = &twin.loaded.source;

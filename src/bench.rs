@@ -72,6 +72,10 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
         }],
         measurements: vec![],
         events: vec![],
+        hold_lines: vec![],
+        playbooks: vec![],
+        barriers: vec![],
+        hazards: vec![],
     }
 }
 

@@ -86,6 +86,22 @@ index_id!(
     ZoneId(u16), "zone#"
 );
 index_id!(
+    /// A hold line where arriving people can be held and released in waves.
+    HoldLineId(u16), "hold_line#"
+);
+index_id!(
+    /// A hazard that spreads from a point (a gas leak) once a command starts it.
+    HazardId(u16), "hazard#"
+);
+index_id!(
+    /// A barrier (a line or a closed outline) that commands place and remove.
+    BarrierId(u16), "barrier#"
+);
+index_id!(
+    /// A measurement area (density, capacity and warning levels).
+    AreaId(u16), "area#"
+);
+index_id!(
     /// A destination area.
     DestinationId(u16), "destination#"
 );

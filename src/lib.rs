@@ -1,6 +1,7 @@
 //! unitwin: a digital-twin spatial simulation engine for urban minimum management units.
 //! Layers, each importing only those before it (checked by `tests/architecture.rs`):
-//! geom, ids, schedule → scene → space → nav → command → traffic → twin → crowd → metrics → draw → app →
+//! geom, ids, schedule → scene → space → nav → command → traffic → twin → crowd → metrics → measures → draw →
+//! app →
 //! report → runner → batch → bench → import → viewer (feature `viewer`) → cli.
 
 pub mod geom;
@@ -17,6 +18,7 @@ pub mod traffic;
 pub mod twin;
 
 pub mod crowd;
+pub mod measures;
 pub mod metrics;
 
 pub mod draw;

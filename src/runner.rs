@@ -1,6 +1,7 @@
 //! Running a twin: a `Run` steps an app and returns a `RunOutcome`; `run_to_folder` adds the
 //! progress bar, Ctrl-C and the output files, committed together. Batches and viewers reuse `Run`.
 
+use crate::measures::{HoldLines, MeasuresRecord, Playbooks};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,8 @@ pub struct RunOutcome {
     pub everyone_left: bool,
     /// The traffic section of the summary (absent without streets).
     pub traffic: Option<TrafficSummary>,
+    /// Hold lines and playbook firings.
+    pub measures: MeasuresRecord,
     pub frames: u64,
     /// The first error the frame sink returned.
     pub sink_error: Option<std::io::Error>,
@@ -136,8 +139,13 @@ impl Run {
             world.resource::<SignalStates>(),
             world.resource::<Vehicles>().count() as u32,
         );
+        let measures = MeasuresRecord {
+            hold_lines: world.remove_resource::<HoldLines>().map(|h| h.0).unwrap_or_default(),
+            firings: world.remove_resource::<Playbooks>().map(|p| p.firings).unwrap_or_default(),
+        };
         RunOutcome {
             traffic,
+            measures,
             clock: *world.resource::<SimClock>(),
             census: world.resource::<Census>().clone(),
             measurements: world.remove_resource::<Measurements>().unwrap_or_else(|| Measurements::new(&[])),
@@ -263,6 +271,7 @@ impl FolderRun {
             &outcome.commands,
             outcome.everyone_left,
             outcome.traffic.clone(),
+            &outcome.measures,
         );
         staging.write("summary.json", summary.to_json().as_bytes())?;
         staging.write("commands.ron", command_script(twin, &outcome.commands).to_ron().as_bytes())?;

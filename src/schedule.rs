@@ -17,12 +17,14 @@ pub enum SimSystems {
     Commands,
     /// Traffic signals change phase.
     Signals,
-    /// Agents are placed or arrive.
+    /// Whoever stands in a doorway that has just become wall steps out of it; agents are placed or arrive.
     Spawn,
     /// The state at the start of the step is measured and recorded.
     Measure,
     /// Positions are copied into the read-only neighbour snapshot.
     Snapshot,
+    /// Areas are surveyed, hold lines open waves, playbooks issue measures.
+    Measures,
     /// Agents choosing among exits re-decide from the snapshot.
     Route,
     /// Each agent chooses its velocity from the snapshot.
@@ -31,6 +33,8 @@ pub enum SimSystems {
     Drive,
     /// Each agent moves, leaves or reaches a destination.
     Move,
+    /// People crossing a held line without a place in its wave step back.
+    Hold,
     /// What moved during this step is counted (measurement lines).
     Count,
     /// Agents that left are removed and counted; stair openings are crossed.
@@ -161,10 +165,12 @@ impl Plugin for SchedulePlugin {
                     SimSystems::Spawn,
                     SimSystems::Measure,
                     SimSystems::Snapshot,
+                    SimSystems::Measures,
                     SimSystems::Route,
                     SimSystems::Steer,
                     SimSystems::Drive,
                     SimSystems::Move,
+                    SimSystems::Hold,
                     SimSystems::Count,
                     SimSystems::Leave,
                     SimSystems::Advance,

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The modules of `src/`, bottom first. A module may import only modules before it.
-const LAYERS: [&str; 20] = [
-    "geom", "ids", "schedule", "scene", "space", "nav", "command", "traffic", "twin", "crowd", "metrics", "draw",
-    "app", "report", "runner", "batch", "bench", "import", "viewer", "cli",
+const LAYERS: [&str; 21] = [
+    "geom", "ids", "schedule", "scene", "space", "nav", "command", "traffic", "twin", "crowd", "metrics", "measures",
+    "draw", "app", "report", "runner", "batch", "bench", "import", "viewer", "cli",
 ];
 
 fn src() -> PathBuf {

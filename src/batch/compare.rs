@@ -19,11 +19,11 @@ pub const DENSE: f64 = 4.0;
 
 /// One figure of one run.
 #[derive(Clone, Debug)]
-struct Figure {
-    key: String,
-    label: String,
-    unit: &'static str,
-    value: Option<f64>,
+pub struct Figure {
+    pub key: String,
+    pub label: String,
+    pub unit: &'static str,
+    pub value: Option<f64>,
 }
 
 /// One figure of a scene over its variants and seeds.
@@ -193,7 +193,7 @@ impl Comparison {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}\
+pub(super) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right;vertical-align:top}\
 td:first-child,th:first-child{text-align:left}.unit{color:#777;font-size:.85em}.note{color:#555;font-size:.9em}\
 .warn{color:#a00}.up{color:#b33}.down{color:#36b}.same{color:#777}.charts{display:flex;flex-wrap:wrap;gap:1em}\
@@ -267,12 +267,12 @@ fn chart(row: &FigureRow, variants: &[String], base: usize) -> String {
     s
 }
 
-fn estimate(values: &[Option<f64>]) -> Option<Estimate> {
+pub(super) fn estimate(values: &[Option<f64>]) -> Option<Estimate> {
     let present: Vec<f64> = values.iter().flatten().copied().collect();
     Estimate::of(&present)
 }
 
-fn interval_text(e: Option<Estimate>) -> String {
+pub(super) fn interval_text(e: Option<Estimate>) -> String {
     match e {
         None => "–".into(),
         Some(e) => match (e.low(), e.high()) {
@@ -282,7 +282,7 @@ fn interval_text(e: Option<Estimate>) -> String {
     }
 }
 
-fn fmt_num(v: f64) -> String {
+pub(super) fn fmt_num(v: f64) -> String {
     let text = if v.abs() >= 100.0 { format!("{v:.1}") } else { format!("{v:.3}") };
     // A tiny negative rounds to "-0.000", which reads as a sign that is not there.
     match text.strip_prefix('-') {
@@ -293,20 +293,20 @@ fn fmt_num(v: f64) -> String {
 
 /// Numbers in `compare.csv`: fixed to 6 decimals (identical text for identical values), empty
 /// when undefined.
-fn num(v: Option<f64>) -> String {
+pub(super) fn num(v: Option<f64>) -> String {
     v.map_or(String::new(), |v| format!("{v:.6}"))
 }
 
-fn csv_field(text: &str) -> String {
+pub(super) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The figures of one finished run.
-fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
+pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
     let path = dir.join("summary.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let s: Value =
@@ -338,6 +338,41 @@ fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
         "s",
         Some(time_above(&traj, DENSE)?),
     );
+    for (key, threshold) in [("person_seconds_above_4", 4), ("person_seconds_above_6", 6)] {
+        if s[key].is_number() {
+            push(
+                key.into(),
+                format!("person-seconds with a local density above {threshold} persons/m² (anywhere)"),
+                "person·s",
+                f(&s[key]),
+            );
+        }
+    }
+    if let Some(events) = s["events"].as_array() {
+        let first = events.iter().find(|e| matches!(e["origin"].as_str(), Some("Live" | "Playbook")));
+        push(
+            "first_measure".into(),
+            "first live or playbook measure (time)".into(),
+            "s",
+            first.and_then(|e| f(&e["t"])),
+        );
+        // The rehearsal's incident (a timed event marked `incident: true`) and the first measure
+        // taken at or after it: timed in the scene, live, by a playbook or by a running measure.
+        let incident = events.iter().find(|e| e["origin"].as_str() == Some("Incident")).and_then(|e| f(&e["t"]));
+        if let Some(at) = incident {
+            let response = events
+                .iter()
+                .filter(|e| e["origin"].as_str().is_some_and(|o| o != "Incident"))
+                .filter_map(|e| f(&e["t"]))
+                .find(|t| *t >= at - 1e-9);
+            push(
+                "intervention_delay".into(),
+                "first measure's delay after the incident".into(),
+                "s",
+                response.map(|t| t - at),
+            );
+        }
+    }
     if let Some(exits) = s["exits"].as_object() {
         for (id, n) in exits {
             push(format!("exit:{id}"), format!("agents out by exit {id}"), "persons", f(n));
@@ -373,6 +408,52 @@ fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
             "persons/m²",
             f(&area["mean_density"]),
         );
+        for (i, threshold) in [4, 6].iter().enumerate() {
+            if let Some(v) = area["person_seconds_above"].get(i).and_then(Value::as_f64) {
+                push(
+                    format!("area:{id}:person_seconds_above_{threshold}"),
+                    format!("area {id}: person-seconds above {threshold} persons/m² (local density)"),
+                    "person·s",
+                    Some(v),
+                );
+            }
+        }
+        for (i, level) in ["yellow", "orange", "red"].iter().enumerate() {
+            if let Some(v) = area["seconds_at_warning"].get(i).and_then(Value::as_f64) {
+                push(
+                    format!("area:{id}:seconds_at_{level}"),
+                    format!("area {id}: time at {level} warning or above"),
+                    "s",
+                    Some(v),
+                );
+            }
+        }
+    }
+    for line in s["hold_lines"].as_array().into_iter().flatten() {
+        let id = line["id"].as_str().unwrap_or("?");
+        push(
+            format!("hold:{id}:crossed"),
+            format!("hold line {id}: people let through"),
+            "persons",
+            f(&line["crossed"]),
+        );
+        push(
+            format!("hold:{id}:waited"),
+            format!("hold line {id}: people held, then through"),
+            "persons",
+            f(&line["waited"]),
+        );
+        push(format!("hold:{id}:wait_mean"), format!("hold line {id}: mean wait"), "s", f(&line["wait_mean"]));
+        push(format!("hold:{id}:wait_p95"), format!("hold line {id}: 95th percentile wait"), "s", f(&line["wait_p95"]));
+        push(
+            format!("hold:{id}:still_waiting"),
+            format!("hold line {id}: people still waiting at the end"),
+            "persons",
+            f(&line["still_waiting"]),
+        );
+    }
+    if let Some(firings) = s["playbooks"].as_array() {
+        push("playbook_firings".into(), "playbook firings".into(), "count", Some(firings.len() as f64));
     }
     let t = &s["traffic"];
     if t.is_object() {

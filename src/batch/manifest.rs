@@ -346,7 +346,7 @@ impl LoadedManifest {
                 Override::Step(s) => scene.run.step = *s,
                 Override::AtStart(action) => {
                     // Before the scene's own events, so that a later scene event still applies after it.
-                    scene.events.insert(0, TimedEvent { at: 0.0, action: action.clone() });
+                    scene.events.insert(0, TimedEvent { at: 0.0, action: action.clone(), incident: false });
                 }
                 Override::Commands(_) => {}
             }

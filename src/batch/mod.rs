@@ -1,9 +1,10 @@
-//! Batches: a manifest's scenes × variants × seeds run in parallel through `unitwin run`'s own code,
-//! resumable, shardable across machines, and compared across variants (`compare.csv`, `compare.html`).
+//! Batches: a manifest's scenes × variants × seeds run in parallel, resumable and shardable, compared
+//! across variants (`compare.csv`, `compare.html`); rehearsals scored against a baseline (`unitwin compare`).
 
 pub mod compare;
 pub mod exec;
 pub mod manifest;
+pub mod rehearsal;
 pub mod stats;
 
 use std::fmt;

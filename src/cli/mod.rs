@@ -96,6 +96,21 @@ pub enum Command {
         #[arg(long)]
         allow_missing: bool,
     },
+    /// Score rehearsals against a baseline: key figures seed by seed, with a verdict per figure
+    /// (compare.csv, compare.html). Each folder is a run folder or a folder of run folders (one per seed).
+    Compare {
+        /// The baseline: a run without the measures (or a folder of such runs, one per seed).
+        baseline: PathBuf,
+        /// Rehearsals: runs with measures, each a run folder or a folder of runs (one per seed).
+        #[arg(required = true)]
+        rehearsals: Vec<PathBuf>,
+        /// Where to write compare.csv and compare.html.
+        #[arg(long, default_value = "compare")]
+        out: PathBuf,
+        /// Replace an earlier comparison in --out.
+        #[arg(long)]
+        force: bool,
+    },
     /// Time the simulation: agents crossing an open plaza to four exits, on one thread and on all cores.
     Bench {
         /// Crowd sizes to time.
@@ -236,6 +251,7 @@ pub fn main() -> ExitCode {
             batch(&manifest, out, jobs, shard, force, quiet)
         }
         Command::Merge { dirs, out, allow_missing } => merge(&dirs, &out, allow_missing),
+        Command::Compare { baseline, rehearsals, out, force } => compare(&baseline, &rehearsals, &out, force),
         Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
@@ -612,6 +628,45 @@ fn merge(dirs: &[PathBuf], out: &std::path::Path, allow_missing: bool) -> ExitCo
         }
         Err(e) => batch_exit(e),
     }
+}
+
+fn compare(baseline: &std::path::Path, rehearsals: &[PathBuf], out: &std::path::Path, force: bool) -> ExitCode {
+    use crate::batch::rehearsal::{RunSet, Scoring, Verdict};
+    let scoring = RunSet::read(baseline)
+        .and_then(|b| Ok((b, rehearsals.iter().map(|r| RunSet::read(r)).collect::<Result<Vec<_>, _>>()?)))
+        .and_then(|(b, r)| Scoring::new(b, r));
+    let scoring = match scoring {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("unitwin compare: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = scoring.write(out, force) {
+        eprintln!("unitwin compare: error: {e}");
+        return ExitCode::from(1);
+    }
+    say!("unitwin compare: baseline {} ({} seed(s))", baseline.display(), scoring.baseline.runs.len());
+    for (r, set) in scoring.rehearsals.iter().enumerate() {
+        let scored: Vec<_> = scoring.figures.iter().map(|(k, l, _)| (l, scoring.score(r, k))).collect();
+        let count = |v: Verdict| scored.iter().filter(|(_, s)| s.verdict == v).count();
+        say!(
+            "  {}: {} better, {} worse, {} within seed noise, {} the same, {} higher or lower (no better direction), {} not in both (of {} figures)",
+            set.name,
+            count(Verdict::Better),
+            count(Verdict::Worse),
+            count(Verdict::WithinNoise),
+            count(Verdict::Same),
+            count(Verdict::Higher) + count(Verdict::Lower),
+            count(Verdict::Missing),
+            scored.len()
+        );
+        for (label, s) in scored.iter().filter(|(_, s)| matches!(s.verdict, Verdict::Better | Verdict::Worse)) {
+            say!("    {}: {}", s.verdict_text(), label);
+        }
+    }
+    say!("  wrote {}/{{compare.csv, compare.html}}", out.display());
+    ExitCode::SUCCESS
 }
 
 fn batch_dry_run(manifest: &std::path::Path, shard: Option<crate::batch::Shard>) -> ExitCode {

@@ -270,7 +270,11 @@ impl Plugin for CrowdPlugin {
             .init_resource::<crate::traffic::CrossingStats>()
             .init_resource::<crate::traffic::CarriagewayOccupancy>()
             .init_resource::<crate::traffic::Vehicles>()
-            .add_systems(SimStep, spawn::spawn_agents.in_set(SimSystems::Spawn))
+            .init_resource::<motion::ClearedWalls>()
+            .add_systems(
+                SimStep,
+                (motion::leave_closed_doorways, spawn::spawn_agents).chain().in_set(SimSystems::Spawn),
+            )
             .add_systems(SimStep, (build_snapshot, crossing::observe_crossings).chain().in_set(SimSystems::Snapshot))
             .add_systems(SimStep, crossing::record_crossing_entries.in_set(SimSystems::Count))
             .add_systems(SimStep, (route::follow_crowd, route::choose_exits).chain().in_set(SimSystems::Route))

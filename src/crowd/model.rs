@@ -105,7 +105,7 @@ pub fn steer(
                 let field = nav.field(plan.target, body.level);
                 let grid = &nav.grids[body.level];
                 let target = plan.target;
-                let v0 = walker.v0 * stair_speed_factor(space, body.level, e0);
+                let v0 = walker.v0 * stair_speed_factor(space, body.level, e0) * grid.smoke_factor(body.pos);
                 let crosses_anywhere = kerb.crosses_anywhere;
                 let ctx = Context {
                     id: id.0,

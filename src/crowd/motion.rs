@@ -11,7 +11,7 @@ use crate::geom::{closest_on_segment, distance_to_segment, segments_intersect, v
 use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
-use crate::space::{Space, SpaceRes, Walls};
+use crate::space::{Portal, Space, SpaceRes, Walls};
 use crate::traffic::outside::{critical_gap, gap_accepted};
 use crate::traffic::{CrossingGates, CrossingMap, Network, TrafficNet, Vehicles};
 
@@ -47,15 +47,16 @@ pub fn advance(
         let legs = &populations.get(walker.population).plan.legs;
         body.prev = body.pos;
         match plan.activity {
+            // Someone a blocked zone or a spreading hazard reaches stops waiting and leaves it.
             Activity::Waiting { until } => {
                 velocity.0 = DVec2::ZERO;
-                if now + dt >= until {
+                if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
                     plan.activity = Activity::Walking;
                 }
             }
             Activity::Dwelling { until } => {
                 velocity.0 = DVec2::ZERO;
-                if now + dt >= until {
+                if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
                     let leg = (plan.leg as usize + 1).min(legs.len() - 1);
                     plan.leg = leg as u16;
                     plan.target = legs[leg].target;
@@ -426,33 +427,118 @@ pub fn cross_portals(
         .filter(|(.., plan, _)| !matches!(plan.activity, Activity::Crossing { .. } | Activity::Left { .. }))
         .map(|(_, _, body, ..)| (body.level, body.pos, body.radius))
         .collect();
-    for (_, entity) in waiting {
-        let Ok((_, _, mut body, mut plan, mut velocity)) = agents.get_mut(entity) else { continue };
-        let Activity::Crossing { portal } = plan.activity else { continue };
-        let onto = space.portals[portal].onto_stair;
+    for &(id, entity) in &waiting {
+        let Ok((_, _, body, plan, _)) = agents.get(entity) else { continue };
+        let (body, Activity::Crossing { portal }) = (*body, plan.activity) else { continue };
+        let Portal { onto_stair: onto, allowed, .. } = space.portals[portal];
+        if !allowed {
+            // The stair's direction changed while it waited in the opening (now wall, which it has
+            // stepped out of): it re-routes.
+            agents.get_mut(entity).expect("listed").3.activity = Activity::Walking;
+            continue;
+        }
         if onto && gates.tokens[portal.index()] < 1.0 - 1e-9 {
             continue;
         }
         let (level, spot) = portal_exit(space, portal, body.pos, body.radius);
-        let clear = |q: DVec2, r: f64| q.distance(spot) >= body.radius + r + 0.02;
-        let free = snapshot.trees.get(level.index()).is_none_or(|tree| {
-            let reach = (body.radius + snapshot.max_radius + 0.2) as f32;
-            tree.locate_within_distance([spot.x as f32, spot.y as f32], reach * reach).all(|n| {
-                let other = &snapshot.agents[n.data as usize];
-                clear(other.pos, other.radius)
-            })
-        }) && placed.iter().all(|&(l, q, r)| l != level || clear(q, r));
-        if !free {
+        if !room_at(&snapshot, &placed, level, spot, body.radius, id) {
             continue;
         }
         if onto {
             gates.tokens[portal.index()] -= 1.0;
         }
         placed.push((level, spot, body.radius));
-        body.level = level;
-        body.pos = spot;
-        body.prev = spot;
-        velocity.0 = DVec2::ZERO;
-        plan.activity = Activity::Walking;
+        let (_, _, mut body, mut plan, mut velocity) = agents.get_mut(entity).expect("listed");
+        (body.level, body.pos, body.prev, velocity.0, plan.activity) =
+            (level, spot, spot, DVec2::ZERO, Activity::Walking);
     }
+}
+
+/// The walls version whose doorways have been cleared.
+#[derive(Resource, Default)]
+pub struct ClearedWalls(u64);
+
+/// When doors have just become wall (closed, or a stair opening against a newly set direction),
+/// whoever stands in such a doorway steps out of it, to the side its centre is on (into the
+/// walkable space at a boundary door); whoever stands where a barrier has just been placed steps
+/// aside the same way. So no body is left inside a wall.
+pub fn leave_closed_doorways(
+    space: Res<SpaceRes>,
+    mut cleared: ResMut<ClearedWalls>,
+    mut agents: Query<(&mut Body, &mut Plan, &mut Velocity)>,
+) {
+    let space = &space.0;
+    if cleared.0 == space.walls_version {
+        return;
+    }
+    cleared.0 = space.walls_version;
+    let walled: Vec<&crate::space::DoorGeom> = space.doors.iter().filter(|d| !d.cuts_wall(&space.portals)).collect();
+    let barriers: Vec<&crate::space::BarrierGeom> = space.barriers.iter().filter(|b| b.placed).collect();
+    if walled.is_empty() && barriers.is_empty() {
+        return;
+    }
+    for (mut body, mut plan, mut velocity) in &mut agents {
+        let level = body.level;
+        for door in walled.iter().filter(|d| d.level == level) {
+            let foot = closest_on_segment(body.pos, door.a, door.b);
+            if foot.distance(body.pos) >= body.radius {
+                continue;
+            }
+            // The door's normal points out of the walkable space at a boundary door.
+            let beyond = (body.pos - foot).dot(door.normal) > 0.0;
+            let side = if door.boundary || !beyond { -door.normal } else { door.normal };
+            let spot = foot + side * (body.radius + 0.01);
+            (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
+            if matches!(plan.activity, Activity::Crossing { .. }) {
+                plan.activity = Activity::Walking;
+            }
+        }
+        for barrier in barriers.iter().filter(|b| b.level == level) {
+            // Inside an obstacle's outline: out through the nearest edge.
+            let inside = barrier.closed && {
+                let ring: Vec<[f64; 2]> = barrier.segments.iter().map(|s| [s.a.x, s.a.y]).collect();
+                crate::geom::ring_contains(&ring, body.pos)
+            };
+            let nearest = barrier
+                .segments
+                .iter()
+                .map(|s| closest_on_segment(body.pos, s.a, s.b))
+                .min_by(|a, b| a.distance(body.pos).total_cmp(&b.distance(body.pos)));
+            for segment in &barrier.segments {
+                let foot = closest_on_segment(body.pos, segment.a, segment.b);
+                if !inside && foot.distance(body.pos) >= body.radius {
+                    continue;
+                }
+                if inside && Some(foot) != nearest {
+                    continue;
+                }
+                let off = if inside { foot - body.pos } else { body.pos - foot };
+                // Exactly on the line: to its left.
+                let side = off.try_normalize().unwrap_or_else(|| (segment.b - segment.a).normalize_or_zero().perp());
+                let spot = foot + side * (body.radius + 0.01);
+                (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
+                break;
+            }
+        }
+    }
+}
+
+/// Whether a body of `radius` fits at `spot` on `level` (2 cm apart) among everyone at the start of
+/// the step but agent `own`, and those placed this step.
+fn room_at(
+    snapshot: &CrowdSnapshot,
+    placed: &[(LevelId, DVec2, f64)],
+    level: LevelId,
+    spot: DVec2,
+    radius: f64,
+    own: u32,
+) -> bool {
+    let clear = |q: DVec2, r: f64| q.distance(spot) >= radius + r + 0.02;
+    snapshot.trees.get(level.index()).is_none_or(|tree| {
+        let reach = (radius + snapshot.max_radius + 0.2) as f32;
+        tree.locate_within_distance([spot.x as f32, spot.y as f32], reach * reach).all(|n| {
+            let other = &snapshot.agents[n.data as usize];
+            other.id == own || clear(other.pos, other.radius)
+        })
+    }) && placed.iter().all(|&(l, q, r)| l != level || clear(q, r))
 }

@@ -18,8 +18,16 @@ use crate::twin::{AgeGroup, Dist, Origin, PopulationPlan, Scenario};
 pub enum Source {
     /// Agents placed at the start, in this order.
     Placed { positions: Vec<DVec2>, done: bool },
-    /// A flow through a boundary door: `(from_time_s, persons_per_hour)` steps.
-    Arrivals { door: DoorId, rates: Vec<(f64, f64)>, total: Option<u32>, emitted: u32 },
+    /// A flow through a boundary door: `(from_time_s, persons_per_hour)` steps; `shares`: the
+    /// far-end control ordered at the door, `(from_time_s, share let in)` steps.
+    Arrivals { door: DoorId, rates: Vec<(f64, f64)>, shares: Vec<(f64, f64)>, total: Option<u32>, emitted: u32 },
+}
+
+impl Source {
+    /// Arrivals due by `now`, with the far-end control's shares.
+    fn due(rates: &[(f64, f64)], shares: &[(f64, f64)], now: f64) -> f64 {
+        if shares.is_empty() { arrivals_due(rates, now) } else { arrivals_due_shared(rates, shares, now) }
+    }
 }
 
 impl Source {
@@ -27,10 +35,11 @@ impl Source {
     pub fn exhausted(&self, now: f64) -> bool {
         match self {
             Source::Placed { done, .. } => *done,
-            Source::Arrivals { rates, total, emitted, .. } => {
+            Source::Arrivals { rates, shares, total, emitted, .. } => {
+                let none_later = rates.last().is_none_or(|r| r.1 <= 0.0 && now >= r.0)
+                    || shares.last().is_some_and(|s| s.1 <= 0.0 && now >= s.0);
                 total.is_some_and(|t| *emitted >= t)
-                    || (rates.last().is_none_or(|r| r.1 <= 0.0 && now >= r.0)
-                        && *emitted as f64 >= arrivals_due(rates, now).floor())
+                    || (none_later && *emitted as f64 >= Source::due(rates, shares, now).floor())
             }
         }
     }
@@ -85,9 +94,13 @@ impl FromWorld for Populations {
                         }
                     }
                 }
-                Origin::Arrivals { door, rates, total } => {
-                    Source::Arrivals { door: *door, rates: rates.clone(), total: *total, emitted: 0 }
-                }
+                Origin::Arrivals { door, rates, total } => Source::Arrivals {
+                    door: *door,
+                    rates: rates.clone(),
+                    shares: Vec::new(),
+                    total: *total,
+                    emitted: 0,
+                },
             };
             populations.list.push(PopulationRuntime { plan: plan.clone(), source, rng });
         }
@@ -172,6 +185,26 @@ pub fn arrivals_due(rates: &[(f64, f64)], t: f64) -> f64 {
     due
 }
 
+/// Expected number of arrivals by time `t` when only a share of them comes: `shares` are
+/// `(from_time_s, share)` steps (before the first, all come).
+pub fn arrivals_due_shared(rates: &[(f64, f64)], shares: &[(f64, f64)], t: f64) -> f64 {
+    // Breakpoints of both step functions; between two, rate and share are constant.
+    let mut due = 0.0;
+    let mut from = 0.0f64;
+    let mut marks: Vec<f64> = rates.iter().map(|r| r.0).chain(shares.iter().map(|s| s.0)).filter(|&m| m < t).collect();
+    marks.push(t);
+    marks.sort_by(f64::total_cmp);
+    for to in marks {
+        if to > from {
+            let rate = rates.iter().rev().find(|r| r.0 <= from).map_or(0.0, |r| r.1);
+            let share = shares.iter().rev().find(|s| s.0 <= from).map_or(1.0, |s| s.1);
+            due += rate * share / 3600.0 * (to - from);
+        }
+        from = from.max(to);
+    }
+    due
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_agents(
     mut commands: Commands,
@@ -202,10 +235,16 @@ pub fn spawn_agents(
                     *done = true;
                 }
             }
-            Source::Arrivals { door, rates, total, emitted } => {
-                let due = arrivals_due(rates, now).floor() as u32;
+            Source::Arrivals { door, rates, shares, total, emitted } => {
+                let control = space.0.arrival_control.get(door);
+                if let Some(c) = control
+                    && c.shares.len() != shares.len()
+                {
+                    shares.clone_from(&c.shares);
+                }
+                let due = Source::due(rates, shares, now).floor() as u32;
                 let due = total.map_or(due, |t| due.min(t));
-                let door = &space.0.doors[*door];
+                let door = &space.0.doors[control.and_then(|c| c.divert_to).unwrap_or(*door)];
                 // The snapshot is a step old and everyone has moved since: arrivals must also be
                 // clear of where those near the door are now.
                 let near: Vec<(DVec2, f64)> = if *emitted < due {

@@ -10,7 +10,7 @@ use crate::ids::{DoorId, LevelId, PopulationId, StairId, ZoneId};
 use crate::metrics::Measurements;
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimStep, SimSystems};
-use crate::space::{BuildingUse, DoorKind, LaneDirection, LevelKind, Space, SpaceRes, StairDirection};
+use crate::space::{BuildingUse, DoorKind, LaneDirection, LevelKind, LineRelease, Space, SpaceRes, StairDirection};
 use crate::twin::{MeasurementPlan, Scenario};
 
 /// A point in world coordinates: x east, y north, z up, metres.
@@ -127,6 +127,52 @@ pub struct DrawZone {
     pub level: LevelId,
     pub polygon: Vec<WorldPoint>,
     pub blocked: bool,
+    /// Smoke's extinction coefficient, 1/m (0: clear air).
+    pub smoke: f64,
+}
+
+/// A hold line and what it does now ("free", "cordon", "waves of 15 every 20 s", …).
+#[derive(Clone, Debug)]
+pub struct DrawHoldLine {
+    pub name: String,
+    pub level: LevelId,
+    pub a: WorldPoint,
+    pub b: WorldPoint,
+    pub held: bool,
+    pub state: String,
+}
+
+/// A barrier of the scene (a line, or an obstacle's outline), and whether it stands now. Placed
+/// barriers are also among their level's walls.
+#[derive(Clone, Debug)]
+pub struct DrawBarrier {
+    pub name: String,
+    pub level: LevelId,
+    /// World points; an outline's last point joins its first.
+    pub line: Vec<WorldPoint>,
+    pub closed: bool,
+    pub placed: bool,
+}
+
+/// A hazard of the scene and the disc it blocks now (empty until started).
+#[derive(Clone, Debug)]
+pub struct DrawHazard {
+    pub name: String,
+    pub level: LevelId,
+    pub polygon: Vec<WorldPoint>,
+    pub active: bool,
+    /// m, while active.
+    pub radius: f64,
+}
+
+/// An entrance that arrival flows come through, with the far-end control on it now.
+#[derive(Clone, Debug)]
+pub struct DrawEntrance {
+    pub name: String,
+    /// Share of the scheduled arrivals let come now (1 without control).
+    pub share: f64,
+    /// The door they come through instead, if diverted.
+    pub diverted_to: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -135,8 +181,8 @@ pub enum DrawMeasurement {
     Area { name: String, level: LevelId, polygon: Vec<WorldPoint> },
 }
 
-/// The twin as drawn: everything static, in world coordinates, with the state of doors and zones.
-/// `version` changes whenever a door or zone changes.
+/// The twin as drawn: everything static, in world coordinates, with the state of doors, zones,
+/// hold lines and entrances. `version` changes whenever a command changes the space.
 #[derive(Resource, Clone, Debug)]
 pub struct DrawTwin {
     pub version: u64,
@@ -154,6 +200,10 @@ pub struct DrawTwin {
     pub stairs: Vec<DrawStair>,
     pub zones: Vec<DrawZone>,
     pub measurements: Vec<DrawMeasurement>,
+    pub hold_lines: Vec<DrawHoldLine>,
+    pub entrances: Vec<DrawEntrance>,
+    pub barriers: Vec<DrawBarrier>,
+    pub hazards: Vec<DrawHazard>,
 }
 
 /// What an agent is doing, for colouring.
@@ -338,6 +388,10 @@ impl DrawTwin {
             doors: Vec::new(),
             buildings: Vec::new(),
             obstacles: Vec::new(),
+            hold_lines: Vec::new(),
+            entrances: Vec::new(),
+            barriers: Vec::new(),
+            hazards: Vec::new(),
             streets: Vec::new(),
             stairs: Vec::new(),
             zones: Vec::new(),
@@ -448,7 +502,7 @@ impl DrawTwin {
         twin
     }
 
-    /// Takes the current state of doors, walls and zones from `space`.
+    /// Takes the current state of doors, walls, zones, hold lines and entrances from `space`.
     pub fn refresh(&mut self, space: &Space) {
         self.version += 1;
         for level in &mut self.levels {
@@ -484,6 +538,63 @@ impl DrawTwin {
                 level: z.level,
                 polygon: world_ring(space, z.level, &z.polygon),
                 blocked: z.blocked,
+                smoke: z.smoke,
+            })
+            .collect();
+        self.hold_lines = space
+            .hold_lines
+            .iter()
+            .map(|h| DrawHoldLine {
+                name: h.id.clone(),
+                level: h.level,
+                a: space.to_world(h.level, h.a),
+                b: space.to_world(h.level, h.b),
+                held: h.release != LineRelease::Free,
+                state: match h.release {
+                    LineRelease::Free => "free".into(),
+                    LineRelease::Closed => "cordon: nobody crosses".into(),
+                    LineRelease::Batches { size, every } => format!("waves of {size} every {every} s"),
+                    LineRelease::WhenBelow { area, density, size } => {
+                        format!("waves of {size} while '{}' is below {density} persons/m²", space.areas[area].id)
+                    }
+                },
+            })
+            .collect();
+        self.entrances = space
+            .arrival_doors
+            .iter()
+            .map(|&d| {
+                let control = space.arrival_control.get(&d);
+                DrawEntrance {
+                    name: space.doors[d].id.clone(),
+                    share: control.and_then(|c| c.shares.last()).map_or(1.0, |s| s.1),
+                    diverted_to: control.and_then(|c| c.divert_to).map(|t| space.doors[t].id.clone()),
+                }
+            })
+            .collect();
+        for stair in &mut self.stairs {
+            stair.direction = space.stairs[stair.id].direction;
+        }
+        self.barriers = space
+            .barriers
+            .iter()
+            .map(|b| {
+                let mut line: Vec<WorldPoint> = b.segments.iter().map(|s| space.to_world(b.level, s.a)).collect();
+                if let (false, Some(last)) = (b.closed, b.segments.last()) {
+                    line.push(space.to_world(b.level, last.b));
+                }
+                DrawBarrier { name: b.id.clone(), level: b.level, line, closed: b.closed, placed: b.placed }
+            })
+            .collect();
+        self.hazards = space
+            .hazards
+            .iter()
+            .map(|h| DrawHazard {
+                name: h.id.clone(),
+                level: h.level,
+                polygon: world_ring(space, h.level, &h.polygon),
+                active: h.started.is_some(),
+                radius: if h.started.is_some() { h.blocked_radius } else { 0.0 },
             })
             .collect();
     }

@@ -227,6 +227,10 @@ pub(crate) fn build_scene(
         populations: Vec::new(),
         measurements: Vec::new(),
         events: Vec::new(),
+        hold_lines: Vec::new(),
+        playbooks: Vec::new(),
+        barriers: Vec::new(),
+        hazards: Vec::new(),
     };
     if let Some(vph) = options.vehicles.filter(|v| *v > 0.0) {
         if scene.traffic.flows.is_empty() {

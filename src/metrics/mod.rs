@@ -168,6 +168,16 @@ pub struct AreaMonitor {
     /// Frames with the area's density above IMO's 4 persons/m².
     #[serde(skip)]
     pub frames_above_congestion: u32,
+    /// Maximum instantaneous capacity (walkable part ÷ area per person), when the scene gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    /// Person-seconds (counted at output frames) of people inside whose local density was above 4
+    /// and above 6 persons/m².
+    pub person_seconds_above: [f64; 2],
+    /// Seconds (counted at output frames) at or above the yellow, orange and red warning levels:
+    /// 80, 90 and 100 % of capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_at_warning: Option<[f64; 3]>,
 }
 
 /// Everything observed in a run.
@@ -187,7 +197,14 @@ pub struct Measurements {
     pub area_series: Vec<f32>,
     /// Peak local density and time above thresholds per cell of each floor.
     pub cells: cells::CellMaps,
+    /// Person-seconds (counted at output frames) of people anywhere whose local density was above
+    /// [`CROWDING`]'s 4 and 6 persons/m².
+    pub person_seconds_above: [f64; 2],
 }
+
+/// Local densities whose person-seconds are counted: 4 persons/m² (Shanghai's critical density for a
+/// moving crowd, IMO's significant congestion) and 6 (where crush risk grows sharply).
+pub const CROWDING: [f64; 2] = [4.0, 6.0];
 
 impl Measurements {
     pub fn new(plans: &[MeasurementPlan]) -> Self {
@@ -201,6 +218,7 @@ impl Measurements {
             line_series: Vec::new(),
             area_series: Vec::new(),
             cells: cells::CellMaps::default(),
+            person_seconds_above: [0.0; 2],
         };
         for plan in plans {
             match plan {
@@ -225,6 +243,9 @@ impl Measurements {
                     samples: 0,
                     frames_per_los: [0; 6],
                     frames_above_congestion: 0,
+                    capacity: None,
+                    seconds_at_warning: None,
+                    person_seconds_above: [0.0; 2],
                 }),
             }
         }
@@ -237,6 +258,10 @@ impl FromWorld for Measurements {
         let mut m = Measurements::new(&world.resource::<Scenario>().measurements);
         if let Some(space) = world.get_resource::<SpaceRes>() {
             m.exit_doors = space.0.exits().map(|(id, _)| id).collect();
+            for area in &mut m.areas {
+                area.capacity = space.0.area_index.get(&area.id).and_then(|&a| space.0.areas[a].capacity);
+                area.seconds_at_warning = area.capacity.map(|_| [0.0; 3]);
+            }
             m.cells = cells::CellMaps::new(&space.0);
         }
         m
@@ -298,7 +323,8 @@ pub fn record_frame(
     m.exit_series.extend(m.exit_doors.iter().map(|d| census.per_exit.get(d).copied().unwrap_or(0)));
     m.line_series.extend(m.lines.iter().map(|l| [l.left_to_right, l.right_to_left]));
     // Local densities first, so that the sink (a replay) sees them.
-    measure_density(t, buffer, &space.0, &mut measurements);
+    let interval = clock.steps_per_frame as f64 * clock.dt;
+    measure_density(t, interval, buffer, &space.0, &mut measurements);
     let recorder = &mut *recorder;
     if recorder.error.is_none()
         && let Some(sink) = recorder.sink.as_mut()
@@ -309,7 +335,7 @@ pub fn record_frame(
     recorder.frames += 1;
 }
 
-fn measure_density(t: f64, buffer: &mut FrameBuffer, space: &Space, measurements: &mut Measurements) {
+fn measure_density(t: f64, interval: f64, buffer: &mut FrameBuffer, space: &Space, measurements: &mut Measurements) {
     // The frame's index among those measured so far (the timeline row was pushed already).
     let frame_index = measurements.timeline.len().saturating_sub(1) as u32;
     let frame = &mut buffer.agents;
@@ -329,10 +355,23 @@ fn measure_density(t: f64, buffer: &mut FrameBuffer, space: &Space, measurements
                 measurements.peak = Some(DensityPeak { density, t, level, x, y });
             }
             measurements.cells.add(level, agent.world[0], agent.world[1], density, frame_index, t);
+            for (threshold, sum) in CROWDING.iter().zip(&mut measurements.person_seconds_above) {
+                if density > *threshold {
+                    *sum += interval;
+                }
+            }
         }
     }
     for area in &mut measurements.areas {
-        let inside = frame.iter().filter(|a| a.level == area.level && ring_contains(&area.polygon, a.pos)).count();
+        let mut inside = 0usize;
+        for a in frame.iter().filter(|a| a.level == area.level && ring_contains(&area.polygon, a.pos)) {
+            inside += 1;
+            for (threshold, sum) in CROWDING.iter().zip(&mut area.person_seconds_above) {
+                if a.density as f64 > *threshold {
+                    *sum += interval;
+                }
+            }
+        }
         let density = inside as f64 / area.area_m2;
         measurements.area_series.push(density as f32);
         area.frames_per_los[cells::fruin_los(density)] += 1;
@@ -342,6 +381,13 @@ fn measure_density(t: f64, buffer: &mut FrameBuffer, space: &Space, measurements
         if density > area.max_density {
             area.max_density = density;
             area.max_at = t;
+        }
+        if let (Some(capacity), Some(seconds)) = (area.capacity, area.seconds_at_warning.as_mut()) {
+            for (level, s) in crate::scene::WarningLevel::ALL.iter().zip(seconds) {
+                if inside as f64 >= level.share() * capacity {
+                    *s += interval;
+                }
+            }
         }
         area.mean_density += (density - area.mean_density) / (area.samples + 1) as f64;
         area.samples += 1;

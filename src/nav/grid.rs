@@ -44,6 +44,8 @@ pub struct NavGrid {
     pub empty_slowness: Vec<f32>,
     /// Inside a blocked zone.
     pub closed: Vec<bool>,
+    /// Walking speed over clear-air speed in smoke, per cell (empty: no smoke on the level).
+    pub smoke: Vec<f32>,
     /// Within `near_wall_reach` of a wall; agents elsewhere skip wall queries altogether.
     pub near_wall: Vec<bool>,
     /// Walls further than this (m) from a cell's centre cannot touch or repel an agent in the cell
@@ -84,6 +86,7 @@ impl NavGrid {
     pub fn build(space: &Space, level_id: LevelId, cell: f64, near_wall_reach: f64, open: Option<f64>) -> Self {
         let level = &space.levels[level_id];
         let mut grid = Self::build_walls(level, cell, &space.blocked_zones(level_id), near_wall_reach, open.is_some());
+        grid.fill_smoke(&space.smoky_zones(level_id));
         if let Some(cost) = open {
             grid.mark_carriageways(space, level_id, cost as f32);
         }
@@ -151,6 +154,7 @@ impl NavGrid {
             slowness: vec![1.0; nx * ny],
             empty_slowness: Vec::new(),
             closed: vec![false; nx * ny],
+            smoke: Vec::new(),
             near_wall: vec![false; nx * ny],
             near_wall_reach: near_wall_reach.max(NEAR_WALL),
             open,
@@ -173,6 +177,35 @@ impl NavGrid {
             }
         }
         grid
+    }
+
+    /// Cells in smoke walk slower by the zone's speed factor (the thickest smoke where zones overlap).
+    fn fill_smoke(&mut self, zones: &[(&[[f64; 2]], f64)]) {
+        if zones.is_empty() {
+            return;
+        }
+        self.smoke = vec![1.0; self.nx * self.ny];
+        for k in 0..self.nx * self.ny {
+            if !self.walkable[k] {
+                continue;
+            }
+            let c = self.center(k);
+            for &(ring, factor) in zones {
+                if ring_contains(ring, c) && (factor as f32) < self.smoke[k] {
+                    self.smoke[k] = factor as f32;
+                }
+            }
+            self.slowness[k] /= self.smoke[k];
+        }
+    }
+
+    /// Walking speed at `p` over clear-air speed: below 1 in smoke.
+    #[inline]
+    pub fn smoke_factor(&self, p: DVec2) -> f64 {
+        if self.smoke.is_empty() {
+            return 1.0;
+        }
+        self.cell_at(p).map_or(1.0, |k| self.smoke[k] as f64)
     }
 
     /// Makes walking slower where it is crowded: `counts` holds the agents in each cell. Density is

@@ -119,11 +119,18 @@ impl Navigation {
 
     /// Rebuilds a level's grid after its walls or zones changed, and every field.
     pub fn rebuild_level(&mut self, space: &Space, level: LevelId) {
+        self.rebuild_levels(space, &[level]);
+    }
+
+    /// Rebuilds several levels' grids, then the links and every field once.
+    pub fn rebuild_levels(&mut self, space: &Space, levels: &[LevelId]) {
         if let Some(open) = self.open.as_mut() {
-            open.rebuild_level(space, level);
+            open.rebuild_levels(space, levels);
         }
-        let old = &self.grids[level];
-        self.grids[level] = NavGrid::build(space, level, old.cell, old.near_wall_reach, self.carriageway_cost);
+        for &level in levels {
+            let old = &self.grids[level];
+            self.grids[level] = NavGrid::build(space, level, old.cell, old.near_wall_reach, self.carriageway_cost);
+        }
         self.links_into = self.portal_links(space);
         self.recompute_all(space);
     }
@@ -151,7 +158,10 @@ impl Navigation {
         match key {
             TargetKey::Exits { doors } => {
                 for (id, door) in space.doors.enumerate() {
-                    if door.is_open_exit() && doors.as_ref().is_none_or(|list| list.contains(&id)) {
+                    // An exit closed in its turn of an alternate opening still draws people: they
+                    // wait at it for it to open rather than run to the other gate.
+                    let waiting_turn = door.boundary && door.exit && space.alternations.iter().any(|a| a.shut == id);
+                    if (door.is_open_exit() || waiting_turn) && doors.as_ref().is_none_or(|list| list.contains(&id)) {
                         seeds.door(&self.grids[door.level], space, id);
                     }
                 }

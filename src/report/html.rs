@@ -1140,6 +1140,41 @@ fn timeline_section(input: &ReportInput, data: &ReportData) -> String {
     for (i, e) in s.events.iter().enumerate() {
         rows.push((e.t, i, format!("command ({})", e.origin), esc(&e.action)));
     }
+    // A firing is logged at the step its condition completed; its commands apply at the next.
+    for (i, f) in s.playbooks.iter().flatten().enumerate() {
+        rows.push((
+            f.t,
+            s.events.len() + i,
+            "playbook".into(),
+            format!("'{}' issued {}: {}", esc(&f.playbook), f.issued, esc(&f.figure)),
+        ));
+    }
+    // One row per hold line: its first wave, and what all its waves let through.
+    for line in &s.hold_lines {
+        if let (Some(first), Some(last)) = (line.waves.first(), line.waves.last()) {
+            let through: u32 = line.waves.iter().map(|w| w.admitted).sum();
+            let wait = line.wait_mean.map_or(String::new(), |m| {
+                format!(
+                    "; {} waited, mean {:.0} s, 95th percentile {:.0} s",
+                    line.waited,
+                    m,
+                    line.wait_p95.unwrap_or(m)
+                )
+            });
+            rows.push((
+                first.t,
+                usize::MAX - 4,
+                "waves".into(),
+                format!(
+                    "hold line '{}': {} wave(s) from {} to {}, {through} through{wait}",
+                    esc(&line.id),
+                    line.waves.len(),
+                    fmt_clock(first.t),
+                    fmt_clock(last.t)
+                ),
+            ));
+        }
+    }
     if let Some(first) = data.spawned.iter().position(|&n| n > 0) {
         rows.push((data.times[first], usize::MAX - 3, "crowd".into(), "first agents on site".into()));
     }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::output::RUN_RECORD_MARK;
 use crate::command::CommandLog;
 use crate::crowd::Census;
+use crate::measures::{Firing, LineRecord, MeasuresRecord, Wave};
 use crate::metrics::{AreaMonitor, LineCounter, Measurements, TimelineRow};
 use crate::scene::diagnostic::one_line;
 use crate::schedule::SimClock;
@@ -36,8 +37,48 @@ pub struct PeakDensity {
 pub struct EventRecord {
     pub t: f64,
     pub action: String,
-    /// `Scene` (a timed event) or `Live` (issued while running).
+    /// `Scene` (a timed event), `Incident` (a timed event marked as the incident), `Live` (issued
+    /// while running), `Playbook` or `Measure` (a running measure's own step, e.g. a gate swap).
     pub origin: String,
+}
+
+/// A hold line over the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct HoldLineSummary {
+    pub id: String,
+    /// Crossings from the held side.
+    pub crossed: u32,
+    /// People standing at the line at the end.
+    pub held_at_end: u32,
+    /// People held at some time who had not crossed by the end.
+    pub still_waiting: u32,
+    pub waves: Vec<Wave>,
+    /// People who were held and then crossed, and their waits (s).
+    pub waited: u32,
+    pub wait_mean: Option<f64>,
+    pub wait_p95: Option<f64>,
+    pub wait_max: Option<f64>,
+}
+
+impl HoldLineSummary {
+    pub fn new(record: &LineRecord) -> Self {
+        let mut waits = record.waits.clone();
+        waits.sort_by(f64::total_cmp);
+        let n = waits.len();
+        // Nearest rank: the smallest wait at or above which 5 % of the waits lie.
+        let p95 = (n > 0).then(|| waits[((0.95 * n as f64).ceil() as usize).clamp(1, n) - 1]);
+        HoldLineSummary {
+            id: record.id.clone(),
+            crossed: record.crossed,
+            held_at_end: record.held_now,
+            still_waiting: record.still_waiting() as u32,
+            waves: record.waves.clone(),
+            waited: n as u32,
+            wait_mean: (n > 0).then(|| waits.iter().sum::<f64>() / n as f64),
+            wait_p95: p95,
+            wait_max: waits.last().copied(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -56,10 +97,20 @@ pub struct Summary {
     /// Agents who left by each exit (every exit listed).
     pub exits: BTreeMap<String, u32>,
     pub peak_density: Option<PeakDensity>,
+    /// Person-seconds anywhere with a local density above 4 and above 6 persons/m² (counted at
+    /// output frames).
+    pub person_seconds_above_4: f64,
+    pub person_seconds_above_6: f64,
     pub lines: Vec<LineCounter>,
     pub areas: Vec<AreaMonitor>,
     /// Commands applied (timed scene events and live commands), in order.
     pub events: Vec<EventRecord>,
+    /// Each hold line: crossings, waves and waiting times; absent without hold lines.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hold_lines: Vec<HoldLineSummary>,
+    /// Every playbook firing, with the figure that fired it; absent without playbooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playbooks: Option<Vec<Firing>>,
     /// Vehicles, approaches, crossings and signals; absent for a scene without streets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<super::TrafficSummary>,
@@ -77,6 +128,7 @@ impl Summary {
         commands: &CommandLog,
         everyone_left: bool,
         traffic: Option<super::TrafficSummary>,
+        measures: &MeasuresRecord,
     ) -> Self {
         let space = &twin.space;
         let mut exits: BTreeMap<String, u32> = space.exits().map(|(_, d)| (d.id.clone(), 0)).collect();
@@ -101,6 +153,8 @@ impl Summary {
                 x: p.x,
                 y: p.y,
             }),
+            person_seconds_above_4: measurements.person_seconds_above[0],
+            person_seconds_above_6: measurements.person_seconds_above[1],
             lines: measurements.lines.clone(),
             areas: measurements.areas.clone(),
             events: commands
@@ -108,6 +162,8 @@ impl Summary {
                 .iter()
                 .map(|c| EventRecord { t: c.t, action: c.command.to_string(), origin: format!("{:?}", c.origin) })
                 .collect(),
+            hold_lines: measures.hold_lines.iter().map(HoldLineSummary::new).collect(),
+            playbooks: (!twin.scene().playbooks.is_empty()).then(|| measures.firings.clone()),
             traffic,
             timeline: measurements.timeline.clone(),
         }

@@ -71,6 +71,7 @@ pub fn precheck(loaded: &LoadedScene) -> Precheck {
     check_level_refs(scene, src, &levels, &mut p.problems);
     check_names(scene, src, &mut p.problems);
     check_numbers(scene, src, &mut p);
+    super::measures::check_measures(scene, src, &mut p);
     if p.world_safe {
         check_polygons(scene, src, &mut p);
     }
@@ -98,6 +99,8 @@ fn all_points(scene: &Scene) -> Vec<(&'static str, &str, &[Point])> {
     out.extend(scene.doors.iter().map(|d| ("door", d.id.as_str(), std::slice::from_ref(&d.at))));
     out.extend(scene.destinations.iter().map(|d| ("destination", d.id.as_str(), d.area.as_slice())));
     out.extend(scene.zones.iter().map(|z| ("zone", z.id.as_str(), z.polygon.as_slice())));
+    out.extend(scene.barriers.iter().map(|b| ("barrier", b.id.as_str(), b.line.as_slice())));
+    out.extend(scene.hazards.iter().map(|h| ("hazard", h.id.as_str(), std::slice::from_ref(&h.at))));
     for st in &scene.stairs {
         out.push(("stair", &st.id, std::slice::from_ref(&st.foot.at)));
         out.push(("stair", &st.id, std::slice::from_ref(&st.head.at)));
@@ -116,6 +119,11 @@ fn all_points(scene: &Scene) -> Vec<(&'static str, &str, &[Point])> {
             }
             Measurement::Area { id, polygon, .. } => out.push(("measurement", id, polygon)),
         }
+    }
+    for h in &scene.hold_lines {
+        out.push(("hold line", &h.id, std::slice::from_ref(&h.from)));
+        out.push(("hold line", &h.id, std::slice::from_ref(&h.to)));
+        out.push(("hold line", &h.id, std::slice::from_ref(&h.held_from)));
     }
     out
 }
@@ -177,6 +185,9 @@ fn check_limits(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
         ("buildings", scene.buildings.len(), "buildings:"),
         ("crossings", scene.streets.iter().map(|s| s.crossings.len()).sum(), "streets:"),
         ("events", scene.events.len(), "events:"),
+        ("hold lines", scene.hold_lines.len(), "hold_lines:"),
+        ("playbooks", scene.playbooks.len(), "playbooks:"),
+        ("playbook actions", scene.playbooks.iter().map(|p| p.then.len() + p.after.len()).sum(), "playbooks:"),
         ("junctions", scene.junctions.len(), "junctions:"),
         ("signals", scene.signals.len(), "signals:"),
         ("signal heads", scene.signals.iter().map(|s| s.heads.len()).sum(), "signals:"),
@@ -358,6 +369,10 @@ pub fn all_ids(scene: &Scene) -> Vec<(&'static str, &str)> {
     ids.extend(scene.traffic.flows.iter().map(|f| ("flow", f.id.as_str())));
     ids.extend(scene.traffic.parked.iter().map(|p| ("parked", p.id.as_str())));
     ids.extend(scene.measurements.iter().map(|m| ("measurement", m.id())));
+    ids.extend(scene.hold_lines.iter().map(|h| ("hold line", h.id.as_str())));
+    ids.extend(scene.playbooks.iter().map(|p| ("playbook", p.id.as_str())));
+    ids.extend(scene.barriers.iter().map(|b| ("barrier", b.id.as_str())));
+    ids.extend(scene.hazards.iter().map(|h| ("hazard", h.id.as_str())));
     ids
 }
 
@@ -415,7 +430,7 @@ fn check_ids(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
 }
 
 /// Names for a hint: all of them when there are few, else the first ten and how many more.
-fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+pub(super) fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let names: Vec<&str> = names.into_iter().collect();
     match names.len() {
         0 => "none".to_string(),
@@ -449,6 +464,12 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
     for z in &scene.zones {
         check("zone", &z.id, &z.level);
     }
+    for b in &scene.barriers {
+        check("barrier", &b.id, &b.level);
+    }
+    for h in &scene.hazards {
+        check("hazard", &h.id, &h.level);
+    }
     for st in &scene.streets {
         check("street", &st.id, &st.level);
     }
@@ -466,36 +487,31 @@ fn check_level_refs(scene: &Scene, src: &SourceMap, levels: &BTreeMap<&str, usiz
             }
         }
     }
+    for h in &scene.hold_lines {
+        check("hold line", &h.id, &h.level);
+    }
 }
 
 /// References by name that need no geometry: event targets, goal doors, route destinations and
 /// arrival doors must exist.
 fn check_names(scene: &Scene, src: &SourceMap, diags: &mut Diagnostics) {
     let doors: BTreeSet<&str> = scene.doors.iter().map(|d| d.id.as_str()).collect();
-    let zones: BTreeSet<&str> = scene.zones.iter().map(|z| z.id.as_str()).collect();
     let destinations: BTreeSet<&str> = scene.destinations.iter().map(|d| d.id.as_str()).collect();
-    let streets: BTreeSet<&str> = scene.streets.iter().map(|s| s.id.as_str()).collect();
-    let signals: BTreeSet<&str> = scene.signals.iter().map(|s| s.id.as_str()).collect();
+    let known = super::measures::Names::new(scene);
     for (i, e) in scene.events.iter().enumerate() {
-        let (kind, name, known) = match &e.action {
-            Action::CloseDoor(door) | Action::OpenDoor(door) => ("door", door, &doors),
-            Action::BlockZone(zone) | Action::UnblockZone(zone) => ("zone", zone, &zones),
-            Action::CloseStreet(street) | Action::OpenStreet(street) => ("street", street, &streets),
-            Action::HoldPhase { signal, .. } | Action::ReleaseSignal(signal) | Action::SwitchPlan { signal, .. } => {
-                ("signal", signal, &signals)
+        for (kind, name) in super::measures::action_refs(&e.action) {
+            if !known.contains(kind, name) {
+                let (line, col) = src.locate_event_target(i, name);
+                diags.push(
+                    src.at(
+                        line,
+                        col,
+                        Some(format!("event #{} at {} s", i + 1, number(e.at))),
+                        format!("refers to {kind} '{name}', which does not exist"),
+                    )
+                    .hint(format!("{kind}s in this scene: {}", list(known.of(kind)))),
+                );
             }
-        };
-        if !known.contains(name.as_str()) {
-            let (line, col) = src.locate_event_target(i, name);
-            diags.push(
-                src.at(
-                    line,
-                    col,
-                    Some(format!("event #{} at {} s", i + 1, number(e.at))),
-                    format!("refers to {kind} '{name}', which does not exist"),
-                )
-                .hint(format!("{kind}s in this scene: {}", list(known.iter().copied()))),
-            );
         }
     }
     for p in &scene.populations {

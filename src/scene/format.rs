@@ -53,6 +53,52 @@ pub struct Scene {
     pub measurements: Vec<Measurement>,
     #[serde(default)]
     pub events: Vec<TimedEvent>,
+    /// Lines where arriving people can be held and released in waves (波次放行) or kept back (a
+    /// cordon), by commands.
+    #[serde(default)]
+    pub hold_lines: Vec<HoldLine>,
+    /// Measures that start and stop themselves when an area's density or warning level says so.
+    #[serde(default)]
+    pub playbooks: Vec<Playbook>,
+    /// Barriers, cordons and obstacles that appear during an incident (a fallen person, a crashed
+    /// vehicle): walls placed and removed by commands.
+    #[serde(default)]
+    pub barriers: Vec<Barrier>,
+    /// Hazards that spread from a point once started (a gas leak): nobody enters them, whoever is
+    /// inside leaves.
+    #[serde(default)]
+    pub hazards: Vec<Hazard>,
+}
+
+/// A hazard zone that grows: a disc of `radius` m round `at` when started, growing by `growth` m/s
+/// up to `max_radius` m (a gas leak's evacuation radius widening).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hazard {
+    pub id: String,
+    pub level: String,
+    pub at: Point,
+    pub radius: f64,
+    #[serde(default)]
+    pub growth: f64,
+    pub max_radius: f64,
+}
+
+/// A wall placed and removed while the twin runs: a barrier line (metal crowd barriers, a police
+/// cordon) or, `closed`, the outline of an obstacle (a fallen person, a crashed vehicle).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Barrier {
+    pub id: String,
+    pub level: String,
+    /// The barrier's line, or the obstacle's outline.
+    pub line: Vec<Point>,
+    /// The last point joins the first: an obstacle nobody walks through.
+    #[serde(default)]
+    pub closed: bool,
+    /// In place from the start.
+    #[serde(default)]
+    pub placed: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -381,6 +427,10 @@ pub struct Zone {
     pub polygon: Vec<Point>,
     #[serde(default)]
     pub blocked: bool,
+    /// Smoke at the start: its extinction coefficient K, 1/m (0, the default: clear air). People
+    /// walk slower in it (Frantzich & Nilsson's relation) and routes weigh that.
+    #[serde(default)]
+    pub smoke: f64,
 }
 
 /// How routes respond to the crowd.
@@ -574,8 +624,16 @@ impl Default for Distribution {
 pub enum Measurement {
     /// Counts crossings of a line (both directions).
     Line { id: String, level: String, from: Point, to: Point },
-    /// Records the density inside a polygon.
-    Area { id: String, level: String, polygon: Vec<Point> },
+    /// Records the density inside a polygon. With `area_per_person` (m²), the area has a maximum
+    /// instantaneous capacity (its walkable part ÷ the area per person) and warning levels at 80,
+    /// 90 and 100 % of it.
+    Area {
+        id: String,
+        level: String,
+        polygon: Vec<Point>,
+        #[serde(default)]
+        area_per_person: Option<f64>,
+    },
 }
 
 impl Measurement {
@@ -592,6 +650,10 @@ pub struct TimedEvent {
     /// Simulated time in seconds.
     pub at: f64,
     pub action: Action,
+    /// The rehearsal's incident (a fire, a crash, a leak) rather than a measure: recorded with
+    /// origin `Incident`, so that scores can count the measures' delay after it.
+    #[serde(default)]
+    pub incident: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -616,6 +678,189 @@ pub enum Action {
         signal: String,
         plan: String,
     },
+    /// Holds the people arriving at a hold line and lets them through as `release` says.
+    HoldLine {
+        line: String,
+        release: Release,
+    },
+    /// Lets everyone through a hold line again.
+    ReleaseLine(String),
+    /// Far-end control (远端控制): from now on only `share` (0–1) of the arrivals scheduled at an
+    /// entrance come (0 closes it, as a metro exit closed).
+    LimitArrivals {
+        door: String,
+        share: f64,
+    },
+    /// Far-end control: the arrivals scheduled at entrance `from` come through `to` instead.
+    DivertArrivals {
+        from: String,
+        to: String,
+    },
+    /// Arrivals at an entrance as scheduled again: all of them, through it.
+    RestoreArrivals(String),
+    /// Alternate opening (交替开关) of two doors or gates: `first` opens and `second` closes now, and
+    /// they swap every `every` seconds until `StopAlternating` names either (which leaves both open).
+    Alternate {
+        first: String,
+        second: String,
+        every: f64,
+    },
+    StopAlternating(String),
+    /// Makes a door on the outer boundary an exit again (`exit: true`), or an entrance only
+    /// (`exit: false`: nobody leaves by it; arrivals still come in), as in "enter south, exit north"
+    /// (南进北出).
+    SetExit {
+        door: String,
+        exit: bool,
+    },
+    /// Puts a barrier of the scene in place: walls rebuilt, routes re-planned; whoever stands where
+    /// it goes steps aside.
+    PlaceBarrier(String),
+    /// Takes a barrier away.
+    RemoveBarrier(String),
+    /// Starts a hazard of the scene: it blocks its disc, which grows as the scene says.
+    StartHazard(String),
+    /// Ends a hazard (the leak is sealed): its ground is free again.
+    EndHazard(String),
+    /// Smoke fills a zone, with extinction coefficient K (1/m; 0 clears it): people walk slower in
+    /// it (Frantzich & Nilsson's speed–extinction relation) and routes weigh that.
+    Smoke {
+        zone: String,
+        extinction: f64,
+    },
+    /// One-way circulation (单向循环): a stair walked only up, only down, or both ways again. Nobody
+    /// steps on against the new direction; those on the flight walking against it turn back.
+    StairDirection {
+        stair: String,
+        direction: StairDirection,
+    },
+}
+
+/// How a held line lets people through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Release {
+    /// Nobody crosses (a cordon).
+    Closed,
+    /// Waves of `size` people, the first at once and then one every `every` seconds; places a
+    /// wave does not use are not carried over.
+    Batches { size: u32, every: f64 },
+    /// A wave of `size` people whenever the previous wave has crossed and the density in `area`
+    /// (a measurement area beyond the line) is below `density` persons/m².
+    WhenBelow { area: String, density: f64, size: u32 },
+}
+
+/// A line across a way where people arriving from one side can be held.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldLine {
+    pub id: String,
+    pub level: String,
+    pub from: Point,
+    pub to: Point,
+    /// Any point on the side the held people arrive from; crossings the other way are free.
+    pub held_from: Point,
+    /// A measurement area where the held people queue: whoever stands still in it while the line
+    /// is held is waiting from then on. Without it, a wait starts at the line itself.
+    #[serde(default)]
+    pub queue: Option<String>,
+}
+
+/// A measure that starts itself: when `when` has held, `then` is issued; afterwards, once `until`
+/// has held, `after` is issued and the playbook waits for `when` again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    pub id: String,
+    pub when: Condition,
+    pub then: Vec<Action>,
+    #[serde(default)]
+    pub until: Option<Condition>,
+    #[serde(default)]
+    pub after: Vec<Action>,
+}
+
+/// A condition on a measurement area that must hold for `for` seconds without a break.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Condition {
+    /// Persons per m² of the area's polygon above `density`.
+    DensityAbove {
+        area: String,
+        density: f64,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    DensityBelow {
+        area: String,
+        density: f64,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// The area's warning level at `level` or above (it needs `area_per_person`).
+    WarningAtLeast {
+        area: String,
+        level: WarningLevel,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// The area's warning level below `level`.
+    WarningBelow {
+        area: String,
+        level: WarningLevel,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+}
+
+impl Condition {
+    pub fn area(&self) -> &str {
+        match self {
+            Condition::DensityAbove { area, .. }
+            | Condition::DensityBelow { area, .. }
+            | Condition::WarningAtLeast { area, .. }
+            | Condition::WarningBelow { area, .. } => area,
+        }
+    }
+    /// How long it must hold, s.
+    pub fn duration(&self) -> f64 {
+        match self {
+            Condition::DensityAbove { for_s, .. }
+            | Condition::DensityBelow { for_s, .. }
+            | Condition::WarningAtLeast { for_s, .. }
+            | Condition::WarningBelow { for_s, .. } => *for_s,
+        }
+    }
+}
+
+/// Warning levels of scenic areas: share of the maximum instantaneous capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WarningLevel {
+    /// 80 % of capacity.
+    Yellow,
+    /// 90 %.
+    Orange,
+    /// 100 %.
+    Red,
+}
+
+impl WarningLevel {
+    pub const ALL: [WarningLevel; 3] = [WarningLevel::Yellow, WarningLevel::Orange, WarningLevel::Red];
+    /// The share of capacity at which the level begins.
+    pub fn share(self) -> f64 {
+        match self {
+            WarningLevel::Yellow => 0.8,
+            WarningLevel::Orange => 0.9,
+            WarningLevel::Red => 1.0,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningLevel::Yellow => "yellow",
+            WarningLevel::Orange => "orange",
+            WarningLevel::Red => "red",
+        }
+    }
 }
 
 impl std::fmt::Display for Action {
@@ -630,6 +875,42 @@ impl std::fmt::Display for Action {
             Action::HoldPhase { signal, phase } => write!(f, "hold signal '{signal}' in phase {phase}"),
             Action::ReleaseSignal(s) => write!(f, "release signal '{s}'"),
             Action::SwitchPlan { signal, plan } => write!(f, "switch signal '{signal}' to plan '{plan}'"),
+            Action::HoldLine { line, release } => match release {
+                Release::Closed => write!(f, "hold everyone at line '{line}'"),
+                Release::Batches { size, every } => {
+                    write!(f, "hold line '{line}', releasing {size} every {} s", super::number(*every))
+                }
+                Release::WhenBelow { area, density, size } => write!(
+                    f,
+                    "hold line '{line}', releasing {size} whenever area '{area}' is below {} persons/m²",
+                    super::number(*density)
+                ),
+            },
+            Action::ReleaseLine(line) => write!(f, "release line '{line}'"),
+            Action::LimitArrivals { door, share } => {
+                write!(f, "let {} % of the arrivals at '{door}' come", super::number(share * 100.0))
+            }
+            Action::DivertArrivals { from, to } => write!(f, "divert the arrivals at '{from}' to '{to}'"),
+            Action::RestoreArrivals(door) => write!(f, "restore the arrivals at '{door}'"),
+            Action::Alternate { first, second, every } => {
+                write!(f, "alternate doors '{first}' and '{second}' every {} s", super::number(*every))
+            }
+            Action::StopAlternating(d) => write!(f, "stop alternating door '{d}'"),
+            Action::SetExit { door, exit: true } => write!(f, "make door '{door}' an exit"),
+            Action::SetExit { door, exit: false } => write!(f, "make door '{door}' an entrance only"),
+            Action::PlaceBarrier(b) => write!(f, "place barrier '{b}'"),
+            Action::RemoveBarrier(b) => write!(f, "remove barrier '{b}'"),
+            Action::StartHazard(h) => write!(f, "start hazard '{h}'"),
+            Action::EndHazard(h) => write!(f, "end hazard '{h}'"),
+            Action::Smoke { zone, extinction } if *extinction > 0.0 => {
+                write!(f, "fill zone '{zone}' with smoke (K = {} /m)", super::number(*extinction))
+            }
+            Action::Smoke { zone, .. } => write!(f, "clear the smoke from zone '{zone}'"),
+            Action::StairDirection { stair, direction } => match direction {
+                StairDirection::Both => write!(f, "open stair '{stair}' both ways"),
+                StairDirection::UpOnly => write!(f, "make stair '{stair}' up only"),
+                StairDirection::DownOnly => write!(f, "make stair '{stair}' down only"),
+            },
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod limits;
 pub mod load;
+pub mod measures;
 pub mod traffic;
 
 pub use check::{CheckedScene, MAX_SPAWN_DENSITY, Precheck, check_scene, precheck};

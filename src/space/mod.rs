@@ -10,8 +10,8 @@ use rstar::primitives::{GeomWithData, Line};
 
 use crate::geom::{Point, distance_to_segment, v};
 use crate::ids::{
-    BuildingId, CrossingId, DestinationId, DoorId, IdVec, LaneId, LevelId, PortalId, SignalId, StairId, StreetId,
-    ZoneId,
+    AreaId, BarrierId, BuildingId, CrossingId, DestinationId, DoorId, HazardId, HoldLineId, IdVec, LaneId, LevelId,
+    PortalId, SignalId, StairId, StreetId, ZoneId,
 };
 
 pub type WallObject = GeomWithData<Line<[f64; 2]>, u32>;
@@ -69,7 +69,7 @@ impl DoorGeom {
     /// Whether walls have a gap here now. A stair opening has one only where crossing it is
     /// allowed: people stepping off the stair are placed on the far side, so a one-way stair is
     /// wall from the side it may not be entered.
-    fn cuts_wall(&self, portals: &IdVec<PortalId, Portal>) -> bool {
+    pub fn cuts_wall(&self, portals: &IdVec<PortalId, Portal>) -> bool {
         self.open && (!self.boundary || self.exit || self.portal().is_some_and(|p| portals[p].allowed))
     }
 }
@@ -93,6 +93,26 @@ pub enum StairDirection {
     Both,
     UpOnly,
     DownOnly,
+}
+
+impl From<crate::scene::StairDirection> for StairDirection {
+    fn from(d: crate::scene::StairDirection) -> Self {
+        match d {
+            crate::scene::StairDirection::Both => StairDirection::Both,
+            crate::scene::StairDirection::UpOnly => StairDirection::UpOnly,
+            crate::scene::StairDirection::DownOnly => StairDirection::DownOnly,
+        }
+    }
+}
+
+impl From<StairDirection> for crate::scene::StairDirection {
+    fn from(d: StairDirection) -> Self {
+        match d {
+            StairDirection::Both => crate::scene::StairDirection::Both,
+            StairDirection::UpOnly => crate::scene::StairDirection::UpOnly,
+            StairDirection::DownOnly => crate::scene::StairDirection::DownOnly,
+        }
+    }
 }
 
 impl StairDirection {
@@ -248,13 +268,129 @@ impl LevelSpace {
     }
 }
 
-/// A named polygon that can be blocked (nobody enters; those inside leave).
+/// A barrier of the scene: its wall segments, standing while placed.
+#[derive(Clone, Debug)]
+pub struct BarrierGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub segments: Vec<WallSegment>,
+    /// An obstacle's outline rather than a line.
+    pub closed: bool,
+    pub placed: bool,
+}
+
+/// A hazard of the scene: a disc round `at` that, once started, blocks its ground and grows.
+#[derive(Clone, Debug)]
+pub struct HazardGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub at: DVec2,
+    pub radius: f64,
+    pub growth: f64,
+    pub max_radius: f64,
+    /// When it was started, while it is.
+    pub started: Option<f64>,
+    /// The disc blocked now (the radius the fields were last built for), as a polygon.
+    pub blocked_radius: f64,
+    pub polygon: Vec<Point>,
+}
+
+/// Sides of the polygon a hazard's disc is drawn and blocked as.
+const HAZARD_SIDES: usize = 32;
+
+impl HazardGeom {
+    /// The radius at time `now`, while started.
+    pub fn radius_at(&self, now: f64) -> Option<f64> {
+        self.started.map(|t0| (self.radius + self.growth * (now - t0).max(0.0)).min(self.max_radius))
+    }
+
+    /// The radius to block now, if it has grown by `step` metres (or reached its largest) since
+    /// the fields were built.
+    fn grown(&self, now: f64, step: f64) -> Option<f64> {
+        self.radius_at(now).filter(|&r| {
+            r - self.blocked_radius >= step || (r >= self.max_radius && self.blocked_radius < self.max_radius)
+        })
+    }
+
+    /// Sets the blocked disc to `radius` (a polygon round it, so the disc lies inside).
+    fn block(&mut self, radius: f64) {
+        self.blocked_radius = radius;
+        let r = radius / libm::cos(std::f64::consts::PI / HAZARD_SIDES as f64);
+        self.polygon = (0..HAZARD_SIDES)
+            .map(|i| {
+                let a = 2.0 * std::f64::consts::PI * i as f64 / HAZARD_SIDES as f64;
+                [self.at.x + r * libm::cos(a), self.at.y + r * libm::sin(a)]
+            })
+            .collect();
+    }
+}
+
+/// A named polygon that can be blocked (nobody enters; those inside leave) or filled with smoke.
 #[derive(Clone, Debug)]
 pub struct ZoneGeom {
     pub id: String,
     pub level: LevelId,
     pub polygon: Vec<Point>,
     pub blocked: bool,
+    /// Smoke's extinction coefficient K, 1/m (0: clear air).
+    pub smoke: f64,
+}
+
+/// The walking-speed relation in smoke of Frantzich & Nilsson (2003, Lund University report 3126;
+/// the default of FDS+Evac, Korhonen & Hostikka 2009, VTT Working Papers 119, eq. for v(K_s)):
+/// `v = v0 · max(0.1, 1 + β K / α)` with α = 0.706 m/s and β = −0.057 m²/s.
+pub const SMOKE_ALPHA: f64 = 0.706;
+pub const SMOKE_BETA: f64 = -0.057;
+/// The least share of the clear-air speed kept however thick the smoke (FDS+Evac: 0.1 v0).
+pub const SMOKE_MIN_FACTOR: f64 = 0.1;
+
+/// Walking speed in smoke of extinction coefficient `extinction` (1/m) over the speed in clear air.
+pub fn smoke_speed_factor(extinction: f64) -> f64 {
+    (1.0 + SMOKE_BETA / SMOKE_ALPHA * extinction.max(0.0)).clamp(SMOKE_MIN_FACTOR, 1.0)
+}
+
+/// How far a light-reflecting sign can be seen through smoke, m: Jin's V = C / K with C = 3
+/// (C = 8 for a light-emitting sign; SFPE Handbook, Jin's visibility relation).
+pub fn visibility(extinction: f64) -> f64 {
+    if extinction > 0.0 { 3.0 / extinction } else { f64::INFINITY }
+}
+
+/// A measurement area: its polygon, the polygon's area, and its maximum instantaneous capacity
+/// (walkable part ÷ area per person) when the scene gives an area per person.
+#[derive(Clone, Debug)]
+pub struct AreaGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub polygon: Vec<Point>,
+    pub area_m2: f64,
+    /// The part of the polygon that is walkable, m².
+    pub walkable_m2: f64,
+    pub capacity: Option<f64>,
+}
+
+/// A hold line and how it lets people through now (commands change `release`).
+#[derive(Clone, Debug)]
+pub struct HoldLineGeom {
+    pub id: String,
+    pub level: LevelId,
+    pub a: DVec2,
+    pub b: DVec2,
+    /// The sign of `(b - a) × (p - a)` on the side held people arrive from: +1 or -1.
+    pub held_side: f64,
+    pub release: LineRelease,
+    /// The measurement area where held people queue.
+    pub queue: Option<AreaId>,
+    /// Bumped by every command, so the line's state restarts on a new order.
+    pub version: u32,
+}
+
+/// How a hold line lets people through.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LineRelease {
+    Free,
+    Closed,
+    Batches { size: u32, every: f64 },
+    WhenBelow { area: crate::ids::AreaId, density: f64, size: u32 },
 }
 
 /// A place agents walk to and stay at.
@@ -375,6 +511,10 @@ pub struct Space {
     pub obstacles: Vec<ObstacleGeom>,
     pub streets: IdVec<StreetId, StreetGeom>,
     pub signals: IdVec<SignalId, SignalControl>,
+    pub areas: IdVec<AreaId, AreaGeom>,
+    pub hold_lines: IdVec<HoldLineId, HoldLineGeom>,
+    pub barriers: IdVec<BarrierId, BarrierGeom>,
+    pub hazards: IdVec<HazardId, HazardGeom>,
     /// The scene's levels by id (stair corridors, which follow them, are not listed).
     pub level_index: BTreeMap<String, LevelId>,
     pub door_index: BTreeMap<String, DoorId>,
@@ -382,6 +522,43 @@ pub struct Space {
     pub destination_index: BTreeMap<String, DestinationId>,
     pub street_index: BTreeMap<String, StreetId>,
     pub signal_index: BTreeMap<String, SignalId>,
+    pub area_index: BTreeMap<String, AreaId>,
+    pub hold_line_index: BTreeMap<String, HoldLineId>,
+    pub barrier_index: BTreeMap<String, BarrierId>,
+    pub hazard_index: BTreeMap<String, HazardId>,
+    /// Entrances that arrival flows come through.
+    pub arrival_doors: std::collections::BTreeSet<DoorId>,
+    /// Far-end control ordered at entrances.
+    pub arrival_control: BTreeMap<DoorId, ArrivalControl>,
+    /// Doors opened and closed in turn (alternate opening), in the order ordered.
+    pub alternations: Vec<Alternation>,
+    /// Bumped whenever a level's walls are rebuilt (a door closed or opened, a stair's direction set).
+    pub walls_version: u64,
+}
+
+/// Two doors opened and closed in turn: `open` is open now and `shut` closed, until `next`, when
+/// they swap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Alternation {
+    pub open: DoorId,
+    pub shut: DoorId,
+    pub every: f64,
+    pub next: f64,
+}
+
+/// Far-end control at one entrance: the share of scheduled arrivals let in, as `(from_time_s,
+/// share)` steps, and where they come in instead.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ArrivalControl {
+    pub shares: Vec<(f64, f64)>,
+    pub divert_to: Option<DoorId>,
+}
+
+impl ArrivalControl {
+    /// The share let in at time `t`.
+    pub fn share_at(&self, t: f64) -> f64 {
+        self.shares.iter().rev().find(|s| s.0 <= t).map_or(1.0, |s| s.1)
+    }
 }
 
 /// A traffic signal as commands see it: its plans' names and phase counts, and what it has been
@@ -408,6 +585,10 @@ impl Space {
         self.destination_index = self.destinations.enumerate().map(|(id, d)| (d.id.clone(), id)).collect();
         self.street_index = self.streets.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
         self.signal_index = self.signals.enumerate().map(|(id, s)| (s.id.clone(), id)).collect();
+        self.area_index = self.areas.enumerate().map(|(id, a)| (a.id.clone(), id)).collect();
+        self.hold_line_index = self.hold_lines.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
+        self.barrier_index = self.barriers.enumerate().map(|(id, b)| (b.id.clone(), id)).collect();
+        self.hazard_index = self.hazards.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
         for level in self.levels.ids() {
             self.rebuild_walls(level);
         }
@@ -416,6 +597,15 @@ impl Space {
     /// The number of scene floors (stair corridors follow them).
     pub fn floors(&self) -> usize {
         self.levels.iter().filter(|l| !l.is_stair()).count()
+    }
+
+    /// Makes a boundary door an exit or an entrance only, and rebuilds its level's walls. Returns
+    /// the level.
+    pub fn set_door_exit(&mut self, door: DoorId, exit: bool) -> LevelId {
+        self.doors[door].exit = exit && self.doors[door].boundary;
+        let level = self.doors[door].level;
+        self.rebuild_walls(level);
+        level
     }
 
     /// Opens or closes a door and rebuilds its level's walls. Returns the level.
@@ -429,16 +619,97 @@ impl Space {
     fn rebuild_walls(&mut self, li: LevelId) {
         let cuts: Vec<(DVec2, DVec2)> =
             self.doors.iter().filter(|d| d.level == li && d.cuts_wall(&self.portals)).map(|d| (d.a, d.b)).collect();
+        self.walls_version += 1;
+        // Barriers stand across door gaps too: they are added after the gaps are cut.
+        let barriers: Vec<WallSegment> = self
+            .barriers
+            .iter()
+            .filter(|b| b.level == li && b.placed)
+            .flat_map(|b| b.segments.iter().copied())
+            .collect();
         let level = &mut self.levels[li];
-        (level.walls, level.wall_tree) = cut_and_index(&level.base_walls, &cuts);
+        (level.walls, level.wall_tree) = cut_and_index(&level.base_walls, &cuts, &barriers);
         if let Some(open) = level.open.as_mut() {
-            (open.walls, open.wall_tree) = cut_and_index(&open.base_walls, &cuts);
+            (open.walls, open.wall_tree) = cut_and_index(&open.base_walls, &cuts, &barriers);
         }
     }
 
-    /// Polygons of the zones blocked now on a level.
+    /// Places or removes a barrier and rebuilds its level's walls. Returns the level.
+    pub fn set_barrier(&mut self, barrier: BarrierId, placed: bool) -> LevelId {
+        self.barriers[barrier].placed = placed;
+        let level = self.barriers[barrier].level;
+        self.rebuild_walls(level);
+        level
+    }
+
+    /// Sets a stair's direction and opens or walls its openings to match: nobody steps on against
+    /// it from now on, and whoever is on the flight walking the other way turns back (its way off
+    /// there is wall now). Rebuilds the walls of both floors and the flight, and returns those levels.
+    pub fn set_stair_direction(&mut self, stair: StairId, direction: StairDirection) -> [LevelId; 3] {
+        let st = &mut self.stairs[stair];
+        st.direction = direction;
+        let (up, down) = direction.entries();
+        let (head_level, levels) = (st.head_level, [st.foot_level, st.head_level, st.level]);
+        for portal in self.portals.iter_mut().filter(|p| p.stair == stair) {
+            let at_head = self.doors[portal.door].level == head_level || self.doors[portal.peer].level == head_level;
+            // On at the foot and off at the head go up; on at the head and off at the foot go down.
+            portal.allowed = if at_head == portal.onto_stair { down } else { up };
+        }
+        for level in levels {
+            self.rebuild_walls(level);
+        }
+        levels
+    }
+
+    /// The zones with smoke now on a level (blocked ones excepted), with the walking-speed factor there.
+    pub fn smoky_zones(&self, level: LevelId) -> Vec<(&[Point], f64)> {
+        self.zones
+            .iter()
+            .filter(|z| z.level == level && !z.blocked && z.smoke > 0.0)
+            .map(|z| (z.polygon.as_slice(), smoke_speed_factor(z.smoke)))
+            .collect()
+    }
+
+    /// Polygons of the zones blocked now on a level, hazards included.
     pub fn blocked_zones(&self, level: LevelId) -> Vec<&[Point]> {
-        self.zones.iter().filter(|z| z.level == level && z.blocked).map(|z| z.polygon.as_slice()).collect()
+        let zones = self.zones.iter().filter(|z| z.level == level && z.blocked).map(|z| z.polygon.as_slice());
+        let hazards =
+            self.hazards.iter().filter(|h| h.level == level && h.started.is_some()).map(|h| h.polygon.as_slice());
+        zones.chain(hazards).collect()
+    }
+
+    /// Starts (at `now`) or ends a hazard. Returns its level.
+    pub fn set_hazard(&mut self, hazard: HazardId, now: Option<f64>) -> LevelId {
+        let h = &mut self.hazards[hazard];
+        h.started = now;
+        let radius = h.radius;
+        if now.is_some() {
+            h.block(radius);
+        } else {
+            h.polygon.clear();
+        }
+        h.level
+    }
+
+    /// Whether a started hazard has grown by `step` metres (or reached its largest radius) since
+    /// the fields were built.
+    pub fn hazards_due(&self, now: f64, step: f64) -> bool {
+        self.hazards.iter().any(|h| h.grown(now, step).is_some())
+    }
+
+    /// Grows the started hazards to their radius at `now`, when that has grown by at least `step`
+    /// metres since the fields were built. Returns the levels whose blocked ground changed.
+    pub fn grow_hazards(&mut self, now: f64, step: f64) -> Vec<LevelId> {
+        let mut levels = Vec::new();
+        for h in self.hazards.iter_mut() {
+            if let Some(r) = h.grown(now, step) {
+                h.block(r);
+                levels.push(h.level);
+            }
+        }
+        levels.sort();
+        levels.dedup();
+        levels
     }
 
     /// World coordinates (x, y, z) of a point on a level: floors are in the world frame; a stair's
@@ -483,11 +754,16 @@ impl Space {
 }
 
 /// The walls left once the door gaps are cut, and their index.
-fn cut_and_index(base: &[WallSegment], cuts: &[(DVec2, DVec2)]) -> (Vec<WallSegment>, RTree<WallObject>) {
+fn cut_and_index(
+    base: &[WallSegment],
+    cuts: &[(DVec2, DVec2)],
+    barriers: &[WallSegment],
+) -> (Vec<WallSegment>, RTree<WallObject>) {
     let mut walls = Vec::new();
     for wall in base {
         cut_gaps(*wall, cuts, &mut walls);
     }
+    walls.extend_from_slice(barriers);
     let objects = walls
         .iter()
         .enumerate()

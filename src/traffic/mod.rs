@@ -1,6 +1,7 @@
 //! Vehicle traffic: the road network, fixed-time signals, IDM vehicles on lanes and through
 //! junctions, and pedestrian crossings shared with the crowd as gated links.
 
+pub mod blocks;
 pub mod crossings;
 pub mod network;
 pub mod outside;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use bevy::math::{DVec2, DVec3};
 use bevy::prelude::*;
 
+pub use blocks::LaneBlocks;
 pub use crossings::{CrossingGates, CrossingMap, CrossingOccupancy, CrossingStats};
 pub use network::{Light, Network};
 pub use outside::CarriagewayOccupancy;
@@ -60,6 +62,7 @@ impl Plugin for TrafficPlugin {
                 ..Default::default()
             })
             .insert_resource(CarriagewayOccupancy::default())
+            .insert_resource(LaneBlocks::default())
             .insert_resource(TrafficStats { ways: vec![Default::default(); net.streets.len()], ..Default::default() })
             .insert_resource(Vehicles::new(&net, seed))
             .insert_resource(states)

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp1, StandardNormal};
 
 use super::TrafficNet;
+use super::blocks::LaneBlocks;
 use super::crossings::{CONFLICT_DISTANCE, CrossingGates, CrossingOccupancy, CrossingStats, distance_to_vehicle};
 use super::network::{LaneEnd, Light, LinkKind, MarkKind, NONE, Network};
 use super::outside::CarriagewayOccupancy;
@@ -334,6 +335,7 @@ fn next_on_route(net: &Network, v: &Vehicle, link: u32, first: bool) -> u32 {
 struct Occupancy<'a> {
     crossings: &'a CrossingOccupancy,
     carriageways: &'a CarriagewayOccupancy,
+    blocks: &'a LaneBlocks,
 }
 
 fn decide(
@@ -425,6 +427,14 @@ fn decide(
                         commit = crossing;
                     }
                 }
+            }
+        }
+        // A barrier or obstacle across the lane (a crashed vehicle): stop short of it. One placed
+        // too close to stop for (its front already past the obstacle's start) stops in it.
+        for &s in occupancy.blocks.on_link(cur) {
+            let d = base + s;
+            if d > -p.length && d < horizon {
+                obstacle(&mut acc, d.max(1e-3));
             }
         }
         // Pedestrians on the carriageway outside crossings: stop short of them, even alongside.
@@ -933,6 +943,7 @@ pub fn drive(
     signals: Res<SignalStates>,
     occupancy: Res<CrossingOccupancy>,
     on_carriageway: Res<CarriagewayOccupancy>,
+    mut blocks: ResMut<LaneBlocks>,
     mut vehicles: ResMut<Vehicles>,
     mut stats: ResMut<TrafficStats>,
     mut gates: ResMut<CrossingGates>,
@@ -952,6 +963,7 @@ pub fn drive(
         open_gates(net, vehicles, &signals, &mut gates, dt);
         return;
     }
+    blocks.follow(net, space);
     change_lanes(net, vehicles, now);
     grant_junctions(net, space, &signals, vehicles, now, dt);
 
@@ -964,7 +976,7 @@ pub fn drive(
     {
         let view = &*vehicles;
         let (signals, gates_before) = (&*signals, &*gates);
-        let occupancy = Occupancy { crossings: &occupancy, carriageways: &on_carriageway };
+        let occupancy = Occupancy { crossings: &occupancy, carriageways: &on_carriageway, blocks: &blocks };
         let work = |first: usize, acc: &mut [f64], commit: &mut [u32]| {
             for k in 0..acc.len() {
                 let slot = first + k;

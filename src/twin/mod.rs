@@ -40,6 +40,8 @@ pub struct Scenario {
     pub measurements: Vec<MeasurementPlan>,
     /// The scene's timed events, in time order.
     pub timed: Vec<TimedCommand>,
+    /// The scene's playbooks, in file order.
+    pub playbooks: Vec<PlaybookPlan>,
 }
 
 /// A built twin, ready to run: the space, its navigation and the scenario, with the scene it came from.
@@ -104,7 +106,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
             scene::Measurement::Line { id, level, from, to } => {
                 MeasurementPlan::Line { id: id.clone(), level: space.level_index[level], a: v(*from), b: v(*to) }
             }
-            scene::Measurement::Area { id, level, polygon } => {
+            scene::Measurement::Area { id, level, polygon, .. } => {
                 MeasurementPlan::Area { id: id.clone(), level: space.level_index[level], polygon: polygon.clone() }
             }
         })
@@ -112,7 +114,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
     let mut timed: Vec<TimedCommand> = Vec::with_capacity(scene.events.len());
     for (i, e) in scene.events.iter().enumerate() {
         match Command::resolve(&e.action, &space) {
-            Ok(command) => timed.push(TimedCommand { at: e.at, command }),
+            Ok(command) => timed.push(TimedCommand { at: e.at, command, incident: e.incident }),
             Err(err) => {
                 let (line, col) = src.locate_event_target(i, action_target(&e.action));
                 diags.push(
@@ -122,6 +124,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
             }
         }
     }
+    let playbooks = plan_playbooks(scene, src, &space, &mut diags);
     if !diags.is_empty() {
         return Err(diags.sorted());
     }
@@ -141,22 +144,13 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
         populations,
         measurements,
         timed,
+        playbooks,
     };
     Ok(Twin { space, nav, scenario, loaded, traffic: std::sync::Arc::new(traffic) })
 }
 
 fn action_target(action: &Action) -> &str {
-    match action {
-        Action::CloseDoor(s)
-        | Action::OpenDoor(s)
-        | Action::BlockZone(s)
-        | Action::UnblockZone(s)
-        | Action::CloseStreet(s)
-        | Action::OpenStreet(s)
-        | Action::ReleaseSignal(s)
-        | Action::HoldPhase { signal: s, .. }
-        | Action::SwitchPlan { signal: s, .. } => s,
-    }
+    scene::measures::action_refs(action).first().map_or("", |r| r.1)
 }
 
 /// How far from a wall a cell still counts as near it: the largest body, the model's wall range
@@ -431,6 +425,41 @@ fn plan_populations(
             exit_choice,
             exit_options,
         });
+    }
+    plans
+}
+
+/// The scene's playbooks with their areas and actions resolved to the twin's ids.
+fn plan_playbooks(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Diagnostics) -> Vec<PlaybookPlan> {
+    let mut plans = Vec::with_capacity(scene.playbooks.len());
+    for pb in &scene.playbooks {
+        let condition = |c: &scene::Condition| -> Option<ConditionPlan> {
+            let area = *space.area_index.get(c.area())?;
+            let test = match *c {
+                scene::Condition::DensityAbove { density, .. } => AreaTest::DensityAbove(density),
+                scene::Condition::DensityBelow { density, .. } => AreaTest::DensityBelow(density),
+                scene::Condition::WarningAtLeast { level, .. } => AreaTest::WarningAtLeast(level),
+                scene::Condition::WarningBelow { level, .. } => AreaTest::WarningBelow(level),
+            };
+            Some(ConditionPlan { area, test, duration: c.duration() })
+        };
+        let mut commands = |actions: &[Action]| -> Vec<Command> {
+            let mut out = Vec::with_capacity(actions.len());
+            for action in actions {
+                match Command::resolve(action, space) {
+                    Ok(c) => out.push(c),
+                    Err(err) => diags.push(
+                        src.at_id("playbook", &pb.id, format!("{action}: {err}"))
+                            .hint("playbook actions act on the scene's doors, zones, streets, signals and hold lines"),
+                    ),
+                }
+            }
+            out
+        };
+        let (then, after) = (commands(&pb.then), commands(&pb.after));
+        let Some(when) = condition(&pb.when) else { continue };
+        let until = pb.until.as_ref().and_then(condition);
+        plans.push(PlaybookPlan { id: pb.id.clone(), when, then, until, after });
     }
     plans
 }

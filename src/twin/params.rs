@@ -224,3 +224,29 @@ impl MeasurementPlan {
         }
     }
 }
+
+/// A playbook with its areas and actions resolved.
+#[derive(Clone, Debug)]
+pub struct PlaybookPlan {
+    pub id: String,
+    pub when: ConditionPlan,
+    pub then: Vec<crate::command::Command>,
+    pub until: Option<ConditionPlan>,
+    pub after: Vec<crate::command::Command>,
+}
+
+/// A condition on one area that must hold for `duration` seconds without a break.
+#[derive(Clone, Copy, Debug)]
+pub struct ConditionPlan {
+    pub area: crate::ids::AreaId,
+    pub test: AreaTest,
+    pub duration: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AreaTest {
+    DensityAbove(f64),
+    DensityBelow(f64),
+    WarningAtLeast(crate::scene::WarningLevel),
+    WarningBelow(crate::scene::WarningLevel),
+}

@@ -7,7 +7,7 @@ use bevy::math::DVec2;
 use geo::{BooleanOps, MultiPolygon, Polygon};
 
 use crate::geom::{Point, closest_on_segment, distance_to_segment, polygon, v};
-use crate::ids::{CrossingId, DoorId, Id, LaneId, LevelId, PortalId, StairId};
+use crate::ids::{AreaId, CrossingId, DoorId, Id, LaneId, LevelId, PortalId, StairId};
 use crate::scene::{self, Diagnostics, Precheck, Scene, SourceMap};
 use crate::space::*;
 
@@ -179,14 +179,6 @@ pub fn stair_speeds(stair: &scene::Stair, rise: f64) -> (f64, f64) {
     (stair.speed_up.unwrap_or(0.8 * horizontal), stair.speed_down.unwrap_or(1.0 * horizontal))
 }
 
-fn stair_direction(d: scene::StairDirection) -> StairDirection {
-    match d {
-        scene::StairDirection::Both => StairDirection::Both,
-        scene::StairDirection::UpOnly => StairDirection::UpOnly,
-        scene::StairDirection::DownOnly => StairDirection::DownOnly,
-    }
-}
-
 fn building_use(u: scene::BuildingUse) -> BuildingUse {
     match u {
         scene::BuildingUse::Shop => BuildingUse::Shop,
@@ -330,7 +322,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             speed_down,
             flow_up: st.flow_up,
             flow_down: st.flow_down,
-            direction: stair_direction(st.direction),
+            direction: st.direction.into(),
             foot_world: v(st.foot.at),
             head_world: v(st.head.at),
         });
@@ -346,6 +338,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                 level,
                 polygon: zone.polygon.clone(),
                 blocked: zone.blocked,
+                smoke: zone.smoke,
             });
         }
     }
@@ -376,6 +369,75 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
             });
         }
     }
+    for m in &scene.measurements {
+        if let scene::Measurement::Area { id, level, polygon: ring, area_per_person } = m
+            && usable(id)
+            && let Some(level) = level_of(level)
+        {
+            use geo::Area;
+            let shape = polygon(ring, &[]);
+            let area_m2 = shape.unsigned_area();
+            let walkable_m2 =
+                MultiPolygon::new(vec![shape]).intersection(&space.levels[level].walkable).unsigned_area();
+            space.areas.push(AreaGeom {
+                id: id.clone(),
+                level,
+                polygon: ring.clone(),
+                area_m2,
+                walkable_m2,
+                capacity: area_per_person.map(|a| walkable_m2 / a),
+            });
+        }
+    }
+    for h in scene.hold_lines.iter().filter(|h| usable(&h.id)) {
+        let (a, b, q) = (v(h.from), v(h.to), v(h.held_from));
+        let side = (b - a).perp_dot(q - a);
+        if let Some(level) = level_of(&h.level)
+            && side != 0.0
+        {
+            space.hold_lines.push(HoldLineGeom {
+                id: h.id.clone(),
+                level,
+                a,
+                b,
+                held_side: side.signum(),
+                release: LineRelease::Free,
+                queue: h
+                    .queue
+                    .as_ref()
+                    .and_then(|q| space.areas.iter().position(|a| &a.id == q))
+                    .map(AreaId::from_index),
+                version: 0,
+            });
+        }
+    }
+    for b in &scene.barriers {
+        if let Some(level) = level_of(&b.level)
+            && b.line.len() >= 2
+        {
+            let mut points: Vec<DVec2> = b.line.iter().map(|&p| v(p)).collect();
+            if b.closed {
+                points.push(points[0]);
+            }
+            let segments = points.windows(2).map(|w| WallSegment { a: w[0], b: w[1] }).collect();
+            space.barriers.push(BarrierGeom { id: b.id.clone(), level, segments, closed: b.closed, placed: b.placed });
+        }
+    }
+    for h in &scene.hazards {
+        if let Some(level) = level_of(&h.level) {
+            space.hazards.push(HazardGeom {
+                id: h.id.clone(),
+                level,
+                at: v(h.at),
+                radius: h.radius,
+                growth: h.growth,
+                max_radius: h.max_radius,
+                started: None,
+                blocked_radius: 0.0,
+                polygon: Vec::new(),
+            });
+        }
+    }
     for signal in &scene.signals {
         space.signals.push(SignalControl {
             id: signal.id.clone(),
@@ -386,6 +448,14 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
         });
     }
     space.finish();
+    space.arrival_doors = scene
+        .populations
+        .iter()
+        .filter_map(|p| match &p.placement {
+            scene::Placement::Arrivals { door, .. } => space.door_index.get(door).copied(),
+            _ => None,
+        })
+        .collect();
     space
 }
 

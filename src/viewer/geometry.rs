@@ -260,8 +260,14 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
         let h = z.polygon.first().map_or(0.0, |p| p[2]) + lift::ZONE;
         if z.blocked {
             b.polygon(&z.polygon, &[], h, palette::ZONE_BLOCKED);
+        } else if z.smoke > 0.0 {
+            b.polygon(&z.polygon, &[], h, palette::ZONE_SMOKE);
         }
         b.outline(&z.polygon, 0.3, h + 0.005, palette::ZONE);
+    }
+    for hazard in twin.hazards.iter().filter(|h| h.active && h.polygon.len() >= 3) {
+        let h = hazard.polygon[0][2] + lift::ZONE;
+        b.polygon(&hazard.polygon, &[], h, palette::ZONE_BLOCKED);
     }
     for m in &twin.measurements {
         match m {

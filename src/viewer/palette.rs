@@ -58,6 +58,8 @@ pub const DOOR_CLOSED: Rgb = Rgb(220, 30, 40);
 pub const ZONE: Rgb = Rgb(232, 176, 20);
 /// A blocked zone's fill.
 pub const ZONE_BLOCKED: Rgb = Rgb(186, 64, 170);
+/// A smoky zone's fill.
+pub const ZONE_SMOKE: Rgb = Rgb(92, 92, 100);
 /// Measurement lines and the outlines of measurement areas.
 pub const MEASUREMENT: Rgb = Rgb(40, 110, 220);
 /// Vehicles by state (moving, braking or standing, parked).

@@ -360,8 +360,11 @@ fn panel(
     agents: Res<DrawAgents>,
     traffic: Res<DrawTraffic>,
     figures: Res<DrawFigures>,
+    mut wave: Local<Option<(u32, f64)>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
+    // Tianzifang's gate 7 released about 100 people every 2–3 minutes.
+    let wave = wave.get_or_insert((100, 150.0));
     let rehearsal = &mut *rehearsal;
     egui::Window::new(twin.name.clone()).default_pos([12.0, 12.0]).default_width(300.0).show(ctx, |ui| {
         let finished = rehearsal.folder.as_mut().is_none_or(|f| f.run().is_finished());
@@ -439,6 +442,132 @@ fn panel(
                 }
             }
         });
+        let mut orders: Vec<NamedCommand> = Vec::new();
+        if !twin.hold_lines.is_empty() {
+            ui.separator();
+            ui.label("hold lines:");
+            ui.horizontal(|ui| {
+                ui.label("waves of");
+                ui.add(egui::DragValue::new(&mut wave.0).range(1..=100_000));
+                ui.label("every");
+                ui.add(egui::DragValue::new(&mut wave.1).range(1.0..=3600.0).suffix(" s"));
+            });
+            for line in &twin.hold_lines {
+                ui.label(format!("{}: {}", line.name, line.state));
+                ui.horizontal(|ui| {
+                    let hold = |release| NamedCommand::HoldLine { line: line.name.clone(), release };
+                    if ui.add_enabled(!finished, egui::Button::new("cordon")).clicked() {
+                        orders.push(hold(crate::scene::Release::Closed));
+                    }
+                    if ui.add_enabled(!finished, egui::Button::new("waves")).clicked() {
+                        orders.push(hold(crate::scene::Release::Batches { size: wave.0, every: wave.1 }));
+                    }
+                    if ui.add_enabled(!finished && line.held, egui::Button::new("release")).clicked() {
+                        orders.push(NamedCommand::ReleaseLine(line.name.clone()));
+                    }
+                });
+            }
+        }
+        if !twin.entrances.is_empty() {
+            ui.separator();
+            ui.label("arrivals (far-end control):");
+            for entrance in &twin.entrances {
+                let diverted = entrance.diverted_to.as_ref().map_or(String::new(), |d| format!(", through {d}"));
+                ui.label(format!("{}: {:.0} % let come{diverted}", entrance.name, entrance.share * 100.0));
+                ui.horizontal(|ui| {
+                    for (label, share) in [("close", 0.0), ("half", 0.5)] {
+                        if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                            orders.push(NamedCommand::LimitArrivals { door: entrance.name.clone(), share });
+                        }
+                    }
+                    if ui.add_enabled(!finished, egui::Button::new("restore")).clicked() {
+                        orders.push(NamedCommand::RestoreArrivals(entrance.name.clone()));
+                    }
+                });
+            }
+        }
+        if !twin.zones.is_empty() {
+            ui.separator();
+            ui.label("zones (block, or fill with smoke of extinction K /m):");
+            for zone in &twin.zones {
+                let state = match (zone.blocked, zone.smoke > 0.0) {
+                    (true, _) => "blocked".to_string(),
+                    (false, true) => format!("smoke K = {} /m", zone.smoke),
+                    (false, false) => "clear".to_string(),
+                };
+                ui.label(format!("{}: {state}", zone.name));
+                ui.horizontal(|ui| {
+                    let block = if zone.blocked {
+                        ("unblock", NamedCommand::UnblockZone(zone.name.clone()))
+                    } else {
+                        ("block", NamedCommand::BlockZone(zone.name.clone()))
+                    };
+                    if ui.add_enabled(!finished, egui::Button::new(block.0)).clicked() {
+                        orders.push(block.1);
+                    }
+                    // Light smoke (visibility of a sign ≈ 1.5 m), thick smoke (≈ 0.4 m), clear air.
+                    for (label, extinction) in [("smoke K 2", 2.0), ("K 8", 8.0), ("clear", 0.0)] {
+                        if ui.add_enabled(!finished && zone.smoke != extinction, egui::Button::new(label)).clicked() {
+                            orders.push(NamedCommand::Smoke { zone: zone.name.clone(), extinction });
+                        }
+                    }
+                });
+            }
+        }
+        if !twin.barriers.is_empty() {
+            ui.separator();
+            ui.label("barriers and obstacles:");
+            for barrier in &twin.barriers {
+                let (label, order) = if barrier.placed {
+                    (format!("[placed] {}: remove", barrier.name), NamedCommand::RemoveBarrier(barrier.name.clone()))
+                } else {
+                    (format!("[away] {}: place", barrier.name), NamedCommand::PlaceBarrier(barrier.name.clone()))
+                };
+                if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                    orders.push(order);
+                }
+            }
+        }
+        if !twin.hazards.is_empty() {
+            ui.separator();
+            ui.label("hazards (spreading, e.g. a gas leak):");
+            for hazard in &twin.hazards {
+                let (label, order) = if hazard.active {
+                    (
+                        format!("[r = {:.1} m] {}: end", hazard.radius, hazard.name),
+                        NamedCommand::EndHazard(hazard.name.clone()),
+                    )
+                } else {
+                    (format!("[idle] {}: start", hazard.name), NamedCommand::StartHazard(hazard.name.clone()))
+                };
+                if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                    orders.push(order);
+                }
+            }
+        }
+        if !twin.stairs.is_empty() {
+            ui.separator();
+            ui.label("stairs (one-way circulation):");
+            for stair in &twin.stairs {
+                use crate::scene::StairDirection as Way;
+                let now: Way = stair.direction.into();
+                ui.horizontal(|ui| {
+                    ui.label(format!("{}:", stair.name));
+                    for (label, way) in [("up only", Way::UpOnly), ("down only", Way::DownOnly), ("both", Way::Both)] {
+                        if ui.add_enabled(!finished && now != way, egui::Button::new(label)).clicked() {
+                            orders.push(NamedCommand::StairDirection { stair: stair.name.clone(), direction: way });
+                        }
+                    }
+                });
+            }
+        }
+        if let Some(folder) = rehearsal.folder.as_mut() {
+            for order in &orders {
+                if let Err(e) = crate::command::issue(folder.run().world_mut(), order) {
+                    rehearsal.message = Some(format!("refused: {e}"));
+                }
+            }
+        }
         ui.separator();
         if let Some(folder) = rehearsal.folder.as_mut()
             && ui.button("save rehearsal (ends it)").clicked()

@@ -163,3 +163,26 @@ pub fn fruin(density: f64) -> char {
 fn unitwin_manifest_dir() -> String {
     std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }
+
+/// Runs `twin` to a run folder, replays that run from its `commands.ron` into another, and asserts
+/// that trajectories, summary and command log are byte-identical. Returns the temporary folder
+/// holding both (`first/` and `again/`).
+#[allow(dead_code)]
+pub fn run_and_replay(twin: &Twin, seed: u64, until: f64) -> tempfile::TempDir {
+    use unitwin::runner::{RunRequest, replay_from_file, run_to_folder};
+    let dir = tempfile::tempdir().unwrap();
+    let go = |out: std::path::PathBuf, commands: Option<std::path::PathBuf>| {
+        let replay = commands.as_ref().map(|c| replay_from_file(twin, c).unwrap().0);
+        let options = RunOptions { seed, until, threads: Some(1), replay };
+        let request = RunRequest { options, out_dir: out, force: false, progress: false, commands_file: commands };
+        run_to_folder(twin, &request, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    };
+    let (first, again) = (dir.path().join("first"), dir.path().join("again"));
+    go(first.clone(), None);
+    go(again, Some(first.join("commands.ron")));
+    for file in ["trajectories.txt", "summary.json", "commands.ron"] {
+        let read = |run: &str| std::fs::read(dir.path().join(run).join(file)).unwrap();
+        assert!(read("first") == read("again"), "{file} differs between the run and its replay");
+    }
+    dir
+}

@@ -1,0 +1,418 @@
+//! Crowd-management measures while the twin runs: hold lines that keep arrivals back and let them
+//! through in waves, each area's density and warning level, and playbooks that order measures.
+
+use std::collections::BTreeMap;
+
+use bevy::math::DVec2;
+use bevy::prelude::*;
+use serde::Serialize;
+
+use crate::command::{Command, CommandQueue, Origin};
+use crate::crowd::{Activity, AgentId, Body, CrowdSnapshot, Plan, Velocity};
+use crate::geom::{ring_contains, segments_intersect};
+use crate::ids::HoldLineId;
+use crate::scene::WarningLevel;
+use crate::schedule::{SimClock, SimStep, SimSystems};
+use crate::space::{LineRelease, Space, SpaceRes};
+use crate::twin::{AreaTest, ConditionPlan, Scenario};
+
+/// Each measurement area at the start of this step: people inside, density over the polygon, and
+/// the warning level reached when the area has a capacity.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct AreaStatus {
+    pub areas: Vec<AreaNow>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AreaNow {
+    pub inside: u32,
+    /// Persons per m² of the polygon.
+    pub density: f64,
+    /// Share of the maximum instantaneous capacity, when the area has one.
+    pub occupancy: Option<f64>,
+}
+
+impl AreaNow {
+    pub fn warning(&self) -> Option<WarningLevel> {
+        let share = self.occupancy?;
+        WarningLevel::ALL.iter().rev().copied().find(|l| share >= l.share())
+    }
+}
+
+/// One wave let through a hold line.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Wave {
+    /// When it was released, s.
+    pub t: f64,
+    /// Places it offered.
+    pub size: u32,
+    /// People who crossed in it.
+    pub admitted: u32,
+}
+
+/// What a hold line has done so far.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LineRecord {
+    pub id: String,
+    /// Crossings from the held side, held or not.
+    pub crossed: u32,
+    /// People sent back at the line in the last step.
+    pub held_now: u32,
+    pub waves: Vec<Wave>,
+    /// For each person who was held and then crossed: seconds from first being held to crossing.
+    pub waits: Vec<f64>,
+    /// People waiting (held at the line, or standing in its queue area while it is held) who
+    /// have not crossed (yet), with the time their wait began.
+    #[serde(skip)]
+    held_since: BTreeMap<u32, f64>,
+    /// The order being carried out (the line's command version).
+    #[serde(skip)]
+    version: u32,
+    #[serde(skip)]
+    next_wave: f64,
+    /// Places left in the current wave.
+    #[serde(skip)]
+    open: u32,
+}
+
+impl LineRecord {
+    /// People waiting when the run ended.
+    pub fn still_waiting(&self) -> usize {
+        self.held_since.len()
+    }
+}
+
+/// Every hold line's record, in hold-line id order.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct HoldLines(pub Vec<LineRecord>);
+
+/// A playbook firing: when, which, what it issued, and the figure that fired it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Firing {
+    pub t: f64,
+    pub playbook: String,
+    /// `then` or `after`.
+    pub issued: &'static str,
+    pub figure: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Stage {
+    #[default]
+    Watching,
+    Active,
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PlaybookState {
+    stage: Stage,
+    /// Since when the condition watched now has held without a break.
+    since: Option<f64>,
+}
+
+/// The playbooks' stages and every firing so far.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct Playbooks {
+    states: Vec<PlaybookState>,
+    pub firings: Vec<Firing>,
+}
+
+/// What the measures did in a run, for its summary.
+#[derive(Clone, Debug, Default)]
+pub struct MeasuresRecord {
+    pub hold_lines: Vec<LineRecord>,
+    pub firings: Vec<Firing>,
+}
+
+/// Hold lines, area status and playbooks.
+pub struct MeasuresPlugin;
+
+impl Plugin for MeasuresPlugin {
+    fn build(&self, app: &mut App) {
+        let space = &app.world().resource::<SpaceRes>().0;
+        let lines = space.hold_lines.iter().map(|h| LineRecord { id: h.id.clone(), ..default() }).collect();
+        let areas = vec![AreaNow::default(); space.areas.len()];
+        let states = vec![PlaybookState::default(); app.world().resource::<Scenario>().playbooks.len()];
+        app.insert_resource(HoldLines(lines))
+            .insert_resource(AreaStatus { areas })
+            .insert_resource(Playbooks { states, firings: Vec::new() })
+            .add_systems(
+                SimStep,
+                (survey_areas, open_waves, run_playbooks, swap_alternations).chain().in_set(SimSystems::Measures),
+            )
+            .add_systems(SimStep, hold_at_lines.in_set(SimSystems::Hold));
+    }
+}
+
+/// Counts who is in each area at the start of the step, from the snapshot.
+fn survey_areas(
+    space: Res<SpaceRes>,
+    snapshot: Res<CrowdSnapshot>,
+    mut status: ResMut<AreaStatus>,
+    mut boxes: Local<Vec<[f64; 4]>>,
+) {
+    let space = &space.0;
+    if space.areas.is_empty() {
+        return;
+    }
+    if boxes.len() != space.areas.len() {
+        *boxes = space.areas.iter().map(|a| bounds(&a.polygon)).collect();
+    }
+    for ((area, now), b) in space.areas.iter().zip(&mut status.areas).zip(boxes.iter()) {
+        let inside = snapshot
+            .agents
+            .iter()
+            .filter(|a| {
+                a.level == area.level
+                    && a.pos.x >= b[0]
+                    && a.pos.x <= b[2]
+                    && a.pos.y >= b[1]
+                    && a.pos.y <= b[3]
+                    && ring_contains(&area.polygon, a.pos)
+            })
+            .count() as u32;
+        *now = AreaNow {
+            inside,
+            density: inside as f64 / area.area_m2,
+            occupancy: area.capacity.map(|c| inside as f64 / c),
+        };
+    }
+}
+
+fn bounds(ring: &[[f64; 2]]) -> [f64; 4] {
+    ring.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
+        [b[0].min(p[0]), b[1].min(p[1]), b[2].max(p[0]), b[3].max(p[1])]
+    })
+}
+
+/// Starts waves on held lines: on a new order, every `every` seconds, or when the area beyond has
+/// room again.
+fn open_waves(clock: Res<SimClock>, space: Res<SpaceRes>, status: Res<AreaStatus>, mut lines: ResMut<HoldLines>) {
+    let now = clock.now();
+    for (line, record) in space.0.hold_lines.iter().zip(&mut lines.0) {
+        if record.version != line.version {
+            record.version = line.version;
+            record.next_wave = now;
+            record.open = 0;
+        }
+        match line.release {
+            LineRelease::Free | LineRelease::Closed => record.open = 0,
+            LineRelease::Batches { size, every } => {
+                if now >= record.next_wave - 1e-9 {
+                    record.open = size;
+                    record.waves.push(Wave { t: now, size, admitted: 0 });
+                    // Whole intervals from the order, so that waves never drift.
+                    while record.next_wave <= now + 1e-9 {
+                        record.next_wave += every;
+                    }
+                }
+            }
+            LineRelease::WhenBelow { area, density, size } => {
+                if record.open == 0 && status.areas[area.index()].density < density {
+                    record.open = size;
+                    record.waves.push(Wave { t: now, size, admitted: 0 });
+                }
+            }
+        }
+    }
+}
+
+/// After everyone moved: people who crossed a held line without a place in the wave go back to
+/// where they stood. Places go to the lowest agent ids first, so the outcome never depends on the
+/// order agents are stored in.
+fn hold_at_lines(
+    clock: Res<SimClock>,
+    space: Res<SpaceRes>,
+    mut lines: ResMut<HoldLines>,
+    mut agents: Query<(Entity, &AgentId, &mut Body, &mut Velocity, &mut Plan)>,
+    mut crossing: Local<Vec<(HoldLineId, u32, Entity)>>,
+) {
+    let space = &space.0;
+    if space.hold_lines.is_empty() {
+        return;
+    }
+    let now = clock.end_of_step();
+    crossing.clear();
+    for (entity, id, body, _, _) in agents.iter() {
+        if body.pos == body.prev {
+            continue;
+        }
+        for (line_id, line) in space.hold_lines.enumerate() {
+            if line.level == body.level && crosses_from_held_side(line, body.prev, body.pos) {
+                crossing.push((line_id, id.0, entity));
+            }
+        }
+    }
+    crossing.sort_unstable_by_key(|c| (c.0, c.1));
+    queue_waits(&clock, space, &mut lines, &agents);
+    for record in &mut lines.0 {
+        record.held_now = 0;
+    }
+    for &(line_id, agent, entity) in crossing.iter() {
+        let line = &space.hold_lines[line_id];
+        let record = &mut lines.0[line_id.index()];
+        let Ok((_, _, mut body, mut velocity, mut plan)) = agents.get_mut(entity) else { continue };
+        // Someone already sent back by an earlier line stands where they were.
+        if body.pos == body.prev {
+            continue;
+        }
+        let admitted = match line.release {
+            LineRelease::Free => true,
+            LineRelease::Closed => false,
+            LineRelease::Batches { .. } | LineRelease::WhenBelow { .. } => {
+                if record.open > 0 {
+                    record.open -= 1;
+                    if let Some(wave) = record.waves.last_mut() {
+                        wave.admitted += 1;
+                    }
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        if admitted {
+            record.crossed += 1;
+            if let Some(since) = record.held_since.remove(&agent) {
+                record.waits.push(now - since);
+            }
+        } else {
+            body.pos = body.prev;
+            velocity.0 = DVec2::ZERO;
+            if matches!(plan.activity, Activity::Left { .. }) {
+                plan.activity = Activity::Walking;
+            }
+            record.held_now += 1;
+            record.held_since.entry(agent).or_insert(clock.now());
+        }
+    }
+}
+
+/// People standing still in a held line's queue area are waiting from the first step they do so.
+fn queue_waits(
+    clock: &SimClock,
+    space: &Space,
+    lines: &mut HoldLines,
+    agents: &Query<(Entity, &AgentId, &mut Body, &mut Velocity, &mut Plan)>,
+) {
+    // Below walking pace: a tenth of a metre per second.
+    let still = 0.1 * clock.dt;
+    for (line, record) in space.hold_lines.iter().zip(&mut lines.0) {
+        let Some(area) = line.queue.map(|a| &space.areas[a]) else { continue };
+        if line.release == LineRelease::Free {
+            continue;
+        }
+        let b = bounds(&area.polygon);
+        for (_, id, body, _, _) in agents.iter() {
+            if body.level == area.level
+                && body.pos.distance(body.prev) < still
+                && body.pos.x >= b[0]
+                && body.pos.x <= b[2]
+                && body.pos.y >= b[1]
+                && body.pos.y <= b[3]
+                && line.held_side * (line.b - line.a).perp_dot(body.pos - line.a) > 0.0
+                && ring_contains(&area.polygon, body.pos)
+            {
+                record.held_since.entry(id.0).or_insert(clock.now());
+            }
+        }
+    }
+}
+
+/// Whether a step from `a` to `b` crosses the line from its held side.
+fn crosses_from_held_side(line: &crate::space::HoldLineGeom, a: DVec2, b: DVec2) -> bool {
+    let dir = line.b - line.a;
+    let before = line.held_side * dir.perp_dot(a - line.a);
+    let after = line.held_side * dir.perp_dot(b - line.a);
+    before > 0.0 && after <= 0.0 && segments_intersect(a, b, line.a, line.b)
+}
+
+/// Watches each playbook's condition and issues its actions once the condition has held long
+/// enough. When a recording is replayed, the recording carries the actions; firings are still logged.
+fn run_playbooks(
+    clock: Res<SimClock>,
+    scenario: Res<Scenario>,
+    space: Res<SpaceRes>,
+    status: Res<AreaStatus>,
+    mut playbooks: ResMut<Playbooks>,
+    mut queue: ResMut<CommandQueue>,
+) {
+    let now = clock.now();
+    let playbooks = &mut *playbooks;
+    for (plan, state) in scenario.playbooks.iter().zip(&mut playbooks.states) {
+        let condition = match state.stage {
+            Stage::Watching => Some(&plan.when),
+            Stage::Active => plan.until.as_ref(),
+            Stage::Done => None,
+        };
+        let Some(condition) = condition else { continue };
+        let area = status.areas[condition.area.index()];
+        if !holds(condition, &area) {
+            state.since = None;
+            continue;
+        }
+        let since = *state.since.get_or_insert(now);
+        if now - since < condition.duration - 1e-9 {
+            continue;
+        }
+        let (issued, commands) = match state.stage {
+            Stage::Watching => ("then", &plan.then),
+            _ => ("after", &plan.after),
+        };
+        for &command in commands {
+            queue.issue_from(Origin::Playbook, command);
+        }
+        playbooks.firings.push(Firing {
+            t: now,
+            playbook: plan.id.clone(),
+            issued,
+            figure: figure(&space.0, condition, &area, now - since),
+            actions: commands.iter().map(|c| c.named(&space.0).to_string()).collect(),
+        });
+        state.since = None;
+        state.stage = match (state.stage, &plan.until) {
+            (Stage::Watching, Some(_)) => Stage::Active,
+            (Stage::Watching, None) => Stage::Done,
+            _ => Stage::Watching,
+        };
+    }
+}
+
+fn holds(condition: &ConditionPlan, area: &AreaNow) -> bool {
+    match condition.test {
+        AreaTest::DensityAbove(d) => area.density > d,
+        AreaTest::DensityBelow(d) => area.density < d,
+        AreaTest::WarningAtLeast(level) => area.warning().is_some_and(|w| w >= level),
+        AreaTest::WarningBelow(level) => area.warning().is_none_or(|w| w < level),
+    }
+}
+
+fn figure(space: &Space, c: &ConditionPlan, area: &AreaNow, held: f64) -> String {
+    let name = &space.areas[c.area].id;
+    let occupancy = area.occupancy.map_or(String::new(), |o| format!(", {:.0} % of capacity", o * 100.0));
+    let test = match c.test {
+        AreaTest::DensityAbove(d) => format!("above {d} persons/m²"),
+        AreaTest::DensityBelow(d) => format!("below {d} persons/m²"),
+        AreaTest::WarningAtLeast(l) => format!("at {} or above", l.name()),
+        AreaTest::WarningBelow(l) => format!("below {}", l.name()),
+    };
+    format!(
+        "area '{name}': {} people, {:.2} persons/m²{occupancy}; {test} for {:.1} s",
+        area.inside, area.density, held
+    )
+}
+
+/// Alternate openings: the doors swap (as a recorded command, applied at the start of the next
+/// step) when the step that begins next reaches the swap time. A replay takes the swaps from its
+/// recording.
+fn swap_alternations(clock: Res<SimClock>, space: Res<SpaceRes>, mut queue: ResMut<CommandQueue>) {
+    let next_step = clock.now() + clock.dt;
+    for alternation in &space.0.alternations {
+        if next_step + 1e-9 >= alternation.next {
+            queue
+                .issue_from(Origin::Measure, Command::Alternate(alternation.shut, alternation.open, alternation.every));
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Incidents (issue 11): smoke slows walking by Frantzich & Nilsson's speed–extinction relation
+//! (the FDS+Evac default: v = v0 · max(0.1, 1 + β K / α), α = 0.706 m/s, β = −0.057 m²/s), and
+//! routes weigh it: people take a longer clear way when the smoky one is slower by that relation.
+//! The references are the relation and the scene's lengths, not the engine's output.
+
+mod common;
+
+use std::path::Path;
+
+use unitwin::app::{RunOptions, headless_app};
+use unitwin::scene::{SourceMap, parse_scene};
+use unitwin::schedule::{SimClock, SimControl};
+use unitwin::twin::Twin;
+
+const SCENE: &str = "tests/scenes/measures/smoke_routes.ron";
+const FREE_SPEED: f64 = 1.34;
+
+/// Frantzich & Nilsson's relation, written out here from the source (not taken from the engine).
+fn speed_in_smoke(extinction: f64) -> f64 {
+    FREE_SPEED * (1.0 - 0.057 * extinction / 0.706).max(0.1)
+}
+
+/// The smoke scene with `people` in the start room, smoke `at_start` in the corridor zone, and
+/// `events` (RON, inside the list).
+fn smoke_scene(people: u32, at_start: f64, events: &str) -> Twin {
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join(SCENE);
+    let text = std::fs::read_to_string(path).unwrap();
+    let swap = |text: String, from: &str, to: String| {
+        assert!(text.contains(from), "the scene has `{from}`");
+        text.replacen(from, &to, 1)
+    };
+    let text = swap(text, "smoke: 0.0)", format!("smoke: {at_start:?})"));
+    let text = swap(text, "count: 1)", format!("count: {people})"));
+    let text = swap(text, "events: [],", format!("events: [{events}],"));
+    let loaded = parse_scene(SourceMap::new(Path::new("smoke_variant.ron"), text), String::new())
+        .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"))
+}
+
+/// Runs to the end with the invariants checked; `each` sees the time and every position.
+fn run(twin: &Twin, mut each: impl FnMut(f64, &[(u32, bevy::math::DVec2)])) -> unitwin::crowd::Census {
+    let options = RunOptions { seed: 4, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(twin, &options).unwrap();
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        let t = app.world().resource::<SimClock>().now();
+        each(t, &common::positions(app.world_mut()));
+    }
+    app.world().resource::<unitwin::crowd::Census>().clone()
+}
+
+/// A lone walker's time over 12 m inside the smoke (x 14–26 of the 16 m zone, away from its edges),
+/// in clear air and in smoke of K = 2, 4 and 6 per metre filled by a timed command at the start
+/// (thin enough that the corridor, at most about 35 m of free walking, stays quicker than the
+/// 50 m detour).
+#[test]
+fn walking_speed_in_smoke_follows_the_speed_extinction_relation() {
+    for extinction in [0.0, 2.0, 4.0, 6.0] {
+        let events =
+            format!("TimedEvent(at: 0.0, action: Smoke(zone: \"corridor_smoke\", extinction: {extinction:?}))");
+        let twin = smoke_scene(1, 0.0, &events);
+        let (mut enter, mut leave) = (None, None);
+        let census = run(&twin, |t, agents| {
+            if let Some(&(_, p)) = agents.first()
+                && (4.0..6.0).contains(&p.y)
+            {
+                if (14.0..16.0).contains(&p.x) && enter.is_none() {
+                    enter = Some(t);
+                }
+                if p.x >= 26.0 && leave.is_none() {
+                    leave = Some(t);
+                }
+            }
+        });
+        assert_eq!(census.exited, 1, "K = {extinction}: the walker gets out");
+        let (Some(a), Some(b)) = (enter, leave) else {
+            panic!("K = {extinction}: the walker did not take the corridor ({enter:?}, {leave:?})")
+        };
+        let expected = 12.0 / speed_in_smoke(extinction);
+        // One step (0.05 s) of timing at each end, and 2 % for the walker's path not being straight.
+        let band = expected * 0.02 + 0.1;
+        println!("K = {extinction}: 12 m in {:.2} s, the relation gives {expected:.2} s", b - a);
+        assert!(
+            (b - a - expected).abs() <= band,
+            "K = {extinction} /m: 12 m of smoky corridor took {:.2} s; Frantzich & Nilsson give {expected:.2} s (±{band:.2})",
+            b - a
+        );
+    }
+}
+
+/// Twenty people choose between the 20 m corridor and the ≈ 50 m clear detour. In light smoke
+/// (K = 2: 0.84 v0, the corridor costs about 24 m of free walking) all take the corridor; in thick
+/// smoke (K = 10: 0.19 v0, about 104 m) all take the detour.
+#[test]
+fn routes_avoid_smoke_when_it_makes_the_way_slower_than_a_detour() {
+    for (extinction, detour_expected) in [(2.0, false), (10.0, true)] {
+        let twin = smoke_scene(20, extinction, "");
+        let mut took_detour = std::collections::BTreeMap::new();
+        let census = run(&twin, |_, agents| {
+            for &(id, p) in agents {
+                if p.y > 12.0 {
+                    took_detour.insert(id, true);
+                } else if p.x > 12.0 && p.y < 7.0 {
+                    took_detour.entry(id).or_insert(false);
+                }
+            }
+        });
+        assert_eq!((census.spawned, census.exited), (20, 20), "K = {extinction}: everyone gets out");
+        let detours = took_detour.values().filter(|&&d| d).count();
+        println!("K = {extinction}: {detours} of 20 took the detour");
+        let expected = if detour_expected { 20 } else { 0 };
+        assert_eq!(
+            detours, expected,
+            "K = {extinction} /m: {detours} of 20 took the detour; the relation says {expected}"
+        );
+    }
+}
+
+/// A live smoke order is checked: an unknown zone and an impossible extinction are refused with
+/// the reason, and nothing is applied.
+#[test]
+fn smoke_orders_are_checked() {
+    use unitwin::command::NamedCommand;
+    let twin = smoke_scene(1, 0.0, "");
+    let options = RunOptions { seed: 4, until: 10.0, threads: Some(1), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    app.update();
+    let unknown = NamedCommand::Smoke { zone: "lobby".into(), extinction: 1.0 };
+    let err = unitwin::command::issue(app.world_mut(), &unknown).unwrap_err().to_string();
+    assert!(err.contains("no zone 'lobby'") && err.contains("corridor_smoke"), "{err}");
+    for bad in [-1.0, f64::NAN, 1e9] {
+        let order = NamedCommand::Smoke { zone: "corridor_smoke".into(), extinction: bad };
+        let err = unitwin::command::issue(app.world_mut(), &order).unwrap_err().to_string();
+        assert!(err.contains("extinction coefficient must be 0–50"), "{bad}: {err}");
+    }
+}
+
+const BARRIERS: &str = "tests/scenes/measures/barriers.ron";
+
+/// A cordon placed across the plaza is never crossed while it stands (those it lands on step
+/// aside to the side they were on); a fallen person's outline is never entered; routes re-plan
+/// round it; everyone gets out once the cordon is lifted; the run replays identically. The
+/// harness's invariants check every step that no body overlaps a wall, and placed barriers are walls.
+#[test]
+fn a_barrier_is_never_crossed_while_it_stands() {
+    use std::collections::BTreeMap;
+    let twin = common::load(BARRIERS);
+    let step = twin.scene().run.step;
+    let mut side: BTreeMap<u32, bool> = BTreeMap::new();
+    let (mut crossings, mut inside) = (Vec::new(), Vec::new());
+    let mut east_at_lift = 0;
+    let census = run(&twin, |t, agents| {
+        // `t` is the start of the next step: this step began at t − dt.
+        let began = t - step;
+        for &(id, p) in agents {
+            let east = p.x >= 15.0;
+            let was_east = side.insert(id, east);
+            if (2.0 - 1e-9..25.0 - 1e-9).contains(&began) && was_east == Some(false) && east {
+                crossings.push(format!("agent {id} crossed the cordon at {began:.2} s"));
+            }
+            if began + 1e-9 >= 20.0 && (21.1..=22.9).contains(&p.x) && (9.75..=10.25).contains(&p.y) {
+                inside.push(format!("agent {id} inside the fallen person's outline at {began:.2} s"));
+            }
+        }
+        if (began - 24.95).abs() < 1e-6 {
+            east_at_lift = agents.iter().filter(|a| a.1.x >= 15.0).count();
+        }
+    });
+    assert!(crossings.is_empty(), "{}", crossings.join("\n"));
+    assert!(inside.is_empty(), "{}", inside[..inside.len().min(10)].join("\n"));
+    assert_eq!((census.spawned, census.exited), (80, 80), "everyone gets out once the cordon is lifted");
+    assert!(east_at_lift < 80, "the cordon held people back ({east_at_lift} east of it when lifted)");
+    println!(
+        "cordon: {east_at_lift} of 80 east of it when lifted at 25 s; all out at {:.1} s",
+        census.last_exit.unwrap_or(f64::NAN)
+    );
+
+    // Replayed from its command log, the run gives the same trajectories.
+    let dir = common::run_and_replay(&twin, 3, 200.0);
+    let log = std::fs::read_to_string(dir.path().join("first/commands.ron")).unwrap();
+    assert!(log.contains("PlaceBarrier(\"cordon\")") && log.contains("RemoveBarrier(\"cordon\")"), "{log}");
+}
+
+/// A crashed car placed across a one-lane street: no vehicle behind it drives past its rear while
+/// it stands (its outline starts at x = 120 m), except one too close to stop for even at a car's
+/// emergency deceleration (9 m/s²), which ends in the crash and stays there; the lane behind fills (120 m holds about 18 cars
+/// at a jam spacing of a 4.5 m car plus IDM's 2 m minimum gap), traffic flows again once it is
+/// cleared, and walkers on the sidewalk are not held. No two vehicles ever overlap.
+#[test]
+fn a_crash_blocks_the_lane_until_it_is_cleared() {
+    use unitwin::traffic::{TrafficNet, TrafficStats, Vehicles};
+    let twin = common::load("tests/scenes/traffic/crash.ron");
+    let options = RunOptions { seed: 21, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let net = app.world().resource::<TrafficNet>().0.clone();
+    const CRASH_X: f64 = 120.0;
+    let (mut upstream_at_crash, mut passed, mut standing_before_clear) =
+        (std::collections::BTreeSet::new(), Vec::new(), 0usize);
+    let (mut passed_after, mut involved) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        let began = app.world().resource::<SimClock>().now() - twin.scene().run.step;
+        let vehicles = app.world().resource::<Vehicles>();
+        for v in vehicles.iter() {
+            let front = v.pose(&net).0.x;
+            // Stopping distance at an emergency deceleration of 9 m/s².
+            if (began - 60.0).abs() < 1e-6 && front + v.v * v.v / (2.0 * 9.0) < CRASH_X {
+                upstream_at_crash.insert(v.id);
+            }
+            if (began - 60.0).abs() < 1e-6 && front < CRASH_X && front + v.v * v.v / 18.0 >= CRASH_X {
+                involved.insert(v.id);
+            }
+            if began > 60.0 && began < 240.0 - 1e-9 && involved.contains(&v.id) && front > CRASH_X + 4.5 {
+                passed.push(format!("vehicle {} (in the crash) drove on to x = {front:.2} m at {began:.2} s", v.id));
+            }
+            if began > 60.0 && began < 240.0 - 1e-9 && upstream_at_crash.contains(&v.id) && front > CRASH_X {
+                passed.push(format!("vehicle {} at x = {front:.2} m at {began:.2} s", v.id));
+            }
+            if began > 240.0 && front > CRASH_X + 5.0 {
+                passed_after.insert(v.id);
+            }
+        }
+        if (began - 239.0).abs() < 1e-6 {
+            standing_before_clear = vehicles.iter().filter(|v| v.v < 0.1 && v.pose(&net).0.x < CRASH_X).count();
+        }
+    }
+    assert!(passed.is_empty(), "vehicles drove into the crash:\n{}", passed.join("\n"));
+    let stats = app.world().resource::<TrafficStats>();
+    assert_eq!(stats.overlaps, 0, "vehicles overlapped");
+    assert!(
+        (15..=19).contains(&standing_before_clear),
+        "the lane behind the crash fills with about 18 standing cars ({standing_before_clear} standing)"
+    );
+    // 160 s of 600 vehicles per hour after the clearance, and the queue, minus the 200 m drive.
+    assert!(passed_after.len() >= 20, "traffic flows again after clearing ({} passed)", passed_after.len());
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (10, 10), "walkers on the sidewalk are not held");
+    println!(
+        "crash: {standing_before_clear} cars standing behind it at 239 s, {} past it after clearing",
+        passed_after.len()
+    );
+}
+
+/// Chunjiang's night evacuation with the main gate blocked by a van from 30 s: the playbook
+/// `gate_jam` fires once, when more than 0.3 persons/m² have stood at the assembly point for 60 s
+/// (its own rule, checked here on the logged figure), the wardens open the east fire gate, and all
+/// 864 residents leave by it before the van is towed at 1,200 s (without the playbook nobody could
+/// leave before then).
+#[test]
+fn chunjiang_blocked_gate_playbook_opens_the_fire_gate() {
+    let twin = common::load("scenes/chunjiang_blocked_gate.ron");
+    let mut app = common::app(&twin, twin.scene().run.seed);
+    let out = common::run_verified(&mut app, |_| {});
+    let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+    assert_eq!(firings.len(), 1, "the playbook fires once: {firings:?}");
+    let f = &firings[0];
+    assert!(f.figure.contains("above 0.3 persons/m² for 60.0 s"), "{}", f.figure);
+    let people: u32 = f.figure.split("': ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(people as f64 / 576.0 > 0.3, "the figure that fired it: {}", f.figure);
+    assert_eq!(out.census.exited, 864, "everyone gets out");
+    assert_eq!(out.per_exit.get("east_fire_gate").copied(), Some(864), "by the fire gate: {:?}", out.per_exit);
+    let last = out.census.last_exit.unwrap();
+    assert!(last < 1200.0, "everyone is out before the van is towed at 1,200 s (last at {last:.0} s)");
+    println!("chunjiang blocked gate: playbook at {:.0} s ({}); last out at {last:.0} s", f.t, f.figure);
+}
+
+/// Quxi Road's evening peak with the crash at 17:45 (t = 2,700 s) in its one moving lane, run to
+/// 18:10: no vehicle behind the crash passes it while it stands, the lane behind it fills (at most
+/// the 140 m of lane before it at a jam spacing of about 6.5 m: 21 vehicles), and vehicles pass the
+/// crash site again once the car is towed at 3,900 s.
+#[test]
+fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
+    use unitwin::traffic::{TrafficNet, TrafficStats, Vehicles};
+    let twin = common::load("scenes/quxi_road_crash.ron");
+    let options = RunOptions { seed: twin.scene().run.seed, until: 4200.0, threads: None, replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let net = app.world().resource::<TrafficNet>().0.clone();
+    const CRASH_X: f64 = 140.0;
+    let (mut upstream, mut passed, mut standing_max) = (std::collections::BTreeSet::new(), Vec::new(), 0usize);
+    let mut after = std::collections::BTreeSet::new();
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        let began = app.world().resource::<SimClock>().now() - twin.scene().run.step;
+        let vehicles = app.world().resource::<Vehicles>();
+        for v in vehicles.iter().filter(|v| v.state != unitwin::traffic::VehicleState::Parked) {
+            let front = v.pose(&net).0.x;
+            if (began - 2700.0).abs() < 1e-6 && front + v.v * v.v / 18.0 < CRASH_X {
+                upstream.insert(v.id);
+            }
+            if began > 2700.0 && began < 3900.0 - 1e-9 && upstream.contains(&v.id) && front > CRASH_X {
+                passed.push(format!("vehicle {} at x = {front:.1} m at {began:.1} s", v.id));
+            }
+            if began > 3900.0 && front > CRASH_X + 7.0 {
+                after.insert(v.id);
+            }
+        }
+        if began > 2700.0 && began < 3900.0 {
+            let standing = vehicles
+                .iter()
+                .filter(|v| {
+                    v.state != unitwin::traffic::VehicleState::Parked && v.v < 0.1 && v.pose(&net).0.x < CRASH_X
+                })
+                .count();
+            standing_max = standing_max.max(standing);
+        }
+    }
+    assert!(passed.is_empty(), "vehicles drove through the crash:\n{}", passed.join("\n"));
+    assert_eq!(app.world().resource::<TrafficStats>().overlaps, 0, "vehicles overlapped");
+    assert!((10..=21).contains(&standing_max), "the lane behind the crash fills ({standing_max} standing at most)");
+    assert!(!after.is_empty(), "vehicles pass the crash site again after it is cleared");
+    println!("quxi crash: up to {standing_max} vehicles standing behind it; {} past it after the tow", after.len());
+}
+
+/// Nanjing Building's fire-in-a-staircase rehearsal: light smoke in the west staircase at 60 s,
+/// untenable at 150 s; the phased-evacuation playbook holds floors 4 and 5 at stair E when its
+/// third-floor landing fills and releases them when it empties, each firing carrying a figure that
+/// satisfies its own rule; everyone gets out (the harness checks walls and conservation every step).
+#[test]
+fn nanjing_fire_rehearsal_phases_the_upper_floors() {
+    let twin = common::load("scenes/nanjing_building_fire.ron");
+    let mut app = common::app(&twin, twin.scene().run.seed);
+    let out = common::run_verified(&mut app, |_| {});
+    assert_eq!(out.census.exited, 1350, "everyone gets out");
+    let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+    assert!(firings.len() >= 2, "the playbook holds and releases: {firings:?}");
+    assert_eq!((firings[0].issued, firings[1].issued), ("then", "after"));
+    let density =
+        |figure: &str| -> f64 { figure.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap() };
+    assert!(density(&firings[0].figure) > 1.2, "{}", firings[0].figure);
+    assert!(density(&firings[1].figure) < 0.5, "{}", firings[1].figure);
+    println!(
+        "nanjing fire: held {:.0}–{:.0} s; last out at {:.0} s; {:?}",
+        firings[0].t,
+        firings[1].t,
+        out.census.last_exit.unwrap(),
+        out.per_exit
+    );
+}
+
+/// A gas leak started at 10 s spreads from (14, 20) at 0.5 m/s from 3 m to 15 m (at 34 s). Nobody
+/// walks into the blocked disc (its edge lags the radius by under half a metre, the growth step, and
+/// cells are 0.25 m, so the edge is taken 0.75 m inside the radius); those it reaches, waiting
+/// included, walk out, and 20 s after it stops growing nobody is inside; everyone gets out.
+#[test]
+fn a_spreading_hazard_is_left_and_never_entered() {
+    let twin = common::load("tests/scenes/measures/gas_leak.ron");
+    let step = twin.scene().run.step;
+    let edge = |t: f64| if (10.0..120.0).contains(&t) { (3.0 + 0.5 * (t - 10.0)).min(15.0) - 0.75 } else { 0.0 };
+    let centre = bevy::math::DVec2::new(14.0, 20.0);
+    let mut last: std::collections::BTreeMap<u32, f64> = Default::default();
+    let (mut entered, mut inside_late, mut inside_at_start) = (Vec::new(), Vec::new(), 0);
+    let census = run(&twin, |t, agents| {
+        let began = t - step;
+        let r = edge(began);
+        for &(id, p) in agents {
+            let d = p.distance(centre);
+            if (began - 10.0).abs() < 1e-6 && d < 3.0 {
+                inside_at_start += 1;
+            }
+            if let Some(&before) = last.get(&id)
+                && before >= r
+                && d < r
+                && d < before
+            {
+                entered.push(format!(
+                    "agent {id} walked into the leak at {began:.2} s ({before:.2} → {d:.2} m, edge {r:.2} m)"
+                ));
+            }
+            if began >= 54.0 && d < r {
+                inside_late.push(format!("agent {id} {d:.2} m from the leak at {began:.2} s"));
+            }
+            last.insert(id, d);
+        }
+    });
+    assert!(inside_at_start > 0, "the test needs people where the leak starts");
+    assert!(entered.is_empty(), "{}", entered[..entered.len().min(10)].join("\n"));
+    assert!(inside_late.is_empty(), "{}", inside_late[..inside_late.len().min(10)].join("\n"));
+    assert_eq!((census.spawned, census.exited), (150, 150), "everyone gets out");
+    println!(
+        "gas leak: {inside_at_start} inside the first 3 m disc got out; all out at {:.1} s",
+        census.last_exit.unwrap()
+    );
+}
+
+/// A timed event marked `incident: true` is recorded with origin `Incident`, replays as such, and
+/// `compare` scores the first measure's delay after it: here the leak starts at 10 s and the north
+/// gate is closed at 25 s (a measure of the scene), so the delay is 15 s.
+#[test]
+fn the_delay_of_the_first_measure_after_the_incident_is_scored() {
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/scenes/measures/gas_leak.ron");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "TimedEvent(at: 10.0, action: StartHazard(\"gas_leak\")),",
+        "TimedEvent(at: 10.0, action: StartHazard(\"gas_leak\"), incident: true), \
+         TimedEvent(at: 25.0, action: CloseDoor(\"north\")),",
+    );
+    let loaded = parse_scene(SourceMap::new(Path::new("incident.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let dir = common::run_and_replay(&twin, 12, 200.0);
+    let first = dir.path().join("first");
+    let log = std::fs::read_to_string(first.join("commands.ron")).unwrap();
+    assert!(log.contains("origin: Incident"), "{log}");
+    let figures = unitwin::batch::compare::run_figures(&first).unwrap();
+    let delay = figures.iter().find(|f| f.key == "intervention_delay").and_then(|f| f.value);
+    assert_eq!(delay, Some(15.0), "the first measure came 15 s after the incident");
+}

@@ -1,0 +1,583 @@
+//! Crowd-management measures (issue 11): a wave release admits exactly the ordered number per wave
+//! at the ordered interval; a closed hold line (a cordon) is never crossed until released; a
+//! playbook fires when its condition has held for its time, as computed here from the positions,
+//! and its run replays identically. The references are the orders themselves (N, T, thresholds).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use bevy::math::DVec2;
+use unitwin::app::{RunOptions, headless_app};
+use unitwin::command::{CommandLog, Origin};
+use unitwin::measures::{HoldLines, Playbooks};
+use unitwin::runner::{RunRequest, run_to_folder};
+use unitwin::scene::{SourceMap, parse_scene};
+use unitwin::schedule::{SimClock, SimControl};
+use unitwin::twin::Twin;
+
+const GATE: &str = "scenes/gate_wave_release.ron";
+/// The same place with the gate left open.
+const GATE_FREE: &str = "scenes/gate_free.ron";
+/// The gate line's x (m): it runs from (22, 3) to (22, 7); the held people come from the west.
+const LINE_X: f64 = 22.0;
+/// The plaza beyond the gate: x 23–33, y 3–7 (40 m²).
+const PLAZA: [f64; 4] = [23.0, 3.0, 33.0, 7.0];
+
+fn scene_text() -> String {
+    std::fs::read_to_string(Path::new(&unitwin_manifest_dir()).join(GATE)).unwrap()
+}
+
+/// The gate scene with its events (and anything after them) replaced.
+fn variant(events_and_more: &str) -> Twin {
+    let text = scene_text();
+    let start = text.find("    events: [").expect("the scene has events");
+    let text = format!("{}{events_and_more}\n)\n", &text[..start]);
+    let loaded = parse_scene(SourceMap::new(Path::new("gate_variant.ron"), text), String::new())
+        .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"))
+}
+
+/// Steps a twin to its end with the invariants checked, calling `each` after every step with the
+/// time (start of the next step) and every agent's position.
+fn run(twin: &Twin, mut each: impl FnMut(f64, &[(u32, DVec2)])) -> bevy::app::App {
+    let options = RunOptions { seed: 11, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(twin, &options).unwrap();
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        let t = app.world().resource::<SimClock>().now();
+        let positions = common::positions(app.world_mut());
+        each(t, &positions);
+    }
+    app
+}
+
+#[test]
+fn a_wave_release_admits_exactly_n_per_wave_at_the_interval() {
+    let twin = common::load(GATE);
+    // When each person first stood east of the line, from the positions alone.
+    let mut crossed_at: std::collections::BTreeMap<u32, f64> = Default::default();
+    let mut app = run(&twin, |t, agents| {
+        for &(id, p) in agents {
+            if p.x > LINE_X {
+                crossed_at.entry(id).or_insert(t);
+            }
+        }
+    });
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!((census.spawned, census.exited), (120, 120), "everyone gets through in the end");
+    // Nobody crossed outside a wave: per 20 s window, exactly 15 crossed while 15 or more waited
+    // (120 = 8 full waves), none after.
+    let mut per_window = [0u32; 12];
+    for t in crossed_at.values() {
+        per_window[((t - 1e-9) / 20.0).floor().max(0.0) as usize] += 1;
+    }
+    // Everyone crossed the line on the way to the lane's end, 38 m beyond it.
+    assert_eq!(crossed_at.len(), 120);
+    assert_eq!(&per_window[..8], &[15; 8], "15 per 20 s wave: {per_window:?}");
+    assert!(per_window[8..].iter().all(|&n| n == 0), "nobody after the eighth wave: {per_window:?}");
+    // The line's own record agrees with the positions.
+    let lines = app.world_mut().remove_resource::<HoldLines>().unwrap();
+    let gate = &lines.0[0];
+    let times: Vec<f64> = gate.waves.iter().map(|w| w.t).collect();
+    assert_eq!(&times[..8], &[0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 140.0]);
+    assert!(gate.waves[..8].iter().all(|w| w.size == 15 && w.admitted == 15), "{:?}", gate.waves);
+    assert_eq!(gate.crossed, 120);
+    // The last wave's people waited in the forecourt for about 7 × 20 s.
+    let longest = gate.waits.iter().copied().fold(0.0, f64::max);
+    assert!((120.0..=160.0).contains(&longest), "longest wait {longest:.1} s");
+}
+
+#[test]
+fn a_cordon_is_never_crossed_until_it_is_released() {
+    let twin = variant(
+        r#"    events: [
+        TimedEvent(at: 0.0, action: HoldLine(line: "gate", release: Closed)),
+        TimedEvent(at: 60.0, action: ReleaseLine("gate")),
+    ],"#,
+    );
+    let mut first_east = f64::INFINITY;
+    let mut app = run(&twin, |t, agents| {
+        if agents.iter().any(|(_, p)| p.x > LINE_X) {
+            first_east = first_east.min(t);
+        }
+    });
+    assert!(first_east > 60.0, "someone was past the cordon at {first_east:.2} s");
+    assert!(first_east < 62.0, "released at 60 s, the first crossed only at {first_east:.2} s");
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!(census.exited, 120, "after the release everyone leaves");
+    let lines = app.world_mut().remove_resource::<HoldLines>().unwrap();
+    assert!(lines.0[0].waves.is_empty(), "a cordon releases no waves");
+}
+
+/// The plaza's density when the held crowd pours in: a playbook closes the gate when the plaza is
+/// above 0.5 persons/m² for 3 s and opens it when below 0.2 for 5 s.
+const PLAYBOOK: &str = r#"    playbooks: [
+        Playbook(
+            id: "plaza_guard",
+            when: DensityAbove(area: "plaza", density: 0.5, for: 3.0),
+            then: [HoldLine(line: "gate", release: Closed)],
+            until: Some(DensityBelow(area: "plaza", density: 0.2, for: 5.0)),
+            after: [ReleaseLine("gate")],
+        ),
+    ],"#;
+
+#[test]
+fn a_playbook_fires_when_its_condition_has_held_for_its_time() {
+    let twin = variant(PLAYBOOK);
+    // The plaza's density at the start of each step, from the positions, and the firings it
+    // implies by the playbook's rule.
+    let inside = |p: &DVec2| p.x > PLAZA[0] && p.x < PLAZA[2] && p.y > PLAZA[1] && p.y < PLAZA[3];
+    let mut expected: Vec<(f64, &str)> = Vec::new();
+    let (mut active, mut since): (bool, Option<f64>) = (false, None);
+    let mut app = run(&twin, |t, agents| {
+        // The first check, at t = 0, sees everyone in the forecourt: the plaza empty, which the
+        // first condition does not react to.
+        let density = agents.iter().filter(|(_, p)| inside(p)).count() as f64 / 40.0;
+        let (holds, need) = if active { (density < 0.2, 5.0) } else { (density > 0.5, 3.0) };
+        if !holds {
+            since = None;
+            return;
+        }
+        let s = *since.get_or_insert(t);
+        if t - s >= need - 1e-9 {
+            expected.push((t, if active { "after" } else { "then" }));
+            active = !active;
+            since = None;
+        }
+    });
+    let playbooks = app.world_mut().remove_resource::<Playbooks>().unwrap();
+    let fired: Vec<(f64, &str)> = playbooks.firings.iter().map(|f| (f.t, f.issued)).collect();
+    assert!(fired.len() >= 2, "the gate is closed and opened at least once: {fired:?}");
+    // The positions after the last update belong to a step that never runs, so the rule applied to
+    // them may find one firing more, at the very end.
+    let end = app.world().resource::<SimClock>().now();
+    let extra = &expected[fired.len().min(expected.len())..];
+    assert!(extra.is_empty() || (extra.len() == 1 && (extra[0].0 - end).abs() < 1e-9), "missed: {extra:?}");
+    assert_eq!(fired, expected[..expected.len() - extra.len()], "firings against the positions");
+    assert!(playbooks.firings[0].figure.contains("area 'plaza'"), "{}", playbooks.firings[0].figure);
+    // Each firing's actions were applied at the start of the next step, as playbook commands.
+    let log = &app.world().resource::<CommandLog>().entries;
+    let from_playbook: Vec<f64> = log.iter().filter(|c| c.origin == Origin::Playbook).map(|c| c.t).collect();
+    let dt = twin.scene().run.step;
+    let next_steps: Vec<f64> = fired.iter().map(|f| ((f.0 + dt) * 1e9).round() / 1e9).collect();
+    assert_eq!(from_playbook, next_steps);
+}
+
+#[test]
+fn a_playbook_run_replays_identically() {
+    let twin = variant(PLAYBOOK);
+    let dir = tempfile::tempdir().unwrap();
+    let go = |out: PathBuf, commands: Option<PathBuf>| {
+        let replay = commands.as_ref().map(|c| unitwin::runner::replay_from_file(&twin, c).unwrap().0);
+        let options = RunOptions { seed: 11, until: 200.0, threads: Some(1), replay };
+        let request = RunRequest { options, out_dir: out, force: false, progress: false, commands_file: commands };
+        run_to_folder(&twin, &request, &AtomicBool::new(false)).unwrap();
+    };
+    let first = dir.path().join("first");
+    go(first.clone(), None);
+    let again = dir.path().join("again");
+    go(again.clone(), Some(first.join("commands.ron")));
+    let summary = std::fs::read_to_string(first.join("summary.json")).unwrap();
+    assert!(summary.contains("\"playbook\": \"plaza_guard\""), "the firings are in the summary");
+    for file in ["trajectories.txt", "summary.json", "commands.ron"] {
+        let (a, b) = (std::fs::read(first.join(file)).unwrap(), std::fs::read(again.join(file)).unwrap());
+        assert!(a == b, "{file} differs between the run and its replay");
+    }
+}
+
+/// The fields of one CSV line (RFC 4180 quoting).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// The package root, read when the test runs: a test binary may be reused from a checkout at
+/// another path that shares the target directory, so the compile-time `env!` could name that one.
+fn unitwin_manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
+/// `unitwin compare` on a baseline without the gate's wave release and the rehearsal with it,
+/// three seeds each: its figures equal those computed here from the runs' own files, and the
+/// verdict on clearance follows from the order's arithmetic (8 waves of 15 for 120 people, the
+/// last released at 140 s and 38 m from the lane's end).
+#[test]
+fn compare_scores_a_rehearsal_against_its_baseline_from_the_runs_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = Path::new(&unitwin_manifest_dir()).join(GATE_FREE);
+    let gate = Path::new(&unitwin_manifest_dir()).join(GATE);
+    let unitwin = |args: &[&std::ffi::OsStr]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_unitwin")).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for seed in ["1", "2", "3"] {
+        for (scene, side) in [(&free, "base"), (&gate, "wave")] {
+            let out = dir.path().join(side).join(format!("s{seed}"));
+            unitwin(&[
+                "run".as_ref(),
+                scene.as_os_str(),
+                "--seed".as_ref(),
+                seed.as_ref(),
+                "--quiet".as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ]);
+        }
+    }
+    let out = dir.path().join("scores");
+    let said = unitwin(&[
+        "compare".as_ref(),
+        dir.path().join("base").as_os_str(),
+        dir.path().join("wave").as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(said.contains("worse: evacuation time"), "{said}");
+    let csv = std::fs::read_to_string(out.join("compare.csv")).unwrap();
+    let row = |figure: &str| -> Vec<String> {
+        csv.lines().map(csv_fields).find(|r| r[1] == figure).unwrap_or_else(|| panic!("no {figure}:\n{csv}"))
+    };
+    let mean_of = |side: &str, f: &dyn Fn(&Path) -> f64| -> f64 {
+        ["s1", "s2", "s3"].iter().map(|s| f(&dir.path().join(side).join(s))).sum::<f64>() / 3.0
+    };
+    let summary = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap()).unwrap()
+    };
+    // Clearance: the means over seeds of each summary's evacuation time; the rehearsal's at least
+    // the last wave's release plus the walk at the fastest speed drawn (2 m/s).
+    let evac = row("evacuation_time");
+    let base_evac = mean_of("base", &|p| summary(p)["evacuation_time"].as_f64().unwrap());
+    let wave_evac = mean_of("wave", &|p| summary(p)["evacuation_time"].as_f64().unwrap());
+    assert!((evac[5].parse::<f64>().unwrap() - base_evac).abs() < 1e-6, "{evac:?} against {base_evac}");
+    assert!((evac[6].parse::<f64>().unwrap() - wave_evac).abs() < 1e-6, "{evac:?} against {wave_evac}");
+    assert!(wave_evac >= 140.0 + 38.0 / 2.0, "the last of 8 waves leaves at 140 s: {wave_evac:.1} s");
+    assert_eq!(evac[10], "worse");
+    // Person-seconds above 4 persons/m², recomputed from the trajectories: at every frame, people
+    // with more than 4 persons/m² in the 1 m disc around them (themselves included), × 0.5 s.
+    let crowding = |p: &Path| -> f64 {
+        let text = std::fs::read_to_string(p.join("trajectories.txt")).unwrap();
+        let mut frames: std::collections::BTreeMap<i64, Vec<(f64, f64)>> = Default::default();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let c: Vec<f64> = line.split_whitespace().map(|v| v.parse().unwrap()).collect();
+            frames.entry(c[1] as i64).or_default().push((c[2], c[3]));
+        }
+        let disc = std::f64::consts::PI;
+        frames
+            .values()
+            .map(|pts| {
+                let dense = pts
+                    .iter()
+                    .filter(|a| pts.iter().filter(|b| (a.0 - b.0).hypot(a.1 - b.1) <= 1.0).count() as f64 / disc > 4.0)
+                    .count();
+                dense as f64 * 0.5
+            })
+            .sum()
+    };
+    let ps = row("person_seconds_above_4");
+    let wave_ps = mean_of("wave", &crowding);
+    let reported = ps[6].parse::<f64>().unwrap();
+    assert!(wave_ps > 100.0, "the held queue is dense: {wave_ps:.1} person·s");
+    // Positions in the file are rounded to 0.1 mm, which can move a pair across the disc's edge.
+    assert!((reported - wave_ps).abs() <= 0.01 * wave_ps, "compare says {reported}, the trajectories {wave_ps:.1}");
+    // The hold line's figures are the summaries'.
+    let crossed = row("hold:gate:crossed");
+    assert_eq!(crossed[6].parse::<f64>().unwrap(), 120.0);
+    let wait = row("hold:gate:wait_mean");
+    let wave_wait = mean_of("wave", &|p| summary(p)["hold_lines"][0]["wait_mean"].as_f64().unwrap());
+    assert!((wait[6].parse::<f64>().unwrap() - wave_wait).abs() < 1e-6);
+    // A second compare into the same folder is refused.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .args([
+            "compare".as_ref(),
+            dir.path().join("base").as_os_str(),
+            dir.path().join("wave").as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
+
+/// Far-end control: 3,600 arrivals per hour for 100 s; half let come from 20 s, diverted to the
+/// south gate from 60 s, both lifted at 80 s. By the order's arithmetic: 20 through the west gate
+/// by 20 s, 20 more by 60 s, 10 through the south gate by 80 s, 20 through the west gate by 100 s.
+#[test]
+fn far_end_control_cuts_and_diverts_arrivals_by_the_order() {
+    let twin = common::load("tests/scenes/measures/arrivals.ron");
+    // Where and when each agent first appeared.
+    let mut first: std::collections::BTreeMap<u32, (f64, DVec2)> = Default::default();
+    let app = run(&twin, |t, agents| {
+        for &(id, p) in agents {
+            first.entry(id).or_insert((t, p));
+        }
+    });
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!(census.spawned, 70, "20 + 20 + 10 + 20 arrivals");
+    assert_eq!(census.exited, 70, "everyone leaves, and the run ends when they have");
+    // The k-th arrival is due at k s (one a second) and is first seen at the end of that step; an
+    // order applies at the start of its step, before that step's arrivals. Windows stay half a
+    // second clear of the orders.
+    let west = |p: &DVec2| p.x < 1.0;
+    let south = |p: &DVec2| p.y < 1.0;
+    let count = |from: f64, to: f64, gate: &dyn Fn(&DVec2) -> bool| {
+        first.values().filter(|(t, p)| *t > from && *t <= to && gate(p)).count()
+    };
+    assert_eq!(count(0.0, 19.5, &west), 19, "one a second before the limit");
+    assert_eq!(count(20.5, 59.5, &west), 19, "one every 2 s while limited (22, 24, …, 58 s)");
+    assert_eq!(count(0.0, 300.0, &south), 10, "half of 20 s of arrivals through the south gate");
+    assert_eq!(count(0.0, 60.0, &south) + count(80.5, 300.0, &south), 0, "only while diverted");
+    assert_eq!(count(60.0, 80.0, &west), 0, "none through the west gate while diverted");
+    assert_eq!(count(80.5, 100.5, &west), 20, "one a second again once lifted");
+}
+
+/// The draw data renderers and the viewer's panel read: each hold line's state and each entrance's
+/// far-end control, refreshed when a command changes them.
+#[test]
+fn hold_lines_and_entrances_are_published_with_their_state() {
+    use unitwin::draw::DrawTwin;
+    use unitwin::runner::Run;
+    let twin = common::load(GATE);
+    let mut run = Run::new(&twin, &RunOptions::from_twin(&twin)).unwrap();
+    let state = |run: &Run| run.world().resource::<DrawTwin>().hold_lines[0].state.clone();
+    run.step();
+    assert_eq!(state(&run), "waves of 15 every 20 s", "the scene's order at 0 s");
+    unitwin::command::issue(run.world_mut(), &unitwin::command::NamedCommand::ReleaseLine("gate".into())).unwrap();
+    run.step();
+    let drawn = run.world().resource::<DrawTwin>().hold_lines[0].clone();
+    assert_eq!((drawn.state.as_str(), drawn.held), ("free", false));
+    assert!((drawn.a[0] - 22.0).abs() < 1e-9 && (drawn.b[1] - 7.0).abs() < 1e-9);
+
+    let twin = common::load("tests/scenes/measures/arrivals.ron");
+    let mut run = Run::new(&twin, &RunOptions::from_twin(&twin)).unwrap();
+    let entrance = |run: &Run| run.world().resource::<DrawTwin>().entrances[0].clone();
+    run.step();
+    assert_eq!((entrance(&run).name.as_str(), entrance(&run).share), ("west_gate", 1.0));
+    while run.clock().now() < 61.0 {
+        run.step();
+    }
+    let e = entrance(&run);
+    assert_eq!((e.share, e.diverted_to.as_deref()), (0.5, Some("south_gate")), "limited at 20 s, diverted at 60 s");
+}
+
+const STAIR_SWITCH: &str = "tests/scenes/measures/stair_switch.ron";
+
+/// One-way circulation switched live: from the step the order applies, nobody steps onto the west
+/// stair at its head or onto the east stair at its foot, and nobody on either flight walks against
+/// its arrow (those who were walking down the west flight turn back up). Everyone still gets out.
+#[test]
+fn a_stair_made_one_way_is_never_walked_the_wrong_way() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use unitwin::crowd::{AgentId, Body, Velocity};
+    use unitwin::space::{SpaceRes, StairDirection};
+    let twin = common::load(STAIR_SWITCH);
+    let step = twin.scene().run.step;
+    let options = RunOptions { seed: 8, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let stair = |app: &bevy::app::App, name: &str| {
+        app.world().resource::<SpaceRes>().0.stairs.iter().find(|s| s.id == name).unwrap().clone()
+    };
+    let (west, east) = (stair(&app, "west"), stair(&app, "east"));
+    // Ordered at 8 s: it applies at the start of the step that begins then.
+    const SWITCH: f64 = 8.0;
+    // Shuffling back and forth in a queue is not walking the wrong way: anything under one step
+    // (a walking step is about 0.6–0.8 m long) is allowed; a turn back at the switch needs none.
+    const SHUFFLE: f64 = 0.3;
+    let mut level_before: BTreeMap<u32, unitwin::ids::LevelId> = BTreeMap::new();
+    let (mut down_west_at_switch, mut up_west, mut down_east) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let mut wrong: Vec<String> = Vec::new();
+    // How far along each flight, in its one direction, each agent on it has come since the switch.
+    let (mut farthest, mut worst_back): (BTreeMap<u32, f64>, f64) = (BTreeMap::new(), 0.0);
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        // The time at the start of the step just taken.
+        let t = app.world().resource::<SimClock>().now() - step;
+        let after = t + 1e-9 >= SWITCH;
+        let ways = (stair(&app, "west").direction, stair(&app, "east").direction);
+        let expected = if after {
+            (StairDirection::UpOnly, StairDirection::DownOnly)
+        } else {
+            (StairDirection::Both, StairDirection::Both)
+        };
+        assert_eq!(ways, expected, "the directions at {t:.2} s");
+        let mut q = app.world_mut().query::<(&AgentId, &Body, &Velocity)>();
+        let mut agents: Vec<(u32, Body, bevy::math::DVec2)> =
+            q.iter(app.world()).map(|(id, b, v)| (id.0, *b, v.0)).collect();
+        agents.sort_by_key(|a| a.0);
+        for (id, body, vel) in agents {
+            let before = level_before.insert(id, body.level);
+            // The flight's x runs from the foot to the head: walking up is +x.
+            if !after {
+                if body.level == west.level && vel.x < 0.0 && t + step + 1e-9 >= SWITCH {
+                    down_west_at_switch.insert(id);
+                }
+                continue;
+            }
+            if body.level == west.level {
+                if before == Some(west.head_level) {
+                    wrong.push(format!("agent {id} stepped onto the west stair at its head at {t:.2} s"));
+                }
+                if before == Some(west.foot_level) {
+                    up_west.insert(id);
+                }
+                let highest = farthest.entry(id).or_insert(body.pos.x);
+                *highest = highest.max(body.pos.x);
+                let back = *highest - body.pos.x;
+                worst_back = worst_back.max(back);
+                if back > SHUFFLE {
+                    wrong.push(format!("agent {id} walked {back:.2} m down the west stair by {t:.2} s"));
+                }
+            }
+            if body.level == east.level {
+                if before == Some(east.foot_level) {
+                    wrong.push(format!("agent {id} stepped onto the east stair at its foot at {t:.2} s"));
+                }
+                if before == Some(east.head_level) {
+                    down_east.insert(id);
+                }
+                let lowest = farthest.entry(id).or_insert(body.pos.x);
+                *lowest = lowest.min(body.pos.x);
+                let back = body.pos.x - *lowest;
+                worst_back = worst_back.max(back);
+                if back > SHUFFLE {
+                    wrong.push(format!("agent {id} walked {back:.2} m up the east stair by {t:.2} s"));
+                }
+            }
+            if body.level != west.level && body.level != east.level {
+                farthest.remove(&id);
+            }
+        }
+    }
+    let shown = wrong.len().min(12);
+    assert!(wrong.is_empty(), "{} moves against the arrows:\n{}", wrong.len(), wrong[..shown].join("\n"));
+    assert!(!down_west_at_switch.is_empty(), "the test needs people walking down the west stair when it is switched");
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!((census.spawned, census.exited), (120, 120), "everyone gets out after the switch");
+    // The two groups of 60 each take their one way (those turned back on the west flight step off
+    // at its head and walk to the east stair).
+    assert!(
+        up_west.len() >= 30 && down_east.len() >= 30,
+        "both stairs carry their one way: {} stepped on up the west stair, {} down the east stair",
+        up_west.len(),
+        down_east.len()
+    );
+    println!(
+        "one-way switch: {} walking down the west flight at the switch turned back; {} up west, {} down east after it; \
+         most back along a flight {worst_back:.3} m; all out at {:.1} s",
+        down_west_at_switch.len(),
+        up_west.len(),
+        down_east.len(),
+        census.last_exit.unwrap_or(f64::NAN)
+    );
+}
+
+/// Alternate opening: from 0 s the north gate is open and the south gate closed, and they swap
+/// every 8 s, so nobody leaves by a gate outside its open spells; both are used; the swaps are
+/// recorded at 8 s intervals and the run replays identically.
+#[test]
+fn alternate_opening_lets_people_out_only_by_the_open_gate() {
+    let twin = common::load("tests/scenes/measures/alternate.ron");
+    let step = twin.scene().run.step;
+    let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let (mut wrong, mut north, mut south) = (Vec::new(), 0, 0);
+    let app = run(&twin, |t, agents| {
+        let began = t - step;
+        // North open in [0, 8), [16, 24), …: the swap applies at the start of the step at 8 s.
+        let north_open = ((began + 1e-9) / 8.0).floor() as i64 % 2 == 0;
+        let now: std::collections::BTreeMap<u32, DVec2> = agents.iter().copied().collect();
+        for (id, p) in &last {
+            if !now.contains_key(id) {
+                let by_north = p.y > 10.0;
+                if by_north {
+                    north += 1
+                } else {
+                    south += 1
+                }
+                if by_north != north_open {
+                    wrong.push(format!(
+                        "agent {id} left by the {} gate at {began:.2} s",
+                        if by_north { "north" } else { "south" }
+                    ));
+                }
+            }
+        }
+        last = now;
+    });
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (100, 100), "everyone gets out");
+    assert!(north > 0 && south > 0, "both gates are used ({north} north, {south} south)");
+    let log = app.world().resource::<CommandLog>();
+    let swaps: Vec<f64> = log.entries.iter().filter(|e| e.origin == Origin::Measure).map(|e| e.t).collect();
+    assert!(swaps.len() >= 2, "the gates swapped ({swaps:?})");
+    for (i, t) in swaps.iter().enumerate() {
+        assert!((t - 8.0 * (i + 1) as f64).abs() < 1e-6, "swap {} at {t} s, not {} s", i + 1, 8.0 * (i + 1) as f64);
+    }
+    println!("alternate opening: {north} out by the north gate, {south} by the south; {} swaps", swaps.len());
+}
+
+/// The alternate opening's swaps are recorded (origin `Measure`) and a replay takes them from the
+/// recording: the same trajectories, summary and command log.
+#[test]
+fn alternate_opening_replays_identically() {
+    let twin = common::load("tests/scenes/measures/alternate.ron");
+    let dir = common::run_and_replay(&twin, 6, 300.0);
+    let log = std::fs::read_to_string(dir.path().join("first/commands.ron")).unwrap();
+    assert!(log.contains("origin: Measure"), "the swaps are recorded:\n{log}");
+}
+
+/// "Enter south, exit north" (南进北出): the yard's south gate is made an entrance only at 0 s and
+/// an exit again at 3 s (people walk to the nearest open exit by distance, so the
+/// south half of the yard, still near it then, turns back to it): nobody leaves by it in between, people do afterwards, everyone gets out.
+#[test]
+fn a_gate_made_entrance_only_is_not_left_by() {
+    let path = Path::new(&unitwin_manifest_dir()).join("tests/scenes/measures/alternate.ron");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "events: [TimedEvent(at: 0.0, action: Alternate(first: \"north_gate\", second: \"south_gate\", every: 8.0))],",
+        "events: [TimedEvent(at: 0.0, action: SetExit(door: \"south_gate\", exit: false)), \
+         TimedEvent(at: 3.0, action: SetExit(door: \"south_gate\", exit: true))],",
+    );
+    assert!(text.contains("SetExit"), "the variant replaced the events");
+    let loaded = parse_scene(SourceMap::new(Path::new("entrance_only.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let step = twin.scene().run.step;
+    let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let (mut south_early, mut south_late, mut north) = (Vec::new(), 0, 0);
+    let app = run(&twin, |t, agents| {
+        let began = t - step;
+        let now: std::collections::BTreeMap<u32, DVec2> = agents.iter().copied().collect();
+        for (id, p) in &last {
+            if !now.contains_key(id) {
+                match (p.y < 10.0, began + 1e-9 >= 3.0) {
+                    (true, false) => south_early.push(format!("agent {id} left by the south gate at {began:.2} s")),
+                    (true, true) => south_late += 1,
+                    (false, _) => north += 1,
+                }
+            }
+        }
+        last = now;
+    });
+    assert!(south_early.is_empty(), "{}", south_early.join("\n"));
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (100, 100), "everyone gets out");
+    assert!(south_late > 0, "the south gate is used once it is an exit again ({north} north)");
+    println!("entrance only until 3 s: {north} out north, {south_late} south after 3 s");
+}

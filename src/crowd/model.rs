@@ -32,6 +32,8 @@ const RELIEF_HEAD_ON: f64 = 0.5;
 const MAKE_WAY_CONTACT: f64 = 0.1;
 /// How fast people step out of the way of someone stalled who has precedence, m/s.
 const MAKE_WAY_SPEED: f64 = 0.3;
+/// How much people making way also step back (against 1 for stepping aside): about 27°.
+const MAKE_WAY_BACK: f64 = 0.5;
 /// Someone whose heading points at the agent within 60° is coming towards it.
 const ONCOMING_COS: f64 = 0.5;
 /// People step aside for someone coming towards them whose path would pass closer than this
@@ -184,6 +186,49 @@ pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, leve
     }
 }
 
+/// Among the stalled, who goes first: those who cannot step back, then those nearer the target
+/// on the same route, then by id (a global order that no cycle can defeat). Both of a pair
+/// compute the same order, so exactly one of them precedes the other.
+pub struct Precedence<'a> {
+    id: u32,
+    target: TargetId,
+    crosses_anywhere: bool,
+    boxed: bool,
+    time: f32,
+    field: &'a crate::nav::FloorField,
+    grid: &'a crate::nav::NavGrid,
+}
+
+impl<'a> Precedence<'a> {
+    pub fn new(
+        id: u32,
+        target: TargetId,
+        crosses_anywhere: bool,
+        boxed: bool,
+        pos: DVec2,
+        field: &'a crate::nav::FloorField,
+        grid: &'a crate::nav::NavGrid,
+    ) -> Self {
+        Self { id, target, crosses_anywhere, boxed, time: Self::time(field, grid, pos), field, grid }
+    }
+
+    /// Someone off the grid stands in an opening: ahead of everyone on the route.
+    fn time(field: &crate::nav::FloorField, grid: &crate::nav::NavGrid, pos: DVec2) -> f32 {
+        let t = field.time_at(grid, pos);
+        if t.is_finite() { t } else { f32::NEG_INFINITY }
+    }
+
+    /// Whether `other` goes before this agent.
+    pub fn precedes(&self, other: &super::SnapAgent) -> bool {
+        if other.target == self.target && other.crosses_anywhere == self.crosses_anywhere {
+            let theirs = Self::time(self.field, self.grid, other.pos);
+            (!other.boxed, theirs, other.id) < (!self.boxed, self.time, self.id)
+        } else {
+            (!other.boxed, other.id) < (!self.boxed, self.id)
+        }
+    }
+}
+
 struct Context<'a> {
     id: u32,
     crosses_anywhere: bool,
@@ -261,19 +306,8 @@ impl Context<'_> {
         let mut repelled = self.e0;
         let mut aside = DVec2::ZERO;
         let mut make_way = DVec2::ZERO;
-        // Among the stalled, who goes first: those who cannot step back, then those nearer the
-        // target on the same route, then by id (a global order that no cycle can defeat).
-        let my_rank = (!self.boxed, self.field.time_at(self.grid, p), self.id);
-        let precedes = |other: &super::SnapAgent| {
-            if other.target == self.target && other.crosses_anywhere == self.crosses_anywhere {
-                // Someone off the grid stands in an opening: ahead of everyone.
-                let theirs = self.field.time_at(self.grid, other.pos);
-                let theirs = if theirs.is_finite() { theirs } else { f32::NEG_INFINITY };
-                (!other.boxed, theirs, other.id) < my_rank
-            } else {
-                (!other.boxed, other.id) < (my_rank.0, my_rank.2)
-            }
-        };
+        let rank = Precedence::new(self.id, self.target, self.crosses_anywhere, self.boxed, p, self.field, self.grid);
+        let precedes = |other: &super::SnapAgent| rank.precedes(other);
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let offset = p - other.pos;
@@ -295,7 +329,9 @@ impl Context<'_> {
                 } else if precedes(other) {
                     let across = other.intent.perp();
                     let side = if offset.dot(across) >= 0.0 { across } else { -across };
-                    make_way += side;
+                    // Aside and a little back: at a door's jamb the side alone may be wall, and
+                    // the two would stand as an arch for good.
+                    make_way += side - other.intent * MAKE_WAY_BACK;
                 }
             }
             let ahead = -offset.dot(self.e0);
@@ -362,7 +398,7 @@ impl Context<'_> {
             // Who can walk on clears the way by walking; who cannot steps aside, and does only
             // that: pressing on into the other would keep the jam as it is.
             Some(away) => {
-                let squeeze = if self.relieve { super::motion::SQUEEZE } else { 0.0 };
+                let squeeze = self.relieve.then_some(&rank);
                 let step = super::motion::keep_bodies_apart(
                     self.snapshot,
                     buf,

@@ -4,8 +4,9 @@
 use bevy::math::DVec2;
 use bevy::prelude::*;
 
+use super::model::Precedence;
 use super::spawn::{Populations, agent_rng};
-use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Stalled, Velocity, Walker};
+use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Heading, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
 use crate::geom::{closest_on_segment, distance_to_segment, segments_intersect, v};
 use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
@@ -30,135 +31,155 @@ pub fn advance(
     net: Res<TrafficNet>,
     vehicles: Res<Vehicles>,
     snapshot: Res<CrowdSnapshot>,
-    mut agents: Query<(&AgentId, &Walker, &Stalled, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
+    mut agents: Query<(&AgentId, &Walker, &Stalled, &Heading, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
 ) {
     let snapshot = &*snapshot;
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
     let (space, all_nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
     let (net, vehicles) = (&*net.0, &*vehicles);
     let start_up = net.rules.outside_crossings.as_ref().map_or(0.0, |o| o.start_up);
-    type Item<'a> =
-        (&'a AgentId, &'a Walker, &'a Stalled, Mut<'a, Body>, Mut<'a, Velocity>, Mut<'a, Plan>, Mut<'a, KerbWait>);
-    for_each_agent!(agents, *threads, |(id, walker, stalled, mut body, mut velocity, mut plan, mut wait): Item<'_>| {
-        wait.held = false;
-        wait.gap_held = false;
-        wait.crossed = false;
-        let nav = all_nav.for_agent(wait.crosses_anywhere);
-        let legs = &populations.get(walker.population).plan.legs;
-        body.prev = body.pos;
-        match plan.activity {
-            // Someone a blocked zone or a spreading hazard reaches stops waiting and leaves it.
-            Activity::Waiting { until } => {
-                velocity.0 = DVec2::ZERO;
-                if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
-                    plan.activity = Activity::Walking;
+    type Item<'a> = (
+        &'a AgentId,
+        &'a Walker,
+        &'a Stalled,
+        &'a Heading,
+        Mut<'a, Body>,
+        Mut<'a, Velocity>,
+        Mut<'a, Plan>,
+        Mut<'a, KerbWait>,
+    );
+    for_each_agent!(
+        agents,
+        *threads,
+        |(id, walker, stalled, heading, mut body, mut velocity, mut plan, mut wait): Item<'_>| {
+            wait.held = false;
+            wait.gap_held = false;
+            wait.crossed = false;
+            let nav = all_nav.for_agent(wait.crosses_anywhere);
+            let legs = &populations.get(walker.population).plan.legs;
+            body.prev = body.pos;
+            match plan.activity {
+                // Someone a blocked zone or a spreading hazard reaches stops waiting and leaves it.
+                Activity::Waiting { until } => {
+                    velocity.0 = DVec2::ZERO;
+                    if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
+                        plan.activity = Activity::Walking;
+                    }
                 }
-            }
-            Activity::Dwelling { until } => {
-                velocity.0 = DVec2::ZERO;
-                if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
-                    let leg = (plan.leg as usize + 1).min(legs.len() - 1);
-                    plan.leg = leg as u16;
-                    plan.target = legs[leg].target;
-                    plan.activity = Activity::Walking;
+                Activity::Dwelling { until } => {
+                    velocity.0 = DVec2::ZERO;
+                    if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
+                        let leg = (plan.leg as usize + 1).min(legs.len() - 1);
+                        plan.leg = leg as u16;
+                        plan.target = legs[leg].target;
+                        plan.activity = Activity::Walking;
+                    }
                 }
-            }
-            Activity::Walking => {
-                let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
-                let grid = &nav.grids[body.level];
-                let squeeze = if stalled.since >= super::model::DEADLOCK_RELIEF_AFTER { SQUEEZE } else { 0.0 };
-                // Every body check measures from where the step starts (the snapshot's position).
-                let start = *body;
-                let travel = BODIES.with_borrow_mut(|buf| {
-                    snapshot.neighbours(
-                        body.level,
-                        body.pos,
-                        2.0 * body.radius + snapshot.max_radius + 2.0 * velocity.0.length() * dt,
-                        buf,
-                    );
-                    keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true, squeeze)
-                });
-                if grid.near_wall(body.pos) {
-                    // A step longer than a body's radius is taken in pieces, so that sliding along a
-                    // wall or through a door frame works for fast walkers and long steps too.
-                    // The whole step's chord must still cross no wall.
-                    let (start, pieces) = (body.pos, (travel.length() / body.radius).ceil().max(1.0));
-                    for _ in 0..pieces as u32 {
-                        let next = constrain(walls, body.pos, body.pos + travel / pieces, body.radius);
-                        if pieces > 1.0 && crosses_wall(walls, start, next) {
-                            break;
+                Activity::Walking => {
+                    let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
+                    let grid = &nav.grids[body.level];
+                    // Someone stalled presses a little into those it goes before (not into those it yields to).
+                    let rank = (stalled.since >= super::model::DEADLOCK_RELIEF_AFTER).then(|| {
+                        let field = nav.field(plan.target, body.level);
+                        Precedence::new(id.0, plan.target, wait.crosses_anywhere, heading.boxed, body.pos, field, grid)
+                    });
+                    let squeeze = rank.as_ref();
+                    // Every body check measures from where the step starts (the snapshot's position).
+                    let start = *body;
+                    let travel = BODIES.with_borrow_mut(|buf| {
+                        snapshot.neighbours(
+                            body.level,
+                            body.pos,
+                            2.0 * body.radius + snapshot.max_radius + 2.0 * velocity.0.length() * dt,
+                            buf,
+                        );
+                        keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true, squeeze)
+                    });
+                    if grid.near_wall(body.pos) {
+                        // A step longer than a body's radius is taken in pieces, so that sliding along a
+                        // wall or through a door frame works for fast walkers and long steps too.
+                        // The whole step's chord must still cross no wall.
+                        let (start, pieces) = (body.pos, (travel.length() / body.radius).ceil().max(1.0));
+                        for _ in 0..pieces as u32 {
+                            let next = constrain(walls, body.pos, body.pos + travel / pieces, body.radius);
+                            if pieces > 1.0 && crosses_wall(walls, start, next) {
+                                break;
+                            }
+                            body.pos = next;
                         }
-                        body.pos = next;
+                    } else {
+                        body.pos += travel;
                     }
-                } else {
-                    body.pos += travel;
-                }
-                // Sliding along a wall may have turned the step towards someone: it slides past them
-                // too, along the wall again, and what is left is shortened to fit.
-                if body.pos != body.prev + travel {
+                    // Sliding along a wall may have turned the step towards someone: it slides past them
+                    // too, along the wall again, and what is left is shortened to fit.
+                    if body.pos != body.prev + travel {
+                        let taken = body.pos - body.prev;
+                        let slid = BODIES
+                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, true, squeeze));
+                        if slid != taken {
+                            let along = constrain(walls, body.prev, body.prev + slid, body.radius) - body.prev;
+                            let allowed = BODIES.with_borrow(|buf| {
+                                keep_bodies_apart(snapshot, buf, id.0, &start, along, false, squeeze)
+                            });
+                            body.pos = if allowed == along {
+                                body.prev + along
+                            } else {
+                                constrain(walls, body.prev, body.prev + allowed, body.radius)
+                            };
+                        }
+                    }
+                    // Walls may still have pushed the step into someone (long steps through narrow
+                    // gaps): then the body-safe step is taken if no wall is in its way, or none at all.
                     let taken = body.pos - body.prev;
-                    let slid =
-                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, true, squeeze));
-                    if slid != taken {
-                        let along = constrain(walls, body.prev, body.prev + slid, body.radius) - body.prev;
+                    if taken != DVec2::ZERO {
                         let allowed = BODIES
-                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, along, false, squeeze));
-                        body.pos = if allowed == along {
-                            body.prev + along
-                        } else {
-                            constrain(walls, body.prev, body.prev + allowed, body.radius)
+                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, false, squeeze));
+                        if allowed != taken {
+                            let q = body.prev + allowed;
+                            let clear =
+                                !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();
+                            body.pos = if clear { q } else { body.prev };
+                        }
+                    }
+                    if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
+                        body.pos = body.prev; // a blocked zone is not entered
+                    }
+                    // A crossing is entered only when its gate lets this walker through in time.
+                    if let Some(c) = crossings.near(body.level, body.pos)
+                        && crossings.inside(c, body.pos)
+                        && !crossings.inside(c, body.prev)
+                        && !gates.allows(c, walker.v0)
+                    {
+                        body.pos = body.prev;
+                        wait.held = true;
+                    }
+                    if wait.crosses_anywhere {
+                        step_off_kerb(space, grid, net, vehicles, walker.v0, start_up, &mut body, &mut wait);
+                    }
+                    // Walls and blocked zones take away the motion they stop (it matters for inertial models).
+                    velocity.0 = (body.pos - body.prev) / dt;
+                    if let Some(door) = doorway(space, nav, &plan, &body) {
+                        plan.activity = match space.doors[door].portal() {
+                            Some(portal) => Activity::Crossing { portal },
+                            None => Activity::Left { door },
                         };
+                    } else if arrived(nav, &plan, &body) {
+                        let leg = &legs[plan.leg as usize];
+                        let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
+                        let dwell = leg.dwell.as_ref().map_or(0.0, |d| super::spawn::sample(d, &mut rng));
+                        plan.activity = Activity::Dwelling { until: now + dt + dwell };
                     }
                 }
-                // Walls may still have pushed the step into someone (long steps through narrow
-                // gaps): then the body-safe step is taken if no wall is in its way, or none at all.
-                let taken = body.pos - body.prev;
-                if taken != DVec2::ZERO {
-                    let allowed =
-                        BODIES.with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, false, squeeze));
-                    if allowed != taken {
-                        let q = body.prev + allowed;
-                        let clear = !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();
-                        body.pos = if clear { q } else { body.prev };
-                    }
-                }
-                if grid.is_closed(body.pos) && !grid.is_closed(body.prev) {
-                    body.pos = body.prev; // a blocked zone is not entered
-                }
-                // A crossing is entered only when its gate lets this walker through in time.
-                if let Some(c) = crossings.near(body.level, body.pos)
-                    && crossings.inside(c, body.pos)
-                    && !crossings.inside(c, body.prev)
-                    && !gates.allows(c, walker.v0)
-                {
-                    body.pos = body.prev;
-                    wait.held = true;
-                }
-                if wait.crosses_anywhere {
-                    step_off_kerb(space, grid, net, vehicles, walker.v0, start_up, &mut body, &mut wait);
-                }
-                // Walls and blocked zones take away the motion they stop (it matters for inertial models).
-                velocity.0 = (body.pos - body.prev) / dt;
-                if let Some(door) = doorway(space, nav, &plan, &body) {
-                    plan.activity = match space.doors[door].portal() {
-                        Some(portal) => Activity::Crossing { portal },
-                        None => Activity::Left { door },
-                    };
-                } else if arrived(nav, &plan, &body) {
-                    let leg = &legs[plan.leg as usize];
-                    let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
-                    let dwell = leg.dwell.as_ref().map_or(0.0, |d| super::spawn::sample(d, &mut rng));
-                    plan.activity = Activity::Dwelling { until: now + dt + dwell };
-                }
+                Activity::Left { .. } | Activity::Crossing { .. } => velocity.0 = DVec2::ZERO,
             }
-            Activity::Left { .. } | Activity::Crossing { .. } => velocity.0 = DVec2::ZERO,
         }
-    });
+    );
 }
 
-/// How far someone stalled in a jam may press into others, m: people pressed together turn
-/// their shoulders and give a little, which lets arches at narrow openings slip. Real bodies
-/// compress by a few centimetres at most (validation.md); the pair never overlaps by more.
+/// How far someone stalled in a jam may press into those it goes before, m: people pressed
+/// together turn their shoulders and give a little, which lets arches at narrow openings slip.
+/// Real bodies compress by a few centimetres at most (validation.md); only one of a pair
+/// presses, and the pair never overlaps by more than this.
 pub const SQUEEZE: f64 = 0.02;
 
 thread_local! {
@@ -166,14 +187,18 @@ thread_local! {
     static BODIES: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(Vec::with_capacity(64));
 }
 
+/// Closing in by less than this, m, is rounding, not motion.
+const ROUNDING: f64 = 1e-9;
+
 /// The part of `travel` that keeps the agent's body clear of everyone else's. Each of two bodies
 /// may close at most half the gap between them in one step, so however both move, they end
 /// no closer than touching; bodies already overlapping may not close in further. With `slide`,
 /// the move towards the most constraining neighbour is first taken out (the agent slides past it),
 /// and the rest is shortened to fit all the others. Everyone reads the step's snapshot and writes
 /// only their own move, so the result does not depend on the order agents are moved in.
-/// `neighbours` must hold everyone within the body radii plus twice the step's length. `squeeze`
-/// lets the agent press into others by up to that much (see `SQUEEZE`).
+/// `neighbours` must hold everyone within the body radii plus twice the step's length. With
+/// `squeeze`, the agent's order among the stalled, it may press into those it goes before by up
+/// to `SQUEEZE`.
 pub fn keep_bodies_apart(
     snapshot: &CrowdSnapshot,
     neighbours: &[u32],
@@ -181,7 +206,7 @@ pub fn keep_bodies_apart(
     body: &Body,
     travel: DVec2,
     slide: bool,
-    squeeze: f64,
+    squeeze: Option<&Precedence>,
 ) -> DVec2 {
     let mut travel = travel;
     if travel == DVec2::ZERO {
@@ -193,8 +218,9 @@ pub fn keep_bodies_apart(
             let other = &snapshot.agents[j as usize];
             let offset = other.pos - body.pos;
             let dist = offset.length();
+            let give = if squeeze.is_some_and(|rank| !rank.precedes(other)) { SQUEEZE } else { 0.0 };
             (other.id != id && dist > 1e-9)
-                .then(|| (offset / dist, ((dist - body.radius - other.radius + squeeze) * 0.5).max(0.0)))
+                .then(|| (offset / dist, ((dist - body.radius - other.radius + give) * 0.5).max(0.0)))
         })
     };
     if slide {
@@ -208,7 +234,9 @@ pub fn keep_bodies_apart(
     let mut scale: f64 = 1.0;
     for (n, gap) in limits() {
         let towards = travel.dot(n);
-        if towards > gap {
+        // A step slid exactly along a neighbour may round to a hair towards it: that is not
+        // closing in, or the agent would stand still there for good.
+        if towards > gap + ROUNDING {
             scale = scale.min(gap / towards);
         }
     }
@@ -465,7 +493,7 @@ pub struct ClearedWalls(u64);
 pub fn leave_closed_doorways(
     space: Res<SpaceRes>,
     mut cleared: ResMut<ClearedWalls>,
-    mut agents: Query<(&mut Body, &mut Plan, &mut Velocity)>,
+    mut agents: Query<(&AgentId, &mut Body, &mut Plan, &mut Velocity)>,
 ) {
     let space = &space.0;
     if cleared.0 == space.walls_version {
@@ -477,51 +505,115 @@ pub fn leave_closed_doorways(
     if walled.is_empty() && barriers.is_empty() {
         return;
     }
-    for (mut body, mut plan, mut velocity) in &mut agents {
-        let level = body.level;
-        for door in walled.iter().filter(|d| d.level == level) {
-            let foot = closest_on_segment(body.pos, door.a, door.b);
-            if foot.distance(body.pos) >= body.radius {
-                continue;
-            }
-            // The door's normal points out of the walkable space at a boundary door.
-            let beyond = (body.pos - foot).dot(door.normal) > 0.0;
-            let side = if door.boundary || !beyond { -door.normal } else { door.normal };
-            let spot = foot + side * (body.radius + 0.01);
-            (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
-            if matches!(plan.activity, Activity::Crossing { .. }) {
-                plan.activity = Activity::Walking;
-            }
+    // Where everyone stands, by id, so that those moved out of a wall land clear of the others.
+    let mut bodies: Vec<(u32, LevelId, DVec2, f64)> = agents
+        .iter()
+        .filter(|(_, _, plan, _)| !matches!(plan.activity, Activity::Left { .. }))
+        .map(|(id, body, ..)| (id.0, body.level, body.pos, body.radius))
+        .collect();
+    bodies.sort_unstable_by_key(|b| b.0);
+    let mut moves: Vec<(u32, DVec2, DVec2, DVec2)> = Vec::new();
+    for (id, body, ..) in &agents {
+        if let Some((spot, side, along)) = out_of_new_walls(&walled, &barriers, body) {
+            moves.push((id.0, spot, side, along));
         }
-        for barrier in barriers.iter().filter(|b| b.level == level) {
-            // Inside an obstacle's outline: out through the nearest edge.
-            let inside = barrier.closed && {
-                let ring: Vec<[f64; 2]> = barrier.segments.iter().map(|s| [s.a.x, s.a.y]).collect();
-                crate::geom::ring_contains(&ring, body.pos)
-            };
-            let nearest = barrier
-                .segments
-                .iter()
-                .map(|s| closest_on_segment(body.pos, s.a, s.b))
-                .min_by(|a, b| a.distance(body.pos).total_cmp(&b.distance(body.pos)));
-            for segment in &barrier.segments {
-                let foot = closest_on_segment(body.pos, segment.a, segment.b);
-                if !inside && foot.distance(body.pos) >= body.radius {
-                    continue;
-                }
-                if inside && Some(foot) != nearest {
-                    continue;
-                }
-                let off = if inside { foot - body.pos } else { body.pos - foot };
-                // Exactly on the line: to its left.
-                let side = off.try_normalize().unwrap_or_else(|| (segment.b - segment.a).normalize_or_zero().perp());
-                let spot = foot + side * (body.radius + 0.01);
-                (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
-                break;
-            }
+    }
+    moves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (id, spot, side, along) in moves {
+        let i = bodies.binary_search_by_key(&id, |b| b.0).expect("listed");
+        let (_, level, _, radius) = bodies[i];
+        let walls = space.levels[level].walls_for(false);
+        let spot = clear_spot(walls, &bodies, id, level, radius, spot, side, along);
+        bodies[i].2 = spot;
+        let Some((_, mut body, mut plan, mut velocity)) = agents.iter_mut().find(|(a, ..)| a.0 == id) else { continue };
+        (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
+        if matches!(plan.activity, Activity::Crossing { .. }) {
+            plan.activity = Activity::Walking;
         }
     }
 }
+
+/// Where someone standing in a door that has just become wall, or where a barrier has just been
+/// placed, steps to: out of the doorway to the side its centre is on (into the walkable space at
+/// a boundary door), or aside from the barrier's line (out of a closed outline through its nearest
+/// edge). Returns the spot, the direction stepped in and the wall's direction there.
+fn out_of_new_walls(
+    walled: &[&crate::space::DoorGeom],
+    barriers: &[&crate::space::BarrierGeom],
+    body: &Body,
+) -> Option<(DVec2, DVec2, DVec2)> {
+    let level = body.level;
+    for door in walled.iter().filter(|d| d.level == level) {
+        let foot = closest_on_segment(body.pos, door.a, door.b);
+        if foot.distance(body.pos) >= body.radius {
+            continue;
+        }
+        // The door's normal points out of the walkable space at a boundary door.
+        let beyond = (body.pos - foot).dot(door.normal) > 0.0;
+        let side = if door.boundary || !beyond { -door.normal } else { door.normal };
+        return Some((foot + side * (body.radius + 0.01), side, side.perp()));
+    }
+    for barrier in barriers.iter().filter(|b| b.level == level) {
+        let inside = barrier.closed && {
+            let ring: Vec<[f64; 2]> = barrier.segments.iter().map(|s| [s.a.x, s.a.y]).collect();
+            crate::geom::ring_contains(&ring, body.pos)
+        };
+        let nearest = barrier
+            .segments
+            .iter()
+            .map(|s| (closest_on_segment(body.pos, s.a, s.b), s))
+            .min_by(|a, b| a.0.distance(body.pos).total_cmp(&b.0.distance(body.pos)));
+        let Some((foot, segment)) = nearest else { continue };
+        if !inside && foot.distance(body.pos) >= body.radius {
+            continue;
+        }
+        let off = if inside { foot - body.pos } else { body.pos - foot };
+        // Exactly on the line: to its left.
+        let along = (segment.b - segment.a).normalize_or_zero();
+        let side = off.try_normalize().unwrap_or_else(|| along.perp());
+        return Some((foot + side * (body.radius + 0.01), side, along));
+    }
+    None
+}
+
+/// The spot nearest `spot` (further out along `side`, or along the wall) where the body touches
+/// no one and no wall, reachable from `spot` without crossing a wall; `spot` itself if there is
+/// none within `CLEAR_SPOT_REACH`.
+#[allow(clippy::too_many_arguments)]
+fn clear_spot(
+    walls: Walls<'_>,
+    bodies: &[(u32, LevelId, DVec2, f64)],
+    id: u32,
+    level: LevelId,
+    radius: f64,
+    spot: DVec2,
+    side: DVec2,
+    along: DVec2,
+) -> DVec2 {
+    const STEP: f64 = 0.1;
+    let n = (CLEAR_SPOT_REACH / STEP) as i32;
+    let reach = CLEAR_SPOT_REACH * 1.5 + 2.0 * radius + 0.5;
+    let near: Vec<(DVec2, f64)> = bodies
+        .iter()
+        .filter(|&&(other, l, p, _)| other != id && l == level && p.distance(spot) < reach)
+        .map(|&(_, _, p, r)| (p, r))
+        .collect();
+    let free = |q: DVec2| {
+        near.iter().all(|&(p, r)| p.distance(q) >= radius + r + 0.01)
+            && walls.near(q, radius).next().is_none()
+            && !crosses_wall(walls, spot, q)
+    };
+    let mut offsets: Vec<(i32, i32)> = (0..=n).flat_map(|out| (-n..=n).map(move |lateral| (out, lateral))).collect();
+    offsets.sort_by_key(|&(out, lateral)| (out * out + lateral * lateral, out, lateral));
+    offsets
+        .into_iter()
+        .map(|(out, lateral)| spot + side * (out as f64 * STEP) + along * (lateral as f64 * STEP))
+        .find(|&q| free(q))
+        .unwrap_or(spot)
+}
+
+/// How far from where a new wall pushes someone out a clear spot is looked for, m.
+const CLEAR_SPOT_REACH: f64 = 2.0;
 
 /// Whether a body of `radius` fits at `spot` on `level` (2 cm apart) among everyone at the start of
 /// the step but agent `own`, and those placed this step.

@@ -34,6 +34,8 @@ const MAKE_WAY_CONTACT: f64 = 0.1;
 const MAKE_WAY_SPEED: f64 = 0.3;
 /// How much people making way also step back (against 1 for stepping aside): about 27°.
 const MAKE_WAY_BACK: f64 = 0.5;
+/// A way of making way is taken if walls and bodies leave this share of the step free.
+const MAKE_WAY_ROOM: f64 = 0.6;
 /// Someone whose heading points at the agent within 60° is coming towards it.
 const ONCOMING_COS: f64 = 0.5;
 /// People step aside for someone coming towards them whose path would pass closer than this
@@ -306,6 +308,8 @@ impl Context<'_> {
         let mut repelled = self.e0;
         let mut aside = DVec2::ZERO;
         let mut make_way = DVec2::ZERO;
+        // Stepping back out of the way of those with precedence (against their direction).
+        let mut make_way_back = DVec2::ZERO;
         let rank = Precedence::new(self.id, self.target, self.crosses_anywhere, self.boxed, p, self.field, self.grid);
         let precedes = |other: &super::SnapAgent| rank.precedes(other);
         for &j in buf.iter() {
@@ -329,9 +333,8 @@ impl Context<'_> {
                 } else if precedes(other) {
                     let across = other.intent.perp();
                     let side = if offset.dot(across) >= 0.0 { across } else { -across };
-                    // Aside and a little back: at a door's jamb the side alone may be wall, and
-                    // the two would stand as an arch for good.
-                    make_way += side - other.intent * MAKE_WAY_BACK;
+                    make_way += side;
+                    make_way_back -= other.intent;
                 }
             }
             let ahead = -offset.dot(self.e0);
@@ -411,8 +414,8 @@ impl Context<'_> {
                 if step.length() >= MAKE_WAY_SPEED * self.dt {
                     walk
                 } else {
-                    intent = away;
-                    away * MAKE_WAY_SPEED
+                    intent = self.make_way_direction(away, make_way_back, buf);
+                    intent * MAKE_WAY_SPEED
                 }
             }
             None => walk,
@@ -423,6 +426,31 @@ impl Context<'_> {
             other.id != self.id && offset.dot(e) < 0.0 && offset.length() - r - other.radius < MAKE_WAY_CONTACT
         });
         (v, intent, boxed, intent != e)
+    }
+
+    /// Which way to make way: aside and a little back if walls and bodies leave room for most of
+    /// a step there, else straight back, else aside. At a door's jamb the side alone is often
+    /// wall, and two people there would stand as an arch for good.
+    fn make_way_direction(&self, aside: DVec2, back: DVec2, buf: &[u32]) -> DVec2 {
+        let back = back.try_normalize().unwrap_or(DVec2::ZERO);
+        let candidates = [(aside + back * MAKE_WAY_BACK).normalize_or_zero(), back, aside];
+        let full = MAKE_WAY_SPEED * self.dt;
+        let room = |d: DVec2| {
+            let p = self.body.pos;
+            let walled = super::motion::constrain(self.walls, p, p + d * full, self.body.radius) - p;
+            super::motion::keep_bodies_apart(self.snapshot, buf, self.id, self.body, walled, false, None).length()
+        };
+        let mut best = (aside, -1.0);
+        for d in candidates.into_iter().filter(|d| *d != DVec2::ZERO) {
+            let r = room(d);
+            if r >= MAKE_WAY_ROOM * full {
+                return d;
+            }
+            if r > best.1 {
+                best = (d, r);
+            }
+        }
+        best.0
     }
 
     /// Helbing, Farkas & Vicsek (2000): m dv/dt = m (v0 e0 − v)/τ + Σ f_ij + Σ f_iW with

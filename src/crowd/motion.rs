@@ -493,7 +493,7 @@ pub struct ClearedWalls(u64);
 pub fn leave_closed_doorways(
     space: Res<SpaceRes>,
     mut cleared: ResMut<ClearedWalls>,
-    mut agents: Query<(&AgentId, &mut Body, &mut Plan, &mut Velocity)>,
+    mut agents: Query<(Entity, &AgentId, &mut Body, &mut Plan, &mut Velocity)>,
 ) {
     let space = &space.0;
     if cleared.0 == space.walls_version {
@@ -508,24 +508,24 @@ pub fn leave_closed_doorways(
     // Where everyone stands, by id, so that those moved out of a wall land clear of the others.
     let mut bodies: Vec<(u32, LevelId, DVec2, f64)> = agents
         .iter()
-        .filter(|(_, _, plan, _)| !matches!(plan.activity, Activity::Left { .. }))
-        .map(|(id, body, ..)| (id.0, body.level, body.pos, body.radius))
+        .filter(|(.., plan, _)| !matches!(plan.activity, Activity::Left { .. }))
+        .map(|(_, id, body, ..)| (id.0, body.level, body.pos, body.radius))
         .collect();
     bodies.sort_unstable_by_key(|b| b.0);
-    let mut moves: Vec<(u32, DVec2, DVec2, DVec2)> = Vec::new();
-    for (id, body, ..) in &agents {
+    let mut moves: Vec<(u32, Entity, DVec2, DVec2, DVec2)> = Vec::new();
+    for (entity, id, body, ..) in &agents {
         if let Some((spot, side, along)) = out_of_new_walls(&walled, &barriers, body) {
-            moves.push((id.0, spot, side, along));
+            moves.push((id.0, entity, spot, side, along));
         }
     }
     moves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (id, spot, side, along) in moves {
+    for (id, entity, spot, side, along) in moves {
         let i = bodies.binary_search_by_key(&id, |b| b.0).expect("listed");
         let (_, level, _, radius) = bodies[i];
         let walls = space.levels[level].walls_for(false);
         let spot = clear_spot(walls, &bodies, id, level, radius, spot, side, along);
         bodies[i].2 = spot;
-        let Some((_, mut body, mut plan, mut velocity)) = agents.iter_mut().find(|(a, ..)| a.0 == id) else { continue };
+        let Ok((_, _, mut body, mut plan, mut velocity)) = agents.get_mut(entity) else { continue };
         (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
         if matches!(plan.activity, Activity::Crossing { .. }) {
             plan.activity = Activity::Walking;

@@ -163,7 +163,7 @@ pub fn advance(
                             Some(portal) => Activity::Crossing { portal },
                             None => Activity::Left { door },
                         };
-                    } else if arrived(nav, &plan, &body) {
+                    } else if arrived(nav, &plan, &body, stalled) {
                         let leg = &legs[plan.leg as usize];
                         let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
                         let dwell = leg.dwell.as_ref().map_or(0.0, |d| super::spawn::sample(d, &mut rng));
@@ -370,9 +370,15 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     None
 }
 
-fn arrived(nav: &Navigation, plan: &Plan, body: &Body) -> bool {
+/// Inside the destination and as far in as its field leads, or as far as others standing there let
+/// the agent get.
+fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> bool {
     let grid = &nav.grids[body.level];
-    grid.cell_at(body.pos).is_some_and(|k| nav.field(plan.target, body.level).source[k] == CellSource::InDestination)
+    let field = nav.field(plan.target, body.level);
+    grid.cell_at(body.pos).is_some_and(|k| {
+        field.source[k] == CellSource::InDestination
+            && (field.time[k] <= 0.0 || stalled.since >= super::model::DEADLOCK_RELIEF_AFTER)
+    })
 }
 
 pub fn remove_leavers(

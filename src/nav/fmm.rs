@@ -12,6 +12,11 @@ use crate::geom::{closest_on_segment, distance_to_segment, ring_contains, segmen
 use crate::ids::{DoorId, IdVec, LevelId};
 use crate::space::Space;
 
+/// How far into a destination area those arriving walk before they stop there, m [est]: two
+/// rows of people, so that the edge stays free for those coming after them (people at an
+/// assembly point or in front of a shop walk in among the others, they do not stop on its edge).
+pub const SETTLE_DEPTH: f64 = 2.0;
+
 /// What a cell of a floor field is, beyond its travel time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CellSource {
@@ -53,19 +58,36 @@ impl Seeds {
         }
     }
 
-    /// The cells inside a destination polygon.
+    /// The cells inside a destination polygon. The field goes on inside it, up to `SETTLE_DEPTH`
+    /// from its edge (or half its greatest depth, if it is narrower), so that those arriving walk
+    /// in and leave the edge to those behind them instead of stopping where they first set foot.
     pub fn area(&mut self, grid: &NavGrid, level: LevelId, polygon: &[[f64; 2]]) {
         if polygon.is_empty() {
             return;
         }
         let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
         let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
+        let depth = |c: DVec2| {
+            let n = polygon.len();
+            (0..n)
+                .map(|i| {
+                    let (a, b) = (polygon[i], polygon[(i + 1) % n]);
+                    distance_to_segment(c, DVec2::new(a[0], a[1]), DVec2::new(b[0], b[1]))
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut inside = Vec::new();
         for_cells_in(grid, lo, hi, |k| {
             if grid.walkable[k] && ring_contains(polygon, grid.center(k)) {
-                self.source[level][k] = CellSource::InDestination;
-                self.cells.push((level, k, 0.0));
+                inside.push((k, depth(grid.center(k))));
             }
         });
+        let deepest = inside.iter().map(|c| c.1).fold(0.0, f64::max);
+        let settle = SETTLE_DEPTH.min(0.5 * deepest);
+        for (k, d) in inside {
+            self.source[level][k] = CellSource::InDestination;
+            self.cells.push((level, k, (settle - d).max(0.0) * grid.slowness[k] as f64));
+        }
     }
 }
 

@@ -320,13 +320,7 @@ impl Context<'_> {
                 continue;
             }
             let l = r + other.radius;
-            // People react to those in front of them, to those beside them half as much and not
-            // to someone straight behind (the angular weight of the social force model, Helbing &
-            // Molnár 1995, with lambda = 0; the vision area of the generalized collision-free
-            // velocity model, Xu et al. 2019, also leaves out those behind). Pushed aside by
-            // those behind, a stream leaving a corridor spread and arrived at the next door abreast.
-            let ahead = -(offset / dist).dot(self.e0);
-            repelled += offset / dist * a * 0.5 * (1.0 + ahead) * libm::exp((l - dist) / d);
+            repelled += offset / dist * a * libm::exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
             if (other.relieved || other.yielding)

@@ -278,6 +278,15 @@ fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
     let mut app = headless_app(&twin, &options).unwrap();
     let net = app.world().resource::<TrafficNet>().0.clone();
     const CRASH_X: f64 = 140.0;
+    // The lane the crashed car stands in (its outline spans y 0.3–2.1 m at x 140–144.5 m): only the
+    // queue in it is bounded by the lane's length; vehicles stand elsewhere for their own reasons.
+    let crash_lane = (0..net.links.len())
+        .filter(|&l| net.links[l].street().is_some())
+        .min_by(|&a, &b| {
+            let off = |l: usize| net.links[l].project(bevy::math::DVec2::new(142.0, 1.2)).1;
+            off(a).total_cmp(&off(b))
+        })
+        .expect("Quxi Road has lanes") as u32;
     let (mut upstream, mut passed, mut standing_max) = (std::collections::BTreeSet::new(), Vec::new(), 0usize);
     let mut after = std::collections::BTreeSet::new();
     while !app.world().resource::<SimControl>().finished {
@@ -300,7 +309,10 @@ fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
             let standing = vehicles
                 .iter()
                 .filter(|v| {
-                    v.state != unitwin::traffic::VehicleState::Parked && v.v < 0.1 && v.pose(&net).0.x < CRASH_X
+                    v.link == crash_lane
+                        && v.state == unitwin::traffic::VehicleState::Driving
+                        && v.v < 0.1
+                        && v.pose(&net).0.x < CRASH_X
                 })
                 .count();
             standing_max = standing_max.max(standing);

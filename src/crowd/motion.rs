@@ -355,7 +355,7 @@ pub struct ClearedWalls(u64);
 pub fn leave_closed_doorways(
     space: Res<SpaceRes>,
     mut cleared: ResMut<ClearedWalls>,
-    mut agents: Query<(&mut Body, &mut Plan, &mut Velocity)>,
+    mut agents: Query<(Entity, &AgentId, &mut Body, &mut Plan, &mut Velocity)>,
 ) {
     let space = &space.0;
     if cleared.0 == space.walls_version {
@@ -367,51 +367,115 @@ pub fn leave_closed_doorways(
     if walled.is_empty() && barriers.is_empty() {
         return;
     }
-    for (mut body, mut plan, mut velocity) in &mut agents {
-        let level = body.level;
-        for door in walled.iter().filter(|d| d.level == level) {
-            let foot = closest_on_segment(body.pos, door.a, door.b);
-            if foot.distance(body.pos) >= body.radius {
-                continue;
-            }
-            // The door's normal points out of the walkable space at a boundary door.
-            let beyond = (body.pos - foot).dot(door.normal) > 0.0;
-            let side = if door.boundary || !beyond { -door.normal } else { door.normal };
-            let spot = foot + side * (body.radius + 0.01);
-            (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
-            if matches!(plan.activity, Activity::Crossing { .. }) {
-                plan.activity = Activity::Walking;
-            }
+    // Where everyone stands, by id, so that those moved out of a wall land clear of the others.
+    let mut bodies: Vec<(u32, LevelId, DVec2, f64)> = agents
+        .iter()
+        .filter(|(.., plan, _)| !matches!(plan.activity, Activity::Left { .. }))
+        .map(|(_, id, body, ..)| (id.0, body.level, body.pos, body.radius))
+        .collect();
+    bodies.sort_unstable_by_key(|b| b.0);
+    let mut moves: Vec<(u32, Entity, DVec2, DVec2, DVec2)> = Vec::new();
+    for (entity, id, body, ..) in &agents {
+        if let Some((spot, side, along)) = out_of_new_walls(&walled, &barriers, body) {
+            moves.push((id.0, entity, spot, side, along));
         }
-        for barrier in barriers.iter().filter(|b| b.level == level) {
-            // Inside an obstacle's outline: out through the nearest edge.
-            let inside = barrier.closed && {
-                let ring: Vec<[f64; 2]> = barrier.segments.iter().map(|s| [s.a.x, s.a.y]).collect();
-                crate::geom::ring_contains(&ring, body.pos)
-            };
-            let nearest = barrier
-                .segments
-                .iter()
-                .map(|s| closest_on_segment(body.pos, s.a, s.b))
-                .min_by(|a, b| a.distance(body.pos).total_cmp(&b.distance(body.pos)));
-            for segment in &barrier.segments {
-                let foot = closest_on_segment(body.pos, segment.a, segment.b);
-                if !inside && foot.distance(body.pos) >= body.radius {
-                    continue;
-                }
-                if inside && Some(foot) != nearest {
-                    continue;
-                }
-                let off = if inside { foot - body.pos } else { body.pos - foot };
-                // Exactly on the line: to its left.
-                let side = off.try_normalize().unwrap_or_else(|| (segment.b - segment.a).normalize_or_zero().perp());
-                let spot = foot + side * (body.radius + 0.01);
-                (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
-                break;
-            }
+    }
+    moves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (id, entity, spot, side, along) in moves {
+        let i = bodies.binary_search_by_key(&id, |b| b.0).expect("listed");
+        let (_, level, _, radius) = bodies[i];
+        let walls = space.levels[level].walls_for(false);
+        let spot = clear_spot(walls, &bodies, id, level, radius, spot, side, along);
+        bodies[i].2 = spot;
+        let Ok((_, _, mut body, mut plan, mut velocity)) = agents.get_mut(entity) else { continue };
+        (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
+        if matches!(plan.activity, Activity::Crossing { .. }) {
+            plan.activity = Activity::Walking;
         }
     }
 }
+
+/// Where someone standing in a door that has just become wall, or where a barrier has just been
+/// placed, steps to: out of the doorway to the side its centre is on (into the walkable space at
+/// a boundary door), or aside from the barrier's line (out of a closed outline through its nearest
+/// edge). Returns the spot, the direction stepped in and the wall's direction there.
+fn out_of_new_walls(
+    walled: &[&crate::space::DoorGeom],
+    barriers: &[&crate::space::BarrierGeom],
+    body: &Body,
+) -> Option<(DVec2, DVec2, DVec2)> {
+    let level = body.level;
+    for door in walled.iter().filter(|d| d.level == level) {
+        let foot = closest_on_segment(body.pos, door.a, door.b);
+        if foot.distance(body.pos) >= body.radius {
+            continue;
+        }
+        // The door's normal points out of the walkable space at a boundary door.
+        let beyond = (body.pos - foot).dot(door.normal) > 0.0;
+        let side = if door.boundary || !beyond { -door.normal } else { door.normal };
+        return Some((foot + side * (body.radius + 0.01), side, side.perp()));
+    }
+    for barrier in barriers.iter().filter(|b| b.level == level) {
+        let inside = barrier.closed && {
+            let ring: Vec<[f64; 2]> = barrier.segments.iter().map(|s| [s.a.x, s.a.y]).collect();
+            crate::geom::ring_contains(&ring, body.pos)
+        };
+        let nearest = barrier
+            .segments
+            .iter()
+            .map(|s| (closest_on_segment(body.pos, s.a, s.b), s))
+            .min_by(|a, b| a.0.distance(body.pos).total_cmp(&b.0.distance(body.pos)));
+        let Some((foot, segment)) = nearest else { continue };
+        if !inside && foot.distance(body.pos) >= body.radius {
+            continue;
+        }
+        let off = if inside { foot - body.pos } else { body.pos - foot };
+        // Exactly on the line: to its left.
+        let along = (segment.b - segment.a).normalize_or_zero();
+        let side = off.try_normalize().unwrap_or_else(|| along.perp());
+        return Some((foot + side * (body.radius + 0.01), side, along));
+    }
+    None
+}
+
+/// The spot nearest `spot` (further out along `side`, or along the wall) where the body touches
+/// no one and no wall, reachable from `spot` without crossing a wall; `spot` itself if there is
+/// none within `CLEAR_SPOT_REACH`.
+#[allow(clippy::too_many_arguments)]
+fn clear_spot(
+    walls: Walls<'_>,
+    bodies: &[(u32, LevelId, DVec2, f64)],
+    id: u32,
+    level: LevelId,
+    radius: f64,
+    spot: DVec2,
+    side: DVec2,
+    along: DVec2,
+) -> DVec2 {
+    const STEP: f64 = 0.1;
+    let n = (CLEAR_SPOT_REACH / STEP) as i32;
+    let reach = CLEAR_SPOT_REACH * 1.5 + 2.0 * radius + 0.5;
+    let near: Vec<(DVec2, f64)> = bodies
+        .iter()
+        .filter(|&&(other, l, p, _)| other != id && l == level && p.distance(spot) < reach)
+        .map(|&(_, _, p, r)| (p, r))
+        .collect();
+    let free = |q: DVec2| {
+        near.iter().all(|&(p, r)| p.distance(q) >= radius + r + 0.01)
+            && walls.near(q, radius).next().is_none()
+            && !crosses_wall(walls, spot, q)
+    };
+    let mut offsets: Vec<(i32, i32)> = (0..=n).flat_map(|out| (-n..=n).map(move |lateral| (out, lateral))).collect();
+    offsets.sort_by_key(|&(out, lateral)| (out * out + lateral * lateral, out, lateral));
+    offsets
+        .into_iter()
+        .map(|(out, lateral)| spot + side * (out as f64 * STEP) + along * (lateral as f64 * STEP))
+        .find(|&q| free(q))
+        .unwrap_or(spot)
+}
+
+/// How far from where a new wall pushes someone out a clear spot is looked for, m.
+const CLEAR_SPOT_REACH: f64 = 2.0;
 
 /// Whether a body of `radius` fits at `spot` on `level` (2 cm apart) among everyone at the start of
 /// the step but agent `own`, and those placed this step.

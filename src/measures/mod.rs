@@ -1,7 +1,7 @@
 //! Crowd-management measures while the twin runs: hold lines that keep arrivals back and let them
 //! through in waves, each area's density and warning level, and playbooks that order measures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
@@ -54,7 +54,8 @@ pub struct Wave {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LineRecord {
     pub id: String,
-    /// Crossings from the held side, held or not.
+    /// People who have crossed from the held side, each counted once (someone pressed back over
+    /// the line who crosses again is neither counted nor held again).
     pub crossed: u32,
     /// People sent back at the line in the last step.
     pub held_now: u32,
@@ -65,6 +66,9 @@ pub struct LineRecord {
     /// have not crossed (yet), with the time their wait began.
     #[serde(skip)]
     held_since: BTreeMap<u32, f64>,
+    /// Who has crossed.
+    #[serde(skip)]
+    through: BTreeSet<u32>,
     /// The order being carried out (the line's command version).
     #[serde(skip)]
     version: u32,
@@ -258,6 +262,9 @@ fn hold_at_lines(
         if body.pos == body.prev {
             continue;
         }
+        if record.through.contains(&agent) {
+            continue;
+        }
         let admitted = match line.release {
             LineRelease::Free => true,
             LineRelease::Closed => false,
@@ -275,6 +282,7 @@ fn hold_at_lines(
         };
         if admitted {
             record.crossed += 1;
+            record.through.insert(agent);
             if let Some(since) = record.held_since.remove(&agent) {
                 record.waits.push(now - since);
             }

@@ -351,7 +351,8 @@ pub struct ClearedWalls(u64);
 /// When doors have just become wall (closed, or a stair opening against a newly set direction),
 /// whoever stands in such a doorway steps out of it, to the side its centre is on (into the
 /// walkable space at a boundary door); whoever stands where a barrier has just been placed steps
-/// aside the same way. So no body is left inside a wall.
+/// aside the same way. So no body is left inside a wall; each lands on the nearest spot clear
+/// of walls and of everyone else (`clear_spot`), in the order of agent ids.
 pub fn leave_closed_doorways(
     space: Res<SpaceRes>,
     mut cleared: ResMut<ClearedWalls>,

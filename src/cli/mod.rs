@@ -485,6 +485,7 @@ fn run(args: RunArgs) -> ExitCode {
             say!("  agents: {} spawned, {} exited, {} on site", s.agents.spawned, s.agents.exited, s.agents.on_site);
             match s.evacuation_time {
                 Some(t) => say!("  everyone left; the last at {t:.1} s"),
+                None if s.agents.spawned == 0 => say!("  no pedestrians in this run"),
                 None => say!("  not everyone left by the end of the run"),
             }
             let exits: Vec<String> = s.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();

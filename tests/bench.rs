@@ -1,5 +1,5 @@
 //! `unitwin bench --scene hall`: the benchmark of a packed crowd queueing at narrow exits times
-//! what it says it times, and a wrong scene name is refused.
+//! what it says it times, a wrong scene name is refused, and the JuPedSim comparison's scenes check.
 
 use std::process::Command;
 
@@ -53,4 +53,16 @@ fn an_unknown_bench_scene_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("stadium") && stderr.contains("plaza") && stderr.contains("hall"), "{stderr}");
+}
+
+#[test]
+fn the_jupedsim_side_by_side_scenes_check() {
+    // tools/jupedsim/side_by_side.py times these against JuPedSim; they must stay valid scenes.
+    for (scene, people) in [("tools/jupedsim/bottleneck_300.ron", 300), ("tools/jupedsim/hall_3000.ron", 3000)] {
+        let path = format!("{}/{scene}", env!("CARGO_MANIFEST_DIR"));
+        let out = unitwin(&["check", &path]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{scene}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains(&format!("{people} agents placed")), "{stdout}");
+    }
 }

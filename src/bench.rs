@@ -55,11 +55,6 @@ impl BenchScene {
     }
 }
 
-/// The plaza benchmark scene for `agents` people.
-pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
-    bench_scene(BenchScene::Plaza, agents, seconds)
-}
-
 /// A benchmark scene for `agents` people: a square filled at the scene's density, with an exit in
 /// the middle of each side.
 pub fn bench_scene(kind: BenchScene, agents: u32, seconds: f64) -> Scene {
@@ -132,10 +127,6 @@ pub fn bench_scene(kind: BenchScene, agents: u32, seconds: f64) -> Scene {
         barriers: vec![],
         hazards: vec![],
     }
-}
-
-pub fn plaza_loaded(agents: u32, seconds: f64) -> LoadedScene {
-    bench_loaded(BenchScene::Plaza, agents, seconds)
 }
 
 pub fn bench_loaded(kind: BenchScene, agents: u32, seconds: f64) -> LoadedScene {
@@ -330,7 +321,7 @@ pub fn traffic_grid_scene(n: usize, spacing: f64) -> Scene {
             });
         }
     }
-    let mut scene = plaza_scene(1, 10.0);
+    let mut scene = bench_scene(BenchScene::Plaza, 1, 10.0);
     scene.unit.name = format!("Benchmark grid, {n} × {n} signalised junctions");
     scene.unit.kind = UnitKind::Neighbourhood;
     scene.run = RunSettings { step: 0.1, duration: 3600.0, seed: 1, output_interval: 1.0, nav_cell: 1.0 };

@@ -1,5 +1,6 @@
-//! The benchmarks: an open plaza with four exits filled at 1 person/m² (wall time per simulated
-//! second, µs per agent-step), and a grid of signalised junctions (vehicle updates per second).
+//! The benchmarks: an open plaza with four exits filled at 1 person/m², and a hall packed at 3
+//! persons/m² with queues at four narrow exits (wall time per simulated second, µs per agent-step);
+//! and a grid of signalised junctions (vehicle updates per second).
 
 use std::time::Instant;
 
@@ -12,17 +13,66 @@ use crate::scene::{LoadedScene, SourceMap, VehicleKind, parse_scene};
 
 /// Persons per m² across the plaza at the start.
 pub const PLAZA_DENSITY: f64 = 1.0;
+/// Persons per m² across the hall at the start: a dense crowd that can only shuffle forwards
+/// (Weidmann: about 0.4 m/s), as behind the exits of a real evacuation.
+pub const HALL_DENSITY: f64 = 3.0;
+/// Width of each of the hall's four exits, m: narrow enough that everyone near them queues.
+pub const HALL_EXIT_WIDTH: f64 = 1.2;
 
-/// The benchmark scene for `agents` people: a square plaza with a 4 m exit in the middle of each side.
-pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
-    let side = (agents as f64 / PLAZA_DENSITY).sqrt().ceil() + 2.0;
+/// Which crowd a benchmark times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchScene {
+    /// An open plaza at 1 person/m² with a 4 m exit in the middle of each side: people walk
+    /// almost freely.
+    Plaza,
+    /// A hall packed at 3 persons/m² with a 1.2 m exit in the middle of each side: everyone is in
+    /// a dense crowd and those near the exits queue (the costly case of a real evacuation).
+    Hall,
+}
+
+impl BenchScene {
+    pub fn describe(self) -> String {
+        match self {
+            BenchScene::Plaza => format!("open plaza at {PLAZA_DENSITY} person/m², four 4 m exits"),
+            BenchScene::Hall => {
+                format!("hall packed at {HALL_DENSITY} persons/m², queues at four {HALL_EXIT_WIDTH} m exits")
+            }
+        }
+    }
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchScene::Plaza => "plaza",
+            BenchScene::Hall => "hall",
+        }
+    }
+    fn density_and_exit_width(self) -> (f64, f64) {
+        match self {
+            BenchScene::Plaza => (PLAZA_DENSITY, 4.0),
+            BenchScene::Hall => (HALL_DENSITY, HALL_EXIT_WIDTH),
+        }
+    }
+}
+
+/// A benchmark scene for `agents` people: a square filled at the scene's density, with an exit in
+/// the middle of each side.
+pub fn bench_scene(kind: BenchScene, agents: u32, seconds: f64) -> Scene {
+    let (density, exit_width) = kind.density_and_exit_width();
+    let side = (agents as f64 / density).sqrt().ceil() + 2.0;
     let mid = side / 2.0;
-    let door =
-        |id: &str, at: Point| Door { id: id.into(), level: "plaza".into(), at, width: 4.0, open: true, exit: true };
+    let door = |id: &str, at: Point| Door {
+        id: id.into(),
+        level: "plaza".into(),
+        at,
+        width: exit_width,
+        open: true,
+        exit: true,
+    };
     Scene {
         version: SCENE_VERSION,
         unit: Unit {
-            name: format!("Benchmark plaza, {agents} agents"),
+            name: format!("Benchmark {}, {agents} agents", kind.name()),
             kind: UnitKind::Plaza,
             origin: LatLon { lat: 31.2410, lon: 121.4860 },
             sources: "Synthetic benchmark geometry.".into(),
@@ -79,22 +129,23 @@ pub fn plaza_scene(agents: u32, seconds: f64) -> Scene {
     }
 }
 
-pub fn plaza_loaded(agents: u32, seconds: f64) -> LoadedScene {
-    let scene = plaza_scene(agents, seconds);
+pub fn bench_loaded(kind: BenchScene, agents: u32, seconds: f64) -> LoadedScene {
+    let scene = bench_scene(kind, agents, seconds);
     let text = ron::ser::to_string_pretty(&scene, ron::ser::PrettyConfig::default()).expect("plain data serialises");
-    let source = SourceMap::new(std::path::Path::new("<benchmark plaza>"), text);
-    parse_scene(source, String::new()).expect("the generated plaza parses")
+    let source = SourceMap::new(std::path::Path::new("<benchmark scene>"), text);
+    parse_scene(source, String::new()).expect("the generated benchmark scene parses")
 }
 
 /// One timed configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchResult {
+    pub scene: BenchScene,
     pub agents: u32,
     pub threads: usize,
     pub steps: u64,
     pub simulated_seconds: f64,
     pub wall_seconds: f64,
-    /// Agents still on the plaza at the end (the rest left by the exits).
+    /// Agents still in the scene at the end (the rest left by the exits).
     pub agents_at_end: u32,
     pub agent_steps: u64,
 }
@@ -109,8 +160,8 @@ impl BenchResult {
 }
 
 /// Runs one configuration in this process (the thread count is fixed per process).
-pub fn run_one(agents: u32, seconds: f64, threads: Option<usize>) -> Result<BenchResult, String> {
-    let twin = crate::twin::build(plaza_loaded(agents, seconds)).map_err(|d| d.to_string())?;
+pub fn run_one(kind: BenchScene, agents: u32, seconds: f64, threads: Option<usize>) -> Result<BenchResult, String> {
+    let twin = crate::twin::build(bench_loaded(kind, agents, seconds)).map_err(|d| d.to_string())?;
     let options = RunOptions { seed: 1, until: seconds + 1.0, threads, replay: None };
     let mut run = Run::new(&twin, &options).map_err(|d| d.to_string())?;
     // The first step places everyone.
@@ -125,6 +176,7 @@ pub fn run_one(agents: u32, seconds: f64, threads: Option<usize>) -> Result<Benc
     let wall_seconds = started.elapsed().as_secs_f64();
     let census = run.world().resource::<crate::crowd::Census>();
     Ok(BenchResult {
+        scene: kind,
         agents,
         threads: threads.unwrap_or_else(crate::schedule::available_cores),
         steps,
@@ -269,7 +321,7 @@ pub fn traffic_grid_scene(n: usize, spacing: f64) -> Scene {
             });
         }
     }
-    let mut scene = plaza_scene(1, 10.0);
+    let mut scene = bench_scene(BenchScene::Plaza, 1, 10.0);
     scene.unit.name = format!("Benchmark grid, {n} × {n} signalised junctions");
     scene.unit.kind = UnitKind::Neighbourhood;
     scene.run = RunSettings { step: 0.1, duration: 3600.0, seed: 1, output_interval: 1.0, nav_cell: 1.0 };

@@ -190,3 +190,23 @@ fn until_shortens_the_run() {
 fn unitwin_manifest_dir() -> String {
     std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }
+
+/// A run with nobody in it (vehicles only) says so, on the console and in the report, instead of
+/// reporting that not everyone left.
+#[test]
+fn a_run_without_pedestrians_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ring");
+    let o = Command::new(env!("CARGO_BIN_EXE_unitwin"))
+        .current_dir(unitwin_manifest_dir())
+        .args(["run", "tests/scenes/traffic/ring.ron", "--quiet", "--until", "5", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("no pedestrians in this run"), "{said}");
+    assert!(!said.contains("not everyone left"), "{said}");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("no pedestrians in this run") && !report.contains("not everyone left"));
+}

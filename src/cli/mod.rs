@@ -111,8 +111,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Time the simulation: agents crossing an open plaza to four exits, on one thread and on all cores.
+    /// Time the simulation: agents crossing an open plaza to four exits (or a packed hall queueing at
+    /// four narrow exits), on one thread and on all cores.
     Bench {
+        /// The crowd to time: `plaza` (1 person/m², walking almost freely) or `hall` (3 persons/m²,
+        /// queues at four 1.2 m exits).
+        #[arg(long, value_enum, default_value = "plaza")]
+        scene: crate::bench::BenchScene,
         /// Crowd sizes to time.
         #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         agents: Vec<u32>,
@@ -182,6 +187,8 @@ pub enum Command {
     /// One benchmark configuration (used by `bench`, which runs each in its own process).
     #[command(hide = true)]
     BenchOne {
+        #[arg(long, value_enum)]
+        scene: crate::bench::BenchScene,
         #[arg(long)]
         agents: u32,
         #[arg(long)]
@@ -252,7 +259,7 @@ pub fn main() -> ExitCode {
         }
         Command::Merge { dirs, out, allow_missing } => merge(&dirs, &out, allow_missing),
         Command::Compare { baseline, rehearsals, out, force } => compare(&baseline, &rehearsals, &out, force),
-        Command::Bench { agents, seconds, json } => bench(&agents, seconds, json),
+        Command::Bench { scene, agents, seconds, json } => bench(scene, &agents, seconds, json),
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         #[cfg(feature = "viewer")]
@@ -261,20 +268,22 @@ pub fn main() -> ExitCode {
         }
         #[cfg(feature = "viewer")]
         Command::View { scene, seed, out, force } => view(&scene, seed, out, force),
-        Command::BenchOne { agents, seconds, threads } => match crate::bench::run_one(agents, seconds, Some(threads)) {
-            Ok(result) => {
-                say!("{}", serde_json::to_string(&result).expect("plain data"));
-                ExitCode::SUCCESS
+        Command::BenchOne { scene, agents, seconds, threads } => {
+            match crate::bench::run_one(scene, agents, seconds, Some(threads)) {
+                Ok(result) => {
+                    say!("{}", serde_json::to_string(&result).expect("plain data"));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        },
+        }
     }
 }
 
-fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
+fn bench(scene: crate::bench::BenchScene, agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
     if !(seconds > 0.0) || agents.iter().any(|&n| n == 0) {
         eprintln!("error: --seconds must be positive and every --agents count at least 1");
         return ExitCode::from(2);
@@ -287,10 +296,7 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    say!(
-        "unitwin bench: open plaza at {} person/m², four 4 m exits, {seconds} s simulated, step 0.05 s",
-        crate::bench::PLAZA_DENSITY
-    );
+    say!("unitwin bench: {}, {seconds} s simulated, step 0.05 s", scene.describe());
     say!(
         "{:>8} {:>8} {:>14} {:>16} {:>14} {:>10}",
         "agents",
@@ -311,6 +317,8 @@ fn bench(agents: &[u32], seconds: f64, json: Option<PathBuf>) -> ExitCode {
             let output = std::process::Command::new(&exe)
                 .args([
                     "bench-one",
+                    "--scene",
+                    scene.name(),
                     "--agents",
                     &n.to_string(),
                     "--seconds",
@@ -485,6 +493,7 @@ fn run(args: RunArgs) -> ExitCode {
             say!("  agents: {} spawned, {} exited, {} on site", s.agents.spawned, s.agents.exited, s.agents.on_site);
             match s.evacuation_time {
                 Some(t) => say!("  everyone left; the last at {t:.1} s"),
+                None if s.agents.spawned == 0 => say!("  no pedestrians in this run"),
                 None => say!("  not everyone left by the end of the run"),
             }
             let exits: Vec<String> = s.exits.iter().map(|(k, v)| format!("{k} {v}")).collect();

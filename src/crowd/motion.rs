@@ -525,11 +525,12 @@ pub fn leave_closed_doorways(
         }
     }
     moves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let offsets = clear_spot_offsets();
     for (id, entity, spot, side, along) in moves {
         let i = bodies.binary_search_by_key(&id, |b| b.0).expect("listed");
         let (_, level, _, radius) = bodies[i];
         let walls = space.levels[level].walls_for(false);
-        let spot = clear_spot(walls, &bodies, id, level, radius, spot, side, along);
+        let spot = clear_spot(walls, &bodies, &offsets, id, level, radius, spot, side, along);
         bodies[i].2 = spot;
         let Ok((_, _, mut body, mut plan, mut velocity)) = agents.get_mut(entity) else { continue };
         (body.pos, body.prev, velocity.0) = (spot, spot, DVec2::ZERO);
@@ -589,6 +590,7 @@ fn out_of_new_walls(
 fn clear_spot(
     walls: Walls<'_>,
     bodies: &[(u32, LevelId, DVec2, f64)],
+    offsets: &[(i32, i32)],
     id: u32,
     level: LevelId,
     radius: f64,
@@ -596,8 +598,6 @@ fn clear_spot(
     side: DVec2,
     along: DVec2,
 ) -> DVec2 {
-    const STEP: f64 = 0.1;
-    let n = (CLEAR_SPOT_REACH / STEP) as i32;
     let reach = CLEAR_SPOT_REACH * 1.5 + 2.0 * radius + 0.5;
     let near: Vec<(DVec2, f64)> = bodies
         .iter()
@@ -609,17 +609,27 @@ fn clear_spot(
             && walls.near(q, radius).next().is_none()
             && !crosses_wall(walls, spot, q)
     };
-    let mut offsets: Vec<(i32, i32)> = (0..=n).flat_map(|out| (-n..=n).map(move |lateral| (out, lateral))).collect();
-    offsets.sort_by_key(|&(out, lateral)| (out * out + lateral * lateral, out, lateral));
     offsets
-        .into_iter()
-        .map(|(out, lateral)| spot + side * (out as f64 * STEP) + along * (lateral as f64 * STEP))
+        .iter()
+        .map(|&(out, lateral)| {
+            spot + side * (out as f64 * CLEAR_SPOT_STEP) + along * (lateral as f64 * CLEAR_SPOT_STEP)
+        })
         .find(|&q| free(q))
         .unwrap_or(spot)
 }
 
-/// How far from where a new wall pushes someone out a clear spot is looked for, m.
+/// How far from where a new wall pushes someone out a clear spot is looked for, m, and how far
+/// apart the spots tried are.
 const CLEAR_SPOT_REACH: f64 = 2.0;
+const CLEAR_SPOT_STEP: f64 = 0.1;
+
+/// The spots tried by `clear_spot`, in steps outwards and along the wall, nearest first.
+fn clear_spot_offsets() -> Vec<(i32, i32)> {
+    let n = (CLEAR_SPOT_REACH / CLEAR_SPOT_STEP) as i32;
+    let mut offsets: Vec<(i32, i32)> = (0..=n).flat_map(|out| (-n..=n).map(move |lateral| (out, lateral))).collect();
+    offsets.sort_by_key(|&(out, lateral)| (out * out + lateral * lateral, out, lateral));
+    offsets
+}
 
 /// Whether a body of `radius` fits at `spot` on `level` (2 cm apart) among everyone at the start of
 /// the step but agent `own`, and those placed this step.

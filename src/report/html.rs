@@ -504,11 +504,12 @@ fn key_figures(input: &ReportInput, data: &ReportData) -> String {
             );
         }
         None => {
-            let _ = write!(
-                o,
-                "<dt>Evacuation time</dt><dd>{} — not everyone left by the end of the run</dd>",
-                figure("evacuation_time", "none", "none")
-            );
+            let why = if s.agents.spawned == 0 {
+                "no pedestrians in this run"
+            } else {
+                "not everyone left by the end of the run"
+            };
+            let _ = write!(o, "<dt>Evacuation time</dt><dd>{} — {why}</dd>", figure("evacuation_time", "none", "none"));
         }
     }
     let _ = write!(

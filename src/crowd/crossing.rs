@@ -25,6 +25,9 @@ pub struct KerbWait {
     pub street: u32,
     /// Reached the far side of a carriageway during the last step.
     pub crossed: bool,
+    /// The crossing this person has been counted on, until it walks away from it: someone who
+    /// steps back off a crossing and on again (making room, passing someone) crosses once.
+    pub counted_on: Option<u32>,
 }
 
 /// Fills the crossings' occupancy from the positions at the start of the step: the vehicles
@@ -119,11 +122,13 @@ pub fn record_crossing_entries(
     for (id, body, walker, mut wait) in agents.iter_mut() {
         let Some(c) = map.near(body.level, body.pos) else {
             wait.waited = 0.0;
+            wait.counted_on = None;
             continue;
         };
         if map.inside(c, body.pos) {
-            if !map.inside(c, body.prev) {
+            if !map.inside(c, body.prev) && wait.counted_on != Some(c) {
                 entries.push((id.0, c, wait.waited));
+                wait.counted_on = Some(c);
             }
             wait.waited = 0.0;
         } else if !gates.allows(c, walker.v0) {

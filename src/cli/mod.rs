@@ -146,15 +146,21 @@ pub enum Command {
         #[command(subcommand)]
         format: crate::import::cli::ImportFormat,
     },
-    /// Render a picture of a scene at a simulated time, offscreen: no window, display or GPU needed
-    /// (Mesa's software Vulkan, `mesa-vulkan-drivers`, suffices). Writes a PNG atomically.
+    /// Render a picture of a scene at a simulated time, or of a recorded run folder (replayed from
+    /// its files, no simulation), offscreen: no window, display or GPU needed (Mesa's software
+    /// Vulkan, `mesa-vulkan-drivers`, suffices). Writes PNGs atomically; `--frames` a numbered sequence.
     #[cfg(feature = "viewer")]
     Render {
-        scene: PathBuf,
-        /// Simulated time of the picture, s (the run stops earlier when everyone has left).
-        #[arg(long)]
-        at: f64,
-        /// The PNG to write.
+        /// A scene file (simulated headless to each time) or a run folder (`unitwin run`, "save rehearsal").
+        target: PathBuf,
+        /// Simulated time of the picture, s (a scene's run stops earlier when everyone has left).
+        #[arg(long, required_unless_present = "frames", conflicts_with = "frames")]
+        at: Option<f64>,
+        /// A sequence of pictures at FROM, FROM + EVERY, … up to TO seconds (e.g. 0:60:0.5).
+        #[arg(long, value_name = "FROM:TO:EVERY")]
+        frames: Option<String>,
+        /// The PNG to write; with --frames a folder (frame-00000.png, frame-00001.png, … inside) or a
+        /// pattern whose `{}` becomes the picture's number (00000, 00001, …).
         #[arg(long)]
         out: PathBuf,
         /// Named view: overview (oblique, the whole unit) or top (plan, north up).
@@ -163,17 +169,23 @@ pub enum Command {
         /// Picture size in pixels, WIDTHxHEIGHT.
         #[arg(long, default_value = "1600x1000")]
         size: String,
-        /// Close this door at the start (repeatable), as a live command would.
+        /// Close this door at the start (repeatable), as a live command would (scenes only).
         #[arg(long, value_name = "DOOR")]
         close_door: Vec<String>,
-        /// Replace an existing file.
+        /// Replace existing files.
         #[arg(long)]
         force: bool,
     },
-    /// Open the 3D viewer window on a scene: run it live, step in (close and open doors), save the rehearsal.
+    /// Open the 3D viewer window on a scene: run it live, step in (close and open doors), save the
+    /// rehearsal; or replay a recorded run folder (`--replay`) with a timeline.
     #[cfg(feature = "viewer")]
     View {
-        scene: PathBuf,
+        /// The scene (with --replay: optional, as the run folder's run.ron names it).
+        #[arg(required_unless_present = "replay")]
+        scene: Option<PathBuf>,
+        /// Play a run folder written by `unitwin run` or "save rehearsal" from its files (no simulation).
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["seed", "out", "force"])]
+        replay: Option<PathBuf>,
         /// Random seed (default: the scene's `run.seed`).
         #[arg(long)]
         seed: Option<u64>,
@@ -263,11 +275,18 @@ pub fn main() -> ExitCode {
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         #[cfg(feature = "viewer")]
-        Command::Render { scene, at, out, view, size, close_door, force } => {
-            render(&scene, at, &out, &view, &size, &close_door, force)
+        Command::Render { target, at, frames, out, view, size, close_door, force } => {
+            render(RenderArgs { target, at, frames, out, view, size, close_door, force })
         }
         #[cfg(feature = "viewer")]
-        Command::View { scene, seed, out, force } => view(&scene, seed, out, force),
+        Command::View { scene, replay: Some(folder), .. } => view_replay(scene.as_deref(), &folder),
+        #[cfg(feature = "viewer")]
+        Command::View { scene: Some(scene), seed, out, force, replay: None } => view(&scene, seed, out, force),
+        #[cfg(feature = "viewer")]
+        Command::View { scene: None, replay: None, .. } => {
+            eprintln!("error: give a scene, or a run folder with --replay");
+            ExitCode::from(2)
+        }
         Command::BenchOne { scene, agents, seconds, threads } => {
             match crate::bench::run_one(scene, agents, seconds, Some(threads)) {
                 Ok(result) => {
@@ -720,71 +739,207 @@ fn viewer_exit(e: crate::viewer::ViewerError) -> ExitCode {
 }
 
 #[cfg(feature = "viewer")]
-fn render(
-    scene: &std::path::Path,
-    at: f64,
-    out: &std::path::Path,
-    view: &str,
-    size: &str,
-    close_door: &[String],
+struct RenderArgs {
+    target: PathBuf,
+    at: Option<f64>,
+    frames: Option<String>,
+    out: PathBuf,
+    view: String,
+    size: String,
+    close_door: Vec<String>,
     force: bool,
-) -> ExitCode {
-    use crate::viewer::{Renderer, ViewCamera, ViewName, ViewerError, simulate_to};
+}
+
+/// Most pictures one `--frames` sequence may ask for (five digits number them).
+#[cfg(feature = "viewer")]
+const MAX_FRAMES: usize = 100_000;
+
+/// The times of `--frames FROM:TO:EVERY`: FROM, FROM + EVERY, … while not past TO.
+#[cfg(feature = "viewer")]
+fn parse_frames(spec: &str) -> Result<Vec<f64>, String> {
+    let bad = |why: &str| format!("--frames must be FROM:TO:EVERY in seconds, e.g. 0:60:0.5 ({why}; got '{spec}')");
+    let parts: Vec<&str> = spec.split(':').collect();
+    let [from, to, every] = parts[..] else { return Err(bad("three numbers")) };
+    let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let (Some(from), Some(to), Some(every)) = (number(from), number(to), number(every)) else {
+        return Err(bad("each a number"));
+    };
+    if from < 0.0 || to < from || to > crate::scene::limits::MAX_DURATION {
+        return Err(bad(&format!("0 ≤ FROM ≤ TO ≤ {}", crate::scene::limits::MAX_DURATION)));
+    }
+    if !(every > 0.0) {
+        return Err(bad("EVERY must be positive"));
+    }
+    // The tolerance keeps TO itself when it lies on the grid despite rounding.
+    let count = ((to - from) / every + 1e-9).floor() + 1.0;
+    if count > MAX_FRAMES as f64 {
+        return Err(bad(&format!("that is {count} pictures; at most {MAX_FRAMES}")));
+    }
+    Ok((0..count as usize).map(|i| from + i as f64 * every).collect())
+}
+
+/// The files of a sequence of `n` pictures: `{}` in `out` replaced by the number, else files
+/// `frame-NNNNN.png` in the folder `out`.
+#[cfg(feature = "viewer")]
+fn sequence_paths(out: &std::path::Path, n: usize) -> Vec<PathBuf> {
+    let pattern = out.to_string_lossy();
+    (0..n)
+        .map(|i| {
+            if pattern.contains("{}") {
+                PathBuf::from(pattern.replace("{}", &format!("{i:05}")))
+            } else {
+                out.join(format!("frame-{i:05}.png"))
+            }
+        })
+        .collect()
+}
+
+#[cfg(feature = "viewer")]
+fn render(args: RenderArgs) -> ExitCode {
+    use crate::viewer::{Recording, Renderer, ViewCamera, ViewName, ViewerError, simulate_each};
     let started = std::time::Instant::now();
     let checked = (|| {
-        if !(at.is_finite() && (0.0..=crate::scene::limits::MAX_DURATION).contains(&at)) {
+        let times = match (args.at, &args.frames) {
+            (Some(at), _) => {
+                if !(at.is_finite() && (0.0..=crate::scene::limits::MAX_DURATION).contains(&at)) {
+                    return Err(ViewerError::Arguments(format!(
+                        "--at must be a time in seconds from 0 to {} (got {at})",
+                        crate::scene::limits::MAX_DURATION
+                    )));
+                }
+                vec![at]
+            }
+            (None, Some(spec)) => parse_frames(spec).map_err(ViewerError::Arguments)?,
+            (None, None) => return Err(ViewerError::Arguments("give --at S or --frames FROM:TO:EVERY".into())),
+        };
+        let view = ViewName::parse(&args.view).map_err(ViewerError::Arguments)?;
+        let size = parse_size(&args.size).map_err(ViewerError::Arguments)?;
+        let paths = if args.frames.is_some() { sequence_paths(&args.out, times.len()) } else { vec![args.out.clone()] };
+        if !args.target.exists() {
             return Err(ViewerError::Arguments(format!(
-                "--at must be a time in seconds from 0 to {} (got {at})",
-                crate::scene::limits::MAX_DURATION
+                "{} does not exist (give a scene file or a run folder)",
+                args.target.display()
             )));
         }
-        let view = ViewName::parse(view).map_err(ViewerError::Arguments)?;
-        let size = parse_size(size).map_err(ViewerError::Arguments)?;
-        if out.exists() && !force {
-            return Err(ViewerError::Exists(out.to_path_buf()));
+        if args.target.is_dir() && !args.close_door.is_empty() {
+            return Err(ViewerError::Arguments(
+                "--close-door applies to a scene; a run folder replays the commands it recorded".into(),
+            ));
         }
-        Ok((view, size))
+        // Every file is checked before the first is rendered: a sequence never stops half-way on one.
+        if !args.force
+            && let Some(existing) = paths.iter().find(|p| p.exists())
+        {
+            return Err(ViewerError::Exists(existing.clone()));
+        }
+        Ok((times, view, size, paths))
     })();
-    let (view, size) = match checked {
+    let (times, view, size, paths) = match checked {
         Ok(v) => v,
         Err(e) => return viewer_exit(e),
     };
-    let twin = match load(&scene.to_path_buf()) {
-        Ok(t) => t,
-        Err(diags) => {
-            eprint!("{diags}");
-            return ExitCode::from(2);
-        }
+    let bar = if paths.len() > 1 {
+        indicatif::ProgressBar::new(paths.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
     };
-    let commands: Vec<_> = close_door.iter().map(|d| crate::command::NamedCommand::CloseDoor(d.clone())).collect();
-    let result = (|| {
-        let snapshot = simulate_to(&twin, at, &commands)?;
-        let simulated = started.elapsed().as_secs_f64();
-        let mut renderer = Renderer::new(&snapshot, size)?;
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} pictures ({elapsed}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut renderer: Option<Renderer> = None;
+    let mut rendering = 0.0;
+    let mut last = None;
+    let mut picture_of = |snapshot: crate::viewer::Snapshot, path: &std::path::Path| -> Result<(), ViewerError> {
+        let begun = std::time::Instant::now();
+        if renderer.is_none() {
+            renderer = Some(Renderer::new(&snapshot, size)?);
+        }
+        let renderer = renderer.as_mut().expect("made above");
         let camera = ViewCamera::named(view, &snapshot.twin, size);
         let picture = renderer.render(&snapshot, &camera)?;
-        picture.write_png(out, force)?;
-        Ok::<_, ViewerError>((snapshot, simulated))
-    })();
-    match result {
-        Ok((snapshot, simulated)) => {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| ViewerError::Output(format!("cannot create {}: {e}", folder.display())))?;
+        }
+        picture.write_png(path, args.force)?;
+        rendering += begun.elapsed().as_secs_f64();
+        bar.inc(1);
+        last = Some((snapshot.agents.t, snapshot.agents.agents.len(), snapshot.traffic.vehicles.len()));
+        Ok(())
+    };
+    let source = if args.target.is_dir() { "replayed" } else { "simulated" };
+    let result = if args.target.is_dir() {
+        (|| {
+            let mut recording = Recording::open(&args.target, None)?;
+            let end = recording.end_time();
+            if let Some(late) = times.iter().find(|t| **t > end + 1e-6) {
+                return Err(ViewerError::Arguments(format!(
+                    "t = {late} s is after the end of the recording in {} ({end} s)",
+                    args.target.display()
+                )));
+            }
+            for (t, path) in times.iter().zip(&paths) {
+                picture_of(recording.snapshot_at(*t), path)?;
+            }
+            Ok(())
+        })()
+    } else {
+        match load(&args.target) {
+            Ok(twin) => {
+                let commands: Vec<_> =
+                    args.close_door.iter().map(|d| crate::command::NamedCommand::CloseDoor(d.clone())).collect();
+                let mut paths = paths.iter();
+                simulate_each(&twin, &times, &commands, |_, snapshot| {
+                    picture_of(snapshot, paths.next().expect("one path per time"))
+                })
+            }
+            Err(diags) => Err(ViewerError::Scene(diags)),
+        }
+    };
+    bar.finish_and_clear();
+    match (result, last) {
+        (Ok(()), Some((t, agents, vehicles))) => {
+            let first_t = times[0];
+            let what = if paths.len() == 1 {
+                format!("t = {t:.1} s ({agents} agents, {vehicles} vehicles)")
+            } else {
+                format!("{} pictures from t = {first_t:.1} s to {t:.1} s", paths.len())
+            };
+            say!("unitwin render: {} at {what}, view {}, {}x{}", args.target.display(), view.name(), size.0, size.1);
+            let wrote = match paths.len() {
+                1 => paths[0].display().to_string(),
+                n => format!("{} … {} ({n} files)", paths[0].display(), paths[n - 1].display()),
+            };
             say!(
-                "unitwin render: {} at t = {:.1} s ({} agents, {} vehicles), view {}, {}x{}",
-                scene.display(),
-                snapshot.agents.t,
-                snapshot.agents.agents.len(),
-                snapshot.traffic.vehicles.len(),
-                view.name(),
-                size.0,
-                size.1
-            );
-            say!(
-                "  simulated in {simulated:.2} s, rendered in {:.2} s; wrote {}",
-                started.elapsed().as_secs_f64() - simulated,
-                out.display()
+                "  {source} in {:.2} s, rendered in {rendering:.2} s; wrote {wrote}",
+                started.elapsed().as_secs_f64() - rendering
             );
             ExitCode::SUCCESS
         }
+        (Ok(()), None) => viewer_exit(ViewerError::Render("nothing was rendered".into())),
+        (Err(e), _) => viewer_exit(e),
+    }
+}
+
+#[cfg(feature = "viewer")]
+fn view_replay(scene: Option<&std::path::Path>, folder: &std::path::Path) -> ExitCode {
+    let started = std::time::Instant::now();
+    let recording = match crate::viewer::Recording::open(folder, scene) {
+        Ok(r) => r,
+        Err(e) => return viewer_exit(e),
+    };
+    say!(
+        "unitwin view --replay: {} ({} frames, {} agent positions, {} commands) loaded in {:.2} s",
+        folder.display(),
+        recording.index.frames(),
+        recording.index.records_len(),
+        recording.events.len(),
+        started.elapsed().as_secs_f64()
+    );
+    match crate::viewer::replay::view_replay(recording) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => viewer_exit(e),
     }
 }

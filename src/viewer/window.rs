@@ -70,18 +70,12 @@ impl Default for TimeControl {
 
 /// Whether the pointer is over the panel (then the mouse does not move the camera).
 #[derive(Resource, Default)]
-struct PointerOnPanel(bool);
+pub(super) struct PointerOnPanel(pub(super) bool);
 
 /// Opens the window on `twin` and runs until it is closed. Nothing is written unless the user saves
 /// the rehearsal; the run folder is checked (and refused when it exists without `force`) first.
 pub fn view(twin: Twin, options: ViewOptions) -> Result<(), ViewerError> {
-    if std::env::var_os("DISPLAY").is_none() {
-        return Err(ViewerError::Arguments(
-            "no display: unitwin view needs a desktop session (DISPLAY is not set); `unitwin render` draws \
-             pictures without one"
-                .into(),
-        ));
-    }
+    require_display()?;
     let mut run_options = RunOptions::from_twin(&twin);
     run_options.seed = options.seed.unwrap_or(run_options.seed);
     // One worker: the frame's own systems need the other cores, and results never depend on it.
@@ -102,6 +96,31 @@ pub fn view(twin: Twin, options: ViewOptions) -> Result<(), ViewerError> {
     let snapshot = Snapshot::of(folder.run().world());
     let figures = folder.run().world().resource::<DrawFigures>().clone();
     let title = format!("unitwin — {}", snapshot.twin.name);
+    let mut app = window_app(title, snapshot)?;
+    app.insert_resource(figures)
+        .insert_non_send(Rehearsal { twin, folder: Some(folder), message: None })
+        .init_resource::<TimeControl>()
+        .add_systems(Update, (time_keys, advance_simulation).chain().before(view_keys))
+        .add_systems(EguiPrimaryContextPass, panel);
+    app.run();
+    Ok(())
+}
+
+/// The viewer needs a desktop: say so before Bevy fails to open a window.
+pub(super) fn require_display() -> Result<(), ViewerError> {
+    if std::env::var_os("DISPLAY").is_none() {
+        return Err(ViewerError::Arguments(
+            "no display: unitwin view needs a desktop session (DISPLAY is not set); `unitwin render` draws \
+             pictures without one"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The window both the live viewer and the replay open: the scene of `snapshot`, the orbit camera
+/// with its keys and mouse, colours, views and F12 pictures. Each adds its own clock and panel.
+pub(super) fn window_app(title: String, snapshot: Snapshot) -> Result<App, ViewerError> {
     let mut app = catch_renderer_panic(|| {
         let mut app = App::new();
         app.add_plugins(
@@ -120,17 +139,12 @@ pub fn view(twin: Twin, options: ViewOptions) -> Result<(), ViewerError> {
         .insert_resource(snapshot.twin)
         .insert_resource(snapshot.agents)
         .insert_resource(snapshot.traffic)
-        .insert_resource(figures)
         .insert_resource(ClearColor(palette::BACKGROUND.color()))
         .add_plugins(ScenePlugin)
-        .insert_non_send(Rehearsal { twin, folder: Some(folder), message: None })
-        .init_resource::<TimeControl>()
         .init_resource::<PointerOnPanel>()
         .add_systems(Startup, spawn_camera)
-        .add_systems(Update, ((keyboard, advance_simulation, camera_input).chain(), screenshot_key))
-        .add_systems(EguiPrimaryContextPass, panel);
-    app.run();
-    Ok(())
+        .add_systems(Update, ((view_keys, camera_input).chain(), screenshot_key));
+    Ok(app)
 }
 
 /// The orbit camera's angles and distance looking from `eye` at `focus` (its convention: yaw about
@@ -189,16 +203,8 @@ fn screenshot_key(
     });
 }
 
-/// Keys: Space pause, N one step, +/- speed, M as fast as possible, C colouring, O overview, T top;
-/// arrows orbit, W/A/S/D pan, Q/E zoom.
-fn keyboard(
-    keys: Res<ButtonInput<KeyCode>>,
-    mut time: ResMut<TimeControl>,
-    mut colouring: ResMut<Colouring>,
-    twin: Res<DrawTwin>,
-    mut cameras: Query<&mut PanOrbitCamera>,
-    clock: Res<Time<Real>>,
-) {
+/// Keys of the live run: Space pause, N one step, +/- speed, M as fast as possible.
+fn time_keys(keys: Res<ButtonInput<KeyCode>>, mut time: ResMut<TimeControl>) {
     if keys.just_pressed(KeyCode::Space) {
         time.paused = !time.paused;
     }
@@ -215,6 +221,16 @@ fn keyboard(
     if keys.just_pressed(KeyCode::KeyM) {
         time.speed = SPEEDS.len() - 1;
     }
+}
+
+/// Keys of the picture: C colouring, O overview, T top; arrows orbit, W/A/S/D pan, Q/E zoom.
+pub(super) fn view_keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    mut colouring: ResMut<Colouring>,
+    twin: Res<DrawTwin>,
+    mut cameras: Query<&mut PanOrbitCamera>,
+    clock: Res<Time<Real>>,
+) {
     if keys.just_pressed(KeyCode::KeyC) {
         colouring.0 = match colouring.0 {
             AgentColouring::Speed => AgentColouring::Density,
@@ -341,7 +357,7 @@ fn advance_simulation(
     }
 }
 
-fn speed_name(speed: Option<f64>) -> String {
+pub(super) fn speed_name(speed: Option<f64>) -> String {
     match speed {
         Some(s) if s < 1.0 => format!("{s}×"),
         Some(s) => format!("{s:.0}×"),

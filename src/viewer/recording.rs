@@ -270,8 +270,7 @@ pub struct RecordedEvent {
 struct RunRecordFile {
     scene_file: String,
     scene_sha256: String,
-    #[serde(default)]
-    seed: Option<u64>,
+    seed: u64,
     until: f64,
     output_interval: f64,
 }
@@ -426,7 +425,7 @@ impl Recording {
         Ok(Recording {
             folder: folder.to_path_buf(),
             scene_file,
-            seed: record.as_ref().and_then(|r| r.seed),
+            seed: record.as_ref().map(|r| r.seed),
             index,
             states,
             events,

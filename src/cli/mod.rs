@@ -907,7 +907,7 @@ fn render(args: RenderArgs) -> ExitCode {
             } else {
                 format!("{} pictures from t = {first_t:.1} s to {t:.1} s", paths.len())
             };
-            say!("unitwin render: {} at {what}, view {}, {}x{}", args.target.display(), view.name(), size.0, size.1);
+            say!("unitwin render: {}: {what}, view {}, {}x{}", args.target.display(), view.name(), size.0, size.1);
             let wrote = match paths.len() {
                 1 => paths[0].display().to_string(),
                 n => format!("{} … {} ({n} files)", paths[0].display(), paths[n - 1].display()),

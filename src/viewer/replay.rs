@@ -160,6 +160,8 @@ fn replay_panel(
             ui.label(format!("{}", player.recording.folder.display()));
             // The timeline: the slider scrubs; the run's commands are marked under it.
             let mut t = player.t;
+            // The whole panel's width: a long rail scrubs finely and leaves room for the marks.
+            ui.spacing_mut().slider_width = ui.available_width();
             let slider = ui
                 .add(egui::Slider::new(&mut t, 0.0..=end.max(1e-3)).show_value(false).step_by(0.0).trailing_fill(true));
             if slider.changed() {

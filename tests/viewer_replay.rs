@@ -375,3 +375,39 @@ fn a_missing_folder_a_folder_without_trajectories_and_another_scene_fail_clearly
         assert!(!stderr(output).contains("panicked"));
     }
 }
+
+/// The trajectory file skips frames nobody was on site in and may write a run's last frame twice:
+/// the index has every frame, empty where the file has none, and the later copy of a repeated one.
+#[test]
+fn the_index_fills_skipped_frames_and_keeps_the_later_copy_of_a_repeated_one() {
+    use unitwin::viewer::recording::AgentRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trajectories.txt");
+    let text = "# header\n#framerate: 2\n\n1 1 0.5 0.5 0.0\n3 1 1.0 2.0 0.0\n2 4 9.0 9.0 3.5\n2 4 9.5 9.0 3.5\n";
+    std::fs::write(&path, text).unwrap();
+    let mut index = unitwin::viewer::TrajectoryIndex::read(&path, 0.5).expect("reads");
+    index.extend_to(6);
+    assert_eq!(index.frames(), 7);
+    assert!(index.frame(0).is_empty() && index.frame(2).is_empty() && index.frame(5).is_empty());
+    let ids: Vec<u32> = index.frame(1).iter().map(|a| a.id).collect();
+    assert_eq!(ids, [1, 3]);
+    assert_eq!(index.frame(4), [AgentRecord { id: 2, x: 9.5, y: 9.0, z: 3.5 }], "the later copy");
+    assert_eq!((index.frame_at(-1.0), index.frame_at(2.0), index.frame_at(2.2), index.frame_at(99.0)), (0, 4, 4, 6));
+    // Frames pushed out of id order are sorted; a frame pushed again replaces the earlier copy.
+    let record = |id| AgentRecord { id, x: 0.0, y: 0.0, z: 0.0 };
+    index.push_frame(7, &[record(5), record(2)]).unwrap();
+    index.push_frame(7, &[record(9), record(4)]).unwrap();
+    assert_eq!(index.frame(7).iter().map(|a| a.id).collect::<Vec<_>>(), [4, 9]);
+    assert!(index.push_frame(3, &[]).is_err(), "frames only move forward");
+
+    for (bad, why) in [
+        ("1 0 1 2\n", "trajectories.txt:1: too few fields"),
+        ("1 5 1 2 0\n1 3 1 2 0\n", "trajectories.txt:2: frame 3 comes after frame 5"),
+        ("1 0 nan 2 0\n", "trajectories.txt:1: a coordinate is not a finite number"),
+        ("1 99999999999 1 2 0\n", "beyond the"),
+    ] {
+        std::fs::write(&path, bad).unwrap();
+        let message = unitwin::viewer::TrajectoryIndex::read(&path, 0.5).expect_err(bad).to_string();
+        assert!(message.contains(why), "{message}");
+    }
+}

@@ -20,6 +20,10 @@ pub const REPLAY_RADIUS: f32 = 0.22;
 /// Below this speed a replayed agent counts as waiting, m/s.
 const STANDING_SPEED: f32 = 0.1;
 
+/// Most frames an index holds (a day at 0.5 s is 172,800): a damaged frame number or `until` must
+/// not make the index reserve memory for billions of empty frames.
+pub const MAX_FRAMES: usize = 10_000_000;
+
 /// One agent in one recorded frame: 16 bytes, so a 10,000-agent, 10-minute run at 2 frames/s
 /// (12 million records) takes about 190 MB.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -96,6 +100,9 @@ impl TrajectoryIndex {
 
     fn begin_frame(&mut self, number: usize) -> Result<(), String> {
         let frames = self.frames();
+        if number >= MAX_FRAMES {
+            return Err(format!("frame {number} is beyond the {MAX_FRAMES} frames a replay holds"));
+        }
         if number + 1 < frames {
             return Err(format!("frame {number} comes after frame {}", frames - 1));
         }
@@ -344,7 +351,7 @@ impl Recording {
                 }
                 named
             }
-            (None, None) => unreachable!("checked when reading run.ron"),
+            (None, None) => return Err(missing(&record_path, "it names the scene")),
         };
         let mut twin = crate::twin::load(&scene_file).map_err(ViewerError::Scene)?;
         let short = |hash: &str| hash.get(..12).unwrap_or(hash).to_string();
@@ -368,11 +375,17 @@ impl Recording {
             )));
         }
         let mut index = TrajectoryIndex::read(&trajectories, interval)?;
-        if let Some(record) = &record
-            && record.until.is_finite()
-            && record.until >= 0.0
-        {
-            index.extend_to((record.until / interval + 1e-6).floor() as usize);
+        if let Some(record) = &record {
+            let last = record.until / interval + 1e-6;
+            if !(record.until >= 0.0 && last < MAX_FRAMES as f64) {
+                return Err(ViewerError::Arguments(format!(
+                    "{}: until = {} s at {interval} s a frame is not a run a replay can hold (at most {MAX_FRAMES} \
+                     frames)",
+                    record_path.display(),
+                    record.until
+                )));
+            }
+            index.extend_to(last.floor() as usize);
         }
         if index.frames() == 0 {
             index.extend_to(0);
@@ -445,12 +458,6 @@ impl Recording {
         self.states.partition_point(|(from, _)| *from <= t + 1e-9).saturating_sub(1)
     }
 
-    /// The floor (index into `floors`) an elevation is on: the highest at or below it (stairs
-    /// belong to the floor at their foot, as in the live draw data).
-    fn floor_at(&self, z: f32) -> usize {
-        self.floors.partition_point(|(elevation, _)| *elevation <= z as f64 + 0.05).saturating_sub(1)
-    }
-
     /// Fills `out` with frame `k`'s agents as the live draw data has them: positions from the
     /// file, velocity from the neighbouring frame, local density counted here. Reuses `out`'s and
     /// its own buffers, so a seek allocates nothing once they have grown to the largest frame.
@@ -463,7 +470,7 @@ impl Recording {
         let (before, after) = (if k > 0 { self.index.frame(k - 1) } else { &[] }, self.index.frame(k + 1));
         self.floor_of.clear();
         for a in frame {
-            let floor = self.floors.partition_point(|(e, _)| *e <= a.z as f64 + 0.05).saturating_sub(1);
+            let floor = floor_at(&self.floors, a.z);
             self.floor_of.push(floor as u16);
             self.density.add(floor, a.x as f64, a.y as f64);
         }
@@ -505,8 +512,14 @@ impl Recording {
 
     /// The floor index of an elevation (for tests and the panel).
     pub fn floor_level(&self, z: f32) -> Option<LevelId> {
-        self.floors.get(self.floor_at(z)).map(|f| f.1)
+        self.floors.get(floor_at(&self.floors, z)).map(|f| f.1)
     }
+}
+
+/// The floor (index into `floors`, ascending) an elevation is on: the highest at or below it (an
+/// agent on a stair belongs to the floor at its foot, as in the live draw data).
+fn floor_at(floors: &[(f64, LevelId)], z: f32) -> usize {
+    floors.partition_point(|(elevation, _)| *elevation <= z as f64 + 0.05).saturating_sub(1)
 }
 
 /// The record of agent `id` in `frame` (sorted by id), searching on from `*cursor`: walking two

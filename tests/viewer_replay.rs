@@ -411,3 +411,35 @@ fn the_index_fills_skipped_frames_and_keeps_the_later_copy_of_a_repeated_one() {
         assert!(message.contains(why), "{message}");
     }
 }
+
+/// Quxi Road's vehicles come back from `vehicles.csv`: as many as the file has at that time, each
+/// body's centre half its length behind the recorded front, the parked cars (never moving) as parked.
+#[test]
+fn a_replay_draws_the_recorded_vehicles() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("quxi");
+    let scene = manifest_dir().join("scenes/quxi_road.ron");
+    let run = unitwin(&["run", scene.to_str().unwrap(), "--until", "40", "--out", folder.to_str().unwrap(), "--quiet"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let mut recording = Recording::open(&folder, None).expect("opens");
+    let snapshot = recording.snapshot_at(30.0);
+    let text = std::fs::read_to_string(folder.join("vehicles.csv")).unwrap();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|f| f[0] == "30.00")
+        .collect();
+    assert!(rows.len() >= 18, "the parked cars and traffic are recorded ({})", rows.len());
+    assert_eq!(snapshot.traffic.vehicles.len(), rows.len());
+    for (v, row) in snapshot.traffic.vehicles.iter().zip(&rows) {
+        assert_eq!(v.id.to_string(), row[1]);
+        let front: Vec<f64> = row[3..5].iter().map(|c| c.parse().unwrap()).collect();
+        let back_to_front = [front[0] - v.centre[0], front[1] - v.centre[1]];
+        let error = (back_to_front[0] - v.heading[0] * v.length / 2.0).abs()
+            + (back_to_front[1] - v.heading[1] * v.length / 2.0).abs();
+        assert!(error < 1e-3, "vehicle {} is centred half its length behind its front", v.id);
+    }
+    let parked = snapshot.traffic.vehicles.iter().filter(|v| v.parked).count();
+    assert!((10..=18).contains(&parked), "{parked} parked of the scene's 18 kerb cars");
+}

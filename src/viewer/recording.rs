@@ -11,8 +11,9 @@ use super::ViewerError;
 use super::render::Snapshot;
 use crate::command::{Origin, read_script};
 use crate::crowd::AgentId;
-use crate::draw::{DENSITY_CELL, DrawActivity, DrawAgent, DrawAgents, DrawTraffic, DrawTwin};
+use crate::draw::{DENSITY_CELL, DrawActivity, DrawAgent, DrawAgents, DrawTraffic, DrawTwin, DrawVehicle};
 use crate::ids::{Id, LevelId, PopulationId};
+use crate::scene::VehicleKind;
 
 /// Drawn radius of a replayed agent, m: trajectories do not record bodies, and this is a typical
 /// adult's (the crowd model's bodies are 0.18–0.26 m).
@@ -197,6 +198,114 @@ impl TrajectoryIndex {
     }
 }
 
+/// One vehicle in one recorded frame, as `vehicles.csv` has it: the front of the body.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VehicleRecord {
+    pub id: u32,
+    pub kind: VehicleKind,
+    pub front: [f32; 3],
+    /// Direction of travel, radians from east.
+    pub heading: f32,
+    /// m/s
+    pub speed: f32,
+}
+
+/// `vehicles.csv` by frame, like [`TrajectoryIndex`]: frame `k`'s vehicles are
+/// `records[offsets[k]..offsets[k + 1]]`, in id order.
+#[derive(Clone, Debug)]
+pub struct VehicleIndex {
+    offsets: Vec<usize>,
+    records: Vec<VehicleRecord>,
+    /// By vehicle id: whether it ever moved in the recording (one that never did is drawn parked:
+    /// the file does not record the parked state).
+    moved: Vec<bool>,
+}
+
+impl VehicleIndex {
+    /// Frame `k`'s vehicles (empty past the end).
+    pub fn frame(&self, k: usize) -> &[VehicleRecord] {
+        match (self.offsets.get(k), self.offsets.get(k + 1)) {
+            (Some(&a), Some(&b)) => &self.records[a..b],
+            _ => &[],
+        }
+    }
+
+    /// Reads `vehicles.csv` (`t,id,type,x,y,z,heading_deg,speed,lane`, frames `interval` apart).
+    pub fn read(path: &Path, interval: f64) -> Result<VehicleIndex, ViewerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ViewerError::Arguments(format!("cannot read {}: {e}", path.display())))?;
+        let mut index = VehicleIndex { offsets: vec![0], records: Vec::new(), moved: Vec::new() };
+        let mut first_seen: Vec<Option<[f32; 3]>> = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if n == 0 || line.is_empty() {
+                continue; // the header
+            }
+            let bad = |why: &str| {
+                ViewerError::Arguments(format!(
+                    "{}:{}: {why} (expected `t,id,type,x,y,z,heading_deg,speed,lane`, found `{}`)",
+                    path.display(),
+                    n + 1,
+                    line.chars().take(80).collect::<String>()
+                ))
+            };
+            let fields: Vec<&str> = line.split(',').collect();
+            let [t, id, kind, x, y, z, heading, speed, ..] = fields[..] else { return Err(bad("too few fields")) };
+            let number = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+            let (Some(t), Some(x), Some(y), Some(z), Some(heading), Some(speed)) =
+                (number(t), number(x), number(y), number(z), number(heading), number(speed))
+            else {
+                return Err(bad("a number is not a finite number"));
+            };
+            let id: u32 = id.trim().parse().map_err(|_| bad("the id is not a whole number"))?;
+            let kind =
+                VehicleKind::ALL.into_iter().find(|k| k.name() == kind.trim()).ok_or_else(|| bad("unknown type"))?;
+            let frame = (t / interval).round();
+            if !(frame >= 0.0 && frame < MAX_FRAMES as f64) || id as usize >= MAX_FRAMES {
+                return Err(bad("the time or id is out of range"));
+            }
+            let frame = frame as usize;
+            // Frame `offsets.len() - 2` is the one being filled.
+            if frame + 2 < index.offsets.len() {
+                return Err(bad("the time goes back"));
+            }
+            while index.offsets.len() <= frame + 1 {
+                index.offsets.push(index.records.len());
+            }
+            let front = [x as f32, y as f32, z as f32];
+            let id_slot = id as usize;
+            if first_seen.len() <= id_slot {
+                first_seen.resize(id_slot + 1, None);
+                index.moved.resize(id_slot + 1, false);
+            }
+            match first_seen[id_slot] {
+                None => first_seen[id_slot] = Some(front),
+                Some(first) => index.moved[id_slot] |= first != front,
+            }
+            index.records.push(VehicleRecord {
+                id,
+                kind,
+                front,
+                heading: heading.to_radians() as f32,
+                speed: speed as f32,
+            });
+            *index.offsets.last_mut().expect("pushed above") = index.records.len();
+        }
+        for k in 0..index.offsets.len() - 1 {
+            let frame = &mut index.records[index.offsets[k]..index.offsets[k + 1]];
+            if !frame.is_sorted_by_key(|v| v.id) {
+                frame.sort_by_key(|v| v.id);
+            }
+        }
+        Ok(index)
+    }
+
+    /// Whether vehicle `id` never moved in the recording.
+    pub fn parked(&self, id: u32) -> bool {
+        !self.moved.get(id as usize).copied().unwrap_or(true)
+    }
+}
+
 /// Local density per floor on a grid of [`DENSITY_CELL`] cells over the unit's bounds, counted the
 /// way the live draw data counts it (3 × 3 cells around the agent). Its buffers are allocated once.
 #[derive(Clone, Debug)]
@@ -293,6 +402,10 @@ pub struct Recording {
     pub states: Vec<(f64, DrawTwin)>,
     /// Every command applied, in order.
     pub events: Vec<RecordedEvent>,
+    /// The vehicles, when the run had any (`vehicles.csv`).
+    pub vehicles: Option<VehicleIndex>,
+    /// Length and width of each kind of vehicle, m (the scene's), by `VehicleKind as usize`.
+    vehicle_sizes: [(f64, f64); 4],
     /// Floors' elevations, ascending, with their level.
     floors: Vec<(f64, LevelId)>,
     density: DensityCounter,
@@ -431,6 +544,12 @@ impl Recording {
                 .map(|c| RecordedEvent { t: c.t, origin: c.origin, text: format!("{:?}", c.command) })
                 .collect();
         }
+        let vehicles_path = folder.join("vehicles.csv");
+        let vehicles = if vehicles_path.is_file() { Some(VehicleIndex::read(&vehicles_path, interval)?) } else { None };
+        let vehicle_sizes = VehicleKind::ALL.map(|kind| {
+            let params = twin.traffic.params(kind);
+            (params.length, params.width)
+        });
         let first = &states[0].1;
         let mut floors: Vec<(f64, LevelId)> = first.levels.iter().map(|l| (l.elevation, l.id)).collect();
         floors.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -442,6 +561,8 @@ impl Recording {
             index,
             states,
             events,
+            vehicles,
+            vehicle_sizes,
             floors,
             density,
             floor_of: Vec::new(),
@@ -503,11 +624,39 @@ impl Recording {
         self.density.clear();
     }
 
+    /// Fills `out` with frame `k`'s vehicles as the live draw data has them (centre of the body from
+    /// the recorded front; standing ones as braking; never-moving ones as parked). Signal lights
+    /// are not recorded, so `out.heads` stays empty. Reuses `out`'s buffer.
+    pub fn fill_vehicles(&self, k: usize, out: &mut DrawTraffic) {
+        out.step = k as u64;
+        out.vehicles.clear();
+        let Some(vehicles) = &self.vehicles else { return };
+        out.vehicles.extend(vehicles.frame(k).iter().map(|v| {
+            let (length, width) = self.vehicle_sizes[v.kind as usize];
+            let heading = [(v.heading as f64).cos(), (v.heading as f64).sin()];
+            let [x, y, z] = v.front.map(|c| c as f64);
+            DrawVehicle {
+                id: v.id,
+                kind: v.kind,
+                centre: [x - heading[0] * length / 2.0, y - heading[1] * length / 2.0, z],
+                heading,
+                length,
+                width,
+                speed: v.speed as f64,
+                braking: v.speed < 0.1,
+                parked: vehicles.parked(v.id),
+            }
+        }));
+    }
+
     /// The draw data at time `t` (the frame at or before it, the twin as the commands left it).
     pub fn snapshot_at(&mut self, t: f64) -> Snapshot {
+        let k = self.index.frame_at(t);
         let mut agents = DrawAgents::default();
-        self.fill_agents(self.index.frame_at(t), &mut agents);
-        Snapshot { twin: self.states[self.state_at(t)].1.clone(), agents, traffic: DrawTraffic::default() }
+        self.fill_agents(k, &mut agents);
+        let mut traffic = DrawTraffic::default();
+        self.fill_vehicles(k, &mut traffic);
+        Snapshot { twin: self.states[self.state_at(t)].1.clone(), agents, traffic }
     }
 
     /// The floor index of an elevation (for tests and the panel).

@@ -12,7 +12,7 @@ use super::recording::Recording;
 use super::scene::Colouring;
 use super::window::{PointerOnPanel, require_display, speed_name, view_keys, window_app};
 use crate::command::Origin;
-use crate::draw::{DrawAgents, DrawDoorKind, DrawTwin};
+use crate::draw::{DrawAgents, DrawDoorKind, DrawTraffic, DrawTwin};
 
 /// Replay speeds, × real time; each plays forward or backward.
 pub const REPLAY_SPEEDS: [f64; 8] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
@@ -102,6 +102,7 @@ fn advance_replay(
     clock: Res<Time<Real>>,
     mut twin: ResMut<DrawTwin>,
     mut agents: ResMut<DrawAgents>,
+    mut traffic: ResMut<DrawTraffic>,
 ) {
     let player = &mut *player;
     let end = player.recording.end_time();
@@ -122,6 +123,9 @@ fn advance_replay(
     let started = Instant::now();
     if player.shown.is_none_or(|(frame, _)| frame != wanted.0) {
         player.recording.fill_agents(wanted.0, &mut agents);
+        if player.recording.vehicles.is_some() {
+            player.recording.fill_vehicles(wanted.0, &mut traffic);
+        }
     }
     if player.shown.is_none_or(|(_, state)| state != wanted.1) {
         // Rebuilding the unit's mesh is the draw systems' work; here only the state is swapped.
@@ -149,6 +153,7 @@ fn replay_panel(
     mut on_panel: ResMut<PointerOnPanel>,
     twin: Res<DrawTwin>,
     agents: Res<DrawAgents>,
+    traffic: Res<DrawTraffic>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let player = &mut *player;
@@ -207,11 +212,12 @@ fn replay_panel(
                 }
             });
             ui.label(format!(
-                "frame {} of {} ({} s apart); {} agents; last seek {:.2} ms",
+                "frame {} of {} ({} s apart); {} agents, {} vehicles; last seek {:.2} ms",
                 player.frame(),
                 player.recording.index.frames(),
                 player.recording.index.interval,
                 agents.agents.len(),
+                traffic.vehicles.len(),
                 player.seek_ms
             ));
             ui.horizontal(|ui| {

@@ -353,6 +353,10 @@ fn a_missing_folder_a_folder_without_trajectories_and_another_scene_fail_clearly
         message.contains("run.ron") && message.contains("demo_hall.ron") && message.contains("another scene"),
         "{message}"
     );
+    let output =
+        unitwin(&["render", folder.to_str().unwrap(), "--scene", hall.to_str().unwrap(), "--at", "1", "--out", out]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("another scene"), "{}", stderr(&output));
     // The right scene given explicitly opens (the window then needs a display).
     assert!(Recording::open(&folder, Some(&yuyangli())).is_ok());
 

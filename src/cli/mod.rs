@@ -169,6 +169,10 @@ pub enum Command {
         /// Picture size in pixels, WIDTHxHEIGHT.
         #[arg(long, default_value = "1600x1000")]
         size: String,
+        /// With a run folder: its scene, when its run.ron does not name one that is there (checked
+        /// against the SHA-256 the run recorded).
+        #[arg(long, value_name = "SCENE")]
+        scene: Option<PathBuf>,
         /// Close this door at the start (repeatable), as a live command would (scenes only).
         #[arg(long, value_name = "DOOR")]
         close_door: Vec<String>,
@@ -275,8 +279,8 @@ pub fn main() -> ExitCode {
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         #[cfg(feature = "viewer")]
-        Command::Render { target, at, frames, out, view, size, close_door, force } => {
-            render(RenderArgs { target, at, frames, out, view, size, close_door, force })
+        Command::Render { target, at, frames, out, view, size, scene, close_door, force } => {
+            render(RenderArgs { target, at, frames, out, view, size, scene, close_door, force })
         }
         #[cfg(feature = "viewer")]
         Command::View { scene, replay: Some(folder), .. } => view_replay(scene.as_deref(), &folder),
@@ -746,6 +750,7 @@ struct RenderArgs {
     out: PathBuf,
     view: String,
     size: String,
+    scene: Option<PathBuf>,
     close_door: Vec<String>,
     force: bool,
 }
@@ -821,6 +826,11 @@ fn render(args: RenderArgs) -> ExitCode {
                 args.target.display()
             )));
         }
+        if !args.target.is_dir() && args.scene.is_some() {
+            return Err(ViewerError::Arguments(
+                "--scene names the scene of a run folder; the target here is a scene itself".into(),
+            ));
+        }
         if args.target.is_dir() && !args.close_door.is_empty() {
             return Err(ViewerError::Arguments(
                 "--close-door applies to a scene; a run folder replays the commands it recorded".into(),
@@ -872,7 +882,7 @@ fn render(args: RenderArgs) -> ExitCode {
     let source = if args.target.is_dir() { "replayed" } else { "simulated" };
     let result = if args.target.is_dir() {
         (|| {
-            let mut recording = Recording::open(&args.target, None)?;
+            let mut recording = Recording::open(&args.target, args.scene.as_deref())?;
             let end = recording.end_time();
             if let Some(late) = times.iter().find(|t| **t > end + 1e-6) {
                 return Err(ViewerError::Arguments(format!(

@@ -443,7 +443,8 @@ impl Recording {
                 return Err(missing(
                     &record_path,
                     &format!(
-                        "it names the scene; give the scene instead: unitwin view SCENE --replay {}",
+                        "it names the scene; give the scene instead: unitwin view SCENE --replay {0} (or \
+                         unitwin render {0} --scene SCENE)",
                         folder.display()
                     ),
                 ));
@@ -456,7 +457,7 @@ impl Recording {
                 if !named.is_file() {
                     return Err(ViewerError::Arguments(format!(
                         "{} names the scene {}, which is not there (run from another folder, or moved); give \
-                         it: unitwin view SCENE --replay {}",
+                         it: unitwin view SCENE --replay {2} (or unitwin render {2} --scene SCENE)",
                         record_path.display(),
                         named.display(),
                         folder.display()

@@ -469,17 +469,20 @@ impl Recording {
         };
         let mut twin = crate::twin::load(&scene_file).map_err(ViewerError::Scene)?;
         let short = |hash: &str| hash.get(..12).unwrap_or(hash).to_string();
+        let another_scene = |recorded_in: &Path, recorded: &str| {
+            ViewerError::Arguments(format!(
+                "{} was recorded on a scene with SHA-256 {}…, but {} has {}…: the run folder belongs to another \
+                 scene (or another version of it)",
+                recorded_in.display(),
+                short(recorded),
+                scene_file.display(),
+                short(&twin.loaded.hash)
+            ))
+        };
         if let Some(record) = &record
             && record.scene_sha256 != twin.loaded.hash
         {
-            return Err(ViewerError::Arguments(format!(
-                "{} was recorded on a scene with SHA-256 {}…, but {} has {}…: the run folder belongs to another \
-                 scene (or another version of it)",
-                record_path.display(),
-                short(&record.scene_sha256),
-                scene_file.display(),
-                short(&twin.loaded.hash)
-            )));
+            return Err(another_scene(&record_path, &record.scene_sha256));
         }
         let interval = record.as_ref().map_or(twin.scenario.run.output_interval, |r| r.output_interval);
         if !(interval.is_finite() && interval > 0.0) {
@@ -515,14 +518,7 @@ impl Recording {
         if commands_path.is_file() {
             let (script, source) = read_script(&commands_path).map_err(ViewerError::Scene)?;
             if script.scene_sha256 != twin.loaded.hash {
-                return Err(ViewerError::Arguments(format!(
-                    "{} was recorded on a scene with SHA-256 {}…, but {} has {}…: the run folder belongs to another \
-                     scene (or another version of it)",
-                    commands_path.display(),
-                    short(&script.scene_sha256),
-                    scene_file.display(),
-                    short(&twin.loaded.hash)
-                )));
+                return Err(another_scene(&commands_path, &script.scene_sha256));
             }
             let step = twin.scenario.run.step;
             let resolved = script.resolve(&source, &twin.space, step).map_err(ViewerError::Scene)?;

@@ -1,6 +1,7 @@
 //! Pedestrians: agent components, placement and arrivals, exit choice, steering and movement.
 //! The operational model is the collision-free speed model (Tordeux, Chraibi, Seyfried 2016).
 
+pub mod cells;
 pub mod crossing;
 pub mod model;
 pub mod motion;
@@ -11,8 +12,6 @@ use std::collections::BTreeMap;
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
-use rstar::primitives::GeomWithData;
-use rstar::{AABB, RTree};
 
 pub use crate::ids::AgentId;
 use crate::ids::{DoorId, Id, LevelId, PopulationId, PortalId, TargetId};
@@ -102,18 +101,13 @@ pub struct Plan {
     pub target: TargetId,
 }
 
-/// rstar's default node sizes measured fastest here (6 against 12, 24 and 48 at 100,000 agents).
-/// Points are stored in f32, half the memory of f64 and faster to search; exact distances are
-/// always taken from the f64 positions in the snapshot.
-pub type AgentTree = RTree<GeomWithData<[f32; 2], u32>>;
-
-/// Positions of every agent at the start of the step (in storage order), with one R-tree per level
-/// for neighbour queries. Steering reads only this, so agents can be updated in parallel; it sums
-/// over neighbours in `AgentId` order, so storage order never shows in the results.
+/// Positions of every agent at the start of the step (in storage order), with a cell list per
+/// level for neighbour queries. Steering reads only this, so agents can be updated in parallel; it
+/// sums over neighbours in `AgentId` order, so storage order never shows in the results.
 #[derive(Resource, Default)]
 pub struct CrowdSnapshot {
     pub agents: Vec<SnapAgent>,
-    pub trees: Vec<AgentTree>,
+    pub cells: cells::CellList,
     pub max_radius: f64,
     pub headings: HeadingGrid,
 }
@@ -310,20 +304,22 @@ fn build_snapshot(
         crosses_anywhere: kerb.crosses_anywhere,
     }));
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
-    let levels = space.0.levels.len();
-    snapshot.trees.resize_with(levels, RTree::new);
-    for (level, tree) in snapshot.trees.iter_mut().enumerate() {
-        let level = LevelId::from_index(level);
-        let points: Vec<_> = snapshot
-            .agents
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.level == level)
-            .map(|(i, a)| GeomWithData::new([a.pos.x as f32, a.pos.y as f32], i as u32))
-            .collect();
-        *tree = RTree::bulk_load(points);
-    }
+    // Each level's cells cover its navigation grid; anyone beyond it is kept in the border cells.
+    let bounds = (0..space.0.levels.len()).map(|level| match nav.grids.get(LevelId::from_index(level)) {
+        Some(g) => (g.origin, g.origin + DVec2::new(g.nx as f64, g.ny as f64) * g.cell),
+        None => (DVec2::ZERO, DVec2::ZERO),
+    });
+    let agents = &snapshot.agents;
+    snapshot.cells.rebuild(bounds, agents.len(), |k| {
+        let a = &agents[k];
+        (a.level.index(), a.pos, a.id)
+    });
     snapshot.headings.rebuild(&nav, &snapshot.agents);
+}
+
+thread_local! {
+    /// Reused per worker thread: a neighbour query's (id, index) keys, sorted.
+    static KEYS: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(Vec::with_capacity(256));
 }
 
 impl CrowdSnapshot {
@@ -331,21 +327,37 @@ impl CrowdSnapshot {
     /// `AgentId` order.
     pub fn neighbours(&self, level: LevelId, p: DVec2, reach: f64, out: &mut Vec<u32>) {
         out.clear();
-        if let Some(tree) = self.trees.get(level.index()) {
-            // A box query is cheaper in rstar than a distance query; the disc is cut out here.
-            // The box is widened by a millimetre so that f32 rounding never drops a neighbour.
-            let (lo, hi) = (p - DVec2::splat(reach + 1e-3), p + DVec2::splat(reach + 1e-3));
-            let envelope = AABB::from_corners([lo.x as f32, lo.y as f32], [hi.x as f32, hi.y as f32]);
-            let reach2 = reach * reach;
-            let agents = &self.agents;
-            out.extend(
-                tree.locate_in_envelope(&envelope)
-                    .filter(|n| agents[n.data as usize].pos.distance_squared(p) <= reach2)
-                    .map(|n| n.data),
-            );
-        }
-        let agents = &self.agents;
-        out.sort_unstable_by_key(|&j| agents[j as usize].id);
+        let reach2 = reach * reach;
+        KEYS.with_borrow_mut(|keys| {
+            keys.clear();
+            // Ids are unique, so sorting (id, index) pairs orders by id alone.
+            self.cells.for_each_run(level.index(), p, reach + cells::MARGIN, |indices, points, ids| {
+                for (k, q) in points.iter().enumerate() {
+                    if q.distance_squared(p) <= reach2 {
+                        keys.push(((ids[k] as u64) << 32) | indices[k] as u64);
+                    }
+                }
+            });
+            keys.sort_unstable();
+            out.extend(keys.iter().map(|&key| key as u32));
+        });
+    }
+
+    /// Whether every agent on `level` within `reach` of `p` (exact f64 distance) passes `test`,
+    /// in no particular order.
+    pub fn all_within(&self, level: LevelId, p: DVec2, reach: f64, mut test: impl FnMut(&SnapAgent) -> bool) -> bool {
+        let mut all = true;
+        self.cells.for_each_run(level.index(), p, reach + cells::MARGIN, |indices, points, _| {
+            if all {
+                for (k, q) in points.iter().enumerate() {
+                    if q.distance_squared(p) <= reach * reach && !test(&self.agents[indices[k] as usize]) {
+                        all = false;
+                        return;
+                    }
+                }
+            }
+        });
+        all
     }
 }
 

@@ -642,11 +642,7 @@ fn room_at(
     own: u32,
 ) -> bool {
     let clear = |q: DVec2, r: f64| q.distance(spot) >= radius + r + 0.02;
-    snapshot.trees.get(level.index()).is_none_or(|tree| {
-        let reach = (radius + snapshot.max_radius + 0.2) as f32;
-        tree.locate_within_distance([spot.x as f32, spot.y as f32], reach * reach).all(|n| {
-            let other = &snapshot.agents[n.data as usize];
-            other.id == own || clear(other.pos, other.radius)
-        })
-    }) && placed.iter().all(|&(l, q, r)| l != level || clear(q, r))
+    let reach = radius + snapshot.max_radius + 0.2;
+    snapshot.all_within(level, spot, reach, |other| other.id == own || clear(other.pos, other.radius))
+        && placed.iter().all(|&(l, q, r)| l != level || clear(q, r))
 }

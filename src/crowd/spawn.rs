@@ -266,12 +266,9 @@ pub fn spawn_agents(
                         let u = margin + (1.0 - 2.0 * margin) * pop.rng.random::<f64>();
                         let p = door.a + along * u - door.normal * (plan.radius + 0.05);
                         let clear = |q: DVec2, r: f64| q.distance(p) >= plan.radius + r + 0.05;
-                        let reach = (plan.radius + snapshot.max_radius + 0.2) as f32;
-                        let free = snapshot.trees.get(plan.level.index()).is_none_or(|tree| {
-                            tree.locate_within_distance([p.x as f32, p.y as f32], reach * reach).all(|n| {
-                                clear(snapshot.agents[n.data as usize].pos, snapshot.agents[n.data as usize].radius)
-                            })
-                        }) && placed_now.iter().all(|&(l, q, r)| l != plan.level || clear(q, r))
+                        let reach = plan.radius + snapshot.max_radius + 0.2;
+                        let free = snapshot.all_within(plan.level, p, reach, |a| clear(a.pos, a.radius))
+                            && placed_now.iter().all(|&(l, q, r)| l != plan.level || clear(q, r))
                             && near.iter().all(|&(q, r)| clear(q, r));
                         free.then_some(p)
                     });

@@ -217,6 +217,23 @@ pub fn rtree_refresh_millis(n: usize) -> (f64, f64) {
     (bulk, update)
 }
 
+/// Milliseconds to rebuild a warm agent cell list (`crowd::cells`) of `n` points spread as in
+/// `rtree_refresh_millis`, on one level: what unitwin does every step.
+pub fn cell_list_rebuild_millis(n: usize) -> f64 {
+    use bevy::math::DVec2;
+    use rand::{Rng, SeedableRng};
+    let side = (n as f64).sqrt();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let points: Vec<DVec2> =
+        (0..n).map(|_| DVec2::new(rng.random::<f64>() * side, rng.random::<f64>() * side)).collect();
+    let mut list = crate::crowd::cells::CellList::default();
+    let bounds = || std::iter::once((DVec2::ZERO, DVec2::splat(side)));
+    list.rebuild(bounds(), n, |k| (0, points[k], k as u32));
+    let started = Instant::now();
+    list.rebuild(bounds(), n, |k| (0, points[k] + DVec2::splat(0.05), k as u32));
+    started.elapsed().as_secs_f64() * 1e3
+}
+
 /// The traffic benchmark's network: an `n` × `n` grid of signalised junctions `spacing` m apart,
 /// two-way streets with one lane each way, and a 100 m street out of every edge junction where
 /// vehicles come in (100 per hour each) and leave. Each junction runs a two-phase 60 s plan;

@@ -118,6 +118,9 @@ pub struct CrowdSnapshot {
 #[derive(Default)]
 pub struct HeadingGrid {
     levels: Vec<HeadingLevel>,
+    /// The weight of the cells `k` m ahead, exp(−(k − 1) / `HEADING_DECAY`) for k = 1..=`LOOK_AHEAD`,
+    /// worked out once instead of ten times per agent and step (the same `libm::exp`, so the same bits).
+    weights: [f64; LOOK_AHEAD],
 }
 
 #[derive(Default)]
@@ -154,6 +157,11 @@ fn sector(h: DVec2) -> usize {
 impl HeadingGrid {
     /// Counts every walker's heading in its cell; the grid covers each level's navigation grid.
     fn rebuild(&mut self, nav: &Navigation, agents: &[SnapAgent]) {
+        if self.weights[0] == 0.0 {
+            for (k, w) in (1..=LOOK_AHEAD).zip(&mut self.weights) {
+                *w = libm::exp(-((k - 1) as f64) / HEADING_DECAY);
+            }
+        }
         if self.levels.len() != nav.grids.len() {
             self.levels = nav
                 .grids
@@ -193,8 +201,7 @@ impl HeadingGrid {
         let against = sector(-e0);
         let left = e0.perp();
         let mut total = 0.0;
-        for k in 1..=LOOK_AHEAD {
-            let weight = libm::exp(-((k - 1) as f64) / HEADING_DECAY);
+        for (k, &weight) in (1..=LOOK_AHEAD).zip(&self.weights) {
             for m in [-1.0, 0.0, 1.0] {
                 if let Some(cell) = grid.cell(p + e0 * k as f64 + left * m) {
                     let c = &grid.counts[cell];
@@ -332,11 +339,14 @@ impl CrowdSnapshot {
             keys.clear();
             // Ids are unique, so sorting (id, index) pairs orders by id alone.
             self.cells.for_each_run(level.index(), p, reach + cells::MARGIN, |indices, points, ids| {
-                for (k, q) in points.iter().enumerate() {
-                    if q.distance_squared(p) <= reach2 {
-                        keys.push(((ids[k] as u64) << 32) | indices[k] as u64);
-                    }
+                // Without a branch: every candidate is written, and only those within reach kept.
+                let mut n = keys.len();
+                keys.resize(n + points.len(), 0);
+                for ((q, &id), &index) in points.iter().zip(ids).zip(indices) {
+                    keys[n] = ((id as u64) << 32) | index as u64;
+                    n += (q.distance_squared(p) <= reach2) as usize;
                 }
+                keys.truncate(n);
             });
             keys.sort_unstable();
             out.extend(keys.iter().map(|&key| key as u32));

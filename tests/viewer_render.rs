@@ -1,6 +1,6 @@
 //! The offscreen renderer draws what the twin holds, where it is: a top view of Yuyangli is checked
-//! against the scene's own geometry projected with the view's camera, and a door closed by a command
-//! changes colour. Needs a Vulkan adapter (Mesa's lavapipe: `mesa-vulkan-drivers libvulkan1`).
+//! against the scene's own geometry projected with the view's camera, a door closed by a command
+//! changes colour, and the north arrow and scale bar show where and as long as the camera puts them. Needs a Vulkan adapter (Mesa's lavapipe: `mesa-vulkan-drivers libvulkan1`).
 #![cfg(feature = "viewer")]
 
 use std::path::Path;
@@ -9,6 +9,7 @@ use std::process::Command;
 use geo::{Coord, Distance, Euclidean, LineString, Point, Polygon};
 use unitwin::command::NamedCommand;
 use unitwin::draw::WorldPoint;
+use unitwin::viewer::decorations::Decorations;
 use unitwin::viewer::palette::{self, AgentColouring, Rgb};
 use unitwin::viewer::{Picture, Renderer, SceneFrame, Snapshot, ViewCamera, ViewName, simulate_to};
 
@@ -85,6 +86,8 @@ fn a_top_view_shows_ground_roofs_agents_and_doors_where_the_scene_has_them() {
     for s in &twin.streets {
         drawn.extend(s.carriageway.iter().chain(&s.sidewalks).map(|q| polygon(q)));
     }
+    let [dlo, dhi] = Decorations::of(twin).bounds();
+    drawn.push(polygon(&[[dlo[0], dlo[1], 0.0], [dhi[0], dlo[1], 0.0], [dhi[0], dhi[1], 0.0], [dlo[0], dhi[1], 0.0]]));
     let (lo, hi) = (twin.min, twin.max);
     let mut ground = Vec::new();
     for i in 0..=40 {
@@ -167,6 +170,140 @@ fn a_top_view_shows_ground_roofs_agents_and_doors_where_the_scene_has_them() {
     // Every other door keeps its colour.
     for (a, b) in twin.doors.iter().zip(&closed.twin.doors).filter(|(a, _)| a.name != DOOR) {
         assert_eq!(a.open, b.open, "door {} is untouched", a.name);
+    }
+}
+
+/// The run of `wanted` pixels through the middle of the projected segment `a`–`b`: walking along
+/// the line through them (a quarter pixel at a time, up to a quarter of its length beyond either
+/// end), the distance in pixels between the first and last pixel centres of the unbroken run that
+/// holds its midpoint, plus one pixel (a pixel's own width).
+fn drawn_length(picture: &Picture, a: [f32; 2], b: [f32; 2], wanted: impl Fn(Rgb) -> bool) -> f32 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let length = (dx * dx + dy * dy).sqrt();
+    let steps = (length * 4.0).ceil() as i64;
+    let hit = |k: i64| {
+        let t = k as f32 / steps as f32;
+        let (x, y) = (a[0] + dx * t, a[1] + dy * t);
+        (picture.pixel(x.floor() as i64, y.floor() as i64).is_some_and(&wanted), [x, y])
+    };
+    let middle = steps / 2;
+    assert!(hit(middle).0, "the middle of the bar is drawn");
+    let (mut first, mut last) = (middle, middle);
+    while first > -steps / 4 && hit(first - 1).0 {
+        first -= 1;
+    }
+    while last < steps + steps / 4 && hit(last + 1).0 {
+        last += 1;
+    }
+    let (p, q) = (hit(first).1, hit(last).1);
+    // The walk's points lie anywhere in their pixels: measure between pixel centres along the line.
+    let centre = |p: [f32; 2]| [p[0].floor() + 0.5, p[1].floor() + 0.5];
+    let (p, q) = (centre(p), centre(q));
+    let along = ((q[0] - p[0]) * dx + (q[1] - p[1]) * dy) / length;
+    along + 1.0
+}
+
+#[test]
+fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
+    let twin = unitwin::twin::load(&Path::new(&manifest_dir()).join("scenes/yuyangli.ron")).expect("the pilot checks");
+    let snapshot = simulate_to(&twin, 0.0, &[]).expect("runs");
+    let marks = Decorations::of(&snapshot.twin);
+    let width = snapshot.twin.max[0] - snapshot.twin.min[0];
+    assert!(
+        [1.0, 2.0, 5.0].iter().any(|m| (marks.length / m).log10().fract().abs() < 1e-9),
+        "{} m is a round length",
+        marks.length
+    );
+    assert!(
+        marks.length >= width / 5.0 / 1.6 && marks.length <= width / 5.0 * 1.6,
+        "{} m is about a fifth of the unit's width ({width:.1} m)",
+        marks.length
+    );
+    let mut renderer = Renderer::new(&snapshot, SIZE).expect("a renderer");
+    let frame = SceneFrame::of(&snapshot.twin);
+    let z = marks.z;
+    // A pixel of the bar is dark, light, or (where a dark segment meets a light one) an anti-aliased
+    // blend of the two, mixed in linear light as the GPU resolves samples.
+    let linear = |c: u8| {
+        let c = c as f64 / 255.0;
+        if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let srgb = |l: f64| {
+        let c = if l <= 0.0031308 { l * 12.92 } else { 1.055 * l.powf(1.0 / 2.4) - 0.055 };
+        (c * 255.0).round().clamp(0.0, 255.0) as u8
+    };
+    let (d, l) = (palette::SCALE_DARK, palette::SCALE_LIGHT);
+    let blends: Vec<Rgb> = (0..=64)
+        .map(|k| {
+            let t = k as f64 / 64.0;
+            let mix = |a: u8, b: u8| srgb(linear(a) * (1.0 - t) + linear(b) * t);
+            Rgb(mix(d.0, l.0), mix(d.1, l.1), mix(d.2, l.2))
+        })
+        .collect();
+    let bar = |c: Rgb| blends.iter().any(|b| c.distance(*b) <= SURFACE_TOLERANCE);
+    assert!(!bar(palette::GROUND) && !bar(palette::BACKGROUND), "the bar's colours stand apart from the ground");
+    for name in ViewName::ALL {
+        let view = View { camera: ViewCamera::named(name, &snapshot.twin, SIZE), frame };
+        let picture = renderer.render(&snapshot, &view.camera).expect("renders");
+        let at = |x: f64, y: f64| [x, y, z];
+        // The whole of both marks is in the picture.
+        let [lo, hi] = marks.bounds();
+        for corner in [at(lo[0], lo[1]), at(hi[0], lo[1]), at(lo[0], hi[1]), at(hi[0], hi[1])] {
+            let (x, y) = view.pixel(corner);
+            assert!(picture.pixel(x, y).is_some(), "{}: the marks' corner {corner:?} is in the picture", name.name());
+        }
+        // The arrow: its shaft and head where they are, the ground beside its tail and wider than
+        // its shaft only at the north end, and the N above it.
+        let [ax, tail] = marks.arrow_tail;
+        let tip = marks.arrow_tip[1];
+        let head = tip - 1.6 * marks.head_width;
+        let mut arrow: Vec<WorldPoint> = (1..10).map(|k| at(ax, tail + (tip - tail) * k as f64 / 10.0)).collect();
+        let beside_head = 0.3 * marks.head_width;
+        arrow.extend([
+            at(ax - beside_head, head + 0.1 * marks.head_width),
+            at(ax + beside_head, head + 0.1 * marks.head_width),
+        ]);
+        let arrow_share = share(&picture, &view, &arrow, palette::NORTH_ARROW, SURFACE_TOLERANCE);
+        assert_eq!(arrow_share, 1.0, "{}: the arrow shows where it stands", name.name());
+        // The N's left stroke, a few pixels wide: within a pixel of its middle line.
+        let north = marks.north_at;
+        let stroke = 0.13 * marks.text_height;
+        let (nx, ny) = view.pixel(at(north[0] + stroke / 2.0, north[1] + marks.text_height / 2.0));
+        let letter = (-1..=1).any(|dx| {
+            (-1..=1).any(|dy| {
+                picture.pixel(nx + dx, ny + dy).is_some_and(|c| c.distance(palette::NORTH_ARROW) <= SURFACE_TOLERANCE)
+            })
+        });
+        assert!(letter, "{}: the N stands above the arrow", name.name());
+        let beside = 0.4 * marks.head_width;
+        let beside_tail =
+            [at(ax - beside, tail + 0.05 * marks.head_width), at(ax + beside, tail + 0.05 * marks.head_width)];
+        assert_eq!(
+            share(&picture, &view, &beside_tail, palette::GROUND, SURFACE_TOLERANCE),
+            1.0,
+            "{}: ground beside the tail",
+            name.name()
+        );
+
+        // The bar: each segment's middle in its colour, alternately dark and light.
+        let y = marks.bar_start[1];
+        for i in 0..marks.segments {
+            let (a, b, colour) = marks.segment(i);
+            let middle = [at((a + b) / 2.0, y)];
+            assert_eq!(share(&picture, &view, &middle, colour, SURFACE_TOLERANCE), 1.0, "{}: segment {i}", name.name());
+        }
+        // Its drawn length along its middle line against its projected length.
+        let p = view.camera.world_to_pixel(frame, at(marks.bar_start[0], y), SIZE).unwrap();
+        let q = view.camera.world_to_pixel(frame, at(marks.bar_end()[0], y), SIZE).unwrap();
+        let projected = ((q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2)).sqrt();
+        let drawn = drawn_length(&picture, p, q, bar);
+        eprintln!("{}: bar {} m: projected {projected:.2} px, drawn {drawn:.2} px", name.name(), marks.length);
+        assert!(projected > 40.0, "{}: the bar is long enough to measure ({projected:.1} px)", name.name());
+        assert!(
+            (drawn - projected).abs() <= 2.0,
+            "{}: the bar is drawn {drawn:.2} px long, projected {projected:.2} px",
+            name.name()
+        );
     }
 }
 

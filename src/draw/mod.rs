@@ -204,6 +204,8 @@ pub struct DrawTwin {
     pub entrances: Vec<DrawEntrance>,
     pub barriers: Vec<DrawBarrier>,
     pub hazards: Vec<DrawHazard>,
+    /// The scenario's populations by id, in the order of their `PopulationId`s.
+    pub populations: Vec<String>,
 }
 
 /// What an agent is doing, for colouring.
@@ -392,6 +394,7 @@ impl DrawTwin {
             entrances: Vec::new(),
             barriers: Vec::new(),
             hazards: Vec::new(),
+            populations: scenario.populations.iter().map(|p| p.id.clone()).collect(),
             streets: Vec::new(),
             stairs: Vec::new(),
             zones: Vec::new(),

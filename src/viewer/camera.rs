@@ -5,6 +5,7 @@ use bevy::camera::{OrthographicProjection, PerspectiveProjection, Projection, Sc
 use bevy::math::{Mat4, Vec3, Vec4};
 use bevy::prelude::Transform;
 
+use super::decorations::Decorations;
 use super::geometry::SceneFrame;
 use crate::draw::{DrawTwin, WorldPoint};
 
@@ -58,7 +59,8 @@ pub struct ViewCamera {
 /// Field of view of the perspective views.
 const FOV_Y: f32 = std::f32::consts::PI / 4.0;
 
-/// The corners of the unit's bounding box (buildings' heights included), in the viewer's frame.
+/// The corners of the unit's bounding box (buildings' heights included) and of its north arrow and
+/// scale bar, in the viewer's frame.
 fn bounds_corners(twin: &DrawTwin, frame: SceneFrame) -> Vec<Vec3> {
     let top = twin
         .buildings
@@ -72,6 +74,13 @@ fn bounds_corners(twin: &DrawTwin, frame: SceneFrame) -> Vec<Vec3> {
             for z in [twin.min[2], top] {
                 corners.push(Vec3::from(frame.to_bevy([x, y, z])));
             }
+        }
+    }
+    // The north arrow and the scale bar, on the ground off the south-west corner.
+    let [lo, hi] = Decorations::of(twin).bounds();
+    for x in [lo[0], hi[0]] {
+        for y in [lo[1], hi[1]] {
+            corners.push(Vec3::from(frame.to_bevy([x, y, twin.min[2]])));
         }
     }
     corners

@@ -3,6 +3,7 @@
 
 use geo::{Coord, LineString, Polygon, TriangulateEarcut};
 
+use super::decorations::Decorations;
 use super::palette::{self, Rgb};
 use crate::draw::{DrawMeasurement, DrawTwin, WorldPoint};
 
@@ -59,12 +60,16 @@ fn linear(c: Rgb) -> [f32; 4] {
     c.color().to_linear().to_f32_array()
 }
 
-struct Builder {
+pub(super) struct Builder {
     frame: SceneFrame,
-    mesh: MeshData,
+    pub(super) mesh: MeshData,
 }
 
 impl Builder {
+    pub(super) fn new(frame: SceneFrame) -> Builder {
+        Builder { frame, mesh: MeshData::default() }
+    }
+
     fn vertex(&mut self, p: WorldPoint, normal: [f32; 3], colour: [f32; 4]) -> u32 {
         let i = self.mesh.positions.len() as u32;
         self.mesh.positions.push(self.frame.to_bevy(p));
@@ -74,7 +79,7 @@ impl Builder {
     }
 
     /// A flat polygon with holes at height `z`, facing up.
-    fn polygon(&mut self, outer: &[WorldPoint], holes: &[Vec<WorldPoint>], z: f64, colour: Rgb) {
+    pub(super) fn polygon(&mut self, outer: &[WorldPoint], holes: &[Vec<WorldPoint>], z: f64, colour: Rgb) {
         let ring =
             |r: &[WorldPoint]| LineString::from(r.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>());
         if outer.len() < 3 {
@@ -91,7 +96,7 @@ impl Builder {
     }
 
     /// A quad from four corners (in order around it).
-    fn quad(&mut self, corners: [WorldPoint; 4], normal: [f32; 3], colour: Rgb) {
+    pub(super) fn quad(&mut self, corners: [WorldPoint; 4], normal: [f32; 3], colour: Rgb) {
         let colour = linear(colour);
         let i: Vec<u32> = corners.iter().map(|&p| self.vertex(p, normal, colour)).collect();
         self.mesh.indices.extend([i[0], i[1], i[2], i[0], i[2], i[3]]);
@@ -182,11 +187,17 @@ fn segment_rectangle(a: WorldPoint, b: WorldPoint, thickness: f64) -> Option<[Wo
 /// Margin of ground around the unit's bounds, as a share of its larger side.
 pub const GROUND_MARGIN: f64 = 0.15;
 
-/// The ground rectangle (world x, y): the bounds grown by [`GROUND_MARGIN`].
+/// The ground rectangle (world x, y): the bounds grown by [`GROUND_MARGIN`], and further where the
+/// north arrow and scale bar need it (with half that margin around them).
 pub fn ground_rectangle(twin: &DrawTwin) -> [[f64; 2]; 2] {
     let size = (twin.max[0] - twin.min[0]).max(twin.max[1] - twin.min[1]).max(10.0);
     let m = size * GROUND_MARGIN;
-    [[twin.min[0] - m, twin.min[1] - m], [twin.max[0] + m, twin.max[1] + m]]
+    let [lo, hi] = Decorations::of(twin).bounds();
+    let d = m / 2.0;
+    [
+        [(twin.min[0] - m).min(lo[0] - d), (twin.min[1] - m).min(lo[1] - d)],
+        [(twin.max[0] + m).max(hi[0] + d), (twin.max[1] + m).max(hi[1] + d)],
+    ]
 }
 
 /// The whole static twin as one mesh. Doors are coloured by their state now, zones by theirs.

@@ -2,7 +2,9 @@
 //! changed only through commands; offscreen pictures (`unitwin render`) and the window (`unitwin view`).
 
 pub mod camera;
+pub mod decorations;
 pub mod geometry;
+pub mod legend;
 pub mod palette;
 pub mod recording;
 pub mod render;

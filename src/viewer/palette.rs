@@ -66,6 +66,11 @@ pub const MEASUREMENT: Rgb = Rgb(40, 110, 220);
 pub const VEHICLE: Rgb = Rgb(60, 90, 200);
 pub const VEHICLE_BRAKING: Rgb = Rgb(250, 120, 20);
 pub const VEHICLE_PARKED: Rgb = Rgb(110, 110, 130);
+/// The north arrow, its "N" and the scale bar's label.
+pub const NORTH_ARROW: Rgb = Rgb(28, 30, 36);
+/// The scale bar's alternating segments (its frame is the dark one).
+pub const SCALE_DARK: Rgb = Rgb(28, 30, 36);
+pub const SCALE_LIGHT: Rgb = Rgb(250, 250, 246);
 
 /// Roof colour of a building by its use.
 pub fn roof(usage: BuildingUse) -> Rgb {
@@ -99,6 +104,27 @@ pub enum AgentColouring {
     Speed,
     /// By local density as Fruin's Level of Service A–F (the report's colours).
     Density,
+    /// By population, one colour each ([`POPULATIONS`], repeating after the last).
+    Population,
+}
+
+impl AgentColouring {
+    pub const ALL: [AgentColouring; 3] = [AgentColouring::Speed, AgentColouring::Density, AgentColouring::Population];
+
+    /// The name the panel shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentColouring::Speed => "speed",
+            AgentColouring::Density => "density (LoS)",
+            AgentColouring::Population => "population",
+        }
+    }
+
+    /// The next colouring (the C key).
+    pub fn next(self) -> AgentColouring {
+        let i = AgentColouring::ALL.iter().position(|&c| c == self).unwrap_or(0);
+        AgentColouring::ALL[(i + 1) % AgentColouring::ALL.len()]
+    }
 }
 
 /// The speed scale's stops, m/s.
@@ -132,11 +158,30 @@ pub fn density_colour(density: f32) -> Rgb {
     LOS[crate::metrics::cells::fruin_los(density as f64)]
 }
 
+/// Population colours, by the population's place in the scene (distinct from the speed and LoS
+/// scales' reds and greens where possible).
+pub const POPULATIONS: [Rgb; 8] = [
+    Rgb(31, 119, 180),
+    Rgb(255, 127, 14),
+    Rgb(148, 103, 189),
+    Rgb(23, 190, 207),
+    Rgb(227, 119, 194),
+    Rgb(140, 86, 75),
+    Rgb(188, 189, 34),
+    Rgb(44, 160, 44),
+];
+
+/// The colour of the population at `index` in the scene.
+pub fn population_colour(index: usize) -> Rgb {
+    POPULATIONS[index % POPULATIONS.len()]
+}
+
 /// An agent's colour under `colouring`.
 pub fn agent_colour(agent: &DrawAgent, colouring: AgentColouring) -> Rgb {
     match colouring {
         AgentColouring::Speed => speed_colour((agent.vel[0] * agent.vel[0] + agent.vel[1] * agent.vel[1]).sqrt()),
         AgentColouring::Density => density_colour(agent.density),
+        AgentColouring::Population => population_colour(agent.population.index()),
     }
 }
 
@@ -151,5 +196,7 @@ mod tests {
         assert_eq!(speed_colour(9.0), SPEED_STOPS[3].1);
         assert_eq!(speed_colour(f32::NAN), SPEED_STOPS[0].1);
         assert_eq!(Rgb(1, 2, 3).packed(), 0x030201);
+        assert_eq!(population_colour(POPULATIONS.len() + 1), POPULATIONS[1]);
+        assert_eq!(AgentColouring::Population.next(), AgentColouring::Speed);
     }
 }

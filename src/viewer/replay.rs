@@ -7,7 +7,6 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::ViewerError;
-use super::palette::AgentColouring;
 use super::recording::Recording;
 use super::scene::Colouring;
 use super::window::{PointerOnPanel, require_display, speed_name, view_keys, window_app};
@@ -220,11 +219,7 @@ fn replay_panel(
                 traffic.vehicles.len(),
                 player.seek_ms
             ));
-            ui.horizontal(|ui| {
-                ui.label("agents by");
-                ui.selectable_value(&mut colouring.0, AgentColouring::Speed, "speed");
-                ui.selectable_value(&mut colouring.0, AgentColouring::Density, "density (LoS)");
-            });
+            super::legend::legend(ui, &mut colouring.0, &twin);
             ui.separator();
             ui.label(format!("commands applied ({}; click to jump):", player.recording.events.len()));
             let mut jump = None;

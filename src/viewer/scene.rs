@@ -1,5 +1,5 @@
-//! The 3D scene in a Bevy world: the static twin mesh (rebuilt when a door or zone changes), and the
-//! agents and vehicles, all instances of one mesh and one material each, coloured through `MeshTag`.
+//! The 3D scene in a Bevy world: the static twin mesh (rebuilt when a door or zone changes), the north
+//! arrow and scale bar, and the agents and vehicles (instances of one mesh each, coloured by `MeshTag`).
 
 use bevy::asset::{RenderAssetUsages, uuid_handle};
 use bevy::mesh::{Indices, MeshTag, PrimitiveTopology};
@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{AsBindGroup, Face};
 use bevy::shader::ShaderRef;
 
+use super::decorations::Decorations;
 use super::geometry::{MeshData, SceneFrame, twin_mesh};
 use super::palette::{self, AgentColouring};
 use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
@@ -48,6 +49,8 @@ pub struct Frame(pub SceneFrame);
 #[derive(Resource)]
 struct SceneEntities {
     twin: Option<(u64, Entity)>,
+    /// The north arrow and scale bar, and what they were drawn for.
+    decorations: Option<(Decorations, Entity)>,
     twin_material: Handle<StandardMaterial>,
     person: Handle<Mesh>,
     block: Handle<Mesh>,
@@ -82,6 +85,7 @@ fn setup_scene(
     commands.insert_resource(Frame(SceneFrame::of(&twin)));
     commands.insert_resource(SceneEntities {
         twin: None,
+        decorations: None,
         // Unlit: the colours are baked into the vertices, so the scene needs no lights and every
         // surface shows exactly its palette colour (walls darkened by their baked shade).
         twin_material: materials.add(StandardMaterial {
@@ -118,6 +122,21 @@ fn draw_twin(
     // A new twin (another snapshot) or a new state of its doors and zones.
     if !twin.is_changed() && scene.twin.is_some_and(|(version, _)| version == twin.version) {
         return;
+    }
+    // The arrow and bar depend only on the unit's bounds: drawn once, again only for another unit.
+    let decorations = Decorations::of(&twin);
+    if scene.decorations.as_ref().is_none_or(|(drawn, _)| *drawn != decorations) {
+        let mesh = meshes.add(to_mesh(decorations.mesh(frame.0)));
+        match scene.decorations.take() {
+            Some((_, entity)) => {
+                commands.entity(entity).insert(Mesh3d(mesh));
+                scene.decorations = Some((decorations, entity));
+            }
+            None => {
+                let entity = commands.spawn((Mesh3d(mesh), MeshMaterial3d(scene.twin_material.clone()))).id();
+                scene.decorations = Some((decorations, entity));
+            }
+        }
     }
     let mesh = meshes.add(to_mesh(twin_mesh(&twin, frame.0)));
     match scene.twin {

@@ -14,7 +14,7 @@ use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin};
 
 use super::ViewerError;
 use super::camera::{ViewCamera, ViewName};
-use super::palette::{self, AgentColouring};
+use super::palette;
 use super::render::{Snapshot, catch_renderer_panic};
 use super::scene::{Colouring, ScenePlugin};
 use crate::app::RunOptions;
@@ -232,10 +232,7 @@ pub(super) fn view_keys(
     clock: Res<Time<Real>>,
 ) {
     if keys.just_pressed(KeyCode::KeyC) {
-        colouring.0 = match colouring.0 {
-            AgentColouring::Speed => AgentColouring::Density,
-            AgentColouring::Density => AgentColouring::Speed,
-        };
+        colouring.0 = colouring.0.next();
     }
     let Ok(mut camera) = cameras.single_mut() else { return };
     for (key, view) in [(KeyCode::KeyO, ViewName::Overview), (KeyCode::KeyT, ViewName::Top)] {
@@ -428,11 +425,7 @@ fn panel(
             ui.label(format!("vehicles on the road {}", traffic.vehicles.len()));
         }
         ui.separator();
-        ui.horizontal(|ui| {
-            ui.label("agents by");
-            ui.selectable_value(&mut colouring.0, AgentColouring::Speed, "speed");
-            ui.selectable_value(&mut colouring.0, AgentColouring::Density, "density (LoS)");
-        });
+        super::legend::legend(ui, &mut colouring.0, &twin);
         ui.separator();
         ui.label("doors (click to close or open):");
         egui::ScrollArea::vertical().max_height(260.0).show(ui, |ui| {

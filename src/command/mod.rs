@@ -637,8 +637,7 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
         // every field is solved again with them.
         Command::SetDoorDirection(door, towards) => {
             let d = &space.doors[door];
-            let way = towards.map(|p| if (p - d.a).dot(d.normal) > 0.0 { d.normal } else { -d.normal });
-            if d.one_way == way {
+            if d.one_way == towards.map(|p| d.side_of(p)) {
                 return false;
             }
             let level = space.set_door_direction(door, towards);

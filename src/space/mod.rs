@@ -72,6 +72,10 @@ impl DoorGeom {
             && (b - self.a).dot(towards) <= 0.0
             && crate::geom::segments_intersect(a, b, self.a, self.b)
     }
+    /// The door's normal or its opposite, whichever points to the side `p` lies on.
+    pub fn side_of(&self, p: DVec2) -> DVec2 {
+        if (p - self.a).dot(self.normal) > 0.0 { self.normal } else { -self.normal }
+    }
     /// The portal, for a stair opening.
     pub fn portal(&self) -> Option<PortalId> {
         match self.kind {
@@ -660,7 +664,7 @@ impl Space {
     /// the measures plugin keep people from passing it the wrong way. Returns its level.
     pub fn set_door_direction(&mut self, door: DoorId, towards: Option<DVec2>) -> LevelId {
         let d = &mut self.doors[door];
-        d.one_way = towards.map(|p| if (p - d.a).dot(d.normal) > 0.0 { d.normal } else { -d.normal });
+        d.one_way = towards.map(|p| d.side_of(p));
         d.level
     }
 

@@ -581,3 +581,174 @@ fn a_gate_made_entrance_only_is_not_left_by() {
     assert!(south_late > 0, "the south gate is used once it is an exit again ({north} north)");
     println!("entrance only until 3 s: {north} out north, {south_late} south after 3 s");
 }
+
+const ONE_WAY: &str = "tests/scenes/measures/oneway_doors.ron";
+/// The partition's x (m) and the doors' spans along it: north y 7.2–8.8, south y 1.2–2.8.
+const PARTITION_X: f64 = 12.0;
+const NORTH_DOOR: (f64, f64) = (7.2, 8.8);
+const SOUTH_DOOR: (f64, f64) = (1.2, 2.8);
+
+/// Which door a step from `a` to `b` went through, and whether eastward: from the positions alone.
+fn door_crossing(a: DVec2, b: DVec2) -> Option<(&'static str, bool)> {
+    use unitwin::geom::segments_intersect;
+    let east = a.x < PARTITION_X && b.x >= PARTITION_X;
+    let west = a.x > PARTITION_X && b.x <= PARTITION_X;
+    if !(east || west) {
+        return None;
+    }
+    for (name, (y0, y1)) in [("north", NORTH_DOOR), ("south", SOUTH_DOOR)] {
+        let (p, q) = (DVec2::new(PARTITION_X, y0), DVec2::new(PARTITION_X, y1));
+        if segments_intersect(a, b, p, q) {
+            return Some((name, east));
+        }
+    }
+    None
+}
+
+/// One-way doors (单向循环) ordered at 4 s, north eastward and south westward: from the step the
+/// order applies nobody crosses either door against its arrow (checked on every step from the
+/// positions), those on the wrong side of their nearer door go round by the other one, and
+/// everyone gets out.
+#[test]
+fn a_one_way_door_is_never_crossed_against_its_arrow() {
+    let twin = common::load(ONE_WAY);
+    let step = twin.scene().run.step;
+    const SWITCH: f64 = 4.0;
+    let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    // Where each agent started (west room: eastbound), and where it stood when the order applied.
+    let mut start: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let mut at_switch: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let mut wrong = Vec::new();
+    let mut before = std::collections::BTreeMap::<(&str, bool), u32>::new();
+    let mut after = std::collections::BTreeMap::<(&str, bool), u32>::new();
+    // Agents on the wrong side of the door nearer them at the switch, who then went by the other.
+    let mut rerouted = std::collections::BTreeSet::new();
+    let app = run(&twin, |t, agents| {
+        let began = t - step;
+        let applied = began + 1e-9 >= SWITCH;
+        for &(id, p) in agents {
+            start.entry(id).or_insert(p);
+            if applied {
+                at_switch.entry(id).or_insert_with(|| last.get(&id).copied().unwrap_or(p));
+            }
+            let Some(&prev) = last.get(&id) else { continue };
+            let Some((door, east)) = door_crossing(prev, p) else { continue };
+            *(if applied { &mut after } else { &mut before }).entry((door, east)).or_default() += 1;
+            if applied && (door == "north") != east {
+                wrong.push(format!(
+                    "agent {id} crossed the {door} door {} at {began:.2} s",
+                    if east { "east" } else { "west" }
+                ));
+            }
+            let s = at_switch.get(&id).copied().unwrap_or(p);
+            // Eastbound nearer the south door at the switch, or westbound nearer the north one.
+            if applied
+                && s.x.partial_cmp(&PARTITION_X)
+                    == Some(if east { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater })
+                && (s.y < 5.0) == east
+                && (door == "north") == east
+            {
+                rerouted.insert(id);
+            }
+        }
+        last = agents.iter().copied().collect();
+    });
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (80, 80), "everyone gets out");
+    let eastbound = start.values().filter(|p| p.x < PARTITION_X).count();
+    assert_eq!(eastbound, 40, "40 start in the west room");
+    let (north_east, south_west) =
+        (after.get(&("north", true)).copied().unwrap_or(0), after.get(&("south", false)).copied().unwrap_or(0));
+    assert!(north_east >= 20 && south_west >= 20, "each door carries its own direction: {after:?}");
+    assert!(
+        rerouted.len() >= 10,
+        "people on the wrong side of their nearer door go round by the other ({} did)",
+        rerouted.len()
+    );
+    let evacuation = app.world().resource::<SimClock>().now();
+    println!(
+        "one-way doors: crossings before the order {before:?}, after {after:?}; {} went round by the other door; \
+         all 80 out, run ended at {evacuation:.1} s",
+        rerouted.len()
+    );
+}
+
+/// With both doors one-way eastward and the east exit made entrance-only, the westbound have no
+/// way out at all: they wait in the east room (nobody crosses west), as at a closed door, until
+/// the south door is opened both ways again from code (a live order) at 40 s; then everyone gets
+/// out by the west exit.
+#[test]
+fn with_no_other_way_people_wait_at_a_one_way_door_until_it_is_opened_both_ways() {
+    use unitwin::scene::{Action, DoorWay};
+    let path = Path::new(&unitwin_manifest_dir()).join(ONE_WAY);
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "DoorDirection(door: \"south_door\", direction: Towards((4.0, 2.0)))",
+        "DoorDirection(door: \"south_door\", direction: Towards((20.0, 2.0)))),\n        \
+         TimedEvent(at: 0.0, action: SetExit(door: \"east_exit\", exit: false)",
+    );
+    assert!(text.contains("Towards((20.0, 2.0))"), "the variant replaced the south door's order");
+    let loaded = parse_scene(SourceMap::new(Path::new("no_way_west.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let step = twin.scene().run.step;
+    let options = RunOptions { seed: 11, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    const REOPEN: f64 = 40.0;
+    let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let (mut wrong, mut waiting_at_reopen, mut west_after, mut east_at_switch) = (Vec::new(), 0, 0, 0);
+    while !app.world().resource::<SimControl>().finished {
+        let now = app.world().resource::<SimClock>().now();
+        if (now - 4.0).abs() < 1e-9 {
+            east_at_switch = common::positions(app.world_mut()).iter().filter(|(_, p)| p.x > PARTITION_X).count();
+        }
+        if (now - REOPEN).abs() < 1e-9 {
+            let positions = common::positions(app.world_mut());
+            waiting_at_reopen = positions.iter().filter(|(_, p)| p.x > PARTITION_X).count();
+            let order = Action::DoorDirection { door: "south_door".into(), direction: DoorWay::Both };
+            unitwin::command::issue(app.world_mut(), &order).unwrap();
+        }
+        app.update();
+        common::check_invariants(app.world_mut());
+        let began = app.world().resource::<SimClock>().now() - step;
+        let agents = common::positions(app.world_mut());
+        for &(id, p) in &agents {
+            let Some(&prev) = last.get(&id) else { continue };
+            if let Some((door, false)) = door_crossing(prev, p) {
+                if began + 1e-9 >= 4.0 && began + 1e-9 < REOPEN {
+                    wrong.push(format!("agent {id} crossed the {door} door west at {began:.2} s"));
+                } else if began + 1e-9 >= REOPEN {
+                    west_after += 1;
+                }
+            }
+        }
+        last = agents.into_iter().collect();
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        east_at_switch >= 20 && waiting_at_reopen == east_at_switch,
+        "those in the east room at the order wait there ({east_at_switch} at 4 s, {waiting_at_reopen} at {REOPEN} s)"
+    );
+    assert_eq!(west_after, waiting_at_reopen, "once reopened they all cross west");
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (80, 80), "everyone gets out once the door is reopened");
+    let log = app.world().resource::<CommandLog>();
+    assert!(
+        log.entries
+            .iter()
+            .any(|e| e.origin == Origin::Live && e.command.to_string() == "open door 'south_door' both ways"),
+        "the live order is logged"
+    );
+    println!(
+        "no way west: {east_at_switch} east of the partition at 4 s, {waiting_at_reopen} still there at {REOPEN} s, \
+         then {west_after} crossed west"
+    );
+}
+
+/// A run with one-way doors replays byte-identically from its `commands.ron`, which records them.
+#[test]
+fn one_way_doors_replay_identically() {
+    let twin = common::load(ONE_WAY);
+    let dir = common::run_and_replay(&twin, 12, 120.0);
+    let log = std::fs::read_to_string(dir.path().join("first/commands.ron")).unwrap();
+    assert!(log.contains("DoorDirection(") && log.contains("Towards((4.0, 2.0))"), "the orders are recorded:\n{log}");
+}

@@ -4,6 +4,7 @@
 pub mod script;
 
 use bevy::ecs::system::SystemParam;
+use bevy::math::DVec2;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,9 @@ pub enum Command {
     /// Makes a stair one-way, or two-way again (单向循环). Nobody steps on against the new
     /// direction; those on the flight walking against it turn back.
     SetStairDirection(StairId, StairDirection),
+    /// Makes an interior door one-way towards the side of the point, or two-way again (`None`).
+    /// Nobody crosses it against the direction; routes respect it.
+    SetDoorDirection(DoorId, Option<DVec2>),
 }
 
 /// The same change naming objects by their scene ids: the form of scene events and of
@@ -109,6 +113,10 @@ pub enum CommandError {
     UnknownStair { name: String, known: String },
     #[error("{0} is not a stair of this twin")]
     NoSuchStair(StairId),
+    #[error("door '{0}' is on the outer boundary: make it entrance-only with SetExit instead")]
+    BoundaryDoor(String),
+    #[error("the point ({x}, {y}) lies on the line of door '{door}': give a point on the side people may pass towards")]
+    OnDoorLine { door: String, x: f64, y: f64 },
     #[error("doors '{from}' and '{to}' are on different levels: arrivals are diverted on one level")]
     OtherLevel { from: String, to: String },
 }
@@ -239,6 +247,16 @@ impl Command {
                 })?;
                 Command::SetStairDirection(id, crate::space::StairDirection::from(*direction))
             }
+            NamedCommand::DoorDirection { door: d, direction } => {
+                if let Some(problem) = crate::scene::measures::action_problem(named) {
+                    return Err(CommandError::BadRelease(problem));
+                }
+                let towards = match direction {
+                    crate::scene::DoorWay::Both => None,
+                    crate::scene::DoorWay::Towards(p) => Some(DVec2::new(p[0], p[1])),
+                };
+                Command::SetDoorDirection(door(d)?, towards)
+            }
         };
         command.check(space)?;
         Ok(command)
@@ -354,6 +372,18 @@ impl Command {
             }
             Command::RestoreArrivals(d) => check_arrivals(space, d),
             Command::SetStairDirection(s, _) => space.stairs.get(s).map(|_| ()).ok_or(CommandError::NoSuchStair(s)),
+            Command::SetDoorDirection(d, towards) => match space.doors.get(d) {
+                None => Err(CommandError::NoSuchDoor(d)),
+                Some(door) if door.kind != DoorKind::Scene => Err(CommandError::StairOpening(door.id.clone())),
+                Some(door) if door.boundary => Err(CommandError::BoundaryDoor(door.id.clone())),
+                Some(door) => match towards {
+                    // A point within a centimetre of the door's line names no side for sure.
+                    Some(p) if !(p.is_finite() && (p - door.a).dot(door.normal).abs() > 0.01) => {
+                        Err(CommandError::OnDoorLine { door: door.id.clone(), x: p.x, y: p.y })
+                    }
+                    _ => Ok(()),
+                },
+            },
             Command::DivertArrivals(from, to) => {
                 check_arrivals(space, from)?;
                 let target = match space.doors.get(to) {
@@ -431,6 +461,10 @@ impl Command {
             Command::SetStairDirection(s, direction) => {
                 NamedCommand::StairDirection { stair: space.stairs[s].id.clone(), direction: direction.into() }
             }
+            Command::SetDoorDirection(d, towards) => NamedCommand::DoorDirection {
+                door: space.doors[d].id.clone(),
+                direction: towards.map_or(crate::scene::DoorWay::Both, |p| crate::scene::DoorWay::Towards([p.x, p.y])),
+            },
         }
     }
 }
@@ -598,6 +632,16 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
             }
             let levels = space.set_stair_direction(stair, direction);
             nav.rebuild_levels(space, &levels);
+        }
+        // The grid of the door's level learns which of its edges may be walked only one way, and
+        // every field is solved again with them.
+        Command::SetDoorDirection(door, towards) => {
+            let d = &space.doors[door];
+            if d.one_way == towards.map(|p| d.side_of(p)) {
+                return false;
+            }
+            let level = space.set_door_direction(door, towards);
+            nav.rebuild_level(space, level);
         }
     }
     true

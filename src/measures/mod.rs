@@ -146,7 +146,7 @@ impl Plugin for MeasuresPlugin {
                 SimStep,
                 (survey_areas, open_waves, run_playbooks, swap_alternations).chain().in_set(SimSystems::Measures),
             )
-            .add_systems(SimStep, hold_at_lines.in_set(SimSystems::Hold));
+            .add_systems(SimStep, (hold_at_lines, keep_doors_one_way).chain().in_set(SimSystems::Hold));
     }
 }
 
@@ -294,6 +294,26 @@ fn hold_at_lines(
             }
             record.held_now += 1;
             record.held_since.entry(agent).or_insert(clock.now());
+        }
+    }
+}
+
+/// After everyone moved: whoever stepped through a one-way door against its direction goes back
+/// to where they stood, as if it were shut from that side. Someone in the doorway whose centre is
+/// already past the line in the allowed direction is on the far side and walks on.
+fn keep_doors_one_way(space: Res<SpaceRes>, mut agents: Query<(&mut Body, &mut Velocity)>) {
+    let space = &space.0;
+    if !space.doors.iter().any(|d| d.one_way.is_some()) {
+        return;
+    }
+    for (mut body, mut velocity) in agents.iter_mut() {
+        if body.pos == body.prev {
+            continue;
+        }
+        let (level, prev, pos) = (body.level, body.prev, body.pos);
+        if space.doors.iter().any(|d| d.level == level && d.against(prev, pos)) {
+            body.pos = prev;
+            velocity.0 = DVec2::ZERO;
         }
     }
 }

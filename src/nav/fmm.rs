@@ -155,7 +155,9 @@ impl FloorField {
             frozen[level][k] = true;
             let grid = &grids[level];
             for nb in grid.neighbours(k) {
-                if frozen[level][nb] {
+                // Travel times run backwards from the target: `nb` learns from `k` only if
+                // someone in `nb` may step to `k` (one-way doors).
+                if frozen[level][nb] || !grid.can_step(nb, k) {
                     continue;
                 }
                 let t = Self::update(grid, &time[level], &frozen[level], nb);
@@ -225,7 +227,7 @@ impl FloorField {
         let mut tx = f64::INFINITY;
         let mut ty = f64::INFINITY;
         for nb in grid.neighbours(k) {
-            if !frozen[nb] {
+            if !frozen[nb] || !grid.can_step(k, nb) {
                 continue;
             }
             let (ni, nj) = (nb % grid.nx, nb / grid.nx);
@@ -252,8 +254,14 @@ impl FloorField {
             let mut best = (time[k], k);
             for (axis, step) in [(0usize, 1usize), (1, nx)] {
                 let (mut lo, mut hi) = (None, None);
+                // A neighbour behind a one-way door passed the wrong way: the direction must not
+                // lead towards it, or people would press against the door for ever.
+                let (mut lo_barred, mut hi_barred) = (false, false);
                 for nb in grid.neighbours(k) {
-                    if time[nb].is_finite() {
+                    if time[nb].is_finite() && !grid.can_step(k, nb) {
+                        hi_barred |= nb == k + step;
+                        lo_barred |= nb + step == k;
+                    } else if time[nb].is_finite() {
                         if nb == k + step {
                             hi = Some(time[nb]);
                         } else if nb + step == k {
@@ -266,7 +274,9 @@ impl FloorField {
                 }
                 grad[axis] = match (lo, hi) {
                     (Some(l), Some(h)) => (h - l) / 2.0,
+                    (Some(l), None) if hi_barred => (time[k] - l).max(0.0),
                     (Some(l), None) => time[k] - l,
+                    (None, Some(h)) if lo_barred => (h - time[k]).min(0.0),
                     (None, Some(h)) => h - time[k],
                     (None, None) => 0.0,
                 };

@@ -26,6 +26,15 @@ pub const BLOCK_X: u8 = 1;
 /// A wall crosses the edge to the cell at +y.
 pub const BLOCK_Y: u8 = 2;
 
+/// One-way doors: stepping from cell `k` to `k + 1` is against a door's direction.
+const AGAINST_XP: u8 = 1;
+/// Stepping from `k + 1` to `k` is.
+const AGAINST_XN: u8 = 2;
+/// Stepping from `k` to `k + nx` is.
+const AGAINST_YP: u8 = 4;
+/// Stepping from `k + nx` to `k` is.
+const AGAINST_YN: u8 = 8;
+
 /// Cost factor inside a blocked zone: routes avoid it, and from inside it the cheapest way is the
 /// shortest way out.
 const CLOSED_COST: f32 = 1000.0;
@@ -53,6 +62,9 @@ pub struct NavGrid {
     pub near_wall_reach: f64,
     /// The grid of those who cross streets outside crossings (the level's open walls and walkable space).
     pub open: bool,
+    /// Per cell, the `AGAINST_*` edges out of it that cross a one-way door the wrong way (empty:
+    /// no one-way door on the level, every open edge goes both ways).
+    pub one_way: Vec<u8>,
     /// On open grids, the street whose carriageway a cell lies on (`NO_STREET` if none; crossings
     /// are not carriageway here).
     pub street: Vec<u32>,
@@ -87,11 +99,70 @@ impl NavGrid {
         let level = &space.levels[level_id];
         let mut grid = Self::build_walls(level, cell, &space.blocked_zones(level_id), near_wall_reach, open.is_some());
         grid.fill_smoke(&space.smoky_zones(level_id));
+        grid.mark_one_way_doors(space, level_id);
         if let Some(cost) = open {
             grid.mark_carriageways(space, level_id, cost as f32);
         }
         grid.empty_slowness = grid.slowness.clone();
         grid
+    }
+
+    /// The cell edges that cross an open one-way door, marked against its direction: walls keep
+    /// their gap there, so this is all that tells the fields which way the door may be passed.
+    fn mark_one_way_doors(&mut self, space: &Space, level_id: LevelId) {
+        let mut doors = space.doors_on(level_id).filter(|(_, d)| d.open && d.one_way.is_some()).peekable();
+        if doors.peek().is_none() {
+            return;
+        }
+        self.one_way = vec![0; self.nx * self.ny];
+        for (_, door) in doors {
+            let towards = door.one_way.expect("filtered");
+            let lo = ((door.a.min(door.b) - self.origin) / self.cell - DVec2::splat(1.5)).max(DVec2::ZERO);
+            let hi = (door.a.max(door.b) - self.origin) / self.cell + DVec2::splat(1.5);
+            let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
+            for j in lo.y as usize..=j1 {
+                for i in lo.x as usize..=i1 {
+                    let k = j * self.nx + i;
+                    let c = self.center(k);
+                    for (next, forward, backward) in [
+                        ((i + 1 < self.nx).then(|| k + 1), AGAINST_XP, AGAINST_XN),
+                        ((j + 1 < self.ny).then(|| k + self.nx), AGAINST_YP, AGAINST_YN),
+                    ] {
+                        let Some(n) = next else { continue };
+                        let cn = self.center(n);
+                        if !segments_intersect(c, cn, door.a, door.b) {
+                            continue;
+                        }
+                        // An edge along the door's line (neither end beyond it) is left alone.
+                        let (sc, sn) = ((c - door.a).dot(towards), (cn - door.a).dot(towards));
+                        if sc > 0.0 && sn <= 0.0 {
+                            self.one_way[k] |= forward;
+                        } else if sn > 0.0 && sc <= 0.0 {
+                            self.one_way[k] |= backward;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether an agent in cell `from` may step to its 4-neighbour `to` as far as one-way doors
+    /// go (walls are [`NavGrid::neighbours`]'s business).
+    #[inline]
+    pub fn can_step(&self, from: usize, to: usize) -> bool {
+        if self.one_way.is_empty() {
+            return true;
+        }
+        let nx = self.nx;
+        if to == from + 1 {
+            self.one_way[from] & AGAINST_XP == 0
+        } else if to + 1 == from {
+            self.one_way[to] & AGAINST_XN == 0
+        } else if to == from + nx {
+            self.one_way[from] & AGAINST_YP == 0
+        } else {
+            self.one_way[to] & AGAINST_YN == 0
+        }
     }
 
     /// Carriageway cells of unfenced streets: which street, and the extra cost of walking there.
@@ -159,6 +230,7 @@ impl NavGrid {
             near_wall_reach: near_wall_reach.max(NEAR_WALL),
             open,
             street: Vec::new(),
+            one_way: Vec::new(),
         };
         let (walkable, walls) = match (&level.open, open) {
             (Some(o), true) => (&o.walkable, o.walls.as_slice()),

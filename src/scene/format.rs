@@ -734,6 +734,24 @@ pub enum Action {
         stair: String,
         direction: StairDirection,
     },
+    /// One-way circulation (单向循环) through an interior door or gate: `Towards(p)` lets people
+    /// pass only towards the side of the door that point `p` lies on; `Both` opens it both ways
+    /// again. Nobody crosses against it; routes go round by another way, or wait at it if there is
+    /// none. (Boundary doors are made entrance-only with `SetExit`.)
+    DoorDirection {
+        door: String,
+        direction: DoorWay,
+    },
+}
+
+/// Which way people may pass an interior door.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum DoorWay {
+    #[default]
+    Both,
+    /// Only towards the side this point (on the door's level, off the door's line) lies on.
+    Towards(Point),
 }
 
 /// How a held line lets people through.
@@ -911,6 +929,10 @@ impl std::fmt::Display for Action {
                 StairDirection::UpOnly => write!(f, "make stair '{stair}' up only"),
                 StairDirection::DownOnly => write!(f, "make stair '{stair}' down only"),
             },
+            Action::DoorDirection { door, direction: DoorWay::Both } => write!(f, "open door '{door}' both ways"),
+            Action::DoorDirection { door, direction: DoorWay::Towards(p) } => {
+                write!(f, "make door '{door}' one-way towards ({}, {})", super::number(p[0]), super::number(p[1]))
+            }
         }
     }
 }

@@ -66,7 +66,9 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
         Action::PlaceBarrier(b) | Action::RemoveBarrier(b) => vec![("barrier", b)],
         Action::StartHazard(h) | Action::EndHazard(h) => vec![("hazard", h)],
         Action::Alternate { first, second, .. } => vec![("door", first), ("door", second)],
-        Action::StopAlternating(d) | Action::SetExit { door: d, .. } => vec![("door", d)],
+        Action::StopAlternating(d) | Action::SetExit { door: d, .. } | Action::DoorDirection { door: d, .. } => {
+            vec![("door", d)]
+        }
     }
 }
 
@@ -81,6 +83,10 @@ pub fn action_problem(action: &Action) -> Option<String> {
         }
         return (!(every.is_finite() && *every >= MIN_ALTERNATION && *every <= MAX_DURATION))
             .then(|| format!("doors alternate every {MIN_ALTERNATION} s or more (got {} s)", number(*every)));
+    }
+    if let Action::DoorDirection { direction: DoorWay::Towards(p), .. } = action {
+        return (!(p[0].is_finite() && p[1].is_finite()))
+            .then(|| format!("a door's direction needs a finite point (got ({}, {}))", number(p[0]), number(p[1])));
     }
     if let Action::LimitArrivals { share, .. } = action {
         return (!(share.is_finite() && (0.0..=1.0).contains(share)))

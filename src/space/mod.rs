@@ -46,6 +46,9 @@ pub struct DoorGeom {
     /// Unit normal; for boundary doors it points out of the walkable space.
     pub normal: DVec2,
     pub kind: DoorKind,
+    /// For an interior door made one-way: `normal` or its opposite, pointing to the side people
+    /// may pass towards.
+    pub one_way: Option<DVec2>,
 }
 
 impl DoorGeom {
@@ -58,6 +61,20 @@ impl DoorGeom {
     /// Whether agents can currently leave the space through it.
     pub fn is_open_exit(&self) -> bool {
         self.open && self.boundary && self.exit
+    }
+    /// Whether a step from `a` to `b` goes through the door against its one-way direction: from
+    /// the side it leads to (strictly) back to the other. The test holds for the door's line
+    /// itself, so that a step that only touches it from the far side does not slip through.
+    #[inline]
+    pub fn against(&self, a: DVec2, b: DVec2) -> bool {
+        let Some(towards) = self.one_way else { return false };
+        (a - self.a).dot(towards) > 0.0
+            && (b - self.a).dot(towards) <= 0.0
+            && crate::geom::segments_intersect(a, b, self.a, self.b)
+    }
+    /// The door's normal or its opposite, whichever points to the side `p` lies on.
+    pub fn side_of(&self, p: DVec2) -> DVec2 {
+        if (p - self.a).dot(self.normal) > 0.0 { self.normal } else { -self.normal }
     }
     /// The portal, for a stair opening.
     pub fn portal(&self) -> Option<PortalId> {
@@ -640,6 +657,15 @@ impl Space {
         let level = self.barriers[barrier].level;
         self.rebuild_walls(level);
         level
+    }
+
+    /// Makes an interior door one-way towards the side of `towards`, or two-way again (`None`).
+    /// Walls stand as they were: the door stays a gap, and the fields and the one-way check of
+    /// the measures plugin keep people from passing it the wrong way. Returns its level.
+    pub fn set_door_direction(&mut self, door: DoorId, towards: Option<DVec2>) -> LevelId {
+        let d = &mut self.doors[door];
+        d.one_way = towards.map(|p| d.side_of(p));
+        d.level
     }
 
     /// Sets a stair's direction and opens or walls its openings to match: nobody steps on against

@@ -606,6 +606,7 @@ fn place_doors(
             exit: boundary && spec.exit,
             normal,
             kind: DoorKind::Scene,
+            one_way: None,
         });
     }
     // Pair each stair end: the floor's opening and the corridor's.

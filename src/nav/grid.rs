@@ -117,11 +117,9 @@ impl NavGrid {
         self.one_way = vec![0; self.nx * self.ny];
         for (_, door) in doors {
             let towards = door.one_way.expect("filtered");
-            let lo = ((door.a.min(door.b) - self.origin) / self.cell - DVec2::splat(1.5)).max(DVec2::ZERO);
-            let hi = (door.a.max(door.b) - self.origin) / self.cell + DVec2::splat(1.5);
-            let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
-            for j in lo.y as usize..=j1 {
-                for i in lo.x as usize..=i1 {
+            let (is, js) = self.cells_around(door.a, door.b);
+            for j in js {
+                for i in is.clone() {
                     let k = j * self.nx + i;
                     let c = self.center(k);
                     for (next, forward, backward) in [
@@ -405,14 +403,21 @@ impl NavGrid {
         }
     }
 
+    /// Column and row ranges of the cells whose centre-to-centre links may cross the segment `a`–`b`:
+    /// its bounding box widened by a cell and a half, clamped to the grid.
+    fn cells_around(&self, a: DVec2, b: DVec2) -> (std::ops::RangeInclusive<usize>, std::ops::RangeInclusive<usize>) {
+        let lo = ((a.min(b) - self.origin) / self.cell - DVec2::splat(1.5)).max(DVec2::ZERO);
+        let hi = (a.max(b) - self.origin) / self.cell + DVec2::splat(1.5);
+        let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
+        (lo.x as usize..=i1, lo.y as usize..=j1)
+    }
+
     /// Marks every cell edge whose centre-to-centre link crosses a wall.
     fn block_walls(&mut self, walls: &[WallSegment]) {
         for wall in walls {
-            let lo = ((wall.a.min(wall.b) - self.origin) / self.cell - DVec2::splat(1.5)).max(DVec2::ZERO);
-            let hi = (wall.a.max(wall.b) - self.origin) / self.cell + DVec2::splat(1.5);
-            let (i1, j1) = ((hi.x as usize).min(self.nx - 1), (hi.y as usize).min(self.ny - 1));
-            for j in lo.y as usize..=j1 {
-                for i in lo.x as usize..=i1 {
+            let (is, js) = self.cells_around(wall.a, wall.b);
+            for j in js {
+                for i in is.clone() {
                     let k = j * self.nx + i;
                     let c = self.center(k);
                     if i + 1 < self.nx && segments_intersect(c, self.center(k + 1), wall.a, wall.b) {

@@ -417,3 +417,123 @@ fn the_delay_of_the_first_measure_after_the_incident_is_scored() {
     let delay = figures.iter().find(|f| f.key == "intervention_delay").and_then(|f| f.value);
     assert_eq!(delay, Some(15.0), "the first measure came 15 s after the incident");
 }
+
+const FALLEN_RISK: &str = "tests/scenes/measures/fallen_risk.ron";
+
+/// A fallen person raises the risk round them, and the run says how much: `summary.json`'s record
+/// of each fallen person equals what the definition gives when worked out here from the run's own
+/// trajectories (local density: people within 1 m, oneself included, per π m²; within reach: 1 m
+/// of the outline; pressed: someone within reach above Shanghai's 4 persons/m² moving-crowd
+/// alarm). The queue at the 1.2 m door presses round the person who fell in front of it; nobody
+/// comes near the one in the far corner; nobody steps into either; the run replays identically.
+#[test]
+fn a_fallen_person_raises_the_risk_round_them_as_the_trajectories_show() {
+    use bevy::math::DVec2;
+    let twin = common::load(FALLEN_RISK);
+    let dir = common::run_and_replay(&twin, 5, 300.0);
+    let run = dir.path().join("first");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(run.join("trajectories.txt")).unwrap();
+    let rate: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#framerate:"))
+        .map(|r| r.trim().parse().unwrap())
+        .expect("a framerate line");
+    let mut frames: std::collections::BTreeMap<u64, Vec<DVec2>> = Default::default();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let f: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        frames.entry(f[1] as u64).or_default().push(DVec2::new(f[2], f[3]));
+    }
+    let interval = 1.0 / rate;
+    let placed_at = 5.0;
+    let outlines = [
+        ("fallen_at_door", [(36.2, 15.8), (38.0, 15.8), (38.0, 16.4), (36.2, 16.4)]),
+        ("fallen_in_corner", [(37.0, 1.0), (38.8, 1.0), (38.8, 1.6), (37.0, 1.6)]),
+    ];
+    let records = summary["fallen"].as_array().expect("summary.json lists the fallen persons");
+    assert_eq!(records.len(), 2, "{records:?}");
+    let mut pressed_at_door = 0.0;
+    for ((id, outline), record) in outlines.iter().zip(records) {
+        assert_eq!(record["id"], *id);
+        let corners: Vec<DVec2> = outline.iter().map(|&(x, y)| DVec2::new(x, y)).collect();
+        let to_outline = |p: DVec2| {
+            (0..4)
+                .map(|i| {
+                    let (a, b) = (corners[i], corners[(i + 1) % 4]);
+                    let t = ((p - a).dot(b - a) / (b - a).length_squared()).clamp(0.0, 1.0);
+                    p.distance(a + (b - a) * t)
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let (mut seconds_down, mut seconds_pressed, mut above) = (0.0, 0.0, [0.0f64; 2]);
+        let (mut max_near, mut max_near_at, mut first_pressed, mut max_density) = (0u32, None, None, 0.0f64);
+        for (&frame, agents) in &frames {
+            let t = frame as f64 * interval;
+            if t + 1e-9 < placed_at {
+                continue;
+            }
+            seconds_down += interval;
+            let mut near = 0;
+            let mut pressed = false;
+            for &p in agents {
+                let inside =
+                    (outline[0].0..=outline[2].0).contains(&p.x) && (outline[0].1..=outline[2].1).contains(&p.y);
+                assert!(!inside, "someone stands on {id} at {t} s: {p}");
+                if to_outline(p) > 1.0 {
+                    continue;
+                }
+                near += 1;
+                let within = agents.iter().filter(|q| q.distance_squared(p) <= 1.0).count();
+                let density = within as f64 / std::f64::consts::PI;
+                max_density = max_density.max(density);
+                pressed |= density > 4.0;
+                for (threshold, sum) in [4.0, 6.0].iter().zip(&mut above) {
+                    if density > *threshold {
+                        *sum += interval;
+                    }
+                }
+            }
+            if near > max_near {
+                (max_near, max_near_at) = (near, Some(t));
+            }
+            if pressed {
+                seconds_pressed += interval;
+                first_pressed.get_or_insert(t);
+            }
+        }
+        let close = |key: &str, expected: f64, tolerance: f64| {
+            let got = record[key].as_f64().unwrap_or(f64::NAN);
+            assert!((got - expected).abs() <= tolerance, "{id}: {key} is {got}, the trajectories give {expected}");
+        };
+        close("first_down", placed_at, 1e-9);
+        close("seconds_down", seconds_down, 1e-6);
+        close("seconds_pressed", seconds_pressed, 1e-6);
+        close("max_density_near", max_density, 1e-5);
+        assert_eq!(record["max_near"].as_u64(), Some(max_near as u64), "{id}: most people within reach");
+        assert_eq!(record["max_near_at"].as_f64(), max_near_at, "{id}: when most were within reach");
+        assert_eq!(record["first_pressed_at"].as_f64(), first_pressed, "{id}: when first pressed");
+        for (i, sum) in above.iter().enumerate() {
+            let got = record["person_seconds_above"][i].as_f64().unwrap();
+            assert!((got - sum).abs() < 1e-6, "{id}: person-seconds above threshold #{i}: {got} against {sum}");
+        }
+        println!(
+            "{id}: down {seconds_down:.1} s, at most {max_near} within 1 m (at {max_near_at:?} s), densest {max_density:.2} p/m², \
+             pressed above 4 p/m² for {seconds_pressed:.1} s (first at {first_pressed:?} s), person-seconds above 4/6: {above:?}"
+        );
+        if *id == "fallen_at_door" {
+            pressed_at_door = seconds_pressed;
+            assert!(
+                max_near >= 3,
+                "{id}: the queue at the door stands round the fallen person ({max_near} within reach)"
+            );
+        } else {
+            assert_eq!(max_near, 0, "{id}: nobody's route passes the far corner");
+        }
+    }
+    assert_eq!(summary["agents"]["exited"], 200, "everyone gets out past the fallen person");
+    // The report names the risk on its timeline.
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    let expected = if pressed_at_door > 0.0 { "crowd pressing on fallen person" } else { "fallen person" };
+    assert!(report.contains(expected), "report.html mentions the fallen person");
+}

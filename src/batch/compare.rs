@@ -429,6 +429,31 @@ pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
             }
         }
     }
+    for fallen in s["fallen"].as_array().into_iter().flatten() {
+        let id = fallen["id"].as_str().unwrap_or("?");
+        push(
+            format!("fallen:{id}:seconds_pressed"),
+            format!("fallen person {id}: time with someone within reach above 4 persons/m²"),
+            "s",
+            f(&fallen["seconds_pressed"]),
+        );
+        push(
+            format!("fallen:{id}:max_near"),
+            format!("fallen person {id}: most people within reach at once"),
+            "persons",
+            f(&fallen["max_near"]),
+        );
+        for (i, threshold) in [4, 6].iter().enumerate() {
+            if let Some(v) = fallen["person_seconds_above"].get(i).and_then(Value::as_f64) {
+                push(
+                    format!("fallen:{id}:person_seconds_above_{threshold}"),
+                    format!("fallen person {id}: person-seconds within reach above {threshold} persons/m²"),
+                    "person·s",
+                    Some(v),
+                );
+            }
+        }
+    }
     for line in s["hold_lines"].as_array().into_iter().flatten() {
         let id = line["id"].as_str().unwrap_or("?");
         push(

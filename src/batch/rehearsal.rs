@@ -111,7 +111,9 @@ pub fn lower_is_better(key: &str) -> Option<bool> {
         | "still_waiting"
         | "vehicle_delay"
         | "intervention_delay"
-        | "conflicts" => Some(true),
+        | "conflicts"
+        | "seconds_pressed"
+        | "max_near" => Some(true),
         "agents_exited" | "vehicles_arrived" => Some(false),
         _ => None,
     }

@@ -151,6 +151,8 @@ pub struct DrawBarrier {
     /// World points; an outline's last point joins its first.
     pub line: Vec<WorldPoint>,
     pub closed: bool,
+    /// A fallen person: drawn as a risk spot.
+    pub fallen: bool,
     pub placed: bool,
 }
 
@@ -586,7 +588,14 @@ impl DrawTwin {
                 if let (false, Some(last)) = (b.closed, b.segments.last()) {
                     line.push(space.to_world(b.level, last.b));
                 }
-                DrawBarrier { name: b.id.clone(), level: b.level, line, closed: b.closed, placed: b.placed }
+                DrawBarrier {
+                    name: b.id.clone(),
+                    level: b.level,
+                    line,
+                    closed: b.closed,
+                    fallen: b.fallen,
+                    placed: b.placed,
+                }
             })
             .collect();
         self.hazards = space

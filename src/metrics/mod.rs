@@ -10,10 +10,10 @@ use bevy::prelude::*;
 use rstar::RTree;
 
 use crate::crowd::{AgentId, Body, Census};
-use crate::geom::{ring_contains, ring_signed_area, segments_intersect};
-use crate::ids::{DoorId, Id, LevelId};
+use crate::geom::{distance_to_segment, ring_contains, ring_signed_area, segments_intersect};
+use crate::ids::{BarrierId, DoorId, Id, LevelId};
 use crate::schedule::{SimClock, SimStep, SimSystems};
-use crate::space::{Space, SpaceRes};
+use crate::space::{BarrierGeom, Space, SpaceRes};
 use crate::twin::{MeasurementPlan, Scenario};
 
 /// Radius (m) of the disc over which local density is measured around each agent.
@@ -180,6 +180,95 @@ pub struct AreaMonitor {
     pub seconds_at_warning: Option<[f64; 3]>,
 }
 
+/// How far from a fallen person's outline someone is within reach of them, m: a stride (about
+/// 0.7 m at walking speed, Weidmann 1993) plus a body's half-width; whoever is this close can step
+/// on, trip over or be pushed onto the person on the ground [est].
+pub const FALL_RISK_REACH: f64 = 1.0;
+
+/// A fallen person's surroundings while they lie there: the people within [`FALL_RISK_REACH`] of
+/// the outline and the crowding round them. A fall in a dense crowd is how crushes begin (the Bund,
+/// 2014: people at the bottom of the stairway fell and others fell onto them; Fruin 1993), so the
+/// risk counts from Shanghai's moving-crowd alarm of 4 persons/m² (see [`CROWDING`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FallenMonitor {
+    pub id: String,
+    #[serde(skip)]
+    pub barrier: BarrierId,
+    /// When the person first lay there, and for how long in all (counted at output frames).
+    pub first_down: Option<f64>,
+    pub seconds_down: f64,
+    /// Most people within reach at once, and when.
+    pub max_near: u32,
+    pub max_near_at: Option<f64>,
+    /// Highest local density of anyone within reach.
+    pub max_density_near: f64,
+    /// Seconds during which someone within reach stood at a local density above 4 persons/m²:
+    /// the crowd pressing on the fallen person. When it first did.
+    pub seconds_pressed: f64,
+    pub first_pressed_at: Option<f64>,
+    /// Person-seconds of people within reach whose local density was above 4 and above 6
+    /// persons/m².
+    pub person_seconds_above: [f64; 2],
+}
+
+impl FallenMonitor {
+    fn new(id: String, barrier: BarrierId) -> Self {
+        FallenMonitor {
+            id,
+            barrier,
+            first_down: None,
+            seconds_down: 0.0,
+            max_near: 0,
+            max_near_at: None,
+            max_density_near: 0.0,
+            seconds_pressed: 0.0,
+            first_pressed_at: None,
+            person_seconds_above: [0.0; 2],
+        }
+    }
+
+    /// Adds one output frame, whose agents carry their local densities.
+    fn observe(&mut self, t: f64, interval: f64, outline: &BarrierGeom, frame: &[FrameAgent]) {
+        self.first_down.get_or_insert(t);
+        self.seconds_down += interval;
+        let (mut lo, mut hi) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+        for s in &outline.segments {
+            lo = lo.min(s.a).min(s.b);
+            hi = hi.max(s.a).max(s.b);
+        }
+        let (lo, hi) = (lo - DVec2::splat(FALL_RISK_REACH), hi + DVec2::splat(FALL_RISK_REACH));
+        let mut near = 0u32;
+        let mut pressed = false;
+        for a in frame.iter().filter(|a| a.level == outline.level) {
+            if a.pos.cmplt(lo).any() || a.pos.cmpgt(hi).any() {
+                continue;
+            }
+            let distance =
+                outline.segments.iter().map(|s| distance_to_segment(a.pos, s.a, s.b)).fold(f64::INFINITY, f64::min);
+            if distance > FALL_RISK_REACH {
+                continue;
+            }
+            near += 1;
+            let density = a.density as f64;
+            self.max_density_near = self.max_density_near.max(density);
+            pressed |= density > CROWDING[0];
+            for (threshold, sum) in CROWDING.iter().zip(&mut self.person_seconds_above) {
+                if density > *threshold {
+                    *sum += interval;
+                }
+            }
+        }
+        if near > self.max_near {
+            self.max_near = near;
+            self.max_near_at = Some(t);
+        }
+        if pressed {
+            self.seconds_pressed += interval;
+            self.first_pressed_at.get_or_insert(t);
+        }
+    }
+}
+
 /// Everything observed in a run.
 #[derive(Resource, Clone, Debug)]
 pub struct Measurements {
@@ -200,6 +289,8 @@ pub struct Measurements {
     /// Person-seconds (counted at output frames) of people anywhere whose local density was above
     /// [`CROWDING`]'s 4 and 6 persons/m².
     pub person_seconds_above: [f64; 2],
+    /// Each fallen person of the scene (placed or not), in scene order.
+    pub fallen: Vec<FallenMonitor>,
 }
 
 /// Local densities whose person-seconds are counted: 4 persons/m² (Shanghai's critical density for a
@@ -219,6 +310,7 @@ impl Measurements {
             area_series: Vec::new(),
             cells: cells::CellMaps::default(),
             person_seconds_above: [0.0; 2],
+            fallen: Vec::new(),
         };
         for plan in plans {
             match plan {
@@ -263,6 +355,13 @@ impl FromWorld for Measurements {
                 area.seconds_at_warning = area.capacity.map(|_| [0.0; 3]);
             }
             m.cells = cells::CellMaps::new(&space.0);
+            m.fallen = space
+                .0
+                .barriers
+                .enumerate()
+                .filter(|(_, b)| b.fallen)
+                .map(|(id, b)| FallenMonitor::new(b.id.clone(), id))
+                .collect();
         }
         m
     }
@@ -391,6 +490,12 @@ fn measure_density(t: f64, interval: f64, buffer: &mut FrameBuffer, space: &Spac
         }
         area.mean_density += (density - area.mean_density) / (area.samples + 1) as f64;
         area.samples += 1;
+    }
+    for fallen in &mut measurements.fallen {
+        let outline = &space.barriers[fallen.barrier];
+        if outline.placed {
+            fallen.observe(t, interval, outline, frame);
+        }
     }
 }
 

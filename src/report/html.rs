@@ -1176,6 +1176,34 @@ fn timeline_section(input: &ReportInput, data: &ReportData) -> String {
             ));
         }
     }
+    // Each fallen person: when the crowd first pressed round them, or that it never did.
+    for (k, fallen) in s.fallen.iter().enumerate() {
+        let Some(down) = fallen.first_down else { continue };
+        let (t, what) = match fallen.first_pressed_at {
+            Some(t) => (
+                t,
+                format!(
+                    "crowd pressing on fallen person '{}': someone within {} m above 4 persons/m² ({:.0} s in all; at most {} within reach, up to {:.2} persons/m²)",
+                    esc(&fallen.id),
+                    crate::metrics::FALL_RISK_REACH,
+                    fallen.seconds_pressed,
+                    fallen.max_near,
+                    fallen.max_density_near
+                ),
+            ),
+            None => (
+                down,
+                format!(
+                    "fallen person '{}' down for {:.0} s; nobody within {} m above 4 persons/m² (at most {} within reach)",
+                    esc(&fallen.id),
+                    fallen.seconds_down,
+                    crate::metrics::FALL_RISK_REACH,
+                    fallen.max_near
+                ),
+            ),
+        };
+        rows.push((t, usize::MAX - 10 - k.min(1000), "risk".into(), what));
+    }
     if let Some(first) = data.spawned.iter().position(|&n| n > 0) {
         rows.push((data.times[first], usize::MAX - 3, "crowd".into(), "first agents on site".into()));
     }

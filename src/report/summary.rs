@@ -9,7 +9,7 @@ use super::output::RUN_RECORD_MARK;
 use crate::command::CommandLog;
 use crate::crowd::Census;
 use crate::measures::{Firing, LineRecord, MeasuresRecord, Wave};
-use crate::metrics::{AreaMonitor, LineCounter, Measurements, TimelineRow};
+use crate::metrics::{AreaMonitor, FallenMonitor, LineCounter, Measurements, TimelineRow};
 use crate::scene::diagnostic::one_line;
 use crate::schedule::SimClock;
 use crate::twin::Twin;
@@ -103,6 +103,10 @@ pub struct Summary {
     pub person_seconds_above_6: f64,
     pub lines: Vec<LineCounter>,
     pub areas: Vec<AreaMonitor>,
+    /// Each fallen person of the scene: how long they lay there and how the crowd pressed round
+    /// them; absent without fallen persons.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fallen: Vec<FallenMonitor>,
     /// Commands applied (timed scene events and live commands), in order.
     pub events: Vec<EventRecord>,
     /// Each hold line: crossings, waves and waiting times; absent without hold lines.
@@ -157,6 +161,7 @@ impl Summary {
             person_seconds_above_6: measurements.person_seconds_above[1],
             lines: measurements.lines.clone(),
             areas: measurements.areas.clone(),
+            fallen: measurements.fallen.clone(),
             events: commands
                 .entries
                 .iter()

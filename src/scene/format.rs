@@ -99,6 +99,10 @@ pub struct Barrier {
     /// In place from the start.
     #[serde(default)]
     pub placed: bool,
+    /// The outline is a person fallen to the ground (`closed` is then required): while placed, the
+    /// crowd pressing round it is watched as a local risk (see `metrics::FallenMonitor`).
+    #[serde(default)]
+    pub fallen: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

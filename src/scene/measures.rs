@@ -213,6 +213,17 @@ pub fn check_measures(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
                 )
                 .hint("line: [(x, y), (x, y), ...]; closed: true for an obstacle's outline"),
             );
+        } else if b.fallen && !b.closed {
+            diags.push(
+                src.at_id(
+                    "barrier",
+                    &b.id,
+                    "a fallen person (`fallen: true`) needs `closed: true`: an outline, not a line",
+                )
+                .hint(
+                    "e.g. line: [(70.0, 60.0), (71.8, 60.0), (71.8, 60.6), (70.0, 60.6)], closed: true, fallen: true",
+                ),
+            );
         } else if !(shortest >= MIN_BARRIER_SEGMENT) {
             diags.push(
                 src.at_id(

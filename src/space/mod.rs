@@ -293,6 +293,8 @@ pub struct BarrierGeom {
     pub segments: Vec<WallSegment>,
     /// An obstacle's outline rather than a line.
     pub closed: bool,
+    /// The outline is a fallen person, whose surroundings are watched as a local risk.
+    pub fallen: bool,
     pub placed: bool,
 }
 

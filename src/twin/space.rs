@@ -420,7 +420,14 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                 points.push(points[0]);
             }
             let segments = points.windows(2).map(|w| WallSegment { a: w[0], b: w[1] }).collect();
-            space.barriers.push(BarrierGeom { id: b.id.clone(), level, segments, closed: b.closed, placed: b.placed });
+            space.barriers.push(BarrierGeom {
+                id: b.id.clone(),
+                level,
+                segments,
+                closed: b.closed,
+                fallen: b.fallen,
+                placed: b.placed,
+            });
         }
     }
     for h in &scene.hazards {

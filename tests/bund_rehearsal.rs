@@ -228,6 +228,13 @@ fn bund_measures_keep_the_stairway_below_4_and_everyone_gets_through() {
             r.line("rehearsal")
         );
         assert_eq!(r.exited, r.spawned, "seed {seed}: everyone who arrives must get through ({})", r.line("rehearsal"));
+        // Through where they were going: nobody who came to go up leaves by the entrance they came in by.
+        assert_eq!(
+            r.up,
+            r.arrived_to_go_up,
+            "seed {seed}: everyone who came to go up leaves by the promenade ({})",
+            r.line("rehearsal")
+        );
         assert_eq!(r.wrong_way, 0, "seed {seed}: nobody steps onto a one-way flight at its wrong end");
         // Everyone going up passes the wave-release line once, in waves.
         assert_eq!(

@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use super::crossing::KerbWait;
 use super::{Activity, AgentId, Body, CrowdSnapshot, Heading, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
-use crate::geom::{closest_on_segment, v};
+use crate::geom::{closest_on_segment, distance_to_segment, v};
 use crate::ids::{LevelId, TargetId};
 use crate::nav::{CellSource, Navigation};
 use crate::schedule::{SimClock, SimThreads};
@@ -167,6 +167,11 @@ pub fn stair_speed_factor(space: &Space, level: LevelId, e0: DVec2) -> f64 {
 
 pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, level: LevelId, p: DVec2) -> DVec2 {
     let grid = &nav.grids[level];
+    if grid.cell_at(p).is_none_or(|k| !grid.walkable[k])
+        && let Some(back) = back_through_doorway(nav, space, target, level, p)
+    {
+        return back;
+    }
     let Some(k) = grid.cell_at(p) else { return DVec2::ZERO };
     let mut f = nav.field(target, level);
     if f.dir[k] == [0.0, 0.0]
@@ -187,6 +192,29 @@ pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, leve
         }
     }
 }
+
+/// Someone off the walkable grid in the doorway of a boundary door that is no way out for them
+/// (pressed back over the entrance they came in by, on their way in) heads back in through it.
+fn back_through_doorway(nav: &Navigation, space: &Space, target: TargetId, level: LevelId, p: DVec2) -> Option<DVec2> {
+    let key = nav.key(target);
+    let (id, door) = space
+        .doors_on(level)
+        .map(|(id, d)| (id, d, distance_to_segment(p, d.a, d.b)))
+        .filter(|&(_, d, distance)| d.boundary && d.open && distance <= DOORWAY_DEPTH)
+        .min_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)))
+        .map(|(id, d, _)| (id, d))?;
+    if door.is_open_exit() && key.leaves_by(id) {
+        return None;
+    }
+    let along = (door.b - door.a).normalize_or_zero();
+    let inset = (0.3 * door.width()).min(0.25_f64);
+    let q = closest_on_segment(p, door.a + along * inset, door.b - along * inset);
+    Some((q - door.normal * 0.5 - p).normalize_or_zero())
+}
+
+/// How far outside a doorway someone pressed back through it may be found, m: more than a step
+/// and a body.
+const DOORWAY_DEPTH: f64 = 1.0;
 
 /// Among the stalled, who goes first: those who cannot step back, then those nearer the target
 /// on the same route, then by id (a global order that no cycle can defeat). Both of a pair

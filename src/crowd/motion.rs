@@ -362,10 +362,16 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
             return Some(door);
         }
     }
-    // Off the walkable grid: the agent has strayed into some other exit's doorway. (Stair openings
-    // are only ever taken on the agent's own route, above.)
+    // Off the walkable grid: the agent has strayed into some other exit's doorway, and leaves by it
+    // if that is a way out for them. (Stair openings are only ever taken on the agent's own route,
+    // above.) Someone pressed back over the entrance they came in by, on their way in, is not
+    // leaving: they walk back in (see `desired_direction`).
     if grid.cell_at(body.pos).is_none_or(|k| !grid.walkable[k]) {
-        return space.doors_on(level).map(|(i, _)| i).find(|&i| space.doors[i].is_open_exit() && through(i));
+        let key = nav.key(plan.target);
+        return space
+            .doors_on(level)
+            .map(|(i, _)| i)
+            .find(|&i| space.doors[i].is_open_exit() && key.leaves_by(i) && through(i));
     }
     None
 }

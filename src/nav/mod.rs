@@ -24,6 +24,17 @@ pub enum TargetKey {
     Destination { destination: DestinationId },
 }
 
+impl TargetKey {
+    /// Whether leaving by `door` reaches this target.
+    pub fn leaves_by(&self, door: DoorId) -> bool {
+        match self {
+            TargetKey::Exits { doors: None } => true,
+            TargetKey::Exits { doors: Some(doors) } => doors.contains(&door),
+            TargetKey::Destination { .. } => false,
+        }
+    }
+}
+
 /// A way across a stair opening: an agent in cell `from` of level `from_level` can step to cell
 /// `to` of level `to_level` through door `door`, at a cost in metres of free walking.
 #[derive(Clone, Copy, Debug)]
@@ -94,6 +105,12 @@ impl Navigation {
             nav.any_exit = Some(nav.target(space, TargetKey::Exits { doors: None }));
         }
         nav
+    }
+
+    /// What `target` leads to.
+    #[inline]
+    pub fn key(&self, target: TargetId) -> &TargetKey {
+        &self.targets[target]
     }
 
     /// The field of `target` on `level`.

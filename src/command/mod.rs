@@ -220,6 +220,7 @@ impl Command {
                 }
                 let release = match release {
                     Release::Closed => LineRelease::Closed,
+                    Release::OneWay => LineRelease::OneWay,
                     Release::Batches { size, every } => LineRelease::Batches { size: *size, every: *every },
                     Release::WhenBelow { area, density, size } => LineRelease::WhenBelow {
                         area: space.area_index.get(area).copied().ok_or_else(|| CommandError::UnknownArea {
@@ -446,6 +447,7 @@ impl Command {
                 release: match release {
                     // A free release is named `ReleaseLine` by the arm above.
                     LineRelease::Free | LineRelease::Closed => Release::Closed,
+                    LineRelease::OneWay => Release::OneWay,
                     LineRelease::Batches { size, every } => Release::Batches { size, every },
                     LineRelease::WhenBelow { area, density, size } => {
                         Release::WhenBelow { area: space.areas[area].id.clone(), density, size }
@@ -589,16 +591,27 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
         // restarts the waves.
         Command::HoldLine(id, release) => {
             let line = &mut space.hold_lines[id];
+            let was_one_way = line.release == LineRelease::OneWay;
             line.release = release;
             line.version += 1;
+            // A one-way line is marked in its level's grid, so routes go round it.
+            if was_one_way != (release == LineRelease::OneWay) {
+                let level = line.level;
+                nav.rebuild_level(space, level);
+            }
         }
         Command::ReleaseLine(id) => {
             let line = &mut space.hold_lines[id];
             if line.release == LineRelease::Free {
                 return false;
             }
+            let was_one_way = line.release == LineRelease::OneWay;
             line.release = LineRelease::Free;
             line.version += 1;
+            if was_one_way {
+                let level = line.level;
+                nav.rebuild_level(space, level);
+            }
         }
         // Spawning reads these at the next arrival; arrivals already due are not taken back.
         Command::LimitArrivals(door, share) => {

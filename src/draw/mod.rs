@@ -558,6 +558,7 @@ impl DrawTwin {
                 state: match h.release {
                     LineRelease::Free => "free".into(),
                     LineRelease::Closed => "cordon: nobody crosses".into(),
+                    LineRelease::OneWay => "one-way: nobody crosses from the held side".into(),
                     LineRelease::Batches { size, every } => format!("waves of {size} every {every} s"),
                     LineRelease::WhenBelow { area, density, size } => {
                         format!("waves of {size} while '{}' is below {density} persons/m²", space.areas[area].id)

@@ -202,7 +202,7 @@ fn open_waves(clock: Res<SimClock>, space: Res<SpaceRes>, status: Res<AreaStatus
             record.open = 0;
         }
         match line.release {
-            LineRelease::Free | LineRelease::Closed => record.open = 0,
+            LineRelease::Free | LineRelease::Closed | LineRelease::OneWay => record.open = 0,
             LineRelease::Batches { size, every } => {
                 if now >= record.next_wave - 1e-9 {
                     record.open = size;
@@ -267,7 +267,7 @@ fn hold_at_lines(
         }
         let admitted = match line.release {
             LineRelease::Free => true,
-            LineRelease::Closed => false,
+            LineRelease::Closed | LineRelease::OneWay => false,
             LineRelease::Batches { .. } | LineRelease::WhenBelow { .. } => {
                 if record.open > 0 {
                     record.open -= 1;

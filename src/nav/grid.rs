@@ -19,7 +19,7 @@ fn polygon_contains(ring: &[DVec2], p: DVec2) -> bool {
 use geo::MultiPolygon;
 
 use crate::ids::LevelId;
-use crate::space::{LevelSpace, Space, WallSegment};
+use crate::space::{LevelSpace, LineRelease, Space, WallSegment};
 
 /// A wall crosses the edge to the cell at +x.
 pub const BLOCK_X: u8 = 1;
@@ -107,17 +107,24 @@ impl NavGrid {
         grid
     }
 
-    /// The cell edges that cross an open one-way door, marked against its direction: walls keep
-    /// their gap there, so this is all that tells the fields which way the door may be passed.
+    /// The cell edges that cross an open one-way door or a one-way hold line, marked against its
+    /// direction: walls keep their gap there, so this is all that tells the fields which way it
+    /// may be passed.
     fn mark_one_way_doors(&mut self, space: &Space, level_id: LevelId) {
-        let mut doors = space.doors_on(level_id).filter(|(_, d)| d.open && d.one_way.is_some()).peekable();
-        if doors.peek().is_none() {
+        let doors = space.doors_on(level_id).filter_map(|(_, d)| Some((d.a, d.b, d.one_way.filter(|_| d.open)?)));
+        // A one-way line may be crossed only towards its held side.
+        let lines =
+            space.hold_lines.iter().filter(|h| h.level == level_id && h.release == LineRelease::OneWay).map(|h| {
+                let along = (h.b - h.a).normalize_or_zero();
+                (h.a, h.b, DVec2::new(-along.y, along.x) * h.held_side)
+            });
+        let mut segments = doors.chain(lines).peekable();
+        if segments.peek().is_none() {
             return;
         }
         self.one_way = vec![0; self.nx * self.ny];
-        for (_, door) in doors {
-            let towards = door.one_way.expect("filtered");
-            let (is, js) = self.cells_around(door.a, door.b);
+        for (a, b, towards) in segments {
+            let (is, js) = self.cells_around(a, b);
             for j in js {
                 for i in is.clone() {
                     let k = j * self.nx + i;
@@ -128,11 +135,11 @@ impl NavGrid {
                     ] {
                         let Some(n) = next else { continue };
                         let cn = self.center(n);
-                        if !segments_intersect(c, cn, door.a, door.b) {
+                        if !segments_intersect(c, cn, a, b) {
                             continue;
                         }
-                        // An edge along the door's line (neither end beyond it) is left alone.
-                        let (sc, sn) = ((c - door.a).dot(towards), (cn - door.a).dot(towards));
+                        // An edge along the line (neither end beyond it) is left alone.
+                        let (sc, sn) = ((c - a).dot(towards), (cn - a).dot(towards));
                         if sc > 0.0 && sn <= 0.0 {
                             self.one_way[k] |= forward;
                         } else if sn > 0.0 && sc <= 0.0 {

@@ -764,6 +764,10 @@ pub enum DoorWay {
 pub enum Release {
     /// Nobody crosses (a cordon).
     Closed,
+    /// A one-way lane (单向循环): nobody crosses from the held side, and routes know it, so people
+    /// go round by another way and wait at the line only when there is none. Crossings towards the
+    /// held side are free.
+    OneWay,
     /// Waves of `size` people, the first at once and then one every `every` seconds; places a
     /// wave does not use are not carried over.
     Batches { size: u32, every: f64 },
@@ -899,6 +903,7 @@ impl std::fmt::Display for Action {
             Action::SwitchPlan { signal, plan } => write!(f, "switch signal '{signal}' to plan '{plan}'"),
             Action::HoldLine { line, release } => match release {
                 Release::Closed => write!(f, "hold everyone at line '{line}'"),
+                Release::OneWay => write!(f, "make line '{line}' one-way (no crossing from its held side)"),
                 Release::Batches { size, every } => {
                     write!(f, "hold line '{line}', releasing {size} every {} s", super::number(*every))
                 }

@@ -94,7 +94,7 @@ pub fn action_problem(action: &Action) -> Option<String> {
     }
     let Action::HoldLine { release, .. } = action else { return None };
     match release {
-        Release::Closed => None,
+        Release::Closed | Release::OneWay => None,
         &Release::Batches { size, every } => (!(1..=MAX_WAVE).contains(&size)
             || !(every.is_finite() && every > 0.0 && every <= MAX_DURATION))
             .then(|| {

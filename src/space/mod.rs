@@ -408,8 +408,17 @@ pub struct HoldLineGeom {
 pub enum LineRelease {
     Free,
     Closed,
-    Batches { size: u32, every: f64 },
-    WhenBelow { area: crate::ids::AreaId, density: f64, size: u32 },
+    /// Nobody crosses from the held side, and the navigation grid marks the line one-way.
+    OneWay,
+    Batches {
+        size: u32,
+        every: f64,
+    },
+    WhenBelow {
+        area: crate::ids::AreaId,
+        density: f64,
+        size: u32,
+    },
 }
 
 /// A place agents walk to and stay at.

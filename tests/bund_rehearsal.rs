@@ -290,7 +290,7 @@ fn bund_far_end_control_holds_twice_the_demand() {
         r.line("rehearsal, twice the demand")
     );
     // Only the stairway as a whole is held below the alarm density here: the flow coming down is
-    // not metered by any of the measures, and at twice the demand it queues on the landing (5.7
+    // not metered by any of the measures, and at twice the demand it queues on the landing (5.4
     // persons/m² in a 1 m disc at seed 1). A wave release at the platform's stairhead would be the
     // next measure; the criterion, at 2014's rates, is the first test.
     assert!(

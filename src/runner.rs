@@ -1,7 +1,7 @@
 //! Running a twin: a `Run` steps an app and returns a `RunOutcome`; `run_to_folder` adds the
 //! progress bar, Ctrl-C and the output files, committed together. Batches and viewers reuse `Run`.
 
-use crate::measures::{HoldLines, MeasuresRecord, Playbooks};
+use crate::measures::{DensityAlarms, HoldLines, MeasuresRecord, Playbooks};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -142,6 +142,7 @@ impl Run {
         let measures = MeasuresRecord {
             hold_lines: world.remove_resource::<HoldLines>().map(|h| h.0).unwrap_or_default(),
             firings: world.remove_resource::<Playbooks>().map(|p| p.firings).unwrap_or_default(),
+            alarms: world.remove_resource::<DensityAlarms>().map(|a| a.0).unwrap_or_default(),
         };
         RunOutcome {
             traffic,

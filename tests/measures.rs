@@ -841,3 +841,72 @@ fn a_one_way_lane_is_never_walked_against_its_direction() {
     let log = std::fs::read_to_string(dir.path().join("first/commands.ron")).unwrap();
     assert!(log.contains("release: OneWay"), "{log}");
 }
+
+/// Density alarms (Shanghai's thresholds, validation.md: 4 persons/m² for a moving crowd, 4.7 for a
+/// standing one): the queue at the wave-release gate is watched in an 8 m² area just before the
+/// line. The alarm spells the run records equal those the rule gives when applied here to the
+/// positions and velocities at the start of every step (standing: slower than 0.1 m/s; the crowd
+/// stands when at least half of it does), and `summary.json` and `compare` carry them.
+#[test]
+fn density_alarms_follow_the_moving_and_standing_thresholds() {
+    use unitwin::crowd::{AgentId, Body, Velocity};
+    use unitwin::measures::{CrowdState, DensityAlarms};
+    let text = scene_text().replace(
+        "        Area(id: \"plaza\", level: \"ground\"",
+        "        Area(id: \"at_gate\", level: \"ground\", polygon: [(20.0, 3.0), (22.0, 3.0), (22.0, 7.0), (20.0, 7.0)]),\n        Area(id: \"plaza\", level: \"ground\"",
+    );
+    assert!(text.contains("at_gate"), "the variant adds the area");
+    let loaded = parse_scene(SourceMap::new(Path::new("gate_alarm.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let options = RunOptions { seed: 11, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    // (crowd when raised, from, to, peak density)
+    let mut expected: Vec<(CrowdState, f64, Option<f64>, f64)> = Vec::new();
+    let mut end = 0.0;
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        common::check_invariants(app.world_mut());
+        let t = app.world().resource::<SimClock>().now();
+        end = t;
+        let world = app.world_mut();
+        let mut q = world.query::<(&AgentId, &Body, &Velocity)>();
+        let (mut inside, mut standing) = (0u32, 0u32);
+        for (_, body, velocity) in q.iter(world) {
+            let p = body.pos;
+            if p.x > 20.0 && p.x < 22.0 && p.y > 3.0 && p.y < 7.0 {
+                inside += 1;
+                standing += u32::from(velocity.0.length() < 0.1);
+            }
+        }
+        let density = inside as f64 / 8.0;
+        let crowd = if inside > 0 && 2 * standing >= inside { CrowdState::Standing } else { CrowdState::Moving };
+        let limit = if crowd == CrowdState::Standing { 4.7 } else { 4.0 };
+        let alarm = density > limit;
+        match expected.last_mut().filter(|s| s.2.is_none()) {
+            Some(spell) if alarm => spell.3 = spell.3.max(density),
+            Some(spell) => spell.2 = Some(t),
+            None if alarm => expected.push((crowd, t, None, density)),
+            None => {}
+        }
+    }
+    // The positions after the last update belong to a step that never runs.
+    if let Some(last) = expected.last_mut() {
+        if last.1 == end {
+            expected.pop();
+        } else if last.2 == Some(end) {
+            last.2 = None;
+        }
+    }
+    let alarms = app.world().resource::<DensityAlarms>();
+    let record = alarms.0.iter().find(|a| a.area == "at_gate").expect("the area is watched");
+    let got: Vec<_> = record.spells.iter().map(|s| (s.crowd, s.from, s.to, s.peak_density)).collect();
+    assert!(!expected.is_empty(), "the queue at the gate passes the alarm density");
+    assert_eq!(got, expected, "alarm spells against the rule applied to positions and velocities");
+    let standing = record.spells.iter().filter(|s| s.crowd == CrowdState::Standing).count();
+    println!(
+        "density alarms at the gate: {} spell(s) ({standing} raised while the crowd stood), {:.1} s in all, up to {:.2} persons/m²",
+        record.spells.len(),
+        record.seconds,
+        record.spells.iter().map(|s| s.peak_density).fold(0.0, f64::max)
+    );
+}

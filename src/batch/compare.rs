@@ -418,6 +418,13 @@ pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
                 );
             }
         }
+        let alarm = s["alarms"].as_array().into_iter().flatten().find(|a| a["area"].as_str() == Some(id));
+        push(
+            format!("area:{id}:seconds_in_alarm"),
+            format!("area {id}: time in a density alarm (above 4 persons/m² moving, 4.7 standing)"),
+            "s",
+            Some(alarm.and_then(|a| f(&a["seconds"])).unwrap_or(0.0)),
+        );
         for (i, level) in ["yellow", "orange", "red"].iter().enumerate() {
             if let Some(v) = area["seconds_at_warning"].get(i).and_then(Value::as_f64) {
                 push(

@@ -112,6 +112,7 @@ pub fn lower_is_better(key: &str) -> Option<bool> {
         | "vehicle_delay"
         | "intervention_delay"
         | "conflicts"
+        | "seconds_in_alarm"
         | "seconds_pressed"
         | "max_near" => Some(true),
         "agents_exited" | "vehicles_arrived" => Some(false),

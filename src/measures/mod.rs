@@ -26,6 +26,8 @@ pub struct AreaStatus {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct AreaNow {
     pub inside: u32,
+    /// Those inside moving slower than [`STANDING_SPEED`].
+    pub standing: u32,
     /// Persons per m² of the polygon.
     pub density: f64,
     /// Share of the maximum instantaneous capacity, when the area has one.
@@ -37,7 +39,67 @@ impl AreaNow {
         let share = self.occupancy?;
         WarningLevel::ALL.iter().rev().copied().find(|l| share >= l.share())
     }
+
+    /// Whether the crowd inside stands (at least half of it slower than [`STANDING_SPEED`]).
+    pub fn crowd(&self) -> CrowdState {
+        if self.inside > 0 && 2 * self.standing >= self.inside { CrowdState::Standing } else { CrowdState::Moving }
+    }
+
+    /// The density alarm this area is in, if any: above 4 persons/m² while its crowd moves, above
+    /// 4.7 while it stands (Shanghai's thresholds since 2015).
+    pub fn alarm(&self) -> Option<CrowdState> {
+        let crowd = self.crowd();
+        (self.density > crowd.alarm_density()).then_some(crowd)
+    }
 }
+
+/// Slower than this, m/s, a person counts as standing [est]: a moving crowd at Shanghai's 4
+/// persons/m² alarm still walks at about 0.16 m/s by Weidmann's (1993) fundamental diagram.
+pub const STANDING_SPEED: f64 = 0.1;
+
+/// Whether a crowd walks or stands, which sets its density alarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CrowdState {
+    Moving,
+    Standing,
+}
+
+impl CrowdState {
+    /// Shanghai's critical densities (press, 2015; `validation.md`): 4 persons/m² for a moving
+    /// crowd, 4.7 for a standing one.
+    pub fn alarm_density(self) -> f64 {
+        match self {
+            CrowdState::Moving => 4.0,
+            CrowdState::Standing => 4.7,
+        }
+    }
+}
+
+/// One spell of an area in a density alarm.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct AlarmSpell {
+    /// Whether the crowd moved or stood when the alarm was raised (it may flip during the spell).
+    pub crowd: CrowdState,
+    /// When it was raised and cleared, s (`to` is null if it still held at the end).
+    pub from: f64,
+    pub to: Option<f64>,
+    /// The area's highest density during the spell, persons/m², and people inside then.
+    pub peak_density: f64,
+    pub peak_inside: u32,
+}
+
+/// Each measurement area's density alarms over the run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AreaAlarms {
+    pub area: String,
+    /// Seconds in alarm (counted at steps).
+    pub seconds: f64,
+    pub spells: Vec<AlarmSpell>,
+}
+
+/// Every area's alarms, in area id order.
+#[derive(Resource, Clone, Debug, Default)]
+pub struct DensityAlarms(pub Vec<AreaAlarms>);
 
 /// One wave let through a hold line.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -128,6 +190,7 @@ pub struct Playbooks {
 pub struct MeasuresRecord {
     pub hold_lines: Vec<LineRecord>,
     pub firings: Vec<Firing>,
+    pub alarms: Vec<AreaAlarms>,
 }
 
 /// Hold lines, area status and playbooks.
@@ -138,13 +201,17 @@ impl Plugin for MeasuresPlugin {
         let space = &app.world().resource::<SpaceRes>().0;
         let lines = space.hold_lines.iter().map(|h| LineRecord { id: h.id.clone(), ..default() }).collect();
         let areas = vec![AreaNow::default(); space.areas.len()];
+        let alarms = space.areas.iter().map(|a| AreaAlarms { area: a.id.clone(), ..default() }).collect();
         let states = vec![PlaybookState::default(); app.world().resource::<Scenario>().playbooks.len()];
         app.insert_resource(HoldLines(lines))
             .insert_resource(AreaStatus { areas })
+            .insert_resource(DensityAlarms(alarms))
             .insert_resource(Playbooks { states, firings: Vec::new() })
             .add_systems(
                 SimStep,
-                (survey_areas, open_waves, run_playbooks, swap_alternations).chain().in_set(SimSystems::Measures),
+                (survey_areas, watch_alarms, open_waves, run_playbooks, swap_alternations)
+                    .chain()
+                    .in_set(SimSystems::Measures),
             )
             .add_systems(SimStep, (hold_at_lines, keep_doors_one_way).chain().in_set(SimSystems::Hold));
     }
@@ -165,23 +232,53 @@ fn survey_areas(
         *boxes = space.areas.iter().map(|a| bounds(&a.polygon)).collect();
     }
     for ((area, now), b) in space.areas.iter().zip(&mut status.areas).zip(boxes.iter()) {
-        let inside = snapshot
-            .agents
-            .iter()
-            .filter(|a| {
-                a.level == area.level
-                    && a.pos.x >= b[0]
-                    && a.pos.x <= b[2]
-                    && a.pos.y >= b[1]
-                    && a.pos.y <= b[3]
-                    && ring_contains(&area.polygon, a.pos)
-            })
-            .count() as u32;
+        let (mut inside, mut standing) = (0u32, 0u32);
+        for a in snapshot.agents.iter().filter(|a| {
+            a.level == area.level
+                && a.pos.x >= b[0]
+                && a.pos.x <= b[2]
+                && a.pos.y >= b[1]
+                && a.pos.y <= b[3]
+                && ring_contains(&area.polygon, a.pos)
+        }) {
+            inside += 1;
+            standing += u32::from(a.vel.length_squared() < STANDING_SPEED * STANDING_SPEED);
+        }
         *now = AreaNow {
             inside,
+            standing,
             density: inside as f64 / area.area_m2,
             occupancy: area.capacity.map(|c| inside as f64 / c),
         };
+    }
+}
+
+/// Raises and clears each area's density alarm from this step's survey.
+fn watch_alarms(clock: Res<SimClock>, status: Res<AreaStatus>, mut alarms: ResMut<DensityAlarms>) {
+    let now = clock.now();
+    for (area, record) in status.areas.iter().zip(&mut alarms.0) {
+        let open = record.spells.last_mut().filter(|s| s.to.is_none());
+        // A spell lasts while either alarm holds: a queue shuffling forward flips between moving
+        // and standing from step to step without the danger ending.
+        match (area.alarm(), open) {
+            (Some(_), Some(spell)) => {
+                if area.density > spell.peak_density {
+                    (spell.peak_density, spell.peak_inside) = (area.density, area.inside);
+                }
+            }
+            (None, Some(spell)) => spell.to = Some(now),
+            (Some(crowd), None) => record.spells.push(AlarmSpell {
+                crowd,
+                from: now,
+                to: None,
+                peak_density: area.density,
+                peak_inside: area.inside,
+            }),
+            (None, None) => {}
+        }
+        if area.alarm().is_some() {
+            record.seconds += clock.dt;
+        }
     }
 }
 

@@ -1176,6 +1176,25 @@ fn timeline_section(input: &ReportInput, data: &ReportData) -> String {
             ));
         }
     }
+    // Each area's density alarms: the first spell, and how many and how long in all.
+    for (k, alarms) in s.alarms.iter().enumerate() {
+        let Some(first) = alarms.spells.first() else { continue };
+        let peak = alarms.spells.iter().map(|a| a.peak_density).fold(0.0, f64::max);
+        rows.push((
+            first.from,
+            usize::MAX - 2000 - k.min(1000),
+            "alarm".into(),
+            format!(
+                "area {}: density alarm ({} crowd above {} persons/m²); {} spell(s), {:.0} s in all, up to {:.2} persons/m²",
+                esc(&alarms.area),
+                if first.crowd == crate::measures::CrowdState::Moving { "moving" } else { "standing" },
+                first.crowd.alarm_density(),
+                alarms.spells.len(),
+                alarms.seconds,
+                peak
+            ),
+        ));
+    }
     // Each fallen person: when the crowd first pressed round them, or that it never did.
     for (k, fallen) in s.fallen.iter().enumerate() {
         let Some(down) = fallen.first_down else { continue };

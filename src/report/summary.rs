@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::output::RUN_RECORD_MARK;
 use crate::command::CommandLog;
 use crate::crowd::Census;
-use crate::measures::{Firing, LineRecord, MeasuresRecord, Wave};
+use crate::measures::{AreaAlarms, Firing, LineRecord, MeasuresRecord, Wave};
 use crate::metrics::{AreaMonitor, FallenMonitor, LineCounter, Measurements, TimelineRow};
 use crate::scene::diagnostic::one_line;
 use crate::schedule::SimClock;
@@ -112,6 +112,10 @@ pub struct Summary {
     /// Each hold line: crossings, waves and waiting times; absent without hold lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hold_lines: Vec<HoldLineSummary>,
+    /// Each measurement area that was ever in a density alarm (above 4 persons/m² while its crowd
+    /// moved, 4.7 while it stood): seconds in alarm and every spell; absent when none was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<AreaAlarms>,
     /// Every playbook firing, with the figure that fired it; absent without playbooks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playbooks: Option<Vec<Firing>>,
@@ -168,6 +172,7 @@ impl Summary {
                 .map(|c| EventRecord { t: c.t, action: c.command.to_string(), origin: format!("{:?}", c.origin) })
                 .collect(),
             hold_lines: measures.hold_lines.iter().map(HoldLineSummary::new).collect(),
+            alarms: measures.alarms.iter().filter(|a| !a.spells.is_empty()).cloned().collect(),
             playbooks: (!twin.scene().playbooks.is_empty()).then(|| measures.firings.clone()),
             traffic,
             timeline: measurements.timeline.clone(),

@@ -537,3 +537,90 @@ fn a_fallen_person_raises_the_risk_round_them_as_the_trajectories_show() {
     let expected = if pressed_at_door > 0.0 { "crowd pressing on fallen person" } else { "fallen person" };
     assert!(report.contains(expected), "report.html mentions the fallen person");
 }
+
+/// The pilot scenes' incident libraries: each fallen person, placed at the start by a timed
+/// `PlaceBarrier` (and each library fire by `Smoke`), is walked round: nobody ever stands in the
+/// outline, people pass within reach of it (1 m, the risk's reach) on their way, the run's
+/// invariants hold at every step, and the fallen person's record counts who was within reach.
+#[test]
+fn the_pilot_incident_libraries_are_walked_round() {
+    use bevy::math::DVec2;
+    use unitwin::metrics::Measurements;
+    // (scene, barrier, outline (x0, y0, x1, y1), its level, extra events, run until)
+    let cases = [
+        (
+            "scenes/tianzifang_wave_release.ron",
+            "fallen_visitor_alley_w2",
+            [40.0, 72.2, 41.8, 72.8],
+            "lanes",
+            "TimedEvent(at: 0.0, action: Smoke(zone: \"shop_lane_210_e1_fire\", extinction: 2.0)),",
+            600.0,
+        ),
+        (
+            "scenes/yuyangli.ron",
+            "fallen_visitor_lane",
+            [17.2, 38.0, 17.8, 39.8],
+            "ground",
+            "TimedEvent(at: 0.0, action: Smoke(zone: \"branch_lane_2_east_smoke\", extinction: 2.0)),",
+            300.0,
+        ),
+        ("scenes/yuyangli.ron", "fallen_visitor_square", [50.0, 6.0, 51.8, 6.6], "ground", "", 300.0),
+        ("scenes/bund_chenyi_rehearsal.ron", "fallen_at_stair_foot", [69.0, -2.5, 70.8, -1.9], "square", "", 300.0),
+        ("scenes/bund_chenyi_rehearsal.ron", "fallen_on_landing", [75.0, 1.9, 76.8, 2.5], "landing", "", 300.0),
+    ];
+    for (scene, barrier, [x0, y0, x1, y1], level_name, extra, until) in cases {
+        let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join(scene);
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains(&format!("Barrier(id: \"{barrier}\"")), "{scene} has {barrier} in its library");
+        let order = format!("TimedEvent(at: 0.0, action: PlaceBarrier(\"{barrier}\")), {extra}");
+        let text = match text.find("    events: [") {
+            Some(i) => format!("{}    events: [{order}{}", &text[..i], &text[i + "    events: [".len()..]),
+            None => {
+                let end = text.rfind(')').unwrap();
+                format!("{}    events: [{order}],\n)\n", &text[..end])
+            }
+        };
+        let loaded = parse_scene(SourceMap::new(Path::new(scene), text), String::new()).unwrap();
+        let twin = unitwin::twin::build(loaded).unwrap();
+        let level = twin.space.levels.iter().position(|l| l.id == level_name).expect("the level exists");
+        let options = RunOptions { seed: 1, until, threads: Some(2), replay: None };
+        let mut app = headless_app(&twin, &options).unwrap();
+        let mut near = std::collections::BTreeSet::new();
+        let mut inside = Vec::new();
+        while !app.world().resource::<SimControl>().finished {
+            app.update();
+            common::check_invariants(app.world_mut());
+            let t = app.world().resource::<SimClock>().now();
+            let world = app.world_mut();
+            let mut q = world.query::<(&unitwin::crowd::AgentId, &unitwin::crowd::Body)>();
+            for (id, body) in q.iter(world) {
+                if body.level.index() != level {
+                    continue;
+                }
+                let p = body.pos;
+                let gap = DVec2::new((x0 - p.x).max(p.x - x1).max(0.0), (y0 - p.y).max(p.y - y1).max(0.0)).length();
+                if gap == 0.0 {
+                    inside.push(format!("agent {} in {barrier} at {t:.2} s", id.0));
+                }
+                if gap <= 1.0 {
+                    near.insert(id.0);
+                }
+            }
+        }
+        assert!(inside.is_empty(), "{scene}: {}", inside[..inside.len().min(5)].join("; "));
+        let record = app.world().resource::<Measurements>().fallen.iter().find(|f| f.id == barrier).cloned();
+        let record = record.expect("the fallen person is watched");
+        println!(
+            "{scene} {barrier}: {} people passed within 1 m of the centre's outline in {until} s; record: at most {} within reach, \
+             pressed {:.1} s",
+            near.len(),
+            record.max_near,
+            record.seconds_pressed
+        );
+        assert!(near.len() >= 3, "{scene}: people walk past {barrier} ({} within 1 m)", near.len());
+        assert!(
+            record.max_near >= 1 && record.first_down == Some(0.0),
+            "{scene}: {barrier} is watched from 0 s: {record:?}"
+        );
+    }
+}

@@ -243,6 +243,81 @@ fn a_crash_blocks_the_lane_until_it_is_cleared() {
     );
 }
 
+/// A playbook watching a street's vehicle queue: the street closes once at least 10 vehicles have
+/// queued (driving slower than 5 km/h) for 20 s without a break, and reopens once fewer than 1 has
+/// for 10 s. The firing times and the counts they carry equal the rule applied to the vehicles'
+/// own speeds, recounted here at every step; the closure stops new vehicles entering; a replay
+/// gives the same run.
+#[test]
+fn a_queue_playbook_closes_the_street_when_the_rule_says() {
+    use unitwin::traffic::{TrafficNet, TrafficStats, VehicleState, Vehicles};
+    let path = "tests/scenes/traffic/crash_queue_playbook.ron";
+    let twin = common::load(path);
+    let step = twin.scene().run.step;
+    let options = RunOptions { seed: 21, until: twin.scene().run.duration, threads: Some(2), replay: None };
+    let mut app = headless_app(&twin, &options).unwrap();
+    let net = app.world().resource::<TrafficNet>().0.clone();
+    let queued = |app: &bevy::app::App| {
+        app.world()
+            .resource::<Vehicles>()
+            .iter()
+            .filter(|v| {
+                v.state == VehicleState::Driving && v.v < 5.0 / 3.6 && net.links[v.link as usize].street().is_some()
+            })
+            .count() as u32
+    };
+    // (time the step began, vehicles queued then) for every step, as the measures see it: after
+    // that step's arrivals, before anyone drives.
+    let mut seen: Vec<(f64, u32)> = Vec::new();
+    let mut spawned_at_close = None;
+    while !app.world().resource::<SimControl>().finished {
+        app.update();
+        let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+        if firings.len() == 1 && spawned_at_close.is_none() {
+            spawned_at_close = Some(app.world().resource::<TrafficStats>().spawned);
+        }
+        seen.push((app.world().resource::<SimClock>().now(), queued(&app)));
+    }
+    // The rule: the first time the test has held for its whole duration, counted from when it began to hold.
+    let first_held = |from: f64, test: &dyn Fn(u32) -> bool, duration: f64| -> Option<(f64, u32)> {
+        let mut since = None;
+        for &(t, q) in seen.iter().filter(|(t, _)| *t >= from - 1e-9) {
+            if !test(q) {
+                since = None;
+                continue;
+            }
+            let s = *since.get_or_insert(t);
+            if t - s >= duration - 1e-9 {
+                return Some((t, q));
+            }
+        }
+        None
+    };
+    let (close_t, close_q) = first_held(0.0, &|q| q >= 10, 20.0).expect("the queue reaches 10 for 20 s");
+    let (open_t, open_q) = first_held(close_t + step, &|q| q < 1, 10.0).expect("the queue clears after the crash");
+    let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+    assert_eq!(firings.len(), 2, "closes once and reopens once: {firings:?}");
+    let (close, open) = (&firings[0], &firings[1]);
+    // The measures count at the start of a step what the end of the previous step left.
+    assert!((close.t - (close_t)).abs() <= step + 1e-9, "closed at {:.2} s, the rule says {close_t:.2} s", close.t);
+    assert!(close.figure.contains(&format!("{close_q} vehicles queued")), "{} (rule: {close_q})", close.figure);
+    assert!((open.t - open_t).abs() <= step + 1e-9, "reopened at {:.2} s, the rule says {open_t:.2} s", open.t);
+    assert!(open.figure.contains(&format!("{open_q} vehicles queued")), "{} (rule: {open_q})", open.figure);
+    assert!(close.t > 60.0 && open.t > 240.0, "the queue forms behind the crash and clears after it: {firings:?}");
+    let stats = app.world().resource::<TrafficStats>();
+    assert!(stats.refused > 0, "the closure turned arriving vehicles away");
+    println!(
+        "queue playbook: closed at {:.2} s ({}), reopened at {:.2} s ({}); {} vehicles in by the closure, {} refused",
+        close.t,
+        close.figure,
+        open.t,
+        open.figure,
+        spawned_at_close.unwrap_or(0),
+        stats.refused
+    );
+    common::run_and_replay(&twin, 21, twin.scene().run.duration);
+}
+
 /// Chunjiang's night evacuation with the main gate blocked by a van from 30 s: the playbook
 /// `gate_jam` fires once, when more than 0.3 persons/m² have stood at the assembly point for 60 s
 /// (its own rule, checked here on the logged figure), the wardens open the east fire gate, and all
@@ -270,7 +345,8 @@ fn chunjiang_blocked_gate_playbook_opens_the_fire_gate() {
 /// 18:10: no vehicle behind the crash passes it while it stands; the lane behind it fills: everyone
 /// driving in that lane behind the crash when it happened ends up standing in one queue, whose
 /// bodies and standstill gaps (IDM: length + s0 each) fit in the 140 m of lane before the car; and
-/// vehicles pass the crash site again once the car is towed at 3,900 s.
+/// vehicles pass the crash site again once the car is towed at 3,900 s. The street's closure and
+/// reopening come from the scene's playbook, 120 s after the lane is blocked and 60 s after it is clear.
 #[test]
 fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
     use unitwin::traffic::{TrafficNet, TrafficStats, Vehicles};
@@ -340,6 +416,16 @@ fn quxi_road_crash_blocks_the_moving_lane_until_towed() {
         "the queue's bodies and standstill gaps fit in the lane behind the crash ({occupied_max:.1} m of {CRASH_X} m)"
     );
     assert!(!after.is_empty(), "vehicles pass the crash site again after it is cleared");
+    // The police's playbook: the street closes 2 min after the lane is blocked and reopens 1 min
+    // after it is clear, each firing carrying what it saw.
+    let step = twin.scene().run.step;
+    let firings = &app.world().resource::<unitwin::measures::Playbooks>().firings;
+    let at = |issued: &str| firings.iter().filter(|f| f.issued == issued).map(|f| f.t).collect::<Vec<_>>();
+    assert_eq!(firings.len(), 2, "the closure fires once and is lifted once: {firings:?}");
+    assert!((at("then")[0] - 2820.0).abs() <= step + 1e-9, "the street closes 120 s after the crash: {firings:?}");
+    assert!((at("after")[0] - 3960.0).abs() <= step + 1e-9, "it reopens 60 s after the tow: {firings:?}");
+    assert!(firings[0].figure.contains("a lane blocked; a lane blocked for 120.0 s"), "{}", firings[0].figure);
+    assert!(firings[1].figure.contains("lanes clear; all lanes clear for 60.0 s"), "{}", firings[1].figure);
     println!(
         "quxi crash: up to {standing_max} vehicles standing behind it ({caught} caught behind it at the crash, \
          {occupied_max:.1} m of lane); {} past it after the tow",

@@ -11,10 +11,11 @@ use crate::command::{Command, CommandQueue, Origin};
 use crate::crowd::{Activity, AgentId, Body, CrowdSnapshot, Plan, Velocity};
 use crate::geom::{ring_contains, segments_intersect};
 use crate::ids::HoldLineId;
-use crate::scene::WarningLevel;
+use crate::scene::{QUEUED_SPEED, WarningLevel};
 use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{LineRelease, Space, SpaceRes};
-use crate::twin::{AreaTest, ConditionPlan, Scenario};
+use crate::traffic::{LaneBlocks, TrafficNet, VehicleState, Vehicles};
+use crate::twin::{ConditionPlan, ConditionTest, Scenario, Subject};
 
 /// Each measurement area at the start of this step: people inside, density over the polygon, and
 /// the warning level reached when the area has a capacity.
@@ -463,9 +464,18 @@ fn run_playbooks(
     status: Res<AreaStatus>,
     mut playbooks: ResMut<Playbooks>,
     mut queue: ResMut<CommandQueue>,
+    mut traffic: Option<(Res<Vehicles>, Res<TrafficNet>, ResMut<LaneBlocks>)>,
+    mut streets: Local<Vec<StreetNow>>,
 ) {
     let now = clock.now();
     let playbooks = &mut *playbooks;
+    let watches_streets = scenario
+        .playbooks
+        .iter()
+        .any(|p| std::iter::once(&p.when).chain(&p.until).any(|c| matches!(c.subject, Subject::Street(_))));
+    if watches_streets {
+        survey_streets(&space.0, traffic.as_mut().map(|(v, n, b)| (&**v, &*n.0, &mut **b)), &mut streets);
+    }
     for (plan, state) in scenario.playbooks.iter().zip(&mut playbooks.states) {
         let condition = match state.stage {
             Stage::Watching => Some(&plan.when),
@@ -473,8 +483,11 @@ fn run_playbooks(
             Stage::Done => None,
         };
         let Some(condition) = condition else { continue };
-        let area = status.areas[condition.area.index()];
-        if !holds(condition, &area) {
+        let now_watched = match condition.subject {
+            Subject::Area(area) => Watch::Area(status.areas[area.index()]),
+            Subject::Street(street) => Watch::Street(streets[street.index()]),
+        };
+        if !holds(condition, &now_watched) {
             state.since = None;
             continue;
         }
@@ -493,7 +506,7 @@ fn run_playbooks(
             t: now,
             playbook: plan.id.clone(),
             issued,
-            figure: figure(&space.0, condition, &area, now - since),
+            figure: figure(&space.0, condition, &now_watched, now - since),
             actions: commands.iter().map(|c| c.named(&space.0).to_string()).collect(),
         });
         state.since = None;
@@ -505,28 +518,90 @@ fn run_playbooks(
     }
 }
 
-fn holds(condition: &ConditionPlan, area: &AreaNow) -> bool {
-    match condition.test {
-        AreaTest::DensityAbove(d) => area.density > d,
-        AreaTest::DensityBelow(d) => area.density < d,
-        AreaTest::WarningAtLeast(level) => area.warning().is_some_and(|w| w >= level),
-        AreaTest::WarningBelow(level) => area.warning().is_none_or(|w| w < level),
+/// What a condition's subject shows at the start of the step.
+enum Watch {
+    Area(AreaNow),
+    Street(StreetNow),
+}
+
+/// A street at the start of the step, for playbooks that watch it.
+#[derive(Clone, Copy, Debug, Default)]
+struct StreetNow {
+    /// Vehicles driving on its lanes slower than [`QUEUED_SPEED`].
+    queued: u32,
+    /// Whether something placed stands in one of its lanes.
+    blocked: bool,
+}
+
+fn survey_streets(
+    space: &Space,
+    traffic: Option<(&Vehicles, &crate::traffic::Network, &mut LaneBlocks)>,
+    out: &mut Vec<StreetNow>,
+) {
+    out.clear();
+    out.resize(space.streets.len(), StreetNow::default());
+    let Some((vehicles, net, blocks)) = traffic else { return };
+    for v in vehicles.iter() {
+        if v.state == VehicleState::Driving
+            && v.v < QUEUED_SPEED
+            && let Some(street) = net.links[v.link as usize].street()
+        {
+            out[street.index()].queued += 1;
+        }
+    }
+    // Barriers placed or removed by this step's commands are already in the walls.
+    blocks.follow(net, space);
+    for (link, lane) in net.links.iter().enumerate() {
+        if let Some(street) = lane.street()
+            && !blocks.on_link(link as u32).is_empty()
+        {
+            out[street.index()].blocked = true;
+        }
     }
 }
 
-fn figure(space: &Space, c: &ConditionPlan, area: &AreaNow, held: f64) -> String {
-    let name = &space.areas[c.area].id;
-    let occupancy = area.occupancy.map_or(String::new(), |o| format!(", {:.0} % of capacity", o * 100.0));
+fn holds(condition: &ConditionPlan, now: &Watch) -> bool {
+    match (condition.test, now) {
+        (ConditionTest::DensityAbove(d), Watch::Area(area)) => area.density > d,
+        (ConditionTest::DensityBelow(d), Watch::Area(area)) => area.density < d,
+        (ConditionTest::WarningAtLeast(level), Watch::Area(area)) => area.warning().is_some_and(|w| w >= level),
+        (ConditionTest::WarningBelow(level), Watch::Area(area)) => area.warning().is_none_or(|w| w < level),
+        (ConditionTest::QueueAtLeast(n), Watch::Street(street)) => street.queued >= n,
+        (ConditionTest::QueueBelow(n), Watch::Street(street)) => street.queued < n,
+        (ConditionTest::LaneBlocked, Watch::Street(street)) => street.blocked,
+        (ConditionTest::LanesClear, Watch::Street(street)) => !street.blocked,
+        _ => false,
+    }
+}
+
+fn figure(space: &Space, c: &ConditionPlan, now: &Watch, held: f64) -> String {
     let test = match c.test {
-        AreaTest::DensityAbove(d) => format!("above {d} persons/m²"),
-        AreaTest::DensityBelow(d) => format!("below {d} persons/m²"),
-        AreaTest::WarningAtLeast(l) => format!("at {} or above", l.name()),
-        AreaTest::WarningBelow(l) => format!("below {}", l.name()),
+        ConditionTest::DensityAbove(d) => format!("above {d} persons/m²"),
+        ConditionTest::DensityBelow(d) => format!("below {d} persons/m²"),
+        ConditionTest::WarningAtLeast(l) => format!("at {} or above", l.name()),
+        ConditionTest::WarningBelow(l) => format!("below {}", l.name()),
+        ConditionTest::QueueAtLeast(n) => format!("at least {n} queued"),
+        ConditionTest::QueueBelow(n) => format!("fewer than {n} queued"),
+        ConditionTest::LaneBlocked => "a lane blocked".to_string(),
+        ConditionTest::LanesClear => "all lanes clear".to_string(),
     };
-    format!(
-        "area '{name}': {} people, {:.2} persons/m²{occupancy}; {test} for {:.1} s",
-        area.inside, area.density, held
-    )
+    match (c.subject, now) {
+        (Subject::Area(id), Watch::Area(area)) => {
+            let occupancy = area.occupancy.map_or(String::new(), |o| format!(", {:.0} % of capacity", o * 100.0));
+            format!(
+                "area '{}': {} people, {:.2} persons/m²{occupancy}; {test} for {:.1} s",
+                space.areas[id].id, area.inside, area.density, held
+            )
+        }
+        (Subject::Street(id), Watch::Street(street)) => {
+            let lanes = if street.blocked { "a lane blocked" } else { "lanes clear" };
+            format!(
+                "street '{}': {} vehicles queued, {lanes}; {test} for {held:.1} s",
+                space.streets[id].id, street.queued
+            )
+        }
+        _ => unreachable!("a condition's subject and what is watched agree"),
+    }
 }
 
 /// Alternate openings: the doors swap (as a recorded command, applied at the start of the next

@@ -837,15 +837,58 @@ pub enum Condition {
         #[serde(rename = "for")]
         for_s: f64,
     },
+    /// At least `vehicles` queued on the street: driving on its lanes slower than
+    /// [`QUEUED_SPEED`] (parked vehicles and those stopped to deliver do not count).
+    QueueAtLeast {
+        street: String,
+        vehicles: u32,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// Fewer than `vehicles` queued on the street.
+    QueueBelow {
+        street: String,
+        vehicles: u32,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// Something placed on the carriageway (a barrier: a crashed vehicle, a cordon) stands in one
+    /// of the street's lanes.
+    LaneBlocked {
+        street: String,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+    /// Nothing placed stands in any of the street's lanes.
+    LanesClear {
+        street: String,
+        #[serde(rename = "for")]
+        for_s: f64,
+    },
+}
+
+/// Below this a driving vehicle counts as queued, m/s: 5 km/h [est], walking pace, a common
+/// stopped-or-creeping criterion of queue surveys; a vehicle rolling up to a queue's tail passes it.
+pub const QUEUED_SPEED: f64 = 5.0 / 3.6;
+
+/// What a condition watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watched<'a> {
+    Area(&'a str),
+    Street(&'a str),
 }
 
 impl Condition {
-    pub fn area(&self) -> &str {
+    pub fn watches(&self) -> Watched<'_> {
         match self {
             Condition::DensityAbove { area, .. }
             | Condition::DensityBelow { area, .. }
             | Condition::WarningAtLeast { area, .. }
-            | Condition::WarningBelow { area, .. } => area,
+            | Condition::WarningBelow { area, .. } => Watched::Area(area),
+            Condition::QueueAtLeast { street, .. }
+            | Condition::QueueBelow { street, .. }
+            | Condition::LaneBlocked { street, .. }
+            | Condition::LanesClear { street, .. } => Watched::Street(street),
         }
     }
     /// How long it must hold, s.
@@ -854,7 +897,11 @@ impl Condition {
             Condition::DensityAbove { for_s, .. }
             | Condition::DensityBelow { for_s, .. }
             | Condition::WarningAtLeast { for_s, .. }
-            | Condition::WarningBelow { for_s, .. } => *for_s,
+            | Condition::WarningBelow { for_s, .. }
+            | Condition::QueueAtLeast { for_s, .. }
+            | Condition::QueueBelow { for_s, .. }
+            | Condition::LaneBlocked { for_s, .. }
+            | Condition::LanesClear { for_s, .. } => *for_s,
         }
     }
 }

@@ -137,6 +137,57 @@ pub fn smoke_problem(extinction: f64) -> Option<String> {
 }
 
 /// Hold lines, playbooks, releases ordered by events, and capacities.
+/// Most vehicles a queue condition may count: far more than any street in a unit holds.
+const MAX_QUEUE_VEHICLES: u32 = 10_000;
+
+/// A street condition names a street (one that vehicles drive, for a queue), a count of 1 or more
+/// and a sound `for`.
+fn check_queue_condition(
+    scene: &Scene,
+    src: &SourceMap,
+    names: &Names,
+    playbook: &str,
+    c: &Condition,
+    street: &str,
+    diags: &mut super::diagnostic::Diagnostics,
+) {
+    if !names.contains("street", street) {
+        diags.push(
+            src.at_id("playbook", playbook, format!("its condition watches street '{street}', which does not exist"))
+                .hint(format!("streets in this scene: {}", list(names.of("street")))),
+        );
+    } else if matches!(c, Condition::QueueAtLeast { .. } | Condition::QueueBelow { .. })
+        && scene.traffic.flows.is_empty()
+    {
+        diags.push(
+            src.at_id(
+                "playbook",
+                playbook,
+                format!("its condition watches the queue on street '{street}', but no vehicles drive in this scene"),
+            )
+            .hint("add a vehicle flow under traffic: (flows: [...]), or watch a measurement area instead"),
+        );
+    }
+    let vehicles = match c {
+        Condition::QueueAtLeast { vehicles, .. } | Condition::QueueBelow { vehicles, .. } => *vehicles,
+        _ => 1,
+    };
+    let d = c.duration();
+    if !(1..=MAX_QUEUE_VEHICLES).contains(&vehicles) || !(d.is_finite() && (0.0..=MAX_DURATION).contains(&d)) {
+        diags.push(
+            src.at_id(
+                "playbook",
+                playbook,
+                format!(
+                    "a queue condition needs 1–{MAX_QUEUE_VEHICLES} vehicles and `for` of 0–{MAX_DURATION} s (got {vehicles} vehicles, `for` {})",
+                    number(d)
+                ),
+            )
+            .hint("e.g. when: QueueAtLeast(street: \"quxi_road\", vehicles: 12, for: 60.0)"),
+        );
+    }
+}
+
 pub fn check_measures(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
     let diags = &mut p.problems;
     let finite = |x: f64| x.is_finite();
@@ -293,7 +344,13 @@ pub fn check_measures(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
             );
         }
         for c in std::iter::once(&pb.when).chain(&pb.until) {
-            let area = c.area();
+            let area = match c.watches() {
+                Watched::Area(area) => area,
+                Watched::Street(street) => {
+                    check_queue_condition(scene, src, &names, &pb.id, c, street, diags);
+                    continue;
+                }
+            };
             if !names.contains("measurement area", area) {
                 diags.push(
                     src.at_id(

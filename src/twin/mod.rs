@@ -434,14 +434,21 @@ fn plan_playbooks(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Dia
     let mut plans = Vec::with_capacity(scene.playbooks.len());
     for pb in &scene.playbooks {
         let condition = |c: &scene::Condition| -> Option<ConditionPlan> {
-            let area = *space.area_index.get(c.area())?;
-            let test = match *c {
-                scene::Condition::DensityAbove { density, .. } => AreaTest::DensityAbove(density),
-                scene::Condition::DensityBelow { density, .. } => AreaTest::DensityBelow(density),
-                scene::Condition::WarningAtLeast { level, .. } => AreaTest::WarningAtLeast(level),
-                scene::Condition::WarningBelow { level, .. } => AreaTest::WarningBelow(level),
+            let subject = match c.watches() {
+                scene::Watched::Area(area) => Subject::Area(*space.area_index.get(area)?),
+                scene::Watched::Street(street) => Subject::Street(*space.street_index.get(street)?),
             };
-            Some(ConditionPlan { area, test, duration: c.duration() })
+            let test = match *c {
+                scene::Condition::DensityAbove { density, .. } => ConditionTest::DensityAbove(density),
+                scene::Condition::DensityBelow { density, .. } => ConditionTest::DensityBelow(density),
+                scene::Condition::WarningAtLeast { level, .. } => ConditionTest::WarningAtLeast(level),
+                scene::Condition::WarningBelow { level, .. } => ConditionTest::WarningBelow(level),
+                scene::Condition::QueueAtLeast { vehicles, .. } => ConditionTest::QueueAtLeast(vehicles),
+                scene::Condition::QueueBelow { vehicles, .. } => ConditionTest::QueueBelow(vehicles),
+                scene::Condition::LaneBlocked { .. } => ConditionTest::LaneBlocked,
+                scene::Condition::LanesClear { .. } => ConditionTest::LanesClear,
+            };
+            Some(ConditionPlan { subject, test, duration: c.duration() })
         };
         let mut commands = |actions: &[Action]| -> Vec<Command> {
             let mut out = Vec::with_capacity(actions.len());

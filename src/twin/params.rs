@@ -235,18 +235,29 @@ pub struct PlaybookPlan {
     pub after: Vec<crate::command::Command>,
 }
 
-/// A condition on one area that must hold for `duration` seconds without a break.
+/// A condition on one area or street that must hold for `duration` seconds without a break.
 #[derive(Clone, Copy, Debug)]
 pub struct ConditionPlan {
-    pub area: crate::ids::AreaId,
-    pub test: AreaTest,
+    pub subject: Subject,
+    pub test: ConditionTest,
     pub duration: f64,
 }
 
+/// What a condition watches: a measurement area's crowd or a street's vehicle queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Area(crate::ids::AreaId),
+    Street(crate::ids::StreetId),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum AreaTest {
+pub enum ConditionTest {
     DensityAbove(f64),
     DensityBelow(f64),
     WarningAtLeast(crate::scene::WarningLevel),
     WarningBelow(crate::scene::WarningLevel),
+    QueueAtLeast(u32),
+    QueueBelow(u32),
+    LaneBlocked,
+    LanesClear,
 }

@@ -196,14 +196,13 @@ pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, leve
 /// Someone off the walkable grid in the doorway of a boundary door that is no way out for them
 /// (pressed back over the entrance they came in by, on their way in) heads back in through it.
 fn back_through_doorway(nav: &Navigation, space: &Space, target: TargetId, level: LevelId, p: DVec2) -> Option<DVec2> {
-    let key = nav.key(target);
     let (id, door) = space
         .doors_on(level)
         .map(|(id, d)| (id, d, distance_to_segment(p, d.a, d.b)))
         .filter(|&(_, d, distance)| d.boundary && d.open && distance <= DOORWAY_DEPTH)
         .min_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)))
         .map(|(id, d, _)| (id, d))?;
-    if door.is_open_exit() && key.leaves_by(id) {
+    if door.is_open_exit() && nav.leaves_by(space, target, level, id, p) {
         return None;
     }
     let along = (door.b - door.a).normalize_or_zero();

@@ -367,11 +367,9 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     // above.) Someone pressed back over the entrance they came in by, on their way in, is not
     // leaving: they walk back in (see `desired_direction`).
     if grid.cell_at(body.pos).is_none_or(|k| !grid.walkable[k]) {
-        let key = nav.key(plan.target);
-        return space
-            .doors_on(level)
-            .map(|(i, _)| i)
-            .find(|&i| space.doors[i].is_open_exit() && key.leaves_by(i) && through(i));
+        return space.doors_on(level).map(|(i, _)| i).find(|&i| {
+            space.doors[i].is_open_exit() && through(i) && nav.leaves_by(space, plan.target, level, i, body.pos)
+        });
     }
     None
 }

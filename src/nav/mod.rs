@@ -9,9 +9,10 @@ pub use grid::{NEAR_WALL, NavGrid};
 
 use std::collections::BTreeMap;
 
+use bevy::math::DVec2;
 use bevy::prelude::Resource;
 
-use crate::geom::distance_to_segment;
+use crate::geom::{closest_on_segment, distance_to_segment};
 use crate::ids::{DestinationId, DoorId, IdVec, LevelId, TargetId};
 use crate::space::Space;
 
@@ -111,6 +112,20 @@ impl Navigation {
     #[inline]
     pub fn key(&self, target: TargetId) -> &TargetKey {
         &self.targets[target]
+    }
+
+    /// Whether leaving by `door` from `p`, off the grid in its doorway, is a way out for someone
+    /// following `target`: the door leads to it, or the target's own field does not reach the
+    /// cell just inside the door, where its followers walk by the nearest exit instead (as
+    /// `crowd::model::desired_direction` has them do).
+    pub fn leaves_by(&self, space: &Space, target: TargetId, level: LevelId, door: DoorId, p: DVec2) -> bool {
+        if self.key(target).leaves_by(door) {
+            return true;
+        }
+        let d = &space.doors[door];
+        let grid = &self.grids[level];
+        let inside = closest_on_segment(p, d.a, d.b) - d.normal * grid.cell;
+        grid.cell_at(inside).is_none_or(|k| !self.field(target, level).time[k].is_finite())
     }
 
     /// The field of `target` on `level`.

@@ -5,6 +5,7 @@ use bevy::prelude::*;
 
 use super::{AgentId, Body, Velocity, Walker};
 use crate::nav::Navigation;
+use crate::space::SpaceRes;
 use crate::traffic::{CarriagewayOccupancy, CrossingGates, CrossingMap, CrossingOccupancy, CrossingStats, TrafficNet};
 
 /// Seconds this agent has stood at a crossing's kerb while it was closed to them, and whether
@@ -82,14 +83,15 @@ pub fn record_crossing_entries(
     nav: Res<Navigation>,
     net: Res<TrafficNet>,
     mut stats: ResMut<CrossingStats>,
-    mut agents: Query<(&AgentId, &Body, &Walker, &mut KerbWait)>,
+    space: Res<SpaceRes>,
+    mut agents: Query<(&AgentId, &mut Body, &Walker, &mut KerbWait)>,
     mut entries: Local<Vec<(u32, u32, f32)>>,
     mut outside_entries: Local<Vec<(u32, f32, bool)>>,
 ) {
     let dt = clock.dt as f32;
     if let (Some(_), Some(rules)) = (nav.open.as_deref(), net.0.rules.outside_crossings.as_ref()) {
         outside_entries.clear();
-        for (id, _, _, mut wait) in agents.iter_mut() {
+        for (id, mut body, _, mut wait) in agents.iter_mut() {
             if !wait.crosses_anywhere {
                 continue;
             }
@@ -98,7 +100,12 @@ pub fn record_crossing_entries(
                 wait.gap_waited = 0.0;
             } else if wait.gap_held {
                 wait.gap_waited += dt;
-                if wait.gap_waited as f64 >= rules.patience {
+                if wait.gap_waited as f64 >= rules.patience
+                    && let Some(clear) = clear_of_kerbs(&space.0, &body)
+                {
+                    // Giving up brings back the kerbs and crossing sides as walls: a body by a
+                    // crossing's corner steps out of reach of it first (by a fraction of a millimetre).
+                    body.pos = clear;
                     // Walks to a crossing from here on (its own floor fields share the target ids).
                     outside_entries.push((id.0, wait.gap_waited, true));
                     wait.crosses_anywhere = false;
@@ -139,4 +146,17 @@ pub fn record_crossing_entries(
     for &(_, c, waited) in entries.iter() {
         stats.record_entry(c, waited as f64);
     }
+}
+
+/// Where someone who crosses anywhere stands once the kerbs and crossing sides are walls again:
+/// where they are, or pushed out of reach of a wall they stand too close to; `None` if no push
+/// clears them (they keep waiting for a gap).
+fn clear_of_kerbs(space: &crate::space::Space, body: &Body) -> Option<bevy::math::DVec2> {
+    let walls = space.levels[body.level].walls_for(false);
+    let too_close = |p| walls.near(p, body.radius - 1e-9).next().is_some();
+    if !too_close(body.pos) {
+        return Some(body.pos);
+    }
+    let p = super::motion::constrain(walls, body.pos, body.pos, body.radius);
+    (!too_close(p)).then_some(p)
 }

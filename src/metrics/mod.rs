@@ -377,7 +377,10 @@ impl Plugin for MetricsPlugin {
             .init_resource::<crate::traffic::TrafficNet>()
             .init_resource::<crate::traffic::Vehicles>()
             .add_systems(SimStep, (record_frame, record_vehicles).chain().in_set(SimSystems::Measure))
-            .add_systems(SimStep, count_crossings.in_set(SimSystems::Count));
+            .add_systems(
+                SimStep,
+                count_crossings.after(crate::crowd::crossing::record_crossing_entries).in_set(SimSystems::Count),
+            );
     }
 }
 

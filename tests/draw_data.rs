@@ -8,6 +8,7 @@ use unitwin::command::NamedCommand;
 use unitwin::crowd::{AgentId, Body, Census};
 use unitwin::draw::{DrawActivity, DrawAgents, DrawDoorKind, DrawMeasurement, DrawTwin};
 use unitwin::runner::Run;
+use unitwin::scene::DoorWay;
 use unitwin::space::SpaceRes;
 use unitwin::twin::Twin;
 
@@ -101,6 +102,50 @@ fn a_closed_door_shows_closed_and_walls_follow() {
     assert!(walls(&after) != walls(&before), "the closed door is wall now");
     run.step();
     assert_eq!(run.world().resource::<DrawTwin>().version, after.version, "no change, no new version");
+}
+
+/// The panel's one-way and road-closure orders read their state from the draw data: a door made
+/// one-way towards one of its two drawn sides shows that side (and the order built from that side
+/// is the one the twin applied), a street closed to vehicles shows closed, and both undo.
+#[test]
+fn one_way_doors_and_closed_streets_show_in_the_draw_data() {
+    let twin = twin("tests/scenes/measures/oneway_doors.ron");
+    let mut run = run(&twin);
+    run.step();
+    let door =
+        |run: &Run| run.world().resource::<DrawTwin>().doors.iter().find(|d| d.name == "north_door").cloned().unwrap();
+    let before = door(&run);
+    assert_eq!(before.one_way_to, None, "two-way until ordered otherwise");
+    for side in [0, 1] {
+        let towards = before.sides[side];
+        let order = NamedCommand::DoorDirection { door: "north_door".into(), direction: DoorWay::Towards(towards) };
+        unitwin::command::issue(run.world_mut(), &order).unwrap();
+        run.step();
+        assert_eq!(door(&run).one_way_to, Some(side), "one-way towards side {side} {towards:?}");
+        // The drawn side lies on the side the twin lets people pass towards.
+        let geom = &run.world().resource::<SpaceRes>().0.doors[before.id];
+        let p = bevy::math::DVec2::from_array(towards);
+        assert!((p - geom.midpoint()).dot(geom.one_way.unwrap()) > 0.0);
+    }
+    unitwin::command::issue(
+        run.world_mut(),
+        &NamedCommand::DoorDirection { door: "north_door".into(), direction: DoorWay::Both },
+    )
+    .unwrap();
+    run.step();
+    assert_eq!(door(&run).one_way_to, None);
+
+    let twin = self::twin("tests/scenes/traffic/crash.ron");
+    let mut run = self::run(&twin);
+    run.step();
+    let closed = |run: &Run| run.world().resource::<DrawTwin>().streets[0].closed;
+    assert!(!closed(&run));
+    unitwin::command::issue(run.world_mut(), &NamedCommand::CloseStreet("lane".into())).unwrap();
+    run.step();
+    assert!(closed(&run), "the street shows closed");
+    unitwin::command::issue(run.world_mut(), &NamedCommand::OpenStreet("lane".into())).unwrap();
+    run.step();
+    assert!(!closed(&run), "and open again");
 }
 
 #[test]

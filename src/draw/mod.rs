@@ -55,6 +55,11 @@ pub struct DrawDoor {
     pub b: WorldPoint,
     pub open: bool,
     pub kind: DrawDoorKind,
+    /// Two points in the level's scene coordinates, 1 m either side of the door's middle: the
+    /// `Towards` points of a one-way order through it.
+    pub sides: [crate::geom::Point; 2],
+    /// For an interior door made one-way, which of `sides` it may be passed towards.
+    pub one_way_to: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -102,6 +107,8 @@ pub struct DrawStreet {
     pub lanes: Vec<DrawLane>,
     pub crossings: Vec<DrawCrossing>,
     pub one_way: bool,
+    /// Closed to vehicles now.
+    pub closed: bool,
 }
 
 /// A stair as a flight in 3D: from its foot opening (on the lower level) to its head opening.
@@ -460,6 +467,7 @@ impl DrawTwin {
                     .map(|c| DrawCrossing { name: c.id.clone(), polygon: line(&c.polygon), signal: c.signal })
                     .collect(),
                 one_way: s.one_way,
+                closed: s.closed,
             });
         }
         for (id, st) in space.stairs.enumerate() {
@@ -510,6 +518,9 @@ impl DrawTwin {
     /// Takes the current state of doors, walls, zones, hold lines and entrances from `space`.
     pub fn refresh(&mut self, space: &Space) {
         self.version += 1;
+        for (street, now) in self.streets.iter_mut().zip(space.streets.iter()) {
+            street.closed = now.closed;
+        }
         for level in &mut self.levels {
             let z = level.elevation;
             level.walls.clear();
@@ -532,6 +543,11 @@ impl DrawTwin {
                     DoorKind::Scene if d.exit => DrawDoorKind::Exit,
                     DoorKind::Scene => DrawDoorKind::Entrance,
                 },
+                sides: {
+                    let (m, n) = (d.midpoint(), d.normal);
+                    [[m.x + n.x, m.y + n.y], [m.x - n.x, m.y - n.y]]
+                },
+                one_way_to: d.one_way.map(|towards| if towards.dot(d.normal) > 0.0 { 0 } else { 1 }),
             })
             .collect();
         self.zones = space

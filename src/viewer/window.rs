@@ -427,31 +427,58 @@ fn panel(
         ui.separator();
         super::legend::legend(ui, &mut colouring.0, &twin);
         ui.separator();
-        ui.label("doors (click to close or open):");
+        ui.label("doors (close or open; exits entrance-only; interior doors one-way):");
+        // Every order goes through the command queue: applied at the start of the next step and
+        // recorded in commands.ron with its time.
+        let mut orders: Vec<NamedCommand> = Vec::new();
         egui::ScrollArea::vertical().max_height(260.0).show(ui, |ui| {
             for door in twin.doors.iter().filter(|d| d.kind != DrawDoorKind::StairOpening) {
-                let kind = match door.kind {
-                    DrawDoorKind::Exit => "exit",
-                    DrawDoorKind::Entrance => "entrance",
+                let kind = match (door.kind, door.one_way_to) {
+                    (DrawDoorKind::Exit, _) => "exit",
+                    (DrawDoorKind::Entrance, _) => "entrance",
+                    (_, Some(_)) => "one-way door",
                     _ => "door",
                 };
-                let (label, command) = if door.open {
-                    (format!("[open] {} ({kind}): close", door.name), NamedCommand::CloseDoor(door.name.clone()))
-                } else {
-                    (format!("[closed] {} ({kind}): open", door.name), NamedCommand::OpenDoor(door.name.clone()))
-                };
-                if ui.add_enabled(!finished, egui::Button::new(label)).clicked()
-                    && let Some(folder) = rehearsal.folder.as_mut()
-                {
-                    // Through the command queue: applied at the start of the next step and
-                    // recorded in commands.ron with its time.
-                    if let Err(e) = crate::command::issue(folder.run().world_mut(), &command) {
-                        rehearsal.message = Some(format!("refused: {e}"));
+                ui.horizontal(|ui| {
+                    let (label, command) = if door.open {
+                        (format!("[open] {} ({kind}): close", door.name), NamedCommand::CloseDoor(door.name.clone()))
+                    } else {
+                        (format!("[closed] {} ({kind}): open", door.name), NamedCommand::OpenDoor(door.name.clone()))
+                    };
+                    if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                        orders.push(command);
                     }
-                }
+                    let door_name = door.name.clone();
+                    match door.kind {
+                        // 南进北出: a boundary door made entrance-only, or an exit again.
+                        DrawDoorKind::Exit | DrawDoorKind::Entrance => {
+                            let exit = door.kind == DrawDoorKind::Entrance;
+                            let label = if exit { "exit again" } else { "entrance only" };
+                            if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                                orders.push(NamedCommand::SetExit { door: door_name, exit });
+                            }
+                        }
+                        DrawDoorKind::Interior => {
+                            for (side, label) in [(0, "one-way +"), (1, "one-way −")] {
+                                let p = door.sides[side];
+                                let button = egui::Button::new(label);
+                                let hover = format!("only towards ({:.1}, {:.1})", p[0], p[1]);
+                                if ui.add_enabled(!finished && door.one_way_to != Some(side), button).on_hover_text(hover).clicked() {
+                                    orders.push(NamedCommand::DoorDirection {
+                                        door: door_name.clone(),
+                                        direction: crate::scene::DoorWay::Towards(p),
+                                    });
+                                }
+                            }
+                            if ui.add_enabled(!finished && door.one_way_to.is_some(), egui::Button::new("both ways")).clicked() {
+                                orders.push(NamedCommand::DoorDirection { door: door_name, direction: crate::scene::DoorWay::Both });
+                            }
+                        }
+                        DrawDoorKind::StairOpening => {}
+                    }
+                });
             }
         });
-        let mut orders: Vec<NamedCommand> = Vec::new();
         if !twin.hold_lines.is_empty() {
             ui.separator();
             ui.label("hold lines:");
@@ -470,6 +497,10 @@ fn panel(
                     }
                     if ui.add_enabled(!finished, egui::Button::new("waves")).clicked() {
                         orders.push(hold(crate::scene::Release::Batches { size: wave.0, every: wave.1 }));
+                    }
+                    // A one-way lane (单向循环): nobody crosses from the held side.
+                    if ui.add_enabled(!finished, egui::Button::new("one-way")).clicked() {
+                        orders.push(hold(crate::scene::Release::OneWay));
                     }
                     if ui.add_enabled(!finished && line.held, egui::Button::new("release")).clicked() {
                         orders.push(NamedCommand::ReleaseLine(line.name.clone()));
@@ -548,6 +579,20 @@ fn panel(
                     )
                 } else {
                     (format!("[idle] {}: start", hazard.name), NamedCommand::StartHazard(hazard.name.clone()))
+                };
+                if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
+                    orders.push(order);
+                }
+            }
+        }
+        if !twin.streets.is_empty() {
+            ui.separator();
+            ui.label("streets (road closure):");
+            for street in &twin.streets {
+                let (label, order) = if street.closed {
+                    (format!("[closed] {}: open to vehicles", street.name), NamedCommand::OpenStreet(street.name.clone()))
+                } else {
+                    (format!("[open] {}: close to vehicles", street.name), NamedCommand::CloseStreet(street.name.clone()))
                 };
                 if ui.add_enabled(!finished, egui::Button::new(label)).clicked() {
                     orders.push(order);

@@ -753,6 +753,82 @@ fn one_way_doors_replay_identically() {
     assert!(log.contains("DoorDirection(") && log.contains("Towards((4.0, 2.0))"), "the orders are recorded:\n{log}");
 }
 
+/// Exits assigned per population (单向循环): the westbound of the two-room scene (no one-way
+/// doors here) are sent out by the east exit at 1 s and given back their own west exit at 9 s.
+/// From the positions alone: while assigned, none of them leaves by the west exit; once restored,
+/// none leaves by the east one; the eastbound are untouched; everyone gets out; and the run
+/// replays identically from its recorded orders.
+#[test]
+fn exits_assigned_to_a_population_are_the_only_ones_it_leaves_by() {
+    let path = Path::new(&unitwin_manifest_dir()).join(ONE_WAY);
+    let original = std::fs::read_to_string(path).unwrap();
+    let start = original.find("    events: [").expect("the scene has events");
+    let text = format!(
+        "{}    events: [\n        TimedEvent(at: 1.0, action: AssignExits(population: \"westbound\", exits: [\"east_exit\"])),\n        \
+         TimedEvent(at: 9.0, action: AssignExits(population: \"westbound\", exits: [])),\n    ],\n)\n",
+        &original[..start]
+    );
+    let loaded = parse_scene(SourceMap::new(Path::new("assigned_exits.ron"), text), String::new()).unwrap();
+    let twin = unitwin::twin::build(loaded).unwrap();
+    let step = twin.scene().run.step;
+    // Who started in the east room (the westbound), and by which side each one left, when.
+    let mut westbound = std::collections::BTreeSet::new();
+    let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
+    let mut left: Vec<(u32, bool, f64)> = Vec::new();
+    let app = run(&twin, |t, agents| {
+        let began = t - step;
+        let now: std::collections::BTreeMap<u32, DVec2> = agents.iter().copied().collect();
+        for (&id, &p) in &now {
+            if !last.contains_key(&id) && began < 1e-9 && p.x > PARTITION_X {
+                westbound.insert(id);
+            }
+        }
+        for (&id, p) in &last {
+            if !now.contains_key(&id) {
+                left.push((id, p.x > PARTITION_X, began));
+            }
+        }
+        last = now;
+    });
+    let census = app.world().resource::<unitwin::crowd::Census>();
+    assert_eq!((census.spawned, census.exited), (80, 80), "everyone gets out");
+    assert_eq!(westbound.len(), 40);
+    // Orders apply at the start of the first step at or after their time.
+    let (assigned, restored) = (1.0, 9.0);
+    let mut wrong = Vec::new();
+    let (mut east_while_assigned, mut west_after) = (0, 0);
+    for &(id, east, t) in &left {
+        let west_pop = westbound.contains(&id);
+        match (west_pop, east) {
+            (false, false) => wrong.push(format!("eastbound agent {id} left by the west exit at {t:.2} s")),
+            (true, false) if t + 1e-9 >= assigned && t + 1e-9 < restored => {
+                wrong.push(format!("westbound agent {id} left by the west exit at {t:.2} s, while sent east"))
+            }
+            (true, true) if t + 1e-9 >= restored => {
+                wrong.push(format!("westbound agent {id} left by the east exit at {t:.2} s, after the restore"))
+            }
+            (true, true) => east_while_assigned += 1,
+            (true, false) if t + 1e-9 >= restored => west_after += 1,
+            _ => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        east_while_assigned > 0 && west_after > 0,
+        "both orders are used ({east_while_assigned} east, {west_after} west after)"
+    );
+    println!(
+        "assigned exits: {east_while_assigned} westbound out east while sent there, {west_after} west after the restore"
+    );
+    // The orders are recorded by name and replay to the same files.
+    let dir = common::run_and_replay(&twin, 11, twin.scene().run.duration);
+    let log = std::fs::read_to_string(dir.path().join("first/commands.ron")).unwrap();
+    assert!(
+        log.contains("AssignExits(") && log.contains("population: \"westbound\"") && log.contains("\"east_exit\""),
+        "{log}"
+    );
+}
+
 const ONE_WAY_LANES: &str = "tests/scenes/measures/oneway_lanes.ron";
 
 /// One-way lanes (单向循环) ordered at 4 s as hold lines with release `OneWay`: the north lane

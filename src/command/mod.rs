@@ -8,8 +8,9 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BarrierId, DoorId, HazardId, HoldLineId, SignalId, StairId, StreetId, ZoneId};
+use crate::ids::{BarrierId, DoorId, HazardId, HoldLineId, Id, PopulationId, SignalId, StairId, StreetId, ZoneId};
 use crate::nav::Navigation;
+use crate::scene::MAX_ASSIGNED_EXITS;
 use crate::schedule::{SimClock, SimStep, SimSystems};
 use crate::space::{DoorKind, LineRelease, Space, SpaceRes, StairDirection};
 
@@ -55,6 +56,34 @@ pub enum Command {
     /// Makes an interior door one-way towards the side of the point, or two-way again (`None`).
     /// Nobody crosses it against the direction; routes respect it.
     SetDoorDirection(DoorId, Option<DVec2>),
+    /// The population leaves only by these exits from now on (单向循环); none gives it back the
+    /// exits of its goal.
+    AssignExits(PopulationId, ExitSet),
+}
+
+/// Up to [`MAX_ASSIGNED_EXITS`] exit doors, in id order (a command stays `Copy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitSet {
+    len: u8,
+    doors: [DoorId; MAX_ASSIGNED_EXITS],
+}
+
+impl ExitSet {
+    /// The set of these doors (sorted, each once); `None` if there are too many.
+    pub fn new(doors: &[DoorId]) -> Option<Self> {
+        let mut sorted = doors.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() > MAX_ASSIGNED_EXITS {
+            return None;
+        }
+        let mut set = ExitSet { len: sorted.len() as u8, doors: [DoorId::from_index(0); MAX_ASSIGNED_EXITS] };
+        set.doors[..sorted.len()].copy_from_slice(&sorted);
+        Some(set)
+    }
+    pub fn doors(&self) -> &[DoorId] {
+        &self.doors[..self.len as usize]
+    }
 }
 
 /// The same change naming objects by their scene ids: the form of scene events and of
@@ -119,6 +148,12 @@ pub enum CommandError {
     OnDoorLine { door: String, x: f64, y: f64 },
     #[error("doors '{from}' and '{to}' are on different levels: arrivals are diverted on one level")]
     OtherLevel { from: String, to: String },
+    #[error("there is no population '{name}' (populations: {known})")]
+    UnknownPopulation { name: String, known: String },
+    #[error("{0} is not a population of this twin")]
+    NoSuchPopulation(PopulationId),
+    #[error("at most {MAX_ASSIGNED_EXITS} exits may be assigned to a population (got {0})")]
+    TooManyExits(usize),
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -176,6 +211,14 @@ impl Command {
             }
             NamedCommand::StopAlternating(d) => Command::StopAlternating(door(d)?),
             NamedCommand::SetExit { door: d, exit } => Command::SetExit(door(d)?, *exit),
+            NamedCommand::AssignExits { population, exits } => {
+                let index = space.populations.iter().position(|p| p == population).ok_or_else(|| {
+                    CommandError::UnknownPopulation { name: population.clone(), known: list(space.populations.iter()) }
+                })?;
+                let doors = exits.iter().map(door).collect::<Result<Vec<_>, _>>()?;
+                let set = ExitSet::new(&doors).ok_or(CommandError::TooManyExits(doors.len()))?;
+                Command::AssignExits(PopulationId::from_index(index), set)
+            }
             NamedCommand::StartHazard(h) | NamedCommand::EndHazard(h) => {
                 let id = space.hazard_index.get(h).copied().ok_or_else(|| CommandError::UnknownHazard {
                     name: h.clone(),
@@ -284,6 +327,15 @@ impl Command {
                         "alternate opening needs two different doors and an interval of at least {} s",
                         crate::scene::measures::MIN_ALTERNATION
                     )));
+                }
+                Ok(())
+            }
+            Command::AssignExits(p, set) => {
+                if p.index() >= space.populations.len() {
+                    return Err(CommandError::NoSuchPopulation(p));
+                }
+                for &d in set.doors() {
+                    Command::SetExit(d, true).check(space)?;
                 }
                 Ok(())
             }
@@ -427,6 +479,10 @@ impl Command {
             }
             Command::StopAlternating(d) => NamedCommand::StopAlternating(space.doors[d].id.clone()),
             Command::SetExit(d, exit) => NamedCommand::SetExit { door: space.doors[d].id.clone(), exit },
+            Command::AssignExits(p, set) => NamedCommand::AssignExits {
+                population: space.populations[p.index()].clone(),
+                exits: set.doors().iter().map(|&d| space.doors[d].id.clone()).collect(),
+            },
             Command::StartHazard(h) => NamedCommand::StartHazard(space.hazards[h].id.clone()),
             Command::EndHazard(h) => NamedCommand::EndHazard(space.hazards[h].id.clone()),
             Command::PlaceBarrier(b) => NamedCommand::PlaceBarrier(space.barriers[b].id.clone()),
@@ -655,6 +711,17 @@ pub fn apply(space: &mut Space, nav: &mut Navigation, command: Command, now: f64
             }
             let level = space.set_door_direction(door, towards);
             nav.rebuild_level(space, level);
+        }
+        Command::AssignExits(population, set) => {
+            let assigned = (!set.doors().is_empty()).then(|| crate::space::AssignedExits {
+                doors: set.doors().to_vec(),
+                target: nav.target(space, crate::nav::TargetKey::Exits { doors: Some(set.doors().to_vec()) }),
+            });
+            let now = &mut space.exit_assignments[population.index()];
+            if *now == assigned {
+                return false;
+            }
+            *now = assigned;
         }
     }
     true

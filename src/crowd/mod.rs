@@ -278,7 +278,12 @@ impl Plugin for CrowdPlugin {
             )
             .add_systems(SimStep, (build_snapshot, crossing::observe_crossings).chain().in_set(SimSystems::Snapshot))
             .add_systems(SimStep, crossing::record_crossing_entries.in_set(SimSystems::Count))
-            .add_systems(SimStep, (route::follow_crowd, route::choose_exits).chain().in_set(SimSystems::Route))
+            .add_systems(
+                SimStep,
+                (route::follow_crowd, route::follow_exit_assignments, route::choose_exits)
+                    .chain()
+                    .in_set(SimSystems::Route),
+            )
             .add_systems(SimStep, model::steer.in_set(SimSystems::Steer))
             .add_systems(SimStep, motion::advance.in_set(SimSystems::Move))
             .add_systems(

@@ -71,7 +71,7 @@ pub fn advance(
                     if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
                         let leg = (plan.leg as usize + 1).min(legs.len() - 1);
                         plan.leg = leg as u16;
-                        plan.target = legs[leg].target;
+                        plan.target = super::spawn::leg_target(space, walker.population, legs, leg);
                         plan.activity = Activity::Walking;
                     }
                 }

@@ -61,6 +61,34 @@ pub fn follow_crowd(
 #[derive(Default)]
 pub struct ExitQueues(BTreeMap<TargetId, Vec<f32>>);
 
+/// When a command assigns exits to a population (or gives it back the exits of its goal), everyone
+/// of it already on the way out turns to the new exits at once.
+pub fn follow_exit_assignments(
+    space: Res<SpaceRes>,
+    populations: Res<Populations>,
+    mut seen: Local<Vec<Option<TargetId>>>,
+    mut agents: Query<(&Walker, &mut Plan)>,
+) {
+    let now: Vec<Option<TargetId>> = space.0.exit_assignments.iter().map(|a| a.as_ref().map(|a| a.target)).collect();
+    if seen.len() != now.len() {
+        *seen = vec![None; now.len()];
+    }
+    if *seen == now {
+        return;
+    }
+    for (walker, mut plan) in agents.iter_mut() {
+        let p = walker.population.index();
+        let legs = &populations.get(walker.population).plan.legs;
+        if seen[p] != now[p] && plan.leg as usize + 1 == legs.len() {
+            let target = super::spawn::leg_target(&space.0, walker.population, legs, plan.leg as usize);
+            if plan.target != target {
+                plan.target = target;
+            }
+        }
+    }
+    *seen = now;
+}
+
 pub fn choose_exits(
     clock: Res<SimClock>,
     threads: Res<SimThreads>,
@@ -70,7 +98,11 @@ pub fn choose_exits(
     mut queues: Local<ExitQueues>,
     mut agents: Query<(&AgentId, &Body, &Walker, &KerbWait, &mut Plan)>,
 ) {
-    let quickest = |pop| populations.get(pop).plan.exit_choice == ExitChoice::Quickest;
+    // A population sent out by assigned exits keeps them.
+    let quickest = |pop: crate::ids::PopulationId| {
+        populations.get(pop).plan.exit_choice == ExitChoice::Quickest
+            && space.0.exit_assignments.get(pop.index()).is_none_or(Option::is_none)
+    };
     if !populations.list.iter().any(|p| p.plan.exit_choice == ExitChoice::Quickest) {
         return;
     }
@@ -96,7 +128,7 @@ pub fn choose_exits(
         let nav = all_nav.for_agent(kerb.crosses_anywhere);
         let pop = &populations.get(walker.population).plan;
         let on_exit_leg = plan.leg as usize + 1 == pop.legs.len();
-        if pop.exit_choice != ExitChoice::Quickest
+        if !quickest(walker.population)
             || plan.activity != Activity::Walking
             || !on_exit_leg
             || (id.0 as u64 + clock.step) % every != 0

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Plan, Velocity, Walker};
-use crate::ids::{DoorId, Id, PopulationId};
+use crate::ids::{DoorId, Id, PopulationId, TargetId};
 use crate::schedule::{SimClock, SimSeed};
 use crate::space::SpaceRes;
 use crate::twin::placement::place_in_area;
@@ -300,7 +300,7 @@ pub fn spawn_agents(
                     crosses_anywhere: crosses_anywhere(populations.next_id),
                     ..Default::default()
                 },
-                Plan { activity, leg: 0, target: plan.legs[0].target },
+                Plan { activity, leg: 0, target: leg_target(&space.0, PopulationId::from_index(index), &plan.legs, 0) },
             ));
             if let Some(group) = group {
                 agent.insert(super::Demographic(group));
@@ -308,5 +308,19 @@ pub fn spawn_agents(
             populations.next_id += 1;
             census.spawned += 1;
         }
+    }
+}
+
+/// The target of a population's leg: its own, or on the last leg (the way out) the exits a
+/// command assigned to the population.
+pub fn leg_target(
+    space: &crate::space::Space,
+    population: PopulationId,
+    legs: &[crate::twin::Leg],
+    leg: usize,
+) -> TargetId {
+    match space.exit_assignments.get(population.index()) {
+        Some(Some(assigned)) if leg + 1 == legs.len() => assigned.target,
+        _ => legs[leg].target,
     }
 }

@@ -746,7 +746,17 @@ pub enum Action {
         door: String,
         direction: DoorWay,
     },
+    /// Exits assigned per population (单向循环, 南进北出): from now on the population leaves only by
+    /// these exits (at most [`MAX_ASSIGNED_EXITS`]); an empty list gives it back the exits its
+    /// goal names.
+    AssignExits {
+        population: String,
+        exits: Vec<String>,
+    },
 }
+
+/// Most exits one `AssignExits` may name.
+pub const MAX_ASSIGNED_EXITS: usize = 8;
 
 /// Which way people may pass an interior door.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -988,6 +998,13 @@ impl std::fmt::Display for Action {
             Action::DoorDirection { door, direction: DoorWay::Both } => write!(f, "open door '{door}' both ways"),
             Action::DoorDirection { door, direction: DoorWay::Towards(p) } => {
                 write!(f, "make door '{door}' one-way towards ({}, {})", super::number(p[0]), super::number(p[1]))
+            }
+            Action::AssignExits { population, exits } if exits.is_empty() => {
+                write!(f, "let population '{population}' leave by the exits of its goal")
+            }
+            Action::AssignExits { population, exits } => {
+                let list: Vec<String> = exits.iter().map(|e| format!("'{e}'")).collect();
+                write!(f, "send population '{population}' out by {}", list.join(", "))
             }
         }
     }

@@ -36,6 +36,7 @@ impl<'a> Names<'a> {
                 ("barrier", scene.barriers.iter().map(|b| b.id.as_str()).collect()),
                 ("hazard", scene.hazards.iter().map(|h| h.id.as_str()).collect()),
                 ("measurement area", areas.collect()),
+                ("population", scene.populations.iter().map(|p| p.id.as_str()).collect()),
             ],
         }
     }
@@ -69,6 +70,9 @@ pub fn action_refs(action: &Action) -> Vec<(&'static str, &str)> {
         Action::StopAlternating(d) | Action::SetExit { door: d, .. } | Action::DoorDirection { door: d, .. } => {
             vec![("door", d)]
         }
+        Action::AssignExits { population, exits } => std::iter::once(("population", population.as_str()))
+            .chain(exits.iter().map(|e| ("door", e.as_str())))
+            .collect(),
     }
 }
 
@@ -87,6 +91,15 @@ pub fn action_problem(action: &Action) -> Option<String> {
     if let Action::DoorDirection { direction: DoorWay::Towards(p), .. } = action {
         return (!(p[0].is_finite() && p[1].is_finite()))
             .then(|| format!("a door's direction needs a finite point (got ({}, {}))", number(p[0]), number(p[1])));
+    }
+    if let Action::AssignExits { exits, .. } = action {
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = exits.iter().find(|e| !seen.insert(e.as_str())) {
+            return Some(format!("exits assigned to a population are each named once (got '{twice}' twice)"));
+        }
+        return (exits.len() > MAX_ASSIGNED_EXITS).then(|| {
+            format!("at most {MAX_ASSIGNED_EXITS} exits may be assigned to a population (got {})", exits.len())
+        });
     }
     if let Action::LimitArrivals { share, .. } = action {
         return (!(share.is_finite() && (0.0..=1.0).contains(share)))
@@ -317,10 +330,13 @@ pub fn check_measures(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
     for (i, e) in scene.events.iter().enumerate() {
         if let Some(problem) = action_problem(&e.action) {
             let (line, col) = src.element_span("events", i).map_or((1, 1), |(start, _)| src.position(start));
-            diags.push(
-                src.at(line, col, Some(format!("event #{} at {} s", i + 1, number(e.at))), problem)
-                    .hint("e.g. HoldLine(line: \"gate7\", release: Batches(size: 100, every: 150.0))"),
-            );
+            diags.push(src.at(line, col, Some(format!("event #{} at {} s", i + 1, number(e.at))), problem).hint(
+                if matches!(e.action, Action::AssignExits { .. }) {
+                    "e.g. AssignExits(population: \"visitors\", exits: [\"north_gate\"])"
+                } else {
+                    "e.g. HoldLine(line: \"gate7\", release: Batches(size: 100, every: 150.0))"
+                },
+            ));
         }
     }
     let names = Names::new(scene);

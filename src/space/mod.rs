@@ -560,8 +560,19 @@ pub struct Space {
     pub arrival_control: BTreeMap<DoorId, ArrivalControl>,
     /// Doors opened and closed in turn (alternate opening), in the order ordered.
     pub alternations: Vec<Alternation>,
+    /// The populations' names, indexed by their ids (for commands that name one).
+    pub populations: Vec<String>,
+    /// Exits assigned to each population by a command, indexed like `populations`.
+    pub exit_assignments: Vec<Option<AssignedExits>>,
     /// Bumped whenever a level's walls are rebuilt (a door closed or opened, a stair's direction set).
     pub walls_version: u64,
+}
+
+/// Exits assigned to a population: the doors, and the floor-field target that leads to them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssignedExits {
+    pub doors: Vec<DoorId>,
+    pub target: crate::ids::TargetId,
 }
 
 /// Two doors opened and closed in turn: `open` is open now and `shut` closed, until `next`, when

@@ -75,7 +75,7 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
         return Err(diags.sorted());
     }
     let (scene, src) = (&loaded.scene, &loaded.source);
-    let space = space::build_space(scene, src, &pre, &mut diags);
+    let mut space = space::build_space(scene, src, &pre, &mut diags);
     let geometry = check_geometry(scene, src, &space, &pre, &mut diags);
     let traffic = crate::traffic::network::build(scene, src, &space, &mut diags);
     if !diags.is_empty() {
@@ -99,6 +99,9 @@ pub fn build(loaded: LoadedScene) -> Result<Twin, Diagnostics> {
     if !diags.is_empty() {
         return Err(diags.sorted());
     }
+    // Indexed like the walkers' population ids.
+    space.populations = populations.iter().map(|p| p.id.clone()).collect();
+    space.exit_assignments = vec![None; populations.len()];
     let measurements = scene
         .measurements
         .iter()

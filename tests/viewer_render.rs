@@ -242,7 +242,7 @@ fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
         .collect();
     let bar = |c: Rgb| blends.iter().any(|b| c.distance(*b) <= SURFACE_TOLERANCE);
     assert!(!bar(palette::GROUND) && !bar(palette::BACKGROUND), "the bar's colours stand apart from the ground");
-    for name in ViewName::ALL {
+    for name in [ViewName::Overview, ViewName::Top] {
         let view = View { camera: ViewCamera::named(name, &snapshot.twin, SIZE), frame };
         let picture = renderer.render(&snapshot, &view.camera).expect("renders");
         let at = |x: f64, y: f64| [x, y, z];
@@ -250,7 +250,11 @@ fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
         let [lo, hi] = marks.bounds();
         for corner in [at(lo[0], lo[1]), at(hi[0], lo[1]), at(lo[0], hi[1]), at(hi[0], hi[1])] {
             let (x, y) = view.pixel(corner);
-            assert!(picture.pixel(x, y).is_some(), "{}: the marks' corner {corner:?} is in the picture", name.name());
+            assert!(
+                picture.pixel(x, y).is_some(),
+                "{}: the marks' corner {corner:?} is in the picture",
+                name.name(&snapshot.twin)
+            );
         }
         // The arrow: its shaft and head where they are, the ground beside its tail and wider than
         // its shaft only at the north end, and the N above it.
@@ -264,7 +268,7 @@ fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
             at(ax + beside_head, head + 0.1 * marks.head_width),
         ]);
         let arrow_share = share(&picture, &view, &arrow, palette::NORTH_ARROW, SURFACE_TOLERANCE);
-        assert_eq!(arrow_share, 1.0, "{}: the arrow shows where it stands", name.name());
+        assert_eq!(arrow_share, 1.0, "{}: the arrow shows where it stands", name.name(&snapshot.twin));
         // The N's left stroke, a few pixels wide: within a pixel of its middle line.
         let north = marks.north_at;
         let stroke = 0.13 * marks.text_height;
@@ -274,7 +278,7 @@ fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
                 picture.pixel(nx + dx, ny + dy).is_some_and(|c| c.distance(palette::NORTH_ARROW) <= SURFACE_TOLERANCE)
             })
         });
-        assert!(letter, "{}: the N stands above the arrow", name.name());
+        assert!(letter, "{}: the N stands above the arrow", name.name(&snapshot.twin));
         let beside = 0.4 * marks.head_width;
         let beside_tail =
             [at(ax - beside, tail + 0.05 * marks.head_width), at(ax + beside, tail + 0.05 * marks.head_width)];
@@ -282,7 +286,7 @@ fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
             share(&picture, &view, &beside_tail, palette::GROUND, SURFACE_TOLERANCE),
             1.0,
             "{}: ground beside the tail",
-            name.name()
+            name.name(&snapshot.twin)
         );
 
         // The bar: each segment's middle in its colour, alternately dark and light.
@@ -290,19 +294,32 @@ fn the_north_arrow_and_scale_bar_show_where_the_camera_puts_them() {
         for i in 0..marks.segments {
             let (a, b, colour) = marks.segment(i);
             let middle = [at((a + b) / 2.0, y)];
-            assert_eq!(share(&picture, &view, &middle, colour, SURFACE_TOLERANCE), 1.0, "{}: segment {i}", name.name());
+            assert_eq!(
+                share(&picture, &view, &middle, colour, SURFACE_TOLERANCE),
+                1.0,
+                "{}: segment {i}",
+                name.name(&snapshot.twin)
+            );
         }
         // Its drawn length along its middle line against its projected length.
         let p = view.camera.world_to_pixel(frame, at(marks.bar_start[0], y), SIZE).unwrap();
         let q = view.camera.world_to_pixel(frame, at(marks.bar_end()[0], y), SIZE).unwrap();
         let projected = ((q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2)).sqrt();
         let drawn = drawn_length(&picture, p, q, bar);
-        eprintln!("{}: bar {} m: projected {projected:.2} px, drawn {drawn:.2} px", name.name(), marks.length);
-        assert!(projected > 40.0, "{}: the bar is long enough to measure ({projected:.1} px)", name.name());
+        eprintln!(
+            "{}: bar {} m: projected {projected:.2} px, drawn {drawn:.2} px",
+            name.name(&snapshot.twin),
+            marks.length
+        );
+        assert!(
+            projected > 40.0,
+            "{}: the bar is long enough to measure ({projected:.1} px)",
+            name.name(&snapshot.twin)
+        );
         assert!(
             (drawn - projected).abs() <= 2.0,
             "{}: the bar is drawn {drawn:.2} px long, projected {projected:.2} px",
-            name.name()
+            name.name(&snapshot.twin)
         );
     }
 }
@@ -332,7 +349,11 @@ fn unitwin_render_writes_a_png_once_and_refuses_to_overwrite_it() {
     assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
     let bad_view = run(&["--force", "--view", "sideways"]);
     assert_eq!(bad_view.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad_view.stderr).contains("views: overview, top"));
+    let said = String::from_utf8_lossy(&bad_view.stderr);
+    assert!(said.contains("no view 'sideways'") && said.contains("views of this unit: overview, top, "), "{said}");
+    let bad_level = run(&["--force", "--level", "roof"]);
+    assert_eq!(bad_level.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_level.stderr).contains("there is no level 'roof' (levels: "));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
 }
@@ -377,4 +398,175 @@ fn a_saved_rehearsal_replays_with_unitwin_run_to_identical_trajectories() {
         let (a, b) = (std::fs::read(rehearsal.join(file)).unwrap(), std::fs::read(replay.join(file)).unwrap());
         assert!(a == b, "{file} differs between the rehearsal and its replay");
     }
+}
+
+/// The Chinese the pilots are known by, and every Chinese character in our scenes, shows in the
+/// viewer's panels: egui's own fonts have none of it, so this fails without the shipped font.
+#[test]
+fn the_panels_show_the_chinese_names_of_the_units() {
+    use bevy_egui::egui;
+    let mut text: String = "南京大楼 田子坊 春江小区 瞿溪路 渔阳里 陈毅广场 外滩 南京东路 中山东一路".into();
+    for entry in std::fs::read_dir(Path::new(&manifest_dir()).join("scenes")).expect("scenes/") {
+        let path = entry.expect("a scene").path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let source = std::fs::read_to_string(&path).expect("a scene reads");
+            text.extend(source.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)));
+        }
+    }
+    let shows = |fonts: egui::FontDefinitions| {
+        let ctx = egui::Context::default();
+        ctx.set_fonts(fonts);
+        let _ = ctx.run_ui(egui::RawInput::default(), |_| {});
+        let font = egui::FontId::proportional(14.0);
+        let missing: String = text.chars().filter(|&c| !ctx.fonts_mut(|f| f.has_glyph(&font, c))).collect();
+        missing
+    };
+    assert!(!shows(egui::FontDefinitions::default()).is_empty(), "egui's own fonts were expected to lack Chinese");
+    let missing = shows(unitwin::viewer::fonts::font_definitions());
+    assert!(missing.is_empty(), "the panel cannot show: {missing}");
+}
+
+/// The unit without its people: what a view shows of the geometry itself.
+fn empty(twin: &unitwin::twin::Twin) -> Snapshot {
+    let mut snapshot = simulate_to(twin, 0.0, &[]).expect("sets up");
+    snapshot.agents.agents.clear();
+    snapshot.traffic.vehicles.clear();
+    snapshot
+}
+
+/// Each entrance and exit has a view from outside that shows its door in the middle of the
+/// picture; each stair one that shows its treads, with the floors over it cut away (Nanjing
+/// Building's stairs lie under five floors: without the cut they are hidden).
+#[test]
+fn each_entrance_exit_and_stair_has_a_view_that_shows_it() {
+    let size = (800u32, 600u32);
+    let in_middle = |p: [f32; 2]| {
+        (size.0 as f32 * 0.2..size.0 as f32 * 0.8).contains(&p[0])
+            && (size.1 as f32 * 0.2..size.1 as f32 * 0.8).contains(&p[1])
+    };
+    let colour_share = |picture: &Picture, camera: &ViewCamera, frame: SceneFrame, points: &[WorldPoint], c: Rgb| {
+        let hits = points
+            .iter()
+            .filter(|p| {
+                let [x, y] = camera.world_to_pixel(frame, **p, size).expect("in front of the camera");
+                picture.pixel(x.floor() as i64, y.floor() as i64).is_some_and(|q| q.distance(c) <= SURFACE_TOLERANCE)
+            })
+            .count();
+        hits as f64 / points.len() as f64
+    };
+    let root = Path::new(&manifest_dir()).join("scenes");
+    let mut doors_seen = 0;
+    let mut stairs_seen = 0;
+    let mut stairs_under_floors = 0;
+    for scene in ["yuyangli.ron", "bund_chenyi.ron", "nanjing_building.ron"] {
+        let twin = unitwin::twin::load(&root.join(scene)).expect("the pilot checks");
+        let snapshot = empty(&twin);
+        let draw = &snapshot.twin;
+        let frame = SceneFrame::of(draw);
+        // A renderer places meshes around the first twin it draws: one per unit.
+        let mut renderer = Renderer::new(&snapshot, size).expect("a renderer");
+        if scene == "nanjing_building.ron" {
+            // PageDown from everything shown cuts the fifth floor away; PageUp from the fourth restores all.
+            use unitwin::viewer::views::{floors, step_cut};
+            assert_eq!(floors(draw).len(), 6, "ground and five floors");
+            let fourth = floors(draw)[4].0;
+            assert_eq!(step_cut(draw, None, true), Some(fourth));
+            assert_eq!(step_cut(draw, Some(fourth), false), None);
+            assert_eq!(step_cut(draw, Some(0.0), true), Some(0.0), "the ground floor stays");
+        }
+        let views = ViewName::all(draw);
+        assert_eq!(
+            views.len(),
+            2 + draw
+                .doors
+                .iter()
+                .filter(|d| {
+                    matches!(d.kind, unitwin::draw::DrawDoorKind::Exit | unitwin::draw::DrawDoorKind::Entrance)
+                })
+                .count()
+                + draw.stairs.len()
+        );
+        for view in views {
+            let name = view.name(draw);
+            assert_eq!(ViewName::parse(&name, draw), Ok(view), "{scene}: '{name}' names its view");
+            let camera = ViewCamera::named(view, draw, size);
+            let (subject, colour) = match view {
+                ViewName::Overview | ViewName::Top => continue,
+                ViewName::Door(i) => {
+                    let d = &draw.doors[i];
+                    let top = d.a[2] + unitwin::viewer::geometry::DOOR_HEIGHT;
+                    let along = |t: f64| [d.a[0] + (d.b[0] - d.a[0]) * t, d.a[1] + (d.b[1] - d.a[1]) * t, top];
+                    doors_seen += 1;
+                    (vec![along(0.3), along(0.5), along(0.7)], unitwin::viewer::geometry::door_colour(d.open))
+                }
+                ViewName::Stair(i) => {
+                    let s = &draw.stairs[i];
+                    let n = s.steps.max(1) as f64;
+                    // The middle of treads across the flight's middle third, on their top.
+                    let [fl, fr, hr, hl] = s.corners;
+                    let (foot, head) = (
+                        [(fl[0] + fr[0]) / 2.0, (fl[1] + fr[1]) / 2.0],
+                        [(hl[0] + hr[0]) / 2.0, (hl[1] + hr[1]) / 2.0],
+                    );
+                    let tread = |k: f64| {
+                        let t = (k + 0.5) / n;
+                        let z = s.foot[2] + (s.head[2] - s.foot[2]) * (k + 1.0) / n;
+                        [foot[0] + (head[0] - foot[0]) * t, foot[1] + (head[1] - foot[1]) * t, z]
+                    };
+                    let ks = (0..s.steps).map(f64::from).filter(|k| (n / 3.0..2.0 * n / 3.0).contains(k));
+                    stairs_seen += 1;
+                    let length = ((head[0] - foot[0]).powi(2) + (head[1] - foot[1]).powi(2)).sqrt();
+                    if length > 0.5 {
+                        (ks.map(tread).collect::<Vec<_>>(), palette::STAIR)
+                    } else {
+                        // A stairwell joining two floors at one point: its opening on the lower floor.
+                        let z = s.foot[2].min(s.head[2]);
+                        let opening = draw
+                            .doors
+                            .iter()
+                            .find(|d| {
+                                d.kind == unitwin::draw::DrawDoorKind::StairOpening
+                                    && (d.a[2] - z).abs() < 0.1
+                                    && ((d.a[0] + d.b[0]) / 2.0 - foot[0]).hypot((d.a[1] + d.b[1]) / 2.0 - foot[1])
+                                        < 3.0
+                            })
+                            .expect("a stairwell has an opening on its lower floor");
+                        let top = z + unitwin::viewer::geometry::DOOR_HEIGHT;
+                        let along = |t: f64| {
+                            [
+                                opening.a[0] + (opening.b[0] - opening.a[0]) * t,
+                                opening.a[1] + (opening.b[1] - opening.a[1]) * t,
+                                top,
+                            ]
+                        };
+                        (vec![along(0.3), along(0.5), along(0.7)], unitwin::viewer::geometry::door_colour(opening.open))
+                    }
+                }
+            };
+            let centre = camera.world_to_pixel(frame, subject[subject.len() / 2], size).expect("in front");
+            assert!(in_middle(centre), "{scene}: {name} is in the middle of its view (at {centre:?})");
+            let picture = renderer.render(&snapshot, &camera).expect("renders");
+            let seen = colour_share(&picture, &camera, frame, &subject, colour);
+            let mut uncut = camera;
+            uncut.cut = None;
+            let seen_uncut = if camera.cut.is_some() {
+                colour_share(&renderer.render(&snapshot, &uncut).expect("renders"), &uncut, frame, &subject, colour)
+            } else {
+                seen
+            };
+            eprintln!(
+                "{scene}: {name}: cut {:?}, seen {:.0} % (uncut {:.0} %)",
+                camera.cut,
+                seen * 100.0,
+                seen_uncut * 100.0
+            );
+            assert!(seen >= 0.99, "{scene}: {name} shows in its view ({:.0} % of its points)", seen * 100.0);
+            if matches!(view, ViewName::Stair(_)) && camera.cut.is_some() {
+                assert!(seen_uncut < 0.5, "{scene}: {name}: the floors cut away would hide it");
+                stairs_under_floors += 1;
+            }
+        }
+    }
+    assert!(doors_seen >= 5 && stairs_seen >= 12, "{doors_seen} doors and {stairs_seen} stairs were looked at");
+    assert_eq!(stairs_under_floors, 10, "Nanjing Building's ten stairwells lie under the floors above");
 }

@@ -163,9 +163,15 @@ pub enum Command {
         /// pattern whose `{}` becomes the picture's number (00000, 00001, …).
         #[arg(long)]
         out: PathBuf,
-        /// Named view: overview (oblique, the whole unit) or top (plan, north up).
+        /// Named view: overview (oblique, the whole unit), top (plan, north up), or the id of an
+        /// entrance, exit or stair (seen from outside the door, or from beside the flight's foot;
+        /// floors over it are left out). An unknown name lists the unit's views.
         #[arg(long, default_value = "overview")]
         view: String,
+        /// Show this level and those below it only: the floors above are cut away, with the people
+        /// on them (multi-level buildings).
+        #[arg(long, value_name = "LEVEL")]
+        level: Option<String>,
         /// Picture size in pixels, WIDTHxHEIGHT.
         #[arg(long, default_value = "1600x1000")]
         size: String,
@@ -279,8 +285,8 @@ pub fn main() -> ExitCode {
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         #[cfg(feature = "viewer")]
-        Command::Render { target, at, frames, out, view, size, scene, close_door, force } => {
-            render(RenderArgs { target, at, frames, out, view, size, scene, close_door, force })
+        Command::Render { target, at, frames, out, view, level, size, scene, close_door, force } => {
+            render(RenderArgs { target, at, frames, out, view, level, size, scene, close_door, force })
         }
         #[cfg(feature = "viewer")]
         Command::View { scene, replay: Some(folder), .. } => view_replay(scene.as_deref(), &folder),
@@ -750,10 +756,33 @@ struct RenderArgs {
     frames: Option<String>,
     out: PathBuf,
     view: String,
+    level: Option<String>,
     size: String,
     scene: Option<PathBuf>,
     close_door: Vec<String>,
     force: bool,
+}
+
+/// The view `--view` names in `twin` and the elevation above which it leaves floors out (`--level`,
+/// or the view's own cut).
+#[cfg(feature = "viewer")]
+fn resolve_view(
+    args: &RenderArgs,
+    twin: &crate::draw::DrawTwin,
+) -> Result<(crate::viewer::ViewName, Option<f64>), crate::viewer::ViewerError> {
+    use crate::viewer::{ViewName, ViewerError};
+    let view = ViewName::parse(&args.view, twin).map_err(ViewerError::Arguments)?;
+    let cut = match &args.level {
+        None => view.cut(twin),
+        Some(id) => {
+            let level = twin.levels.iter().find(|l| &l.name == id).ok_or_else(|| {
+                let names: Vec<&str> = twin.levels.iter().map(|l| l.name.as_str()).collect();
+                ViewerError::Arguments(format!("there is no level '{id}' (levels: {})", names.join(", ")))
+            })?;
+            Some(level.elevation)
+        }
+    };
+    Ok((view, cut))
 }
 
 /// Most pictures one `--frames` sequence may ask for (five digits number them).
@@ -818,7 +847,6 @@ fn render(args: RenderArgs) -> ExitCode {
             (None, Some(spec)) => parse_frames(spec).map_err(ViewerError::Arguments)?,
             (None, None) => return Err(ViewerError::Arguments("give --at S or --frames FROM:TO:EVERY".into())),
         };
-        let view = ViewName::parse(&args.view).map_err(ViewerError::Arguments)?;
         let size = parse_size(&args.size).map_err(ViewerError::Arguments)?;
         let paths = if args.frames.is_some() { sequence_paths(&args.out, times.len()) } else { vec![args.out.clone()] };
         if !args.target.exists() {
@@ -843,9 +871,9 @@ fn render(args: RenderArgs) -> ExitCode {
         {
             return Err(ViewerError::Exists(existing.clone()));
         }
-        Ok((times, view, size, paths))
+        Ok((times, size, paths))
     })();
-    let (times, view, size, paths) = match checked {
+    let (times, size, paths) = match checked {
         Ok(v) => v,
         Err(e) => return viewer_exit(e),
     };
@@ -862,13 +890,19 @@ fn render(args: RenderArgs) -> ExitCode {
     let mut renderer: Option<Renderer> = None;
     let mut rendering = 0.0;
     let mut last = None;
-    let mut picture_of = |snapshot: crate::viewer::Snapshot, path: &std::path::Path| -> Result<(), ViewerError> {
+    let mut view_name = String::new();
+    let mut picture_of = |snapshot: crate::viewer::Snapshot,
+                          path: &std::path::Path,
+                          (view, cut): (ViewName, Option<f64>)|
+     -> Result<(), ViewerError> {
         let begun = std::time::Instant::now();
         if renderer.is_none() {
             renderer = Some(Renderer::new(&snapshot, size)?);
         }
         let renderer = renderer.as_mut().expect("made above");
-        let camera = ViewCamera::named(view, &snapshot.twin, size);
+        let mut camera = ViewCamera::named(view, &snapshot.twin, size);
+        camera.cut = cut;
+        view_name = view.describe(&snapshot.twin);
         let picture = renderer.render(&snapshot, &camera)?;
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(folder)
@@ -884,6 +918,7 @@ fn render(args: RenderArgs) -> ExitCode {
     let result = if args.target.is_dir() {
         (|| {
             let mut recording = Recording::open(&args.target, args.scene.as_deref())?;
+            let view = resolve_view(&args, &recording.snapshot_at(0.0).twin)?;
             let end = recording.end_time();
             if let Some(late) = times.iter().find(|t| **t > end + 1e-6) {
                 return Err(ViewerError::Arguments(format!(
@@ -892,20 +927,22 @@ fn render(args: RenderArgs) -> ExitCode {
                 )));
             }
             for (t, path) in times.iter().zip(&paths) {
-                picture_of(recording.snapshot_at(*t), path)?;
+                picture_of(recording.snapshot_at(*t), path, view)?;
             }
             Ok(())
         })()
     } else {
         match load(&args.target) {
-            Ok(twin) => {
+            Ok(twin) => (|| {
+                let draw = crate::draw::DrawTwin::new(&twin.space, &twin.scenario, &twin.scene().unit.name, (0.0, 0.0));
+                let view = resolve_view(&args, &draw)?;
                 let commands: Vec<_> =
                     args.close_door.iter().map(|d| crate::command::NamedCommand::CloseDoor(d.clone())).collect();
                 let mut paths = paths.iter();
                 simulate_each(&twin, &times, &commands, |_, snapshot| {
-                    picture_of(snapshot, paths.next().expect("one path per time"))
+                    picture_of(snapshot, paths.next().expect("one path per time"), view)
                 })
-            }
+            })(),
             Err(diags) => Err(ViewerError::Scene(diags)),
         }
     };
@@ -918,7 +955,8 @@ fn render(args: RenderArgs) -> ExitCode {
             } else {
                 format!("{} pictures from t = {first_t:.1} s to {t:.1} s", paths.len())
             };
-            say!("unitwin render: {}: {what}, view {}, {}x{}", args.target.display(), view.name(), size.0, size.1);
+            let cut = args.level.as_ref().map_or_else(String::new, |l| format!(" up to level {l}"));
+            say!("unitwin render: {}: {what}, view {view_name}{cut}, {}x{}", args.target.display(), size.0, size.1);
             let wrote = match paths.len() {
                 1 => paths[0].display().to_string(),
                 n => format!("{} … {} ({n} files)", paths[0].display(), paths[n - 1].display()),

@@ -3,6 +3,7 @@
 
 use geo::{Coord, LineString, Polygon, TriangulateEarcut};
 
+use super::camera::LEVEL_GAP;
 use super::decorations::Decorations;
 use super::palette::{self, Rgb};
 use crate::draw::{DrawMeasurement, DrawTwin, WorldPoint};
@@ -200,9 +201,16 @@ pub fn ground_rectangle(twin: &DrawTwin) -> [[f64; 2]; 2] {
     ]
 }
 
-/// The whole static twin as one mesh. Doors are coloured by their state now, zones by theirs.
-pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
+/// Whether something at elevation `z` is drawn under a cut at `cut` (floors above it left out).
+pub fn below_cut(z: f64, cut: Option<f64>) -> bool {
+    cut.is_none_or(|c| z <= c + LEVEL_GAP)
+}
+
+/// The whole static twin as one mesh, leaving out what lies above `cut`. Doors are coloured by
+/// their state now, zones by theirs.
+pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame, cut: Option<f64>) -> MeshData {
     let mut b = Builder { frame, mesh: MeshData::default() };
+    let shown = |z: f64| below_cut(z, cut);
     let [lo, hi] = ground_rectangle(twin);
     let gz = twin.min[2] + lift::GROUND;
     b.quad(
@@ -212,7 +220,7 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
     );
 
     let lowest = twin.levels.iter().map(|l| l.elevation).fold(f64::INFINITY, f64::min);
-    for level in &twin.levels {
+    for level in twin.levels.iter().filter(|l| shown(l.elevation)) {
         let floor = if level.elevation > lowest + 0.5 { palette::WALKABLE_UPPER } else { palette::WALKABLE };
         let z = level.elevation + lift::WALKABLE;
         for p in &level.walkable {
@@ -224,6 +232,9 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
     }
     for s in &twin.streets {
         let z = s.centerline.first().map_or(0.0, |p| p[2]);
+        if !shown(z) {
+            continue;
+        }
         for q in &s.sidewalks {
             b.polygon(q, &[], z + lift::SIDEWALK, palette::SIDEWALK);
         }
@@ -239,6 +250,9 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
     }
     for building in &twin.buildings {
         let z0 = building.footprint.first().map_or(0.0, |p| p[2]);
+        if !shown(z0) {
+            continue;
+        }
         let roof = palette::building_roof(building);
         b.prism(&building.footprint, z0, z0 + building.height, roof, roof);
         // Floor lines on the façade: a thin darker band at each storey.
@@ -251,9 +265,12 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
     }
     for o in &twin.obstacles {
         let z0 = o.footprint.first().map_or(0.0, |p| p[2]);
+        if !shown(z0) {
+            continue;
+        }
         b.prism(&o.footprint, z0, z0 + o.height, palette::OBSTACLE, palette::OBSTACLE);
     }
-    for st in &twin.stairs {
+    for st in twin.stairs.iter().filter(|s| shown(s.foot[2].min(s.head[2]))) {
         let n = st.steps.max(1);
         let [fl, fr, hr, hl] = st.corners;
         let at = |p: WorldPoint, q: WorldPoint, t: f64| [p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t];
@@ -269,6 +286,9 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
     }
     for z in &twin.zones {
         let h = z.polygon.first().map_or(0.0, |p| p[2]) + lift::ZONE;
+        if !shown(h) {
+            continue;
+        }
         if z.blocked {
             b.polygon(&z.polygon, &[], h, palette::ZONE_BLOCKED);
         } else if z.smoke > 0.0 {
@@ -276,11 +296,18 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
         }
         b.outline(&z.polygon, 0.3, h + 0.005, palette::ZONE);
     }
-    for hazard in twin.hazards.iter().filter(|h| h.active && h.polygon.len() >= 3) {
+    for hazard in twin.hazards.iter().filter(|h| h.active && h.polygon.len() >= 3 && shown(h.polygon[0][2])) {
         let h = hazard.polygon[0][2] + lift::ZONE;
         b.polygon(&hazard.polygon, &[], h, palette::ZONE_BLOCKED);
     }
     for m in &twin.measurements {
+        let z = match m {
+            DrawMeasurement::Line { a, .. } => a[2],
+            DrawMeasurement::Area { polygon, .. } => polygon.first().map_or(0.0, |p| p[2]),
+        };
+        if !shown(z) {
+            continue;
+        }
         match m {
             DrawMeasurement::Line { a, b: end, .. } => {
                 let z = a[2] + lift::MEASUREMENT;
@@ -292,7 +319,7 @@ pub fn twin_mesh(twin: &DrawTwin, frame: SceneFrame) -> MeshData {
             }
         }
     }
-    for d in &twin.doors {
+    for d in twin.doors.iter().filter(|d| shown(d.a[2])) {
         let colour = door_colour(d.open);
         b.beam(d.a, d.b, DOOR_THICKNESS, d.a[2], d.a[2] + DOOR_HEIGHT, colour);
     }

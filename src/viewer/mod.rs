@@ -3,6 +3,7 @@
 
 pub mod camera;
 pub mod decorations;
+pub mod fonts;
 pub mod geometry;
 pub mod legend;
 pub mod palette;
@@ -10,6 +11,7 @@ pub mod recording;
 pub mod render;
 pub mod replay;
 pub mod scene;
+pub mod views;
 pub mod window;
 
 use std::path::PathBuf;

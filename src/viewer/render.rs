@@ -24,7 +24,7 @@ use bevy::winit::WinitPlugin;
 use super::ViewerError;
 use super::camera::ViewCamera;
 use super::palette::{self, Rgb};
-use super::scene::ScenePlugin;
+use super::scene::{LevelCut, ScenePlugin};
 use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
 
 /// The draw data of one moment of a run: all a picture needs.
@@ -127,6 +127,7 @@ impl Renderer {
         world.insert_resource(snapshot.twin.clone());
         world.insert_resource(snapshot.agents.clone());
         world.insert_resource(snapshot.traffic.clone());
+        world.insert_resource(LevelCut(view.cut));
         world.entity_mut(self.camera).insert((view.transform(), view.bevy_projection()));
         for _ in 0..WARM_UP_FRAMES {
             self.update()?;

@@ -8,7 +8,8 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::ViewerError;
 use super::recording::Recording;
-use super::scene::Colouring;
+use super::scene::{Colouring, LevelCut};
+use super::views::{ViewChoice, view_pickers};
 use super::window::{PointerOnPanel, require_display, speed_name, view_keys, window_app};
 use crate::command::Origin;
 use crate::draw::{DrawAgents, DrawDoorKind, DrawTraffic, DrawTwin};
@@ -153,6 +154,8 @@ fn replay_panel(
     twin: Res<DrawTwin>,
     agents: Res<DrawAgents>,
     traffic: Res<DrawTraffic>,
+    mut choice: ResMut<ViewChoice>,
+    mut cut: ResMut<LevelCut>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let player = &mut *player;
@@ -219,6 +222,7 @@ fn replay_panel(
                 traffic.vehicles.len(),
                 player.seek_ms
             ));
+            view_pickers(ui, &twin, &mut choice, &mut cut);
             super::legend::legend(ui, &mut colouring.0, &twin);
             ui.separator();
             ui.label(format!("commands applied ({}; click to jump):", player.recording.events.len()));
@@ -244,7 +248,7 @@ fn replay_panel(
                 }
             });
             ui.small(
-                "Space play/pause, R reverse, , . one frame, +/- speed, Home/End, C colours, O/T views, arrows \
+                "Space play/pause, R reverse, , . one frame, +/- speed, Home/End, C colours, O/T/V views, PgUp/PgDn floors, arrows \
                  orbit, WASD pan, Q/E zoom, F12 picture",
             );
         },

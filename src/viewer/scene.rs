@@ -8,7 +8,7 @@ use bevy::render::render_resource::{AsBindGroup, Face};
 use bevy::shader::ShaderRef;
 
 use super::decorations::Decorations;
-use super::geometry::{MeshData, SceneFrame, twin_mesh};
+use super::geometry::{MeshData, SceneFrame, below_cut, twin_mesh};
 use super::palette::{self, AgentColouring};
 use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
 use crate::scene::VehicleKind;
@@ -41,6 +41,11 @@ impl Material for TagColourMaterial {
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Colouring(pub AgentColouring);
 
+/// Floors above this elevation are left out, with the people on them (`None`: all drawn); set by
+/// the view, `--level` or the window's level keys.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq)]
+pub struct LevelCut(pub Option<f64>);
+
 /// Where the scene sits in Bevy's space (fixed when the twin is first drawn).
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct Frame(pub SceneFrame);
@@ -48,7 +53,7 @@ pub struct Frame(pub SceneFrame);
 /// The entities drawing the twin, and the shared meshes and materials.
 #[derive(Resource)]
 struct SceneEntities {
-    twin: Option<(u64, Entity)>,
+    twin: Option<(u64, Option<f64>, Entity)>,
     /// The north arrow and scale bar, and what they were drawn for.
     decorations: Option<(Decorations, Entity)>,
     twin_material: Handle<StandardMaterial>,
@@ -70,6 +75,7 @@ impl Plugin for ScenePlugin {
             .expect("a fixed handle takes the agents' shader");
         app.add_plugins(MaterialPlugin::<TagColourMaterial>::default())
             .init_resource::<Colouring>()
+            .init_resource::<LevelCut>()
             .add_systems(PreStartup, setup_scene)
             .add_systems(Update, (draw_twin, draw_agents, draw_vehicles));
     }
@@ -115,12 +121,13 @@ pub fn to_mesh(data: MeshData) -> Mesh {
 fn draw_twin(
     mut commands: Commands,
     twin: Res<DrawTwin>,
+    cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
     mut meshes: ResMut<Assets<Mesh>>,
 ) {
-    // A new twin (another snapshot) or a new state of its doors and zones.
-    if !twin.is_changed() && scene.twin.is_some_and(|(version, _)| version == twin.version) {
+    // A new twin (another snapshot), a new state of its doors and zones, or another cut.
+    if !twin.is_changed() && scene.twin.is_some_and(|(version, drawn, _)| version == twin.version && drawn == cut.0) {
         return;
     }
     // The arrow and bar depend only on the unit's bounds: drawn once, again only for another unit.
@@ -138,15 +145,15 @@ fn draw_twin(
             }
         }
     }
-    let mesh = meshes.add(to_mesh(twin_mesh(&twin, frame.0)));
+    let mesh = meshes.add(to_mesh(twin_mesh(&twin, frame.0, cut.0)));
     match scene.twin {
-        Some((_, entity)) => {
+        Some((_, _, entity)) => {
             commands.entity(entity).insert(Mesh3d(mesh));
-            scene.twin = Some((twin.version, entity));
+            scene.twin = Some((twin.version, cut.0, entity));
         }
         None => {
             let entity = commands.spawn((Mesh3d(mesh), MeshMaterial3d(scene.twin_material.clone()))).id();
-            scene.twin = Some((twin.version, entity));
+            scene.twin = Some((twin.version, cut.0, entity));
         }
     }
 }
@@ -190,16 +197,25 @@ fn place(
 fn draw_agents(
     mut commands: Commands,
     agents: Res<DrawAgents>,
+    twin: Res<DrawTwin>,
     colouring: Res<Colouring>,
+    cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
     mut instances: Instances,
 ) {
-    if !agents.is_changed() && !colouring.is_changed() {
+    if !agents.is_changed() && !colouring.is_changed() && !cut.is_changed() {
         return;
     }
     let scene = &mut *scene;
-    let items = agents.agents.iter().map(|agent| {
+    // People on a flight show with the floor it leaves from.
+    let on_shown_stair = |agent: &crate::draw::DrawAgent| {
+        agent
+            .on_stair
+            .is_some_and(|id| twin.stairs.iter().any(|s| s.id == id && below_cut(s.foot[2].min(s.head[2]), cut.0)))
+    };
+    let shown = agents.agents.iter().filter(|a| below_cut(a.pos[2], cut.0) || on_shown_stair(a));
+    let items = shown.map(|agent| {
         let [x, y, z] = frame.0.to_bevy(agent.pos);
         let r = agent.radius.max(0.05);
         (
@@ -223,15 +239,16 @@ fn vehicle_height(kind: VehicleKind) -> f32 {
 fn draw_vehicles(
     mut commands: Commands,
     traffic: Res<DrawTraffic>,
+    cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
     mut instances: Instances,
 ) {
-    if !traffic.is_changed() {
+    if !traffic.is_changed() && !cut.is_changed() {
         return;
     }
     let scene = &mut *scene;
-    let items = traffic.vehicles.iter().map(|v| {
+    let items = traffic.vehicles.iter().filter(|v| below_cut(v.centre[2], cut.0)).map(|v| {
         let [x, y, z] = frame.0.to_bevy(v.centre);
         let h = vehicle_height(v.kind);
         let colour = if v.parked {

@@ -16,7 +16,8 @@ use super::ViewerError;
 use super::camera::{ViewCamera, ViewName};
 use super::palette;
 use super::render::{Snapshot, catch_renderer_panic};
-use super::scene::{Colouring, ScenePlugin};
+use super::scene::{Colouring, LevelCut, ScenePlugin};
+use super::views::{ViewChoice, apply_view_choice, orbit_of, view_choice_keys, view_pickers};
 use crate::app::RunOptions;
 use crate::command::NamedCommand;
 use crate::draw::{DrawAgents, DrawDoorKind, DrawFigures, DrawTraffic, DrawTwin};
@@ -143,24 +144,10 @@ pub(super) fn window_app(title: String, snapshot: Snapshot) -> Result<App, Viewe
         .add_plugins(ScenePlugin)
         .init_resource::<PointerOnPanel>()
         .add_systems(Startup, spawn_camera)
-        .add_systems(Update, ((view_keys, camera_input).chain(), screenshot_key));
+        .init_resource::<ViewChoice>()
+        .add_systems(Update, ((view_choice_keys, apply_view_choice, view_keys, camera_input).chain(), screenshot_key))
+        .add_systems(EguiPrimaryContextPass, super::fonts::install_fonts);
     Ok(app)
-}
-
-/// The orbit camera's angles and distance looking from `eye` at `focus` (its convention: yaw about
-/// the vertical, pitch above the horizon).
-fn orbit_of(camera: &ViewCamera) -> PanOrbitCamera {
-    let offset = camera.eye - camera.target;
-    let radius = offset.length().max(1.0);
-    let d = offset / radius;
-    PanOrbitCamera {
-        focus: camera.target,
-        radius: Some(radius),
-        yaw: Some(d.x.atan2(d.z)),
-        pitch: Some(d.y.clamp(-1.0, 1.0).asin()),
-        zoom_lower_limit: 2.0,
-        ..default()
-    }
 }
 
 fn spawn_camera(mut commands: Commands, twin: Res<DrawTwin>, windows: Query<&Window>) {
@@ -223,11 +210,10 @@ fn time_keys(keys: Res<ButtonInput<KeyCode>>, mut time: ResMut<TimeControl>) {
     }
 }
 
-/// Keys of the picture: C colouring, O overview, T top; arrows orbit, W/A/S/D pan, Q/E zoom.
+/// Keys of the picture: C colouring; arrows orbit, W/A/S/D pan, Q/E zoom (views: [`super::views`]).
 pub(super) fn view_keys(
     keys: Res<ButtonInput<KeyCode>>,
     mut colouring: ResMut<Colouring>,
-    twin: Res<DrawTwin>,
     mut cameras: Query<&mut PanOrbitCamera>,
     clock: Res<Time<Real>>,
 ) {
@@ -235,23 +221,6 @@ pub(super) fn view_keys(
         colouring.0 = colouring.0.next();
     }
     let Ok(mut camera) = cameras.single_mut() else { return };
-    for (key, view) in [(KeyCode::KeyO, ViewName::Overview), (KeyCode::KeyT, ViewName::Top)] {
-        if keys.just_pressed(key) {
-            let mut orbit = orbit_of(&ViewCamera::named(view, &twin, (1600, 1000)));
-            if view == ViewName::Top {
-                // Straight down, north up: the orbit camera's pitch stops just short of the vertical.
-                orbit.pitch = Some(std::f32::consts::FRAC_PI_2 - 1e-3);
-                orbit.yaw = Some(0.0);
-                let [lo, hi] = [twin.min, twin.max];
-                let extent = ((hi[0] - lo[0]).max(hi[1] - lo[1]) as f32).max(10.0);
-                orbit.radius = Some(extent * 1.3);
-            }
-            camera.target_focus = orbit.focus;
-            camera.target_yaw = orbit.yaw.unwrap_or(0.0);
-            camera.target_pitch = orbit.pitch.unwrap_or(0.5);
-            camera.target_radius = orbit.radius.unwrap_or(100.0);
-        }
-    }
     let dt = clock.delta_secs();
     let turn = 1.2 * dt;
     if keys.pressed(KeyCode::ArrowLeft) {
@@ -373,6 +342,8 @@ fn panel(
     agents: Res<DrawAgents>,
     traffic: Res<DrawTraffic>,
     figures: Res<DrawFigures>,
+    mut choice: ResMut<ViewChoice>,
+    mut cut: ResMut<LevelCut>,
     mut wave: Local<Option<(u32, f64)>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -425,6 +396,7 @@ fn panel(
             ui.label(format!("vehicles on the road {}", traffic.vehicles.len()));
         }
         ui.separator();
+        view_pickers(ui, &twin, &mut choice, &mut cut);
         super::legend::legend(ui, &mut colouring.0, &twin);
         ui.separator();
         ui.label("doors (close or open; exits entrance-only; interior doors one-way):");
@@ -642,7 +614,7 @@ fn panel(
             ui.label(message);
         }
         ui.small(
-            "Space pause, N step, +/- speed, M max, C colours, O/T views, arrows orbit, WASD pan, Q/E zoom, F12 picture",
+            "Space pause, N step, +/- speed, M max, C colours, O/T/V views, PgUp/PgDn floors, arrows orbit, WASD pan, Q/E zoom, F12 picture",
         );
     });
     on_panel.0 = ctx.is_pointer_over_egui() || ctx.egui_wants_pointer_input();

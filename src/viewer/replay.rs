@@ -160,9 +160,10 @@ fn replay_panel(
     let ctx = contexts.ctx_mut()?;
     let player = &mut *player;
     let end = player.recording.end_time();
-    egui::Window::new(format!("replay: {}", twin.name)).default_pos([12.0, 12.0]).default_width(340.0).show(
+    egui::Window::new("replay").default_pos([12.0, 12.0]).default_width(340.0).show(
         ctx,
         |ui| {
+            ui.label(egui::RichText::new(&twin.name).strong());
             ui.heading(format!("t = {:.1} s of {:.1} s", agents.t, end));
             ui.label(format!("{}", player.recording.folder.display()));
             // The timeline: the slider scrubs; the run's commands are marked under it.

@@ -350,7 +350,9 @@ fn panel(
     // Tianzifang's gate 7 released about 100 people every 2–3 minutes.
     let wave = wave.get_or_insert((100, 150.0));
     let rehearsal = &mut *rehearsal;
-    egui::Window::new(twin.name.clone()).default_pos([12.0, 12.0]).default_width(300.0).show(ctx, |ui| {
+    // The unit's name in full (often with Chinese) above the clock: a title bar would cut it short.
+    egui::Window::new("live rehearsal").default_pos([12.0, 12.0]).default_width(300.0).show(ctx, |ui| {
+        ui.label(egui::RichText::new(&twin.name).strong());
         let finished = rehearsal.folder.as_mut().is_none_or(|f| f.run().is_finished());
         ui.heading(format!("t = {:.1} s", agents.t));
         ui.horizontal(|ui| {

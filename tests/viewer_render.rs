@@ -27,6 +27,10 @@ fn manifest_dir() -> String {
     std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
 }
 
+fn ring(points: &[WorldPoint]) -> LineString<f64> {
+    LineString::from(points.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>())
+}
+
 fn polygon(ring: &[WorldPoint]) -> Polygon<f64> {
     Polygon::new(LineString::from(ring.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>()), vec![])
 }
@@ -569,4 +573,115 @@ fn each_entrance_exit_and_stair_has_a_view_that_shows_it() {
     }
     assert!(doors_seen >= 5 && stairs_seen >= 12, "{doors_seen} doors and {stairs_seen} stairs were looked at");
     assert_eq!(stairs_under_floors, 10, "Nanjing Building's ten stairwells lie under the floors above");
+}
+
+/// The heatmap colours the floor by the Level of Service of the density around each 1 m cell: 36
+/// people in a 3 m square (4 persons/m², LoS F) on Yuyangli's square turn the cells under them LoS F
+/// red, the floor 4 m away stays the floor, and the densest person is ringed. Without the heatmap
+/// the floor under them is the floor.
+#[test]
+fn the_heatmap_shows_a_dense_square_as_level_of_service_f_and_rings_the_densest() {
+    use unitwin::draw::{DrawActivity, DrawAgent};
+    use unitwin::ids::{AgentId, PopulationId};
+    let twin = unitwin::twin::load(&Path::new(&manifest_dir()).join("scenes/yuyangli.ron")).expect("the pilot checks");
+    let mut snapshot = empty(&twin);
+    let draw = snapshot.twin.clone();
+    // A cell centre on the ground floor at least 6 m from any edge of the walkable area or outline.
+    let ground = &draw.levels[0];
+    let polygons: Vec<Polygon<f64>> = ground
+        .walkable
+        .iter()
+        .map(|p| Polygon::new(ring(&p.outer), p.holes.iter().map(|h| ring(h)).collect()))
+        .collect();
+    let outlines: Vec<LineString<f64>> = draw
+        .zones
+        .iter()
+        .map(|z| ring(&z.polygon))
+        .chain(draw.measurements.iter().map(|m| match m {
+            unitwin::draw::DrawMeasurement::Line { a, b, .. } => ring(&[*a, *b]),
+            unitwin::draw::DrawMeasurement::Area { polygon, .. } => ring(polygon),
+        }))
+        .collect();
+    let centre = (draw.min[1].floor() as i64..draw.max[1].ceil() as i64)
+        .flat_map(|y| (draw.min[0].floor() as i64..draw.max[0].ceil() as i64).map(move |x| (x, y)))
+        .map(|(x, y)| Point::new(x as f64 + 0.5, y as f64 + 0.5))
+        .find(|p| {
+            polygons.iter().any(|poly| {
+                geo::Contains::contains(poly, p)
+                    && std::iter::once(poly.exterior()).chain(poly.interiors()).all(|r| Euclidean.distance(p, r) >= 6.0)
+            }) && outlines.iter().all(|o| Euclidean.distance(p, o) >= 6.0)
+        })
+        .expect("Yuyangli's square has open floor");
+    let (cx, cy) = (centre.x(), centre.y());
+    let z = ground.elevation;
+    snapshot.agents.agents = (0..36u32)
+        .map(|k| DrawAgent {
+            id: AgentId(k),
+            pos: [cx - 1.25 + 0.5 * (k % 6) as f64, cy - 1.25 + 0.5 * (k / 6) as f64, z],
+            vel: [0.0, 0.0],
+            level: ground.id,
+            on_stair: None,
+            population: PopulationId(0),
+            density: 4.0,
+            // Thin people: the floor between them shows.
+            radius: 0.05,
+            activity: DrawActivity::Waiting,
+        })
+        .collect();
+    let mut renderer = Renderer::new(&snapshot, SIZE).expect("a renderer");
+    let view = View { camera: ViewCamera::named(ViewName::Top, &draw, SIZE), frame: SceneFrame::of(&draw) };
+    // Between the people, away from the ring round the first of them (a crowd in LoS F is ringed
+    // even without the heatmap): the middle cell (36 people in its 3 m square: 4 persons/m²) and
+    // the four beside it (24: 2.7), LoS F; the four at its corners (16: 1.8), LoS E.
+    let at = |dx: f64, dy: f64| [cx + dx, cy + dy, z];
+    let middle_and_sides = vec![at(0.0, 0.0), at(1.0, 0.0), at(-1.0, 0.0), at(0.0, 1.0), at(0.0, -1.0)];
+    let corners = vec![at(1.0, 1.0), at(-1.0, 1.0), at(1.0, -1.0), at(-1.0, -1.0)];
+    let away: Vec<WorldPoint> = (0..16)
+        .map(|k| {
+            let a = k as f64 / 16.0 * std::f64::consts::TAU;
+            [cx + 4.0 * a.cos(), cy + 4.0 * a.sin(), z]
+        })
+        .collect();
+    let plain = renderer.render(&snapshot, &view.camera).expect("renders");
+    assert_eq!(
+        share(&plain, &view, &middle_and_sides, palette::WALKABLE, SURFACE_TOLERANCE),
+        1.0,
+        "no heatmap unless asked"
+    );
+    renderer.set_heatmap(true);
+    let heat = renderer.render(&snapshot, &view.camera).expect("renders");
+    let los_f = palette::LOS[5];
+    let under = share(&heat, &view, &middle_and_sides, los_f, SURFACE_TOLERANCE);
+    let around = share(&heat, &view, &corners, palette::LOS[4], SURFACE_TOLERANCE);
+    let floor = share(&heat, &view, &away, palette::WALKABLE, SURFACE_TOLERANCE);
+    // The ring of the 1 m disc round the first person (the densest, lowest id), on its outer side.
+    let first = snapshot.agents.agents[0].pos;
+    let on_ring: Vec<WorldPoint> = [(-1.0f64, 0.0f64), (0.0, -1.0), (-0.7071, -0.7071)]
+        .iter()
+        .map(|(dx, dy)| [first[0] + dx, first[1] + dy, z])
+        .collect();
+    // The ring is thin (0.3 m, 2 px here) and its edges blend: a pixel of it within 1 px counts.
+    let ringed = on_ring
+        .iter()
+        .filter(|p| {
+            let (x, y) = view.pixel(**p);
+            (-1..=1).any(|dx| {
+                (-1..=1).any(|dy| {
+                    heat.pixel(x + dx, y + dy).is_some_and(|c| c.distance(palette::PEAK) <= SURFACE_TOLERANCE)
+                })
+            })
+        })
+        .count() as f64
+        / on_ring.len() as f64;
+    eprintln!(
+        "LoS F in the middle {:.0} %, LoS E at the corners {:.0} %, floor 4 m out {:.0} %, ring {:.0} %",
+        under * 100.0,
+        around * 100.0,
+        floor * 100.0,
+        ringed * 100.0
+    );
+    assert_eq!(under, 1.0, "the middle cell (4 persons/m²) and those beside it (2.7) are LoS F");
+    assert_eq!(around, 1.0, "the corner cells (1.8 persons/m²) are LoS E");
+    assert_eq!(floor, 1.0, "the floor 4 m away, out of reach of the 3 m squares, is the floor");
+    assert_eq!(ringed, 1.0, "the densest person is ringed");
 }

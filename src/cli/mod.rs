@@ -172,6 +172,10 @@ pub enum Command {
         /// on them (multi-level buildings).
         #[arg(long, value_name = "LEVEL")]
         level: Option<String>,
+        /// Cover the floors with the density heatmap (1 m cells coloured by Fruin's Level of
+        /// Service of the people within the 3 m square around them) and ring the densest person.
+        #[arg(long)]
+        heatmap: bool,
         /// Picture size in pixels, WIDTHxHEIGHT.
         #[arg(long, default_value = "1600x1000")]
         size: String,
@@ -285,8 +289,8 @@ pub fn main() -> ExitCode {
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         #[cfg(feature = "viewer")]
-        Command::Render { target, at, frames, out, view, level, size, scene, close_door, force } => {
-            render(RenderArgs { target, at, frames, out, view, level, size, scene, close_door, force })
+        Command::Render { target, at, frames, out, view, level, heatmap, size, scene, close_door, force } => {
+            render(RenderArgs { target, at, frames, out, view, level, heatmap, size, scene, close_door, force })
         }
         #[cfg(feature = "viewer")]
         Command::View { scene, replay: Some(folder), .. } => view_replay(scene.as_deref(), &folder),
@@ -757,6 +761,7 @@ struct RenderArgs {
     out: PathBuf,
     view: String,
     level: Option<String>,
+    heatmap: bool,
     size: String,
     scene: Option<PathBuf>,
     close_door: Vec<String>,
@@ -897,7 +902,9 @@ fn render(args: RenderArgs) -> ExitCode {
      -> Result<(), ViewerError> {
         let begun = std::time::Instant::now();
         if renderer.is_none() {
-            renderer = Some(Renderer::new(&snapshot, size)?);
+            let mut made = Renderer::new(&snapshot, size)?;
+            made.set_heatmap(args.heatmap);
+            renderer = Some(made);
         }
         let renderer = renderer.as_mut().expect("made above");
         let mut camera = ViewCamera::named(view, &snapshot.twin, size);

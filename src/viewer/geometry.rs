@@ -137,7 +137,7 @@ impl Builder {
     }
 
     /// A box along the segment `a`–`b`, `thickness` wide, from `z0` to `z1`.
-    fn beam(&mut self, a: WorldPoint, b: WorldPoint, thickness: f64, z0: f64, z1: f64, colour: Rgb) {
+    pub(super) fn beam(&mut self, a: WorldPoint, b: WorldPoint, thickness: f64, z0: f64, z1: f64, colour: Rgb) {
         let ring = segment_rectangle(a, b, thickness);
         if let Some(ring) = ring {
             self.prism(&ring, z0, z1, colour, colour);
@@ -145,7 +145,7 @@ impl Builder {
     }
 
     /// A flat strip along a polyline, `width` wide, at height `z`.
-    fn ribbon(&mut self, line: &[WorldPoint], width: f64, z: f64, colour: Rgb) {
+    pub(super) fn ribbon(&mut self, line: &[WorldPoint], width: f64, z: f64, colour: Rgb) {
         for pair in line.windows(2) {
             if let Some(r) = segment_rectangle(pair[0], pair[1], width) {
                 let r = r.map(|p| [p[0], p[1], z]);
@@ -155,7 +155,7 @@ impl Builder {
     }
 
     /// The outline of a closed ring as a flat strip.
-    fn outline(&mut self, ring: &[WorldPoint], width: f64, z: f64, colour: Rgb) {
+    pub(super) fn outline(&mut self, ring: &[WorldPoint], width: f64, z: f64, colour: Rgb) {
         let mut closed = open_ring(ring);
         if let Some(&first) = closed.first() {
             closed.push(first);

@@ -5,6 +5,7 @@ pub mod camera;
 pub mod decorations;
 pub mod fonts;
 pub mod geometry;
+pub mod heatmap;
 pub mod legend;
 pub mod palette;
 pub mod recording;

@@ -143,6 +143,9 @@ pub fn speed_colour(speed: f32) -> Rgb {
     SPEED_STOPS[SPEED_STOPS.len() - 1].1
 }
 
+/// The marker on the densest person now: a magenta no scale of the viewer uses.
+pub const PEAK: Rgb = Rgb(200, 0, 200);
+
 /// Fruin's Levels of Service A–F, as the report draws them (`report::charts::LOS_COLOURS`).
 pub const LOS: [Rgb; 6] = [
     Rgb(0x1a, 0x98, 0x50),

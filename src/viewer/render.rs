@@ -24,7 +24,7 @@ use bevy::winit::WinitPlugin;
 use super::ViewerError;
 use super::camera::ViewCamera;
 use super::palette::{self, Rgb};
-use super::scene::{LevelCut, ScenePlugin};
+use super::scene::{Heatmap, LevelCut, ScenePlugin};
 use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
 
 /// The draw data of one moment of a run: all a picture needs.
@@ -119,6 +119,11 @@ impl Renderer {
             return Err(ViewerError::NoAdapter);
         }
         Ok(Renderer { apps: std::mem::take(app.sub_apps_mut()), target, camera, size })
+    }
+
+    /// Covers the floors with the density heatmap in the pictures from now on (or not).
+    pub fn set_heatmap(&mut self, on: bool) {
+        self.apps.main.world_mut().insert_resource(Heatmap(on));
     }
 
     /// Renders `snapshot` through `view` and reads the picture back.

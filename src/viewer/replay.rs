@@ -8,7 +8,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::ViewerError;
 use super::recording::Recording;
-use super::scene::{Colouring, LevelCut};
+use super::scene::{Colouring, Heatmap, LevelCut};
 use super::views::{ViewChoice, view_pickers};
 use super::window::{PointerOnPanel, require_display, speed_name, view_keys, window_app};
 use crate::command::Origin;
@@ -156,6 +156,7 @@ fn replay_panel(
     traffic: Res<DrawTraffic>,
     mut choice: ResMut<ViewChoice>,
     mut cut: ResMut<LevelCut>,
+    mut heatmap: ResMut<Heatmap>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let player = &mut *player;
@@ -223,7 +224,7 @@ fn replay_panel(
                 traffic.vehicles.len(),
                 player.seek_ms
             ));
-            view_pickers(ui, &twin, &mut choice, &mut cut);
+            view_pickers(ui, &twin, &mut choice, &mut cut, &mut heatmap);
             super::legend::legend(ui, &mut colouring.0, &twin);
             ui.separator();
             ui.label(format!("commands applied ({}; click to jump):", player.recording.events.len()));
@@ -249,7 +250,7 @@ fn replay_panel(
                 }
             });
             ui.small(
-                "Space play/pause, R reverse, , . one frame, +/- speed, Home/End, C colours, O/T/V views, PgUp/PgDn floors, arrows \
+                "Space play/pause, R reverse, , . one frame, +/- speed, Home/End, C colours, H heatmap, O/T/V views, PgUp/PgDn floors, arrows \
                  orbit, WASD pan, Q/E zoom, F12 picture",
             );
         },

@@ -9,6 +9,7 @@ use bevy::shader::ShaderRef;
 
 use super::decorations::Decorations;
 use super::geometry::{MeshData, SceneFrame, below_cut, twin_mesh};
+use super::heatmap::{HeatGrid, densest, peak_marker};
 use super::palette::{self, AgentColouring};
 use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
 use crate::scene::VehicleKind;
@@ -46,6 +47,11 @@ pub struct Colouring(pub AgentColouring);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq)]
 pub struct LevelCut(pub Option<f64>);
 
+/// Whether the density heatmap covers the floors (H in the window, `--heatmap` for pictures). The
+/// densest person is marked while it does, and whenever someone is in Level of Service F.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Heatmap(pub bool);
+
 /// Where the scene sits in Bevy's space (fixed when the twin is first drawn).
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct Frame(pub SceneFrame);
@@ -62,6 +68,10 @@ struct SceneEntities {
     tag_material: Handle<TagColourMaterial>,
     agents: Vec<Entity>,
     vehicles: Vec<Entity>,
+    /// The heatmap's cells (built for the first twin drawn), its entity and the peak marker's.
+    heat_grid: Option<HeatGrid>,
+    heat: Option<Entity>,
+    peak: Option<Entity>,
 }
 
 /// Draws whatever `DrawTwin`, `DrawAgents` and `DrawTraffic` hold in this world.
@@ -76,8 +86,9 @@ impl Plugin for ScenePlugin {
         app.add_plugins(MaterialPlugin::<TagColourMaterial>::default())
             .init_resource::<Colouring>()
             .init_resource::<LevelCut>()
+            .init_resource::<Heatmap>()
             .add_systems(PreStartup, setup_scene)
-            .add_systems(Update, (draw_twin, draw_agents, draw_vehicles));
+            .add_systems(Update, (draw_twin, draw_agents, draw_vehicles, draw_heatmap));
     }
 }
 
@@ -106,6 +117,9 @@ fn setup_scene(
         tag_material: tag_materials.add(TagColourMaterial { shading: Vec4::new(SIDE_BRIGHTNESS, 0.0, 0.0, 0.0) }),
         agents: Vec::new(),
         vehicles: Vec::new(),
+        heat_grid: None,
+        heat: None,
+        peak: None,
     });
 }
 
@@ -266,4 +280,44 @@ fn draw_vehicles(
         )
     });
     place(&mut commands, &mut scene.vehicles, items, &scene.block, &scene.tag_material, &mut instances);
+}
+
+/// Redraws the heatmap and the peak marker when the people, the switch or the cut change.
+#[allow(clippy::too_many_arguments)]
+fn draw_heatmap(
+    mut commands: Commands,
+    agents: Res<DrawAgents>,
+    twin: Res<DrawTwin>,
+    heatmap: Res<Heatmap>,
+    cut: Res<LevelCut>,
+    frame: Res<Frame>,
+    mut scene: ResMut<SceneEntities>,
+    mut meshes: ResMut<Assets<Mesh>>,
+) {
+    if !agents.is_changed() && !heatmap.is_changed() && !cut.is_changed() {
+        return;
+    }
+    let scene = &mut *scene;
+    let material = scene.twin_material.clone();
+    let mut show = |slot: &mut Option<Entity>, mesh: Option<MeshData>, commands: &mut Commands| match (mesh, *slot) {
+        (Some(data), Some(entity)) => {
+            commands.entity(entity).insert((Mesh3d(meshes.add(to_mesh(data))), Visibility::Inherited));
+        }
+        (Some(data), None) => {
+            *slot = Some(commands.spawn((Mesh3d(meshes.add(to_mesh(data))), MeshMaterial3d(material.clone()))).id());
+        }
+        (None, Some(entity)) => {
+            commands.entity(entity).insert(Visibility::Hidden);
+        }
+        (None, None) => {}
+    };
+    let cells = heatmap.0.then(|| {
+        let grid = scene.heat_grid.get_or_insert_with(|| HeatGrid::of(&twin));
+        grid.count(&agents);
+        grid.mesh(frame.0, cut.0)
+    });
+    show(&mut scene.heat, cells, &mut commands);
+    let crowded = |d: f32| crate::metrics::cells::fruin_los(d as f64) == palette::LOS.len() - 1;
+    let peak = densest(&agents, cut.0).filter(|a| heatmap.0 || crowded(a.density)).map(|a| peak_marker(a, frame.0));
+    show(&mut scene.peak, peak, &mut commands);
 }

@@ -6,7 +6,7 @@ use bevy_egui::egui;
 use bevy_panorbit_camera::PanOrbitCamera;
 
 use super::camera::{LEVEL_GAP, ViewCamera, ViewName};
-use super::scene::LevelCut;
+use super::scene::{Heatmap, LevelCut};
 use crate::draw::DrawTwin;
 
 /// The view shown last and one asked for (by a key or the panel), applied by [`apply_view_choice`].
@@ -52,13 +52,18 @@ pub fn step_cut(twin: &DrawTwin, cut: Option<f64>, down: bool) -> Option<f64> {
     (index < top).then(|| floors[index].0)
 }
 
-/// V next view, Shift+V previous, O overview, T top; PageDown one floor fewer, PageUp one more.
+/// V next view, Shift+V previous, O overview, T top; PageDown one floor fewer, PageUp one more;
+/// H the heatmap.
 pub(super) fn view_choice_keys(
     keys: Res<ButtonInput<KeyCode>>,
     twin: Res<DrawTwin>,
     mut choice: ResMut<ViewChoice>,
     mut cut: ResMut<LevelCut>,
+    mut heatmap: ResMut<Heatmap>,
 ) {
+    if keys.just_pressed(KeyCode::KeyH) {
+        heatmap.0 = !heatmap.0;
+    }
     if keys.just_pressed(KeyCode::KeyO) {
         choice.requested = Some(ViewName::Overview);
     }
@@ -122,8 +127,15 @@ pub(super) fn orbit_of(camera: &ViewCamera) -> PanOrbitCamera {
     }
 }
 
-/// The panel's view and floor pickers.
-pub fn view_pickers(ui: &mut egui::Ui, twin: &DrawTwin, choice: &mut ViewChoice, cut: &mut LevelCut) {
+/// The panel's view and floor pickers and the heatmap's switch.
+pub fn view_pickers(
+    ui: &mut egui::Ui,
+    twin: &DrawTwin,
+    choice: &mut ViewChoice,
+    cut: &mut LevelCut,
+    heatmap: &mut Heatmap,
+) {
+    ui.checkbox(&mut heatmap.0, "density heatmap (H), densest person ringed");
     ui.horizontal(|ui| {
         ui.label("view (V):");
         egui::ComboBox::from_id_salt("view").selected_text(choice.current.describe(twin)).show_ui(ui, |ui| {

@@ -16,7 +16,7 @@ use super::ViewerError;
 use super::camera::{ViewCamera, ViewName};
 use super::palette;
 use super::render::{Snapshot, catch_renderer_panic};
-use super::scene::{Colouring, LevelCut, ScenePlugin};
+use super::scene::{Colouring, Heatmap, LevelCut, ScenePlugin};
 use super::views::{ViewChoice, apply_view_choice, orbit_of, view_choice_keys, view_pickers};
 use crate::app::RunOptions;
 use crate::command::NamedCommand;
@@ -344,6 +344,7 @@ fn panel(
     figures: Res<DrawFigures>,
     mut choice: ResMut<ViewChoice>,
     mut cut: ResMut<LevelCut>,
+    mut heatmap: ResMut<Heatmap>,
     mut wave: Local<Option<(u32, f64)>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -398,7 +399,7 @@ fn panel(
             ui.label(format!("vehicles on the road {}", traffic.vehicles.len()));
         }
         ui.separator();
-        view_pickers(ui, &twin, &mut choice, &mut cut);
+        view_pickers(ui, &twin, &mut choice, &mut cut, &mut heatmap);
         super::legend::legend(ui, &mut colouring.0, &twin);
         ui.separator();
         ui.label("doors (close or open; exits entrance-only; interior doors one-way):");
@@ -616,7 +617,7 @@ fn panel(
             ui.label(message);
         }
         ui.small(
-            "Space pause, N step, +/- speed, M max, C colours, O/T/V views, PgUp/PgDn floors, arrows orbit, WASD pan, Q/E zoom, F12 picture",
+            "Space pause, N step, +/- speed, M max, C colours, H heatmap, O/T/V views, PgUp/PgDn floors, arrows orbit, WASD pan, Q/E zoom, F12 picture",
         );
     });
     on_panel.0 = ctx.is_pointer_over_egui() || ctx.egui_wants_pointer_input();

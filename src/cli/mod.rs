@@ -190,6 +190,23 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Time the viewer: frames of the offscreen renderer with crowds of 10,000 to 100,000 on the
+    /// benchmark plaza (overview), and the viewer's own systems per frame.
+    #[cfg(feature = "viewer")]
+    BenchViewer {
+        /// Crowd sizes to time.
+        #[arg(long, value_delimiter = ',', default_value = "10000,50000,100000")]
+        agents: Vec<u32>,
+        /// Frames timed per crowd size (after three to warm up).
+        #[arg(long, default_value_t = 10)]
+        frames: usize,
+        /// Picture size in pixels, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1600x1000")]
+        size: String,
+        /// With the density heatmap on.
+        #[arg(long)]
+        heatmap: bool,
+    },
     /// Open the 3D viewer window on a scene: run it live, step in (close and open doors), save the
     /// rehearsal; or replay a recorded run folder (`--replay`) with a timeline.
     #[cfg(feature = "viewer")]
@@ -292,6 +309,8 @@ pub fn main() -> ExitCode {
         Command::Render { target, at, frames, out, view, level, heatmap, size, scene, close_door, force } => {
             render(RenderArgs { target, at, frames, out, view, level, heatmap, size, scene, close_door, force })
         }
+        #[cfg(feature = "viewer")]
+        Command::BenchViewer { agents, frames, size, heatmap } => bench_viewer(&agents, frames, &size, heatmap),
         #[cfg(feature = "viewer")]
         Command::View { scene, replay: Some(folder), .. } => view_replay(scene.as_deref(), &folder),
         #[cfg(feature = "viewer")]
@@ -724,6 +743,43 @@ fn batch_dry_run(manifest: &std::path::Path, shard: Option<crate::batch::Shard>)
         }
         Err(e) => batch_exit(e),
     }
+}
+
+#[cfg(feature = "viewer")]
+fn bench_viewer(agents: &[u32], frames: usize, size: &str, heatmap: bool) -> ExitCode {
+    use crate::viewer::ViewerError;
+    let size = match parse_size(size) {
+        Ok(s) => s,
+        Err(e) => return viewer_exit(ViewerError::Arguments(e)),
+    };
+    if frames == 0 || agents.iter().any(|&n| n == 0) {
+        return viewer_exit(ViewerError::Arguments("--frames and every --agents count must be at least 1".into()));
+    }
+    let heat = if heatmap { ", heatmap on" } else { "" };
+    say!("unitwin bench-viewer: benchmark plaza, overview, {}x{}{heat}, {frames} frames each", size.0, size.1);
+    say!(
+        "{:>8} {:>16} {:>14} {:>20} {:>18}",
+        "agents",
+        "frame ms (mean)",
+        "frame ms (max)",
+        "viewer systems ms",
+        "systems ms (max)"
+    );
+    for &n in agents {
+        eprintln!("  timing {n} agents…");
+        match crate::viewer::bench::bench_viewer(n, frames, size, heatmap) {
+            Ok(b) => say!(
+                "{:>8} {:>16.1} {:>14.1} {:>20.2} {:>18.2}",
+                b.agents,
+                b.frame_ms_mean,
+                b.frame_ms_max,
+                b.systems_ms_mean,
+                b.systems_ms_max
+            ),
+            Err(e) => return viewer_exit(e),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Parses `WIDTHxHEIGHT`.

@@ -1,6 +1,7 @@
 //! The 3D viewer (feature `viewer`): the unit, its crowd and vehicles drawn from the draw data only,
 //! changed only through commands; offscreen pictures (`unitwin render`) and the window (`unitwin view`).
 
+pub mod bench;
 pub mod camera;
 pub mod decorations;
 pub mod fonts;

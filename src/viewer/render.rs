@@ -24,7 +24,7 @@ use bevy::winit::WinitPlugin;
 use super::ViewerError;
 use super::camera::ViewCamera;
 use super::palette::{self, Rgb};
-use super::scene::{Heatmap, LevelCut, ScenePlugin};
+use super::scene::{Heatmap, LevelCut, ScenePlugin, SceneTiming};
 use crate::draw::{DrawAgents, DrawTraffic, DrawTwin};
 
 /// The draw data of one moment of a run: all a picture needs.
@@ -154,6 +154,19 @@ impl Renderer {
             }
         }
         Err(ViewerError::Render(format!("the picture was not read back within {CAPTURE_FRAMES} frames")))
+    }
+
+    /// Draws one frame of `snapshot` through `view` without reading it back; returns the seconds
+    /// the viewer's own systems took in it.
+    pub fn frame(&mut self, snapshot: &Snapshot, view: &ViewCamera) -> Result<f64, ViewerError> {
+        let world = self.apps.main.world_mut();
+        world.insert_resource(snapshot.twin.clone());
+        world.insert_resource(snapshot.agents.clone());
+        world.insert_resource(snapshot.traffic.clone());
+        world.insert_resource(LevelCut(view.cut));
+        world.entity_mut(self.camera).insert((view.transform(), view.bevy_projection()));
+        self.update()?;
+        Ok(self.apps.main.world().resource::<SceneTiming>().seconds)
     }
 
     /// One frame, waiting for the GPU (or lavapipe) to finish it.

@@ -52,6 +52,23 @@ pub struct LevelCut(pub Option<f64>);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Heatmap(pub bool);
 
+/// The CPU time the scene's systems took in the last frame (for `unitwin bench-viewer`).
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct SceneTiming {
+    pub seconds: f64,
+    started: Option<std::time::Instant>,
+}
+
+fn start_timing(mut timing: ResMut<SceneTiming>) {
+    timing.started = Some(std::time::Instant::now());
+}
+
+fn stop_timing(mut timing: ResMut<SceneTiming>) {
+    if let Some(started) = timing.started.take() {
+        timing.seconds = started.elapsed().as_secs_f64();
+    }
+}
+
 /// Where the scene sits in Bevy's space (fixed when the twin is first drawn).
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct Frame(pub SceneFrame);
@@ -88,7 +105,11 @@ impl Plugin for ScenePlugin {
             .init_resource::<LevelCut>()
             .init_resource::<Heatmap>()
             .add_systems(PreStartup, setup_scene)
-            .add_systems(Update, (draw_twin, draw_agents, draw_vehicles, draw_heatmap));
+            .init_resource::<SceneTiming>()
+            .add_systems(
+                Update,
+                (start_timing, (draw_twin, draw_agents, draw_vehicles, draw_heatmap), stop_timing).chain(),
+            );
     }
 }
 
@@ -172,40 +193,59 @@ fn draw_twin(
     }
 }
 
-type Instances<'w, 's> = Query<'w, 's, (&'static mut Transform, &'static mut MeshTag, &'static mut Visibility)>;
+/// An instance's place in its pool (the agents' or the vehicles'): it draws item `0` of the frame.
+#[derive(Component, Clone, Copy, Debug)]
+struct Slot(u32);
 
-/// Places the pool's instances of `mesh`: one per item (transform, packed colour), spawning what is
-/// missing and hiding the rest. Existing instances are updated in place, so a frame issues no
-/// command per agent once the crowd is there.
-fn place(
+#[derive(Component, Default)]
+struct AgentInstance;
+
+#[derive(Component, Default)]
+struct VehicleInstance;
+
+type Instances<'w, 's, F> =
+    Query<'w, 's, (&'static Slot, &'static mut Transform, &'static mut MeshTag, &'static mut Visibility), F>;
+
+/// Places the pool's instances of `mesh`: instance `i` draws item `item(i)` (transform, packed
+/// colour) for `i < count`, what is missing is spawned and the rest hidden. Existing instances are
+/// updated in place and in parallel (each writes only itself), so a frame issues no command per
+/// agent once the crowd is there.
+fn place<M: Component + Default, F: bevy::ecs::query::QueryFilter>(
     commands: &mut Commands,
     pool: &mut Vec<Entity>,
-    items: impl Iterator<Item = (Transform, u32)>,
+    count: usize,
+    item: impl Fn(usize) -> (Transform, u32) + Sync,
     mesh: &Handle<Mesh>,
     material: &Handle<TagColourMaterial>,
-    instances: &mut Instances,
+    instances: &mut Instances<F>,
 ) {
-    let mut n = 0;
-    for (transform, tag) in items {
-        match pool.get(n) {
-            Some(&entity) => {
-                if let Ok((mut t, mut m, mut v)) = instances.get_mut(entity) {
-                    *t = transform;
-                    m.0 = tag;
-                    v.set_if_neq(Visibility::Inherited);
-                }
-            }
-            None => pool.push(
-                commands.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone()), MeshTag(tag), transform)).id(),
-            ),
-        }
-        n += 1;
+    for i in pool.len()..count {
+        let (transform, tag) = item(i);
+        let slot = Slot(i as u32);
+        pool.push(
+            commands
+                .spawn((
+                    M::default(),
+                    slot,
+                    Mesh3d(mesh.clone()),
+                    MeshMaterial3d(material.clone()),
+                    MeshTag(tag),
+                    transform,
+                ))
+                .id(),
+        );
     }
-    for &entity in &pool[n.min(pool.len())..] {
-        if let Ok((_, _, mut v)) = instances.get_mut(entity) {
+    instances.par_iter_mut().for_each(|(slot, mut t, mut m, mut v)| {
+        let i = slot.0 as usize;
+        if i < count {
+            let (transform, tag) = item(i);
+            *t = transform;
+            m.0 = tag;
+            v.set_if_neq(Visibility::Inherited);
+        } else {
             v.set_if_neq(Visibility::Hidden);
         }
-    }
+    });
 }
 
 fn draw_agents(
@@ -216,7 +256,8 @@ fn draw_agents(
     cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
-    mut instances: Instances,
+    mut instances: Instances<(With<AgentInstance>, Without<VehicleInstance>)>,
+    mut shown: Local<Vec<u32>>,
 ) {
     if !agents.is_changed() && !colouring.is_changed() && !cut.is_changed() {
         return;
@@ -228,16 +269,31 @@ fn draw_agents(
             .on_stair
             .is_some_and(|id| twin.stairs.iter().any(|s| s.id == id && below_cut(s.foot[2].min(s.head[2]), cut.0)))
     };
-    let shown = agents.agents.iter().filter(|a| below_cut(a.pos[2], cut.0) || on_shown_stair(a));
-    let items = shown.map(|agent| {
+    shown.clear();
+    if cut.0.is_some() {
+        let visible = |(_, a): &(usize, &crate::draw::DrawAgent)| below_cut(a.pos[2], cut.0) || on_shown_stair(a);
+        shown.extend(agents.agents.iter().enumerate().filter(visible).map(|(i, _)| i as u32));
+    }
+    let (all, shown) = (cut.0.is_none(), &*shown);
+    let count = if all { agents.agents.len() } else { shown.len() };
+    let item = |i: usize| {
+        let agent = &agents.agents[if all { i } else { shown[i] as usize }];
         let [x, y, z] = frame.0.to_bevy(agent.pos);
         let r = agent.radius.max(0.05);
         (
             Transform::from_xyz(x, y + AGENT_HEIGHT / 2.0, z).with_scale(Vec3::new(r, AGENT_HEIGHT, r)),
             palette::agent_colour(agent, colouring.0).packed(),
         )
-    });
-    place(&mut commands, &mut scene.agents, items, &scene.person, &scene.tag_material, &mut instances);
+    };
+    place::<AgentInstance, _>(
+        &mut commands,
+        &mut scene.agents,
+        count,
+        item,
+        &scene.person,
+        &scene.tag_material,
+        &mut instances,
+    );
 }
 
 /// Drawn height of a vehicle of a kind, m.
@@ -256,13 +312,15 @@ fn draw_vehicles(
     cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
-    mut instances: Instances,
+    mut instances: Instances<(With<VehicleInstance>, Without<AgentInstance>)>,
+    mut items: Local<Vec<(Transform, u32)>>,
 ) {
     if !traffic.is_changed() && !cut.is_changed() {
         return;
     }
     let scene = &mut *scene;
-    let items = traffic.vehicles.iter().filter(|v| below_cut(v.centre[2], cut.0)).map(|v| {
+    items.clear();
+    items.extend(traffic.vehicles.iter().filter(|v| below_cut(v.centre[2], cut.0)).map(|v| {
         let [x, y, z] = frame.0.to_bevy(v.centre);
         let h = vehicle_height(v.kind);
         let colour = if v.parked {
@@ -278,8 +336,17 @@ fn draw_vehicles(
                 .with_scale(Vec3::new(v.length as f32, h, v.width as f32)),
             colour.packed(),
         )
-    });
-    place(&mut commands, &mut scene.vehicles, items, &scene.block, &scene.tag_material, &mut instances);
+    }));
+    let items = &*items;
+    place::<VehicleInstance, _>(
+        &mut commands,
+        &mut scene.vehicles,
+        items.len(),
+        |i| items[i],
+        &scene.block,
+        &scene.tag_material,
+        &mut instances,
+    );
 }
 
 /// Redraws the heatmap and the peak marker when the people, the switch or the cut change.

@@ -685,3 +685,20 @@ fn the_heatmap_shows_a_dense_square_as_level_of_service_f_and_rings_the_densest(
     assert_eq!(floor, 1.0, "the floor 4 m away, out of reach of the 3 m squares, is the floor");
     assert_eq!(ringed, 1.0, "the densest person is ringed");
 }
+
+/// `unitwin bench-viewer` times a small crowd and prints its row; bad arguments exit 2.
+#[test]
+fn unitwin_bench_viewer_prints_a_row_per_crowd_and_refuses_bad_arguments() {
+    let exe = env!("CARGO_BIN_EXE_unitwin");
+    let run = |args: &[&str]| Command::new(exe).arg("bench-viewer").args(args).output().expect("unitwin runs");
+    let out = run(&["--agents", "200", "--frames", "2", "--size", "320x200"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.trim_start().starts_with("200 ")).unwrap_or_else(|| panic!("no row: {text}"));
+    let numbers: Vec<f64> = row.split_whitespace().skip(1).map(|n| n.parse().expect("a number")).collect();
+    assert_eq!(numbers.len(), 4, "frame mean and max, systems mean and max: {row}");
+    assert!(numbers.iter().all(|n| n.is_finite() && *n >= 0.0) && numbers[0] > 0.0, "{row}");
+    assert!(numbers[1] >= numbers[0] && numbers[3] >= numbers[2], "a maximum is at least the mean: {row}");
+    assert_eq!(run(&["--frames", "0"]).status.code(), Some(2));
+    assert_eq!(run(&["--size", "wide"]).status.code(), Some(2));
+}

@@ -126,14 +126,19 @@ impl Renderer {
         self.apps.main.world_mut().insert_resource(Heatmap(on));
     }
 
-    /// Renders `snapshot` through `view` and reads the picture back.
-    pub fn render(&mut self, snapshot: &Snapshot, view: &ViewCamera) -> Result<Picture, ViewerError> {
+    /// Puts `snapshot`'s draw data in the renderer's world and the camera at `view`.
+    fn show(&mut self, snapshot: &Snapshot, view: &ViewCamera) {
         let world = self.apps.main.world_mut();
         world.insert_resource(snapshot.twin.clone());
         world.insert_resource(snapshot.agents.clone());
         world.insert_resource(snapshot.traffic.clone());
         world.insert_resource(LevelCut(view.cut));
         world.entity_mut(self.camera).insert((view.transform(), view.bevy_projection()));
+    }
+
+    /// Renders `snapshot` through `view` and reads the picture back.
+    pub fn render(&mut self, snapshot: &Snapshot, view: &ViewCamera) -> Result<Picture, ViewerError> {
+        self.show(snapshot, view);
         for _ in 0..WARM_UP_FRAMES {
             self.update()?;
         }
@@ -159,12 +164,7 @@ impl Renderer {
     /// Draws one frame of `snapshot` through `view` without reading it back; returns the seconds
     /// the viewer's own systems took in it.
     pub fn frame(&mut self, snapshot: &Snapshot, view: &ViewCamera) -> Result<f64, ViewerError> {
-        let world = self.apps.main.world_mut();
-        world.insert_resource(snapshot.twin.clone());
-        world.insert_resource(snapshot.agents.clone());
-        world.insert_resource(snapshot.traffic.clone());
-        world.insert_resource(LevelCut(view.cut));
-        world.entity_mut(self.camera).insert((view.transform(), view.bevy_projection()));
+        self.show(snapshot, view);
         self.update()?;
         Ok(self.apps.main.world().resource::<SceneTiming>().seconds)
     }

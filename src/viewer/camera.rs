@@ -119,7 +119,8 @@ fn is_boundary(d: &DrawDoor) -> bool {
     matches!(d.kind, DrawDoorKind::Exit | DrawDoorKind::Entrance)
 }
 
-fn draw_polygon(p: &DrawPolygon) -> geo::Polygon<f64> {
+/// A walkable polygon of the draw data as a geo polygon (plan, holes kept).
+pub(super) fn draw_polygon(p: &DrawPolygon) -> geo::Polygon<f64> {
     let ring = |r: &[WorldPoint]| geo::LineString::from(r.iter().map(|q| (q[0], q[1])).collect::<Vec<_>>());
     geo::Polygon::new(ring(&p.outer), p.holes.iter().map(|h| ring(h)).collect())
 }

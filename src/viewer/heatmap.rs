@@ -1,8 +1,9 @@
 //! The density heatmap on the floors (1 m cells coloured by Fruin's Level of Service of the density
 //! around them) and the marker on the densest person now; built from the draw data alone.
 
-use geo::{Contains, Coord, LineString, Point, Polygon};
+use geo::{Contains, Point, Polygon};
 
+use super::camera::draw_polygon;
 use super::geometry::{Builder, MeshData, SceneFrame, below_cut};
 use super::palette;
 use crate::draw::{DrawAgent, DrawAgents, DrawTwin};
@@ -50,13 +51,7 @@ impl HeatGrid {
             .levels
             .iter()
             .map(|level| {
-                let ring =
-                    |r: &[[f64; 3]]| LineString::from(r.iter().map(|p| Coord { x: p[0], y: p[1] }).collect::<Vec<_>>());
-                let polygons: Vec<Polygon<f64>> = level
-                    .walkable
-                    .iter()
-                    .map(|p| Polygon::new(ring(&p.outer), p.holes.iter().map(|h| ring(h)).collect()))
-                    .collect();
+                let polygons: Vec<Polygon<f64>> = level.walkable.iter().map(draw_polygon).collect();
                 let mut walkable = vec![false; nx * ny];
                 for j in 0..ny {
                     for i in 0..nx {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use unitwin::command::NamedCommand;
 use unitwin::draw::{DrawAgents, WorldPoint};
 use unitwin::viewer::palette::{self, AgentColouring};
-use unitwin::viewer::{Recording, Renderer, SceneFrame, ViewCamera, ViewName};
+use unitwin::viewer::{Comparison, Recording, Renderer, SceneFrame, ViewCamera, ViewName};
 
 const DOOR: &str = "nanchang_lane_mouth";
 /// Agents' closest pixel may be an anti-aliased edge; as in `viewer_render`.
@@ -31,10 +31,15 @@ fn yuyangli() -> PathBuf {
 /// Records Yuyangli for 30 s into `dir/run`, closing the door `DOOR` at 10 s as the viewer's panel
 /// would, and saves it as "save rehearsal" does.
 fn record_yuyangli(dir: &Path) -> PathBuf {
+    record_yuyangli_as(dir, "run", true)
+}
+
+/// Records Yuyangli for 30 s into `dir/name`, closing `DOOR` at 10 s or not.
+fn record_yuyangli_as(dir: &Path, name: &str, close: bool) -> PathBuf {
     use unitwin::app::RunOptions;
     use unitwin::runner::{FolderRun, RunRequest};
     let twin = unitwin::twin::load(&yuyangli()).expect("the pilot checks");
-    let folder = dir.join("run");
+    let folder = dir.join(name);
     let mut options = RunOptions::from_twin(&twin);
     options.threads = Some(1);
     let request = RunRequest { options, out_dir: folder.clone(), force: false, progress: false, commands_file: None };
@@ -42,7 +47,9 @@ fn record_yuyangli(dir: &Path) -> PathBuf {
     while run.run().clock().now() < 10.0 {
         run.run().step();
     }
-    unitwin::command::issue(run.run().world_mut(), &NamedCommand::CloseDoor(DOOR.into())).expect("a door");
+    if close {
+        unitwin::command::issue(run.run().world_mut(), &NamedCommand::CloseDoor(DOOR.into())).expect("a door");
+    }
     while run.run().clock().now() < 30.0 {
         run.run().step();
     }
@@ -446,4 +453,113 @@ fn a_replay_draws_the_recorded_vehicles() {
     }
     let parked = snapshot.traffic.vehicles.iter().filter(|v| v.parked).count();
     assert!((10..=18).contains(&parked), "{parked} parked of the scene's 18 kerb cars");
+}
+
+#[test]
+fn a_compared_run_is_drawn_as_ghosts_where_its_trajectories_put_them_at_the_same_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let rehearsal = record_yuyangli(dir.path());
+    let baseline = record_yuyangli_as(dir.path(), "baseline", false);
+    let mut recording = Recording::open(&rehearsal, None).expect("the rehearsal opens");
+    let snapshot = recording.snapshot_at(30.0);
+    let mut comparison = Comparison::open(&baseline, &snapshot.twin).expect("a run of the same unit");
+
+    // Synchronised: the baseline's own frame 60 (30 s), every person where its file puts them.
+    let recorded = recorded_frame(&baseline, 60);
+    let ghosts = comparison.agents_at(snapshot.agents.t).clone();
+    assert_eq!(ghosts.t, 30.0);
+    assert_eq!(ghosts.agents.len(), recorded.len());
+    for ghost in &ghosts.agents {
+        let p = recorded[&ghost.id.0];
+        let error = (0..3).map(|i| (ghost.pos[i] - p[i]).abs()).fold(0.0, f64::max);
+        assert!(error < 1e-3, "ghost {} at {:?}, recorded at {p:?}", ghost.id.0, ghost.pos);
+    }
+    let counts = comparison.counts_at(30.0);
+    assert_eq!(counts.on_site, recorded.len());
+    assert!(counts.came >= counts.on_site && counts.left == counts.came - counts.on_site);
+    assert!(!comparison.ended_before(30.0) && comparison.ended_before(30.5));
+
+    // Ghosts the rehearsal's people do not cover (nobody of the rehearsal within 0.6 m): their
+    // colour within a pixel of where each stands, projected at the ghost's height.
+    let near = |g: &unitwin::draw::DrawAgent| {
+        snapshot.agents.agents.iter().any(|a| (a.pos[0] - g.pos[0]).hypot(a.pos[1] - g.pos[1]) < 0.6)
+    };
+    let apart: Vec<_> = ghosts.agents.iter().filter(|g| !near(g)).collect();
+    assert!(apart.len() >= 10, "closing the lane mouth moves people: {} ghosts stand apart at 30 s", apart.len());
+    let mut renderer = Renderer::new(&snapshot, SIZE).unwrap_or_else(|e| panic!("no renderer: {e}"));
+    let camera = ViewCamera::named(ViewName::Top, &snapshot.twin, SIZE);
+    let frame = SceneFrame::of(&snapshot.twin);
+    let pixel = |p: WorldPoint| {
+        let [x, y] = camera.world_to_pixel(frame, p, SIZE).expect("in front of the camera");
+        (x.floor() as i64, y.floor() as i64)
+    };
+    renderer.set_compare(Some(&ghosts));
+    let picture = renderer.render(&snapshot, &camera).expect("renders");
+    let ghost_height = unitwin::viewer::scene::GHOST_HEIGHT as f64;
+    let shows = |picture: &unitwin::viewer::Picture, (x, y): (i64, i64)| {
+        (-1..=1).any(|dx| {
+            (-1..=1).any(|dy| {
+                picture.pixel(x + dx, y + dy).is_some_and(|c| c.distance(palette::COMPARE) <= AGENT_TOLERANCE)
+            })
+        })
+    };
+    let found = apart.iter().filter(|g| shows(&picture, pixel([g.pos[0], g.pos[1], g.pos[2] + ghost_height]))).count();
+    eprintln!("{found} of {} ghosts apart from the rehearsal's people show", apart.len());
+    assert!(found as f64 >= 0.9 * apart.len() as f64, "{found} of {} ghosts drawn where recorded", apart.len());
+    // This run's people are still drawn over them.
+    let people = snapshot
+        .agents
+        .agents
+        .iter()
+        .filter(|a| {
+            let colour = palette::agent_colour(a, AgentColouring::Speed);
+            let (x, y) = pixel([a.pos[0], a.pos[1], a.pos[2] + 1.7]);
+            (-1..=1).any(|dx| {
+                (-1..=1).any(|dy| picture.pixel(x + dx, y + dy).is_some_and(|c| c.distance(colour) <= AGENT_TOLERANCE))
+            })
+        })
+        .count();
+    assert!(people as f64 >= 0.9 * snapshot.agents.agents.len() as f64, "{people} of this run's people show");
+
+    // Without the comparison no pixel has the ghosts' colour.
+    renderer.set_compare(None);
+    let plain = renderer.render(&snapshot, &camera).expect("renders");
+    let cyan = |p: &unitwin::viewer::Picture| {
+        p.rgba
+            .chunks(4)
+            .filter(|c| palette::Rgb(c[0], c[1], c[2]).distance(palette::COMPARE) <= AGENT_TOLERANCE)
+            .count()
+    };
+    assert!(cyan(&picture) > 0);
+    assert_eq!(cyan(&plain), 0, "ghost-coloured pixels without a comparison");
+
+    // The command line: `--compare` draws it; a run of another unit is refused (exit 2).
+    let out = dir.path().join("compare.png");
+    let (run, base) = (rehearsal.to_str().unwrap(), baseline.to_str().unwrap());
+    let ok =
+        unitwin(&["render", run, "--at", "20", "--compare", base, "--size", "160x100", "--out", out.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("cyan ghosts"), "{}", String::from_utf8_lossy(&ok.stdout));
+    let hall_run = dir.path().join("hall");
+    let scene = manifest_dir().join("scenes/demo_hall.ron");
+    let hall =
+        unitwin(&["run", scene.to_str().unwrap(), "--until", "2", "--quiet", "--out", hall_run.to_str().unwrap()]);
+    assert!(hall.status.success(), "{}", stderr(&hall));
+    let other = dir.path().join("other.png");
+    let refused = unitwin(&[
+        "render",
+        run,
+        "--at",
+        "20",
+        "--compare",
+        hall_run.to_str().unwrap(),
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("only runs of one unit"), "{}", stderr(&refused));
+    let missing = unitwin(&["render", run, "--at", "20", "--compare", "no-such-run", "--out", other.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("--compare no-such-run"), "{}", stderr(&missing));
+    assert!(!other.exists());
 }

@@ -186,6 +186,10 @@ pub enum Command {
         /// Close this door at the start (repeatable), as a live command would (scenes only).
         #[arg(long, value_name = "DOOR")]
         close_door: Vec<String>,
+        /// Overlay a recorded run of the same unit (e.g. the baseline without the intervention): its
+        /// people at the same simulated time drawn as cyan ghosts.
+        #[arg(long, value_name = "RUN_DIR")]
+        compare: Option<PathBuf>,
         /// Replace existing files.
         #[arg(long)]
         force: bool,
@@ -226,6 +230,10 @@ pub enum Command {
         /// Replace an existing rehearsal folder when saving.
         #[arg(long)]
         force: bool,
+        /// Overlay a recorded run of the same unit (e.g. the baseline without the intervention): its
+        /// people drawn as cyan ghosts at the same simulated time, its figures beside this run's.
+        #[arg(long, value_name = "RUN_DIR")]
+        compare: Option<PathBuf>,
     },
     /// One benchmark configuration (used by `bench`, which runs each in its own process).
     #[command(hide = true)]
@@ -306,15 +314,32 @@ pub fn main() -> ExitCode {
         Command::Import { format } => crate::import::cli::run(format),
         Command::BenchTraffic { seconds, threads, json } => bench_traffic(seconds, &threads, json),
         #[cfg(feature = "viewer")]
-        Command::Render { target, at, frames, out, view, level, heatmap, size, scene, close_door, force } => {
-            render(RenderArgs { target, at, frames, out, view, level, heatmap, size, scene, close_door, force })
+        Command::Render { target, at, frames, out, view, level, heatmap, size, scene, close_door, compare, force } => {
+            render(RenderArgs {
+                target,
+                at,
+                frames,
+                out,
+                view,
+                level,
+                heatmap,
+                size,
+                scene,
+                close_door,
+                compare,
+                force,
+            })
         }
         #[cfg(feature = "viewer")]
         Command::BenchViewer { agents, frames, size, heatmap } => bench_viewer(&agents, frames, &size, heatmap),
         #[cfg(feature = "viewer")]
-        Command::View { scene, replay: Some(folder), .. } => view_replay(scene.as_deref(), &folder),
+        Command::View { scene, replay: Some(folder), compare, .. } => {
+            view_replay(scene.as_deref(), &folder, compare.as_deref())
+        }
         #[cfg(feature = "viewer")]
-        Command::View { scene: Some(scene), seed, out, force, replay: None } => view(&scene, seed, out, force),
+        Command::View { scene: Some(scene), seed, out, force, replay: None, compare } => {
+            view(&scene, seed, out, force, compare)
+        }
         #[cfg(feature = "viewer")]
         Command::View { scene: None, replay: None, .. } => {
             eprintln!("error: give a scene, or a run folder with --replay");
@@ -821,6 +846,7 @@ struct RenderArgs {
     size: String,
     scene: Option<PathBuf>,
     close_door: Vec<String>,
+    compare: Option<PathBuf>,
     force: bool,
 }
 
@@ -892,7 +918,7 @@ fn sequence_paths(out: &std::path::Path, n: usize) -> Vec<PathBuf> {
 
 #[cfg(feature = "viewer")]
 fn render(args: RenderArgs) -> ExitCode {
-    use crate::viewer::{Recording, Renderer, ViewCamera, ViewName, ViewerError, simulate_each};
+    use crate::viewer::{Comparison, Recording, Renderer, ViewCamera, ViewName, ViewerError, simulate_each};
     let started = std::time::Instant::now();
     let checked = (|| {
         let times = match (args.at, &args.frames) {
@@ -952,9 +978,11 @@ fn render(args: RenderArgs) -> ExitCode {
     let mut rendering = 0.0;
     let mut last = None;
     let mut view_name = String::new();
+    let mut ghosts = None;
     let mut picture_of = |snapshot: crate::viewer::Snapshot,
                           path: &std::path::Path,
-                          (view, cut): (ViewName, Option<f64>)|
+                          (view, cut): (ViewName, Option<f64>),
+                          comparison: &mut Option<Comparison>|
      -> Result<(), ViewerError> {
         let begun = std::time::Instant::now();
         if renderer.is_none() {
@@ -963,6 +991,12 @@ fn render(args: RenderArgs) -> ExitCode {
             renderer = Some(made);
         }
         let renderer = renderer.as_mut().expect("made above");
+        // The compared run at the time of this picture (a scene's run may have ended earlier).
+        if let Some(comparison) = comparison.as_mut() {
+            let theirs = comparison.agents_at(snapshot.agents.t);
+            ghosts = Some(theirs.agents.len());
+            renderer.set_compare(Some(theirs));
+        }
         let mut camera = ViewCamera::named(view, &snapshot.twin, size);
         camera.cut = cut;
         view_name = view.describe(&snapshot.twin);
@@ -981,7 +1015,9 @@ fn render(args: RenderArgs) -> ExitCode {
     let result = if args.target.is_dir() {
         (|| {
             let mut recording = Recording::open(&args.target, args.scene.as_deref())?;
-            let view = resolve_view(&args, &recording.snapshot_at(0.0).twin)?;
+            let unit = recording.snapshot_at(0.0).twin;
+            let view = resolve_view(&args, &unit)?;
+            let mut comparison = args.compare.as_deref().map(|f| Comparison::open(f, &unit)).transpose()?;
             let end = recording.end_time();
             if let Some(late) = times.iter().find(|t| **t > end + 1e-6) {
                 return Err(ViewerError::Arguments(format!(
@@ -990,7 +1026,7 @@ fn render(args: RenderArgs) -> ExitCode {
                 )));
             }
             for (t, path) in times.iter().zip(&paths) {
-                picture_of(recording.snapshot_at(*t), path, view)?;
+                picture_of(recording.snapshot_at(*t), path, view, &mut comparison)?;
             }
             Ok(())
         })()
@@ -999,11 +1035,12 @@ fn render(args: RenderArgs) -> ExitCode {
             Ok(twin) => (|| {
                 let draw = crate::draw::DrawTwin::new(&twin.space, &twin.scenario, &twin.scene().unit.name, (0.0, 0.0));
                 let view = resolve_view(&args, &draw)?;
+                let mut comparison = args.compare.as_deref().map(|f| Comparison::open(f, &draw)).transpose()?;
                 let commands: Vec<_> =
                     args.close_door.iter().map(|d| crate::command::NamedCommand::CloseDoor(d.clone())).collect();
                 let mut paths = paths.iter();
                 simulate_each(&twin, &times, &commands, |_, snapshot| {
-                    picture_of(snapshot, paths.next().expect("one path per time"), view)
+                    picture_of(snapshot, paths.next().expect("one path per time"), view, &mut comparison)
                 })
             })(),
             Err(diags) => Err(ViewerError::Scene(diags)),
@@ -1020,6 +1057,12 @@ fn render(args: RenderArgs) -> ExitCode {
             };
             let cut = args.level.as_ref().map_or_else(String::new, |l| format!(" up to level {l}"));
             say!("unitwin render: {}: {what}, view {view_name}{cut}, {}x{}", args.target.display(), size.0, size.1);
+            if let (Some(folder), Some(n)) = (&args.compare, ghosts) {
+                say!(
+                    "  compared with {}: its {n} agents at the last picture's time drawn as cyan ghosts",
+                    folder.display()
+                );
+            }
             let wrote = match paths.len() {
                 1 => paths[0].display().to_string(),
                 n => format!("{} … {} ({n} files)", paths[0].display(), paths[n - 1].display()),
@@ -1036,7 +1079,11 @@ fn render(args: RenderArgs) -> ExitCode {
 }
 
 #[cfg(feature = "viewer")]
-fn view_replay(scene: Option<&std::path::Path>, folder: &std::path::Path) -> ExitCode {
+fn view_replay(
+    scene: Option<&std::path::Path>,
+    folder: &std::path::Path,
+    compare: Option<&std::path::Path>,
+) -> ExitCode {
     let started = std::time::Instant::now();
     let recording = match crate::viewer::Recording::open(folder, scene) {
         Ok(r) => r,
@@ -1050,14 +1097,20 @@ fn view_replay(scene: Option<&std::path::Path>, folder: &std::path::Path) -> Exi
         recording.events.len(),
         started.elapsed().as_secs_f64()
     );
-    match crate::viewer::replay::view_replay(recording) {
+    match crate::viewer::replay::view_replay(recording, compare) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => viewer_exit(e),
     }
 }
 
 #[cfg(feature = "viewer")]
-fn view(scene: &std::path::Path, seed: Option<u64>, out: Option<PathBuf>, force: bool) -> ExitCode {
+fn view(
+    scene: &std::path::Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    force: bool,
+    compare: Option<PathBuf>,
+) -> ExitCode {
     let twin = match load(&scene.to_path_buf()) {
         Ok(t) => t,
         Err(diags) => {
@@ -1069,7 +1122,7 @@ fn view(scene: &std::path::Path, seed: Option<u64>, out: Option<PathBuf>, force:
     let out_dir = out.unwrap_or_else(|| {
         std::path::Path::new("out").join(format!("{}-seed{seed_used}-rehearsal", twin.loaded.stem()))
     });
-    match crate::viewer::window::view(twin, crate::viewer::window::ViewOptions { seed, out_dir, force }) {
+    match crate::viewer::window::view(twin, crate::viewer::window::ViewOptions { seed, out_dir, force, compare }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => viewer_exit(e),
     }

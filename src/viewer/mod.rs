@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod camera;
+pub mod compare;
 pub mod decorations;
 pub mod fonts;
 pub mod geometry;
@@ -25,6 +26,7 @@ use crate::scene::Diagnostics;
 use crate::twin::Twin;
 
 pub use camera::{ViewCamera, ViewName};
+pub use compare::{CompareAgents, Comparison};
 pub use geometry::SceneFrame;
 pub use recording::{Recording, TrajectoryIndex};
 pub use render::{Picture, Renderer, Snapshot};

@@ -146,6 +146,9 @@ pub fn speed_colour(speed: f32) -> Rgb {
 /// The marker on the densest person now: a magenta no scale of the viewer uses.
 pub const PEAK: Rgb = Rgb(200, 0, 200);
 
+/// The compared run's people (`--compare`), drawn as ghosts: a cyan no scale of the viewer uses.
+pub const COMPARE: Rgb = Rgb(0, 230, 255);
+
 /// Fruin's Levels of Service A–F, as the report draws them (`report::charts::LOS_COLOURS`).
 pub const LOS: [Rgb; 6] = [
     Rgb(0x1a, 0x98, 0x50),

@@ -126,6 +126,12 @@ impl Renderer {
         self.apps.main.world_mut().insert_resource(Heatmap(on));
     }
 
+    /// Draws `agents` (another run's people at the same time) as ghosts in the pictures from now on
+    /// (`None`: no more).
+    pub fn set_compare(&mut self, agents: Option<&DrawAgents>) {
+        self.apps.main.world_mut().insert_resource(super::compare::CompareAgents(agents.cloned()));
+    }
+
     /// Puts `snapshot`'s draw data in the renderer's world and the camera at `view`.
     fn show(&mut self, snapshot: &Snapshot, view: &ViewCamera) {
         let world = self.apps.main.world_mut();

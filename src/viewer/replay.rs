@@ -7,6 +7,8 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::ViewerError;
+use super::compare::{CompareAgents, Comparison, RunCounts, compare_section, follow_comparison};
+use super::palette::COMPARE;
 use super::recording::Recording;
 use super::scene::{Colouring, Heatmap, LevelCut};
 use super::views::{ViewChoice, view_pickers};
@@ -31,11 +33,14 @@ pub struct Player {
     shown: Option<(usize, usize)>,
     /// Wall time of the latest seek, ms.
     pub seek_ms: f64,
+    /// People come and gone by each frame, for the comparison's figures.
+    counts: RunCounts,
 }
 
 impl Player {
     pub fn new(recording: Recording) -> Player {
-        Player { recording, t: 0.0, playing: false, backward: false, speed: 2, shown: None, seek_ms: 0.0 }
+        let counts = RunCounts::of(&recording.index);
+        Player { recording, t: 0.0, playing: false, backward: false, speed: 2, shown: None, seek_ms: 0.0, counts }
     }
 
     /// Moves to frame `k` (clamped) and pauses.
@@ -51,16 +56,21 @@ impl Player {
     }
 }
 
-/// Opens the window on a recording and plays it until the window is closed. Writes nothing.
-pub fn view_replay(recording: Recording) -> Result<(), ViewerError> {
+/// Opens the window on a recording and plays it until the window is closed, with `compare` (a
+/// recorded run of the same unit) drawn as ghosts at the same time. Writes nothing.
+pub fn view_replay(recording: Recording, compare: Option<&std::path::Path>) -> Result<(), ViewerError> {
     require_display()?;
     let mut player = Player::new(recording);
     let snapshot = player.recording.snapshot_at(0.0);
     player.shown = Some((0, player.recording.state_at(0.0)));
+    let comparison = compare.map(|f| Comparison::open(f, &snapshot.twin)).transpose()?;
     let title = format!("unitwin replay — {} ({})", snapshot.twin.name, player.recording.folder.display());
     let mut app = window_app(title, snapshot)?;
+    if let Some(comparison) = comparison {
+        app.insert_resource(comparison);
+    }
     app.insert_resource(player)
-        .add_systems(Update, (replay_keys, advance_replay).chain().before(view_keys))
+        .add_systems(Update, (replay_keys, advance_replay, follow_comparison).chain().before(view_keys))
         .add_systems(EguiPrimaryContextPass, replay_panel);
     app.run();
     Ok(())
@@ -157,6 +167,7 @@ fn replay_panel(
     mut choice: ResMut<ViewChoice>,
     mut cut: ResMut<LevelCut>,
     mut heatmap: ResMut<Heatmap>,
+    (comparison, ghosts): (Option<Res<Comparison>>, Res<CompareAgents>),
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let player = &mut *player;
@@ -185,6 +196,17 @@ fn replay_panel(
                     [egui::pos2(x, rail.bottom() - 2.0), egui::pos2(x, rail.bottom() + 5.0)],
                     egui::Stroke::new(2.0, origin_colour(event.origin)),
                 );
+            }
+            // The compared run's commands, in its colour, in a row of their own under this run's.
+            if let Some(comparison) = &comparison {
+                let colour = egui::Color32::from_rgb(COMPARE.0, COMPARE.1, COMPARE.2);
+                for event in &comparison.recording.events {
+                    let x = rail.left() + (event.t / end.max(1e-9)).clamp(0.0, 1.0) as f32 * rail.width();
+                    painter.line_segment(
+                        [egui::pos2(x, rail.bottom() + 7.0), egui::pos2(x, rail.bottom() + 12.0)],
+                        egui::Stroke::new(2.0, colour),
+                    );
+                }
             }
             ui.add_space(6.0);
             ui.horizontal(|ui| {
@@ -224,6 +246,10 @@ fn replay_panel(
                 traffic.vehicles.len(),
                 player.seek_ms
             ));
+            if let Some(comparison) = &comparison {
+                let here = player.counts.at(&player.recording.index, player.frame());
+                compare_section(ui, here, &agents, comparison, &ghosts);
+            }
             view_pickers(ui, &twin, &mut choice, &mut cut, &mut heatmap);
             super::legend::legend(ui, &mut colouring.0, &twin);
             ui.separator();

@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{AsBindGroup, Face};
 use bevy::shader::ShaderRef;
 
+use super::compare::CompareAgents;
 use super::decorations::Decorations;
 use super::geometry::{MeshData, SceneFrame, below_cut, twin_mesh};
 use super::heatmap::{HeatGrid, densest, peak_marker};
@@ -16,6 +17,9 @@ use crate::scene::VehicleKind;
 
 /// Drawn height of a person, m.
 pub const AGENT_HEIGHT: f32 = 1.7;
+/// Drawn height of a compared run's person (a ghost): lower than this run's people, so that a
+/// ghost shows beside them and vanishes inside one standing where it stands.
+pub const GHOST_HEIGHT: f32 = 1.0;
 /// Brightness of the sides of agents and vehicles (their tops keep their colour).
 const SIDE_BRIGHTNESS: f32 = 0.78;
 
@@ -85,6 +89,7 @@ struct SceneEntities {
     tag_material: Handle<TagColourMaterial>,
     agents: Vec<Entity>,
     vehicles: Vec<Entity>,
+    ghosts: Vec<Entity>,
     /// The heatmap's cells (built for the first twin drawn), its entity and the peak marker's.
     heat_grid: Option<HeatGrid>,
     heat: Option<Entity>,
@@ -104,11 +109,12 @@ impl Plugin for ScenePlugin {
             .init_resource::<Colouring>()
             .init_resource::<LevelCut>()
             .init_resource::<Heatmap>()
+            .init_resource::<CompareAgents>()
             .add_systems(PreStartup, setup_scene)
             .init_resource::<SceneTiming>()
             .add_systems(
                 Update,
-                (start_timing, (draw_twin, draw_agents, draw_vehicles, draw_heatmap), stop_timing).chain(),
+                (start_timing, (draw_twin, draw_agents, draw_vehicles, draw_ghosts, draw_heatmap), stop_timing).chain(),
             );
     }
 }
@@ -138,6 +144,7 @@ fn setup_scene(
         tag_material: tag_materials.add(TagColourMaterial { shading: Vec4::new(SIDE_BRIGHTNESS, 0.0, 0.0, 0.0) }),
         agents: Vec::new(),
         vehicles: Vec::new(),
+        ghosts: Vec::new(),
         heat_grid: None,
         heat: None,
         peak: None,
@@ -203,6 +210,10 @@ struct AgentInstance;
 #[derive(Component, Default)]
 struct VehicleInstance;
 
+/// One of the compared run's people.
+#[derive(Component, Default)]
+struct GhostInstance;
+
 type Instances<'w, 's, F> =
     Query<'w, 's, (&'static Slot, &'static mut Transform, &'static mut MeshTag, &'static mut Visibility), F>;
 
@@ -256,7 +267,7 @@ fn draw_agents(
     cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
-    mut instances: Instances<(With<AgentInstance>, Without<VehicleInstance>)>,
+    mut instances: Instances<(With<AgentInstance>, Without<VehicleInstance>, Without<GhostInstance>)>,
     mut shown: Local<Vec<u32>>,
 ) {
     if !agents.is_changed() && !colouring.is_changed() && !cut.is_changed() {
@@ -312,7 +323,7 @@ fn draw_vehicles(
     cut: Res<LevelCut>,
     frame: Res<Frame>,
     mut scene: ResMut<SceneEntities>,
-    mut instances: Instances<(With<VehicleInstance>, Without<AgentInstance>)>,
+    mut instances: Instances<(With<VehicleInstance>, Without<AgentInstance>, Without<GhostInstance>)>,
     mut items: Local<Vec<(Transform, u32)>>,
 ) {
     if !traffic.is_changed() && !cut.is_changed() {
@@ -344,6 +355,45 @@ fn draw_vehicles(
         items.len(),
         |i| items[i],
         &scene.block,
+        &scene.tag_material,
+        &mut instances,
+    );
+}
+
+/// Draws the compared run's people (`--compare`) as ghosts of one colour, the floors above the cut
+/// left out as for this run's people.
+fn draw_ghosts(
+    mut commands: Commands,
+    ghosts: Res<CompareAgents>,
+    cut: Res<LevelCut>,
+    frame: Res<Frame>,
+    mut scene: ResMut<SceneEntities>,
+    mut instances: Instances<(With<GhostInstance>, Without<AgentInstance>, Without<VehicleInstance>)>,
+    mut shown: Local<Vec<u32>>,
+) {
+    if !ghosts.is_changed() && !cut.is_changed() {
+        return;
+    }
+    let scene = &mut *scene;
+    let agents = ghosts.0.as_ref().map_or(&[][..], |g| &g.agents[..]);
+    shown.clear();
+    shown.extend(agents.iter().enumerate().filter(|(_, a)| below_cut(a.pos[2], cut.0)).map(|(i, _)| i as u32));
+    let shown = &*shown;
+    let item = |i: usize| {
+        let agent = &agents[shown[i] as usize];
+        let [x, y, z] = frame.0.to_bevy(agent.pos);
+        let r = agent.radius.max(0.05);
+        (
+            Transform::from_xyz(x, y + GHOST_HEIGHT / 2.0, z).with_scale(Vec3::new(r, GHOST_HEIGHT, r)),
+            palette::COMPARE.packed(),
+        )
+    };
+    place::<GhostInstance, _>(
+        &mut commands,
+        &mut scene.ghosts,
+        shown.len(),
+        item,
+        &scene.person,
         &scene.tag_material,
         &mut instances,
     );

@@ -14,6 +14,7 @@ use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin};
 
 use super::ViewerError;
 use super::camera::{ViewCamera, ViewName};
+use super::compare::{CompareAgents, Comparison, Counts, compare_section, follow_comparison};
 use super::palette;
 use super::render::{Snapshot, catch_renderer_panic};
 use super::scene::{Colouring, Heatmap, LevelCut, ScenePlugin};
@@ -31,6 +32,8 @@ pub struct ViewOptions {
     /// Where "save rehearsal" writes the run folder.
     pub out_dir: PathBuf,
     pub force: bool,
+    /// A recorded run of the same unit drawn as ghosts at the same simulated time (`--compare`).
+    pub compare: Option<PathBuf>,
 }
 
 /// Simulation speeds offered, × real time; `None` is as fast as the frame budget allows.
@@ -96,12 +99,16 @@ pub fn view(twin: Twin, options: ViewOptions) -> Result<(), ViewerError> {
     folder.run().step();
     let snapshot = Snapshot::of(folder.run().world());
     let figures = folder.run().world().resource::<DrawFigures>().clone();
+    let comparison = options.compare.as_deref().map(|f| Comparison::open(f, &snapshot.twin)).transpose()?;
     let title = format!("unitwin — {}", snapshot.twin.name);
     let mut app = window_app(title, snapshot)?;
+    if let Some(comparison) = comparison {
+        app.insert_resource(comparison);
+    }
     app.insert_resource(figures)
         .insert_non_send(Rehearsal { twin, folder: Some(folder), message: None })
         .init_resource::<TimeControl>()
-        .add_systems(Update, (time_keys, advance_simulation).chain().before(view_keys))
+        .add_systems(Update, (time_keys, advance_simulation, follow_comparison).chain().before(view_keys))
         .add_systems(EguiPrimaryContextPass, panel);
     app.run();
     Ok(())
@@ -346,6 +353,7 @@ fn panel(
     mut cut: ResMut<LevelCut>,
     mut heatmap: ResMut<Heatmap>,
     mut wave: Local<Option<(u32, f64)>>,
+    (comparison, ghosts): (Option<Res<Comparison>>, Res<CompareAgents>),
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     // Tianzifang's gate 7 released about 100 people every 2–3 minutes.
@@ -397,6 +405,14 @@ fn panel(
         };
         if !traffic.vehicles.is_empty() {
             ui.label(format!("vehicles on the road {}", traffic.vehicles.len()));
+        }
+        if let Some(comparison) = &comparison {
+            let here = Counts {
+                on_site: figures.on_site as usize,
+                came: figures.spawned as usize,
+                left: figures.exited as usize,
+            };
+            compare_section(ui, here, &agents, comparison, &ghosts);
         }
         ui.separator();
         view_pickers(ui, &twin, &mut choice, &mut cut, &mut heatmap);

@@ -430,6 +430,66 @@ fn the_panels_show_the_chinese_names_of_the_units() {
     assert!(missing.is_empty(), "the panel cannot show: {missing}");
 }
 
+/// The window's labels name every door (but a stair's opening), stair, zone and measurement of the
+/// scene, pinned 2.4 m over where it stands, coloured by its state, and follow the floors' cut.
+#[test]
+fn labels_name_every_door_stair_zone_and_measurement_where_it_stands_and_follow_the_cut() {
+    use unitwin::draw::{DrawDoorKind, DrawMeasurement};
+    use unitwin::viewer::labels::labels;
+    for scene in ["nanjing_building.ron", "yuyangli.ron", "tianzifang.ron"] {
+        let twin = unitwin::twin::load(&Path::new(&manifest_dir()).join("scenes").join(scene)).expect("a pilot checks");
+        let mut draw = empty(&twin).twin;
+        let all = labels(&draw, None);
+        let named = |text: &str, at: [f64; 2]| {
+            all.iter().any(|l| l.text == text && (l.at[0] - at[0]).abs() < 1e-9 && (l.at[1] - at[1]).abs() < 1e-9)
+        };
+        let doors: Vec<_> = draw.doors.iter().filter(|d| d.kind != DrawDoorKind::StairOpening).collect();
+        for door in &doors {
+            assert!(
+                named(&door.name, [(door.a[0] + door.b[0]) / 2.0, (door.a[1] + door.b[1]) / 2.0]),
+                "{scene}: door {}",
+                door.name
+            );
+        }
+        for stair in &draw.stairs {
+            assert!(
+                named(&stair.name, [(stair.foot[0] + stair.head[0]) / 2.0, (stair.foot[1] + stair.head[1]) / 2.0]),
+                "{scene}: stair {}",
+                stair.name
+            );
+        }
+        for measurement in &draw.measurements {
+            let name = match measurement {
+                DrawMeasurement::Line { name, .. } | DrawMeasurement::Area { name, .. } => name,
+            };
+            assert!(all.iter().any(|l| &l.text == name), "{scene}: measurement {name}");
+        }
+        for zone in &draw.zones {
+            assert!(all.iter().any(|l| l.text == zone.name), "{scene}: zone {}", zone.name);
+        }
+        assert_eq!(all.len(), doors.len() + draw.stairs.len() + draw.measurements.len() + draw.zones.len(), "{scene}");
+        assert!(
+            all.iter()
+                .all(|l| l.at[2] >= 2.4 - 1e-9 + draw.levels.iter().map(|l| l.elevation).fold(f64::INFINITY, f64::min))
+        );
+
+        // Cut to the lowest floor: only what stands there keeps its label.
+        let ground = draw.levels.iter().map(|l| l.elevation).fold(f64::INFINITY, f64::min);
+        let low = labels(&draw, Some(ground));
+        assert!(low.iter().all(|l| l.at[2] - 2.4 <= ground + 0.5 + 1e-9), "{scene}");
+        if draw.levels.iter().any(|l| l.elevation > ground + 1.0) {
+            assert!(low.len() < all.len(), "{scene}: the floors above had labels of their own");
+        }
+
+        // A closed door's label takes the closed colour.
+        let door = draw.doors.iter_mut().find(|d| d.kind != DrawDoorKind::StairOpening).expect("a door");
+        let name = door.name.clone();
+        assert_eq!(labels(&draw, None).iter().find(|l| l.text == name).unwrap().colour, palette::DOOR_OPEN);
+        draw.doors.iter_mut().find(|d| d.name == name).unwrap().open = false;
+        assert_eq!(labels(&draw, None).iter().find(|l| l.text == name).unwrap().colour, palette::DOOR_CLOSED);
+    }
+}
+
 /// The unit without its people: what a view shows of the geometry itself.
 fn empty(twin: &unitwin::twin::Twin) -> Snapshot {
     let mut snapshot = simulate_to(twin, 0.0, &[]).expect("sets up");

@@ -8,6 +8,7 @@ pub mod decorations;
 pub mod fonts;
 pub mod geometry;
 pub mod heatmap;
+pub mod labels;
 pub mod legend;
 pub mod palette;
 pub mod recording;

@@ -168,6 +168,7 @@ fn replay_panel(
     mut cut: ResMut<LevelCut>,
     mut heatmap: ResMut<Heatmap>,
     (comparison, ghosts): (Option<Res<Comparison>>, Res<CompareAgents>),
+    mut labels: ResMut<super::labels::Labels>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let player = &mut *player;
@@ -251,6 +252,7 @@ fn replay_panel(
                 compare_section(ui, here, &agents, comparison, &ghosts);
             }
             view_pickers(ui, &twin, &mut choice, &mut cut, &mut heatmap);
+            ui.checkbox(&mut labels.0, "labels (L): doors, stairs, zones, measurements");
             super::legend::legend(ui, &mut colouring.0, &twin);
             ui.separator();
             ui.label(format!("commands applied ({}; click to jump):", player.recording.events.len()));
@@ -276,7 +278,7 @@ fn replay_panel(
                 }
             });
             ui.small(
-                "Space play/pause, R reverse, , . one frame, +/- speed, Home/End, C colours, H heatmap, O/T/V views, PgUp/PgDn floors, arrows \
+                "Space play/pause, R reverse, , . one frame, +/- speed, Home/End, C colours, H heatmap, L labels, O/T/V views, PgUp/PgDn floors, arrows \
                  orbit, WASD pan, Q/E zoom, F12 picture",
             );
         },

@@ -15,6 +15,7 @@ use bevy_panorbit_camera::{PanOrbitCamera, PanOrbitCameraPlugin};
 use super::ViewerError;
 use super::camera::{ViewCamera, ViewName};
 use super::compare::{CompareAgents, Comparison, Counts, compare_section, follow_comparison};
+use super::labels::{Labels, draw_labels, labels_key};
 use super::palette;
 use super::render::{Snapshot, catch_renderer_panic};
 use super::scene::{Colouring, Heatmap, LevelCut, ScenePlugin};
@@ -153,7 +154,9 @@ pub(super) fn window_app(title: String, snapshot: Snapshot) -> Result<App, Viewe
         .add_systems(Startup, spawn_camera)
         .init_resource::<ViewChoice>()
         .add_systems(Update, ((view_choice_keys, apply_view_choice, view_keys, camera_input).chain(), screenshot_key))
-        .add_systems(EguiPrimaryContextPass, super::fonts::install_fonts);
+        .init_resource::<Labels>()
+        .add_systems(Update, labels_key)
+        .add_systems(EguiPrimaryContextPass, (super::fonts::install_fonts, draw_labels));
     Ok(app)
 }
 
@@ -354,6 +357,7 @@ fn panel(
     mut heatmap: ResMut<Heatmap>,
     mut wave: Local<Option<(u32, f64)>>,
     (comparison, ghosts): (Option<Res<Comparison>>, Res<CompareAgents>),
+    mut labels: ResMut<Labels>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     // Tianzifang's gate 7 released about 100 people every 2–3 minutes.
@@ -416,6 +420,7 @@ fn panel(
         }
         ui.separator();
         view_pickers(ui, &twin, &mut choice, &mut cut, &mut heatmap);
+        ui.checkbox(&mut labels.0, "labels (L): doors, stairs, zones, measurements");
         super::legend::legend(ui, &mut colouring.0, &twin);
         ui.separator();
         ui.label("doors (close or open; exits entrance-only; interior doors one-way):");
@@ -633,7 +638,7 @@ fn panel(
             ui.label(message);
         }
         ui.small(
-            "Space pause, N step, +/- speed, M max, C colours, H heatmap, O/T/V views, PgUp/PgDn floors, arrows orbit, WASD pan, Q/E zoom, F12 picture",
+            "Space pause, N step, +/- speed, M max, C colours, H heatmap, L labels, O/T/V views, PgUp/PgDn floors, arrows orbit, WASD pan, Q/E zoom, F12 picture",
         );
     });
     on_panel.0 = ctx.is_pointer_over_egui() || ctx.egui_wants_pointer_input();

@@ -77,6 +77,9 @@ pub fn labels(twin: &DrawTwin, cut: Option<f64>) -> Vec<Label> {
     out
 }
 
+/// The labels worked out for a twin's version and cut, kept until either changes.
+type CachedLabels = Option<(u64, Option<f64>, Vec<Label>)>;
+
 /// L toggles the labels.
 pub(super) fn labels_key(keys: Res<ButtonInput<KeyCode>>, mut shown: ResMut<Labels>) {
     if keys.just_pressed(KeyCode::KeyL) {
@@ -86,6 +89,7 @@ pub(super) fn labels_key(keys: Res<ButtonInput<KeyCode>>, mut shown: ResMut<Labe
 
 /// Writes the labels over the scene, behind the panel: each where its point projects through the
 /// camera, on a dark plate with a stripe of its object's colour.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn draw_labels(
     mut contexts: EguiContexts,
     shown: Res<Labels>,
@@ -93,7 +97,7 @@ pub(super) fn draw_labels(
     cut: Res<LevelCut>,
     frame: Res<Frame>,
     cameras: Query<(&Camera, &GlobalTransform)>,
-    mut cached: Local<Option<(u64, Option<f64>, Vec<Label>)>>,
+    mut cached: Local<CachedLabels>,
     mut plates: Local<Vec<egui::Rect>>,
 ) -> Result {
     if !shown.0 {

@@ -117,7 +117,7 @@ pub fn view(twin: Twin, options: ViewOptions) -> Result<(), ViewerError> {
 
 /// The viewer needs a desktop: say so before Bevy fails to open a window.
 pub(super) fn require_display() -> Result<(), ViewerError> {
-    if std::env::var_os("DISPLAY").is_none() {
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
         return Err(ViewerError::Arguments(
             "no display: unitwin view needs a desktop session (DISPLAY is not set); `unitwin render` draws \
              pictures without one"

@@ -235,8 +235,10 @@ fn back_through_doorway(nav: &Navigation, space: &Space, target: TargetId, level
 }
 
 /// How far outside a doorway someone pressed back through it may be found, m: more than a step
-/// and a body.
-const DOORWAY_DEPTH: f64 = 1.0;
+/// and a body, and what the crowd's pushes beyond an opening with no wall past its ends can carry
+/// someone (a Bund visitor on the way to a waypoint stood 1.001 m beyond the promenade's north end,
+/// off the grid with no way to follow, for good).
+const DOORWAY_DEPTH: f64 = 2.0;
 
 /// Among the stalled, who goes first: those who cannot step back, then those nearer the target
 /// on the same route, then by id (a global order that no cycle can defeat). Both of a pair

@@ -201,7 +201,6 @@ fn report(label: &str, c: &Counterflow) -> Vec<String> {
 /// Zhang et al. (2012): in a 3.6 m corridor the opposing streams form lanes and keep moving over
 /// the whole observed density range; no gridlock.
 #[test]
-#[ignore = "known deviation (issue 12): below 1 p/m² the flow is 20–30 % under Weidmann (no overtaking); run with --ignored for the figures"]
 fn opposing_groups_get_through_a_corridor() {
     let mut failures = Vec::new();
     println!("counterflow corridor (max body overlap tolerance {BODY_OVERLAP_TOLERANCE} m):");

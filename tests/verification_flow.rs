@@ -69,6 +69,74 @@ fn fundamental_diagram_matches_weidmann_within_20_percent() {
     assert!(failures.is_empty(), "fundamental diagram off:\n{}", failures.join("\n"));
 }
 
+/// Weidmann (1993): free walking speeds on the level spread about 1.34 m/s with a standard
+/// deviation of 0.26 m/s.
+fn weidmann_spread() -> unitwin::scene::Distribution {
+    unitwin::scene::Distribution::Normal { mean: 1.34, sd: 0.26, min: 0.5, max: 2.0 }
+}
+
+/// The corridor at `nominal` persons/m² with Weidmann's spread of free speeds: for each person who
+/// walks through the 10 m between 140 and 150 m before 70 s, the speed of that walk and their own
+/// free speed.
+fn corridor_walks(nominal: f64, seed: u64) -> Vec<(f64, f64)> {
+    use unitwin::crowd::Walker;
+    let path = Path::new(&unitwin_manifest_dir()).join("scenes/verification/fd_corridor.ron");
+    let mut loaded = read_scene(&path).unwrap();
+    let Placement::Area { count, .. } = &mut loaded.scene.populations[0].placement else { unreachable!() };
+    *count = (nominal * 600.0).round() as u32;
+    loaded.scene.populations[0].speed = weidmann_spread();
+    let checked = unitwin::twin::build(loaded).unwrap();
+    let mut app = headless_app(&checked, &RunOptions { seed, until: 70.0, threads: None, replay: None }).unwrap();
+    let mut entered: std::collections::BTreeMap<u32, f64> = Default::default();
+    let mut walks = Vec::new();
+    run_verified(&mut app, |world| {
+        let t = world.resource::<SimClock>().now();
+        let mut q = world.query::<(&AgentId, &Body, &Walker)>();
+        for (id, body, walker) in q.iter(world) {
+            if body.prev.x < 140.0 && body.pos.x >= 140.0 {
+                entered.insert(id.0, t);
+            }
+            if body.prev.x < 150.0 && body.pos.x >= 150.0 {
+                if let Some(t0) = entered.remove(&id.0) {
+                    walks.push((10.0 / (t - t0), walker.v0));
+                }
+            }
+        }
+    });
+    walks
+}
+
+/// Overtaking (issue 12): with Weidmann's spread of free speeds, faster people pass slower ones
+/// where there is room. At 0.25 persons/m² Weidmann's diagram slows walkers by 0.1 %, so the mean
+/// speed of the walks through the measured 10 m must stay within 5 % of the same people's mean
+/// free speed. Without overtaking, walkers queue behind the slowest and lose about a quarter.
+#[test]
+fn at_low_density_faster_walkers_overtake_and_keep_their_free_speed() {
+    let mut failures = Vec::new();
+    for seed in [4, 5] {
+        let walks = corridor_walks(0.25, seed);
+        let n = walks.len() as f64;
+        let speed = walks.iter().map(|w| w.0).sum::<f64>() / n;
+        let free = walks.iter().map(|w| w.1).sum::<f64>() / n;
+        let error = speed / free - 1.0;
+        let held = walks.iter().filter(|w| w.0 < 0.9 * w.1).count();
+        println!(
+            "  seed {seed}: {} walks through 140–150 m, mean speed {speed:.3} m/s, their mean free speed {free:.3} m/s \
+             ({:+.1} %); {held} below 90 % of their own free speed",
+            walks.len(),
+            100.0 * error
+        );
+        assert!(walks.len() >= 40, "seed {seed}: only {} walks measured", walks.len());
+        if error.abs() > 0.05 {
+            failures.push(format!(
+                "seed {seed}: mean speed {speed:.3} m/s vs free {free:.3} m/s ({:+.1} %)",
+                100.0 * error
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "low-density speed not within 5 % of the free speed:\n{}", failures.join("\n"));
+}
+
 /// Steady flow through a bottleneck of width `w`: persons/s between the 20th and 80th percentile exits.
 /// Mean flow over three seeds: one run of 150 people varies by about ±5 % from seed to seed.
 fn bottleneck_flow(width: f64) -> f64 {

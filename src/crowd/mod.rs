@@ -58,6 +58,9 @@ pub struct Heading {
     /// Stepping out of someone's way (then `intent` is the direction it steps in): those in
     /// that way give way in turn, so that room travels back through a packed crowd.
     pub yielding: bool,
+    /// The free speed it wanted last step (its own, slowed on stairs and in smoke), m/s: whoever
+    /// walks at about that pace walks freely, and may be overtaken.
+    pub free_speed: f64,
 }
 
 /// Progress towards the current target: the best travel time to it reached so far, and for how
@@ -230,6 +233,8 @@ pub struct SnapAgent {
     pub yielding: bool,
     /// Stalled long enough for deadlock relief: others in its way make room for it.
     pub relieved: bool,
+    /// The free speed it wanted last step, m/s (see `Heading::free_speed`).
+    pub free_speed: f64,
     pub radius: f64,
     /// The navigation target the agent follows.
     pub target: TargetId,
@@ -311,6 +316,7 @@ fn build_snapshot(
         boxed: heading.boxed,
         yielding: heading.yielding,
         relieved: stalled.since >= model::DEADLOCK_RELIEF_AFTER,
+        free_speed: heading.free_speed,
         radius: body.radius,
         target: plan.target,
         crosses_anywhere: kerb.crosses_anywhere,

@@ -58,6 +58,26 @@ const KEEP_RIGHT: f64 = 0.3;
 /// direction: about 30°), reached as the number coming towards them grows past `ONCOMING_SCALE`.
 const KEEP_RIGHT_DRIFT: f64 = 0.5;
 const ONCOMING_SCALE: f64 = 2.0;
+/// Someone ahead walking the same way (headings within 60°) at no less than this share of their
+/// own free speed walks freely: slower by nature, not held up by others. Only they are overtaken;
+/// in a jam everyone is held up and nobody weaves.
+const FREE_WALKING: f64 = 0.9;
+/// People overtake someone walking freely ahead when they would close in on them faster than this,
+/// m/s (Weidmann's spread of free speeds is 0.26 m/s).
+const OVERTAKE_CLOSING: f64 = 0.1;
+/// Strength of stepping out to overtake, against 1 for the desired direction: up to about 27°.
+const OVERTAKE: f64 = 0.5;
+/// People overtake only where the crowd is sparse: at most this many persons/m² within
+/// `OVERTAKE_CROWD_RADIUS` (Weidmann's walkers are slowed by a fifth at 1 person/m²; in a queue
+/// before a door, stepping out to pass only presses people into the jambs).
+const OVERTAKE_MAX_DENSITY: f64 = 1.0;
+/// Nobody overtakes where the floor beside them ends within this distance ahead, m: arriving
+/// abreast at a narrowing (a door, a bottleneck) makes arches there.
+const OVERTAKE_LOOKAHEAD: f64 = 2.0;
+const OVERTAKE_CROWD_RADIUS: f64 = 2.0;
+/// Someone overtaken about straight ahead is passed on the left (the right-hand custom in China),
+/// unless they are this far to the left already, m.
+const OVERTAKE_LEFT: f64 = 0.05;
 
 /// The scenario's model and constants, as a resource.
 #[derive(Resource, Clone, Copy, Debug)]
@@ -104,12 +124,14 @@ pub fn steer(
             let e0 =
                 if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
             let boxed = heading.boxed;
+            let last_speed = velocity.0.length();
+            let v0 =
+                walker.v0 * stair_speed_factor(space, body.level, e0) * nav.grids[body.level].smoke_factor(body.pos);
             let (v, intent, boxed, yielding) = NEIGHBOURS.with_borrow_mut(|buf| {
                 let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
                 let field = nav.field(plan.target, body.level);
                 let grid = &nav.grids[body.level];
                 let target = plan.target;
-                let v0 = walker.v0 * stair_speed_factor(space, body.level, e0) * grid.smoke_factor(body.pos);
                 let crosses_anywhere = kerb.crosses_anywhere;
                 let ctx = Context {
                     id: id.0,
@@ -122,6 +144,7 @@ pub fn steer(
                     walls,
                     relieve,
                     boxed,
+                    last_speed,
                     dt,
                     field,
                     target,
@@ -141,7 +164,7 @@ pub fn steer(
                 }
             });
             velocity.0 = v;
-            *heading = Heading { desired: e0, intent, boxed, yielding };
+            *heading = Heading { desired: e0, intent, boxed, yielding, free_speed: v0 };
             let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
             if !walking || remaining < stalled.best - PROGRESS {
                 *stalled = Stalled { best: remaining, since: 0.0 };
@@ -212,8 +235,10 @@ fn back_through_doorway(nav: &Navigation, space: &Space, target: TargetId, level
 }
 
 /// How far outside a doorway someone pressed back through it may be found, m: more than a step
-/// and a body.
-const DOORWAY_DEPTH: f64 = 1.0;
+/// and a body, and what the crowd's pushes beyond an opening with no wall past its ends can carry
+/// someone (a Bund visitor on the way to a waypoint stood 1.001 m beyond the promenade's north end,
+/// off the grid with no way to follow, for good).
+const DOORWAY_DEPTH: f64 = 2.0;
 
 /// Among the stalled, who goes first: those who cannot step back, then those nearer the target
 /// on the same route, then by id (a global order that no cycle can defeat). Both of a pair
@@ -272,6 +297,8 @@ struct Context<'a> {
     relieve: bool,
     /// Could not step back last step (`Heading::boxed`).
     boxed: bool,
+    /// The speed it moved at last step, m/s.
+    last_speed: f64,
     /// The time step, s.
     dt: f64,
     field: &'a crate::nav::FloorField,
@@ -332,8 +359,19 @@ impl Context<'_> {
         let reach = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(1.0).max(SIDESTEP_REACH);
         self.neighbours(reach, buf);
         let left = self.e0.perp();
+        // Whether the floor goes on a body's breadth and a margin to either side, there and
+        // `OVERTAKE_LOOKAHEAD` further on (for overtaking: not where the way narrows ahead).
+        let walkable = |q: DVec2| self.grid.cell_at(q).is_some_and(|k| self.grid.walkable[k]);
+        let room = |side: DVec2| {
+            let beside = p + side * (2.0 * r + PASSING_MARGIN);
+            walkable(beside) && walkable(beside + self.e0 * OVERTAKE_LOOKAHEAD)
+        };
+        let (room_left, room_right) = (room(left), room(-left));
         let mut repelled = self.e0;
         let mut aside = DVec2::ZERO;
+        // Overtaking, applied after the loop if the crowd within `OVERTAKE_CROWD_RADIUS` is sparse.
+        let mut overtake = DVec2::ZERO;
+        let mut crowd = 0u32;
         let mut make_way = DVec2::ZERO;
         // Stepping back out of the way of those with precedence (against their direction).
         let mut make_way_back = DVec2::ZERO;
@@ -347,6 +385,7 @@ impl Context<'_> {
                 continue;
             }
             let l = r + other.radius;
+            crowd += u32::from(dist < OVERTAKE_CROWD_RADIUS);
             repelled += offset / dist * a * libm::exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
@@ -374,7 +413,37 @@ impl Context<'_> {
                     * libm::exp(-time_to_contact / ANTICIPATION)
                     * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
                 aside += if lateral > -KEEP_RIGHT { -left } else { left } * weight;
+            } else if ahead > 0.0 && lateral.abs() < l + PASSING_MARGIN && other.heading.dot(self.e0) > ONCOMING_COS {
+                // Someone ahead going the same way at their own free pace, slower than the agent
+                // wants to go: it steps out, and past them, as walkers do where there is room;
+                // the speed limit below stops applying once they are no longer in its path.
+                let their_speed = other.vel.dot(other.heading);
+                let closing = self.v0 - other.vel.dot(self.e0);
+                if closing > OVERTAKE_CLOSING && their_speed >= FREE_WALKING * other.free_speed {
+                    // Time until the agent would have to slow down for them (its time gap at its
+                    // own free speed): once it is held up, it steps out at full strength.
+                    let time_to_contact = (ahead - l - self.v0 * self.walker.time_gap).max(0.0) / closing;
+                    let weight = OVERTAKE
+                        * libm::exp(-time_to_contact / ANTICIPATION)
+                        * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
+                    // On the left unless they are to the left already; on the other side where
+                    // a wall leaves no room on that one (else walkers pile up along the wall).
+                    let on_left = lateral <= OVERTAKE_LEFT;
+                    let side = match (on_left, room_left, room_right) {
+                        (true, true, _) | (true, false, false) => left,
+                        (false, _, true) | (false, false, false) => -left,
+                        (true, false, true) => -left,
+                        (false, true, false) => left,
+                    };
+                    if room_left || room_right {
+                        overtake += side * weight;
+                    }
+                }
             }
+        }
+        let sparse = OVERTAKE_MAX_DENSITY * std::f64::consts::PI * OVERTAKE_CROWD_RADIUS * OVERTAKE_CROWD_RADIUS;
+        if f64::from(crowd) <= sparse {
+            aside += overtake;
         }
         // With people coming the other way ahead, keep to the right: opposing streams separate into
         // lanes before they meet instead of meeting head on across the whole width.
@@ -429,16 +498,16 @@ impl Context<'_> {
             // that: pressing on into the other would keep the jam as it is.
             Some(away) => {
                 let squeeze = self.relieve.then_some(&rank);
-                let step = super::motion::keep_bodies_apart(
-                    self.snapshot,
-                    buf,
-                    self.id,
-                    self.body,
-                    walk * self.dt,
-                    true,
-                    squeeze,
-                );
-                if step.length() >= MAKE_WAY_SPEED * self.dt {
+                // Whether it can walk on with walls as well as bodies in the way: two people
+                // pressed into the jambs of a narrow door each had room among bodies but none
+                // past the jamb, and neither made way for the other, for good.
+                let p = self.body.pos;
+                let walled = super::motion::constrain(self.walls, p, p + walk * self.dt, self.body.radius) - p;
+                let step =
+                    super::motion::keep_bodies_apart(self.snapshot, buf, self.id, self.body, walled, true, squeeze);
+                // Who did not move last step cannot walk on either, whatever room the step seems to
+                // have (the motion's wall slides and body checks may take it all).
+                if step.length() >= MAKE_WAY_SPEED * self.dt && self.last_speed >= MAKE_WAY_SPEED {
                     walk
                 } else {
                     intent = self.make_way_direction(away, make_way_back, buf);

@@ -366,9 +366,19 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     // if that is a way out for them. (Stair openings are only ever taken on the agent's own route,
     // above.) Someone pressed back over the entrance they came in by, on their way in, is not
     // leaving: they walk back in (see `desired_direction`).
+    // Past an exit's line with the centre beside its end by less than a radius also counts: where no
+    // wall goes on beyond the opening, a body can drift there and would have no field to follow.
+    let past = |d: DoorId| {
+        let door = &space.doors[d];
+        let (along, length) = ((door.b - door.a).normalize_or_zero(), door.a.distance(door.b));
+        let s = (body.pos - door.a).dot(along);
+        (body.pos - door.a).dot(door.normal) >= 0.0 && (-body.radius..=length + body.radius).contains(&s)
+    };
     if grid.cell_at(body.pos).is_none_or(|k| !grid.walkable[k]) {
         return space.doors_on(level).map(|(i, _)| i).find(|&i| {
-            space.doors[i].is_open_exit() && through(i) && nav.leaves_by(space, plan.target, level, i, body.pos)
+            space.doors[i].is_open_exit()
+                && (through(i) || past(i))
+                && nav.leaves_by(space, plan.target, level, i, body.pos)
         });
     }
     None

@@ -79,6 +79,24 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// How many of `agents` show their speed colour within a pixel of their projected top (1.7 m up).
+fn speed_colours_shown(
+    picture: &unitwin::viewer::Picture,
+    agents: &[unitwin::draw::DrawAgent],
+    pixel: impl Fn(WorldPoint) -> (i64, i64),
+) -> usize {
+    agents
+        .iter()
+        .filter(|a| {
+            let colour = palette::agent_colour(a, AgentColouring::Speed);
+            let (x, y) = pixel([a.pos[0], a.pos[1], a.pos[2] + 1.7]);
+            (-1..=1).any(|dx| {
+                (-1..=1).any(|dy| picture.pixel(x + dx, y + dy).is_some_and(|c| c.distance(colour) <= AGENT_TOLERANCE))
+            })
+        })
+        .count()
+}
+
 #[test]
 fn a_replay_draws_agents_where_the_trajectories_put_them_and_doors_as_the_commands_left_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,16 +142,7 @@ fn a_replay_draws_agents_where_the_trajectories_put_them_and_doors_as_the_comman
     };
     let picture = renderer.render(&snapshot, &camera).expect("renders");
     let agents = &snapshot.agents.agents;
-    let found = agents
-        .iter()
-        .filter(|a| {
-            let colour = palette::agent_colour(a, AgentColouring::Speed);
-            let (x, y) = pixel([a.pos[0], a.pos[1], a.pos[2] + 1.7]);
-            (-1..=1).any(|dx| {
-                (-1..=1).any(|dy| picture.pixel(x + dx, y + dy).is_some_and(|c| c.distance(colour) <= AGENT_TOLERANCE))
-            })
-        })
-        .count();
+    let found = speed_colours_shown(&picture, agents, pixel);
     assert!(found as f64 >= 0.9 * agents.len() as f64, "{found} of {} agents drawn where recorded", agents.len());
     let door = snapshot.twin.doors.iter().find(|d| d.name == DOOR).unwrap();
     let z = door.a[2] + unitwin::viewer::geometry::DOOR_HEIGHT;
@@ -507,18 +516,7 @@ fn a_compared_run_is_drawn_as_ghosts_where_its_trajectories_put_them_at_the_same
     eprintln!("{found} of {} ghosts apart from the rehearsal's people show", apart.len());
     assert!(found as f64 >= 0.9 * apart.len() as f64, "{found} of {} ghosts drawn where recorded", apart.len());
     // This run's people are still drawn over them.
-    let people = snapshot
-        .agents
-        .agents
-        .iter()
-        .filter(|a| {
-            let colour = palette::agent_colour(a, AgentColouring::Speed);
-            let (x, y) = pixel([a.pos[0], a.pos[1], a.pos[2] + 1.7]);
-            (-1..=1).any(|dx| {
-                (-1..=1).any(|dy| picture.pixel(x + dx, y + dy).is_some_and(|c| c.distance(colour) <= AGENT_TOLERANCE))
-            })
-        })
-        .count();
+    let people = speed_colours_shown(&picture, &snapshot.agents.agents, pixel);
     assert!(people as f64 >= 0.9 * snapshot.agents.agents.len() as f64, "{people} of this run's people show");
 
     // Without the comparison no pixel has the ghosts' colour.

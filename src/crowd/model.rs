@@ -366,7 +366,8 @@ impl Context<'_> {
             let beside = p + side * (2.0 * r + PASSING_MARGIN);
             walkable(beside) && walkable(beside + self.e0 * OVERTAKE_LOOKAHEAD)
         };
-        let (room_left, room_right) = (room(left), room(-left));
+        // Probed only once someone is to be overtaken: most agents in most steps never need it.
+        let mut sides: Option<(bool, bool)> = None;
         let mut repelled = self.e0;
         let mut aside = DVec2::ZERO;
         // Overtaking, applied after the loop if the crowd within `OVERTAKE_CROWD_RADIUS` is sparse.
@@ -429,6 +430,7 @@ impl Context<'_> {
                     // On the left unless they are to the left already; on the other side where
                     // a wall leaves no room on that one (else walkers pile up along the wall).
                     let on_left = lateral <= OVERTAKE_LEFT;
+                    let (room_left, room_right) = *sides.get_or_insert_with(|| (room(left), room(-left)));
                     let side = match (on_left, room_left, room_right) {
                         (true, true, _) | (true, false, false) => left,
                         (false, _, true) | (false, false, false) => -left,

@@ -157,12 +157,21 @@ impl CellList {
     /// every agent within the box `p ± half` (and others near it). Nothing for a position that is
     /// not finite or a half-width that is NaN, as no distance to it can be within reach.
     #[inline]
-    pub fn for_each_run(&self, level: usize, p: DVec2, half: f64, mut visit: impl FnMut(&[u32], &[DVec2], &[u32])) {
-        let Some(grid) = self.levels.get(level) else { return };
+    pub fn for_each_run(&self, level: usize, p: DVec2, half: f64, visit: impl FnMut(&[u32], &[DVec2], &[u32])) {
         if !p.is_finite() || half.is_nan() {
             return;
         }
-        let (lo, hi) = (p - DVec2::splat(half), p + DVec2::splat(half));
+        self.for_each_run_in(level, p - DVec2::splat(half), p + DVec2::splat(half), visit);
+    }
+
+    /// Like `for_each_run`, for the box from `lo` to `hi` (infinite corners reach the grid's border).
+    /// Nothing if a corner is NaN.
+    #[inline]
+    pub fn for_each_run_in(&self, level: usize, lo: DVec2, hi: DVec2, mut visit: impl FnMut(&[u32], &[DVec2], &[u32])) {
+        let Some(grid) = self.levels.get(level) else { return };
+        if lo.is_nan() || hi.is_nan() {
+            return;
+        }
         let i0 = LevelGrid::axis(lo.x, grid.origin.x, grid.inv, grid.nx);
         let i1 = LevelGrid::axis(hi.x, grid.origin.x, grid.inv, grid.nx);
         let j0 = LevelGrid::axis(lo.y, grid.origin.y, grid.inv, grid.ny);

@@ -321,6 +321,10 @@ fn build_snapshot(
         target: plan.target,
         crosses_anywhere: kerb.crosses_anywhere,
     }));
+    // By id, so that the cell list holds each cell's agents in id order and every neighbour list
+    // comes out in an order that does not depend on how the ECS stores agents. Nearly sorted
+    // already (agents are stored about in the order they came), which the stable sort runs through.
+    snapshot.agents.sort_by_key(|a| a.id);
     snapshot.max_radius = snapshot.agents.iter().map(|a| a.radius).fold(0.0, f64::max);
     // Each level's cells cover its navigation grid; anyone beyond it is kept in the border cells.
     let bounds = (0..space.0.levels.len()).map(|level| match nav.grids.get(LevelId::from_index(level)) {
@@ -335,32 +339,61 @@ fn build_snapshot(
     snapshot.headings.rebuild(&nav, &snapshot.agents);
 }
 
-thread_local! {
-    /// Reused per worker thread: a neighbour query's (id, index) keys, sorted.
-    static KEYS: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(Vec::with_capacity(256));
-}
-
 impl CrowdSnapshot {
-    /// Fills `out` with the snapshot indices of agents on `level` within `reach` of `p`, in
-    /// `AgentId` order.
+    /// Fills `out` with the snapshot indices of agents on `level` within `reach` of `p`, in cell
+    /// order and by `AgentId` within a cell: an order fixed by positions and ids alone, whatever
+    /// the order agents were spawned, stored or stepped in.
     pub fn neighbours(&self, level: LevelId, p: DVec2, reach: f64, out: &mut Vec<u32>) {
-        out.clear();
         let reach2 = reach * reach;
-        KEYS.with_borrow_mut(|keys| {
-            keys.clear();
-            // Ids are unique, so sorting (id, index) pairs orders by id alone.
-            self.cells.for_each_run(level.index(), p, reach + cells::MARGIN, |indices, points, ids| {
-                // Without a branch: every candidate is written, and only those within reach kept.
-                let mut n = keys.len();
-                keys.resize(n + points.len(), 0);
-                for ((q, &id), &index) in points.iter().zip(ids).zip(indices) {
-                    keys[n] = ((id as u64) << 32) | index as u64;
-                    n += (q.distance_squared(p) <= reach2) as usize;
-                }
-                keys.truncate(n);
-            });
-            keys.sort_unstable();
-            out.extend(keys.iter().map(|&key| key as u32));
+        self.collect(
+            level,
+            p - DVec2::splat(reach + cells::MARGIN),
+            p + DVec2::splat(reach + cells::MARGIN),
+            out,
+            |q| q.distance_squared(p) <= reach2,
+        );
+    }
+
+    /// Like `neighbours` within `near` of `p`, and besides them those up to `far` away that are
+    /// ahead of `p` along the unit `ahead` and less than `half_width` to either side of that line:
+    /// the disc and the lane ahead that steering reads, without the rest of the wider disc.
+    pub fn neighbours_ahead(
+        &self,
+        level: LevelId,
+        p: DVec2,
+        near: f64,
+        far: f64,
+        ahead: DVec2,
+        half_width: f64,
+        out: &mut Vec<u32>,
+    ) {
+        let (near2, far2) = (near * near, far * far);
+        let across = ahead.perp();
+        // The box around the disc and the lane's far corners.
+        let (a, b) = (p + ahead * far + across * half_width, p + ahead * far - across * half_width);
+        let margin = DVec2::splat(cells::MARGIN);
+        let lo = (p - DVec2::splat(near)).min(a).min(b) - margin;
+        let hi = (p + DVec2::splat(near)).max(a).max(b) + margin;
+        self.collect(level, lo, hi, out, |q| {
+            let offset = q - p;
+            let d2 = offset.length_squared();
+            (d2 <= near2) | ((d2 <= far2) & (offset.dot(ahead) > 0.0) & (offset.dot(across).abs() < half_width))
+        });
+    }
+
+    /// The snapshot indices of agents on `level` in the box `lo`–`hi` for which `keep(position)`.
+    #[inline]
+    fn collect(&self, level: LevelId, lo: DVec2, hi: DVec2, out: &mut Vec<u32>, keep: impl Fn(DVec2) -> bool) {
+        out.clear();
+        self.cells.for_each_run_in(level.index(), lo, hi, |indices, points, _| {
+            // Without a branch: every candidate is written, and only those kept are counted.
+            let mut n = out.len();
+            out.resize(n + points.len(), 0);
+            for (q, &index) in points.iter().zip(indices) {
+                out[n] = index;
+                n += keep(*q) as usize;
+            }
+            out.truncate(n);
         });
     }
 

@@ -10,7 +10,7 @@ use bevy::prelude::*;
 use super::crossing::KerbWait;
 use super::{Activity, AgentId, Body, CrowdSnapshot, Heading, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
-use crate::geom::{closest_on_segment, distance_to_segment, v};
+use crate::geom::{closest_on_segment, distance_to_segment, exp, v};
 use crate::ids::{LevelId, TargetId};
 use crate::nav::{CellSource, Navigation};
 use crate::schedule::{SimClock, SimThreads};
@@ -354,10 +354,12 @@ impl Context<'_> {
             return (DVec2::ZERO, DVec2::ZERO, false, false);
         }
         let (p, r) = (self.body.pos, self.body.radius);
-        // Beyond this distance a neighbour neither repels noticeably nor limits the speed; someone
-        // coming towards the agent is seen from further off.
-        let reach = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(1.0).max(SIDESTEP_REACH);
-        self.neighbours(reach, buf);
+        // Beyond this distance a neighbour neither limits the speed nor counts for the crowd around,
+        // and repels by less than 2e-6 of the desired direction (e^-15.5 at the default range);
+        // someone coming towards the agent, or walking ahead of it, is seen from further off.
+        let near = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(OVERTAKE_CROWD_RADIUS);
+        let lane = r + self.snapshot.max_radius + PASSING_MARGIN;
+        self.snapshot.neighbours_ahead(self.body.level, p, near, near.max(SIDESTEP_REACH), self.e0, lane, buf);
         let left = self.e0.perp();
         // Whether the floor goes on a body's breadth and a margin to either side, there and
         // `OVERTAKE_LOOKAHEAD` further on (for overtaking: not where the way narrows ahead).
@@ -376,8 +378,15 @@ impl Context<'_> {
         let mut make_way = DVec2::ZERO;
         // Stepping back out of the way of those with precedence (against their direction).
         let mut make_way_back = DVec2::ZERO;
-        let rank = Precedence::new(self.id, self.target, self.crosses_anywhere, self.boxed, p, self.field, self.grid);
-        let precedes = |other: &super::SnapAgent| rank.precedes(other);
+        // Worked out only when needed (making way, or stalled): it reads the floor field at `p`,
+        // a cache miss for most agents.
+        let rank = std::cell::OnceCell::new();
+        let rank = || {
+            rank.get_or_init(|| {
+                Precedence::new(self.id, self.target, self.crosses_anywhere, self.boxed, p, self.field, self.grid)
+            })
+        };
+        let precedes = |other: &super::SnapAgent| rank().precedes(other);
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let offset = p - other.pos;
@@ -387,7 +396,7 @@ impl Context<'_> {
             }
             let l = r + other.radius;
             crowd += u32::from(dist < OVERTAKE_CROWD_RADIUS);
-            repelled += offset / dist * a * libm::exp((l - dist) / d);
+            repelled += offset / dist * a * exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
             if (other.relieved || other.yielding)
@@ -410,9 +419,8 @@ impl Context<'_> {
                 // Time to contact at the agent's free speed plus the other's speed towards it.
                 let closing = (self.v0 + other.vel.dot(offset / dist).max(0.0)).max(MIN_CLOSING);
                 let time_to_contact = (ahead - l).max(0.0) / closing;
-                let weight = SIDESTEP
-                    * libm::exp(-time_to_contact / ANTICIPATION)
-                    * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
+                let weight =
+                    SIDESTEP * exp(-time_to_contact / ANTICIPATION) * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
                 aside += if lateral > -KEEP_RIGHT { -left } else { left } * weight;
             } else if ahead > 0.0 && lateral.abs() < l + PASSING_MARGIN && other.heading.dot(self.e0) > ONCOMING_COS {
                 // Someone ahead going the same way at their own free pace, slower than the agent
@@ -424,9 +432,8 @@ impl Context<'_> {
                     // Time until the agent would have to slow down for them (its time gap at its
                     // own free speed): once it is held up, it steps out at full strength.
                     let time_to_contact = (ahead - l - self.v0 * self.walker.time_gap).max(0.0) / closing;
-                    let weight = OVERTAKE
-                        * libm::exp(-time_to_contact / ANTICIPATION)
-                        * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
+                    let weight =
+                        OVERTAKE * exp(-time_to_contact / ANTICIPATION) * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
                     // On the left unless they are to the left already; on the other side where
                     // a wall leaves no room on that one (else walkers pile up along the wall).
                     let on_left = lateral <= OVERTAKE_LEFT;
@@ -450,7 +457,7 @@ impl Context<'_> {
         // With people coming the other way ahead, keep to the right: opposing streams separate into
         // lanes before they meet instead of meeting head on across the whole width.
         let oncoming = self.snapshot.headings.oncoming(self.body.level, p, self.e0);
-        aside -= left * KEEP_RIGHT_DRIFT * (1.0 - libm::exp(-oncoming / ONCOMING_SCALE));
+        aside -= left * KEEP_RIGHT_DRIFT * (1.0 - exp(-oncoming / ONCOMING_SCALE));
         let mut e = if self.relieve { self.e0 + aside } else { repelled + aside };
         e = e.try_normalize().unwrap_or(self.e0);
         // Walls take away the part of the direction that points into them: fully at contact, fading
@@ -462,17 +469,20 @@ impl Context<'_> {
                 let n = offset / dist;
                 let into = e.dot(n);
                 if into < 0.0 {
-                    e -= n * into * (a_wall * libm::exp((r - dist) / d_wall)).min(1.0);
+                    e -= n * into * (a_wall * exp((r - dist) / d_wall)).min(1.0);
                 }
             }
         });
         let e = e.try_normalize().unwrap_or(self.e0);
         let side = e.perp();
         let mut spacing = f64::INFINITY;
+        // Someone in contact behind the agent (against `e`): it could not step back.
+        let mut boxed = false;
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let ahead = other.pos - p;
             let l = r + other.radius;
+            boxed |= other.id != self.id && ahead.dot(e) < 0.0 && ahead.length() - r - other.radius < MAKE_WAY_CONTACT;
             // Two bodies on the very same spot would each hold the other at zero distance for
             // ever; the one with the smaller id walks on, and they part.
             if ahead.length_squared() <= 1e-18 && other.id > self.id {
@@ -499,7 +509,7 @@ impl Context<'_> {
             // Who can walk on clears the way by walking; who cannot steps aside, and does only
             // that: pressing on into the other would keep the jam as it is.
             Some(away) => {
-                let squeeze = self.relieve.then_some(&rank);
+                let squeeze = self.relieve.then(rank);
                 // Whether it can walk on with walls as well as bodies in the way: two people
                 // pressed into the jambs of a narrow door each had room among bodies but none
                 // past the jamb, and neither made way for the other, for good.
@@ -518,11 +528,6 @@ impl Context<'_> {
             }
             None => walk,
         };
-        let boxed = buf.iter().any(|&j| {
-            let other = &self.snapshot.agents[j as usize];
-            let offset = other.pos - p;
-            other.id != self.id && offset.dot(e) < 0.0 && offset.length() - r - other.radius < MAKE_WAY_CONTACT
-        });
         (v, intent, boxed, intent != e)
     }
 

@@ -100,12 +100,24 @@ pub fn advance(
                         // wall or through a door frame works for fast walkers and long steps too.
                         // The whole step's chord must still cross no wall.
                         let (start, pieces) = (body.pos, (travel.length() / body.radius).ceil().max(1.0));
+                        let mut piece = travel / pieces;
                         for _ in 0..pieces as u32 {
-                            let next = constrain(walls, body.pos, body.pos + travel / pieces, body.radius);
+                            let aim = body.pos + piece;
+                            let next = constrain(walls, body.pos, aim, body.radius);
                             if pieces > 1.0 && crosses_wall(walls, start, next) {
                                 break;
                             }
                             body.pos = next;
+                            // A piece slid along a wall: the rest of a long step follows the way from
+                            // where it now is. Aimed once for the whole step, a walker many metres a
+                            // step slid past a doorway beside it, back and forth, for good.
+                            if pieces > 1.0 && next != aim {
+                                let way =
+                                    super::model::desired_direction(nav, space, plan.target, body.level, body.pos);
+                                if way != DVec2::ZERO {
+                                    piece = way * piece.length();
+                                }
+                            }
                         }
                     } else {
                         body.pos += travel;

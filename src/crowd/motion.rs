@@ -225,11 +225,17 @@ pub fn keep_bodies_apart(
         return travel;
     }
     // Each constraint: unit vector towards the neighbour, and the most the step may close along it.
+    // Those further than the whole step beyond touching can bind neither the slide nor the scale
+    // (sliding only shortens the step): skipped before their precedence is looked up.
+    let reach = travel.length() + ROUNDING;
     let limits = || {
         neighbours.iter().filter_map(|&j| {
             let other = &snapshot.agents[j as usize];
             let offset = other.pos - body.pos;
             let dist = offset.length();
+            if (dist - body.radius - other.radius) * 0.5 > reach {
+                return None;
+            }
             let give = if squeeze.is_some_and(|rank| !rank.precedes(other)) { SQUEEZE } else { 0.0 };
             (other.id != id && dist > 1e-9)
                 .then(|| (offset / dist, ((dist - body.radius - other.radius + give) * 0.5).max(0.0)))

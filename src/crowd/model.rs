@@ -78,6 +78,13 @@ const OVERTAKE_CROWD_RADIUS: f64 = 2.0;
 /// Someone overtaken about straight ahead is passed on the left (the right-hand custom in China),
 /// unless they are this far to the left already, m.
 const OVERTAKE_LEFT: f64 = 0.05;
+/// Discharge of a queue: where the crowd within `OVERTAKE_CROWD_RADIUS` is lopsided, more of it
+/// behind than ahead, the time gap shrinks, by up to `DISCHARGE_GAP_CUT` of itself once nobody
+/// is ahead. Below `DISCHARGE_LOPSIDED` ((behind − ahead) / all) the crowd counts as even; the
+/// counts' noise in a uniform crowd at 2–4 persons/m² is about ±0.15–0.2. Calibrated against
+/// Seyfried et al. (2009)'s bottleneck flows with Weidmann's diagram held (docs/design/discharge.md).
+const DISCHARGE_LOPSIDED: f64 = 0.25;
+const DISCHARGE_GAP_CUT: f64 = 0.65;
 
 /// The scenario's model and constants, as a resource.
 #[derive(Resource, Clone, Copy, Debug)]
@@ -375,6 +382,7 @@ impl Context<'_> {
         // Overtaking, applied after the loop if the crowd within `OVERTAKE_CROWD_RADIUS` is sparse.
         let mut overtake = DVec2::ZERO;
         let mut crowd = 0u32;
+        let mut crowd_ahead = 0u32;
         let mut make_way = DVec2::ZERO;
         // Stepping back out of the way of those with precedence (against their direction).
         let mut make_way_back = DVec2::ZERO;
@@ -396,6 +404,7 @@ impl Context<'_> {
             }
             let l = r + other.radius;
             crowd += u32::from(dist < OVERTAKE_CROWD_RADIUS);
+            crowd_ahead += u32::from(dist < OVERTAKE_CROWD_RADIUS && offset.dot(self.e0) < 0.0);
             repelled += offset / dist * a * exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
@@ -503,7 +512,14 @@ impl Context<'_> {
                 spacing = spacing.min(ahead.length() - size);
             }
         }
-        let walk = e * (spacing / self.walker.time_gap).clamp(0.0, self.v0);
+        // At the head of a queue (a crowd behind, open floor ahead) people follow closer than in a
+        // crowd that is as dense all round: how bottlenecks pass more than the planar diagram's
+        // capacity. `lopsided` is 0 in an even crowd and 1 with nobody ahead.
+        let behind = f64::from(crowd - crowd_ahead);
+        let lopsided = (behind - f64::from(crowd_ahead)) / f64::from(crowd).max(1.0);
+        let discharge = ((lopsided - DISCHARGE_LOPSIDED) / (1.0 - DISCHARGE_LOPSIDED)).clamp(0.0, 1.0);
+        let time_gap = self.walker.time_gap * (1.0 - DISCHARGE_GAP_CUT * discharge);
+        let walk = e * (spacing / time_gap).clamp(0.0, self.v0);
         let mut intent = e;
         let v = match make_way.try_normalize() {
             // Who can walk on clears the way by walking; who cannot steps aside, and does only

@@ -407,11 +407,23 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> bool {
     let grid = &nav.grids[body.level];
     let field = nav.field(plan.target, body.level);
+    let stalled = stalled.since >= super::model::DEADLOCK_RELIEF_AFTER;
     grid.cell_at(body.pos).is_some_and(|k| {
-        field.source[k] == CellSource::InDestination
-            && (field.time[k] <= 0.0 || stalled.since >= super::model::DEADLOCK_RELIEF_AFTER)
+        if field.source[k] == CellSource::InDestination {
+            return field.time[k] <= 0.0 || stalled;
+        }
+        // Held up for a while just outside the destination (by those who stopped at its edge,
+        // who do not make way while they stay): there among them counts as arrived. Otherwise
+        // the walker waits behind them until they leave, as if they were a wall.
+        let [dx, dy] = field.dir[k];
+        let ahead = body.pos + DVec2::new(f64::from(dx), f64::from(dy)) * ARRIVAL_EDGE_REACH;
+        stalled && grid.cell_at(ahead).is_some_and(|j| field.source[j] == CellSource::InDestination)
     })
 }
+
+/// How far short of a destination's edge someone held up there counts as arrived, m: a body's
+/// depth behind those standing on the edge [est].
+const ARRIVAL_EDGE_REACH: f64 = 0.5;
 
 pub fn remove_leavers(
     mut commands: Commands,

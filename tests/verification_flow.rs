@@ -167,7 +167,14 @@ fn bottleneck_flow_seeded(width: f64, seed: u64) -> f64 {
 
 const WIDTHS: [f64; 6] = [0.8, 1.0, 1.2, 1.6, 2.0, 2.4];
 
+/// The flows at every width, run once and shared by the two bottleneck tests (they run in
+/// parallel; the second waits for the first's runs instead of repeating them).
 fn flow_table() -> Vec<(f64, f64)> {
+    static TABLE: std::sync::OnceLock<Vec<(f64, f64)>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(run_flow_table).clone()
+}
+
+fn run_flow_table() -> Vec<(f64, f64)> {
     println!("bottleneck flow (150 persons, 2 m long bottleneck, mean of 3 seeds):");
     WIDTHS
         .iter()

@@ -51,7 +51,7 @@ fn fundamental_diagram_point(nominal: f64) -> (f64, f64) {
 fn fundamental_diagram_matches_weidmann_within_20_percent() {
     let mut failures = Vec::new();
     println!("fundamental diagram (corridor 200 m × 3 m, measured at 140–150 m, 10–70 s):");
-    for nominal in [0.5, 1.0, 2.0, 3.0, 4.0] {
+    for nominal in [0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0] {
         let (density, speed) = fundamental_diagram_point(nominal);
         let reference = weidmann(density);
         let error = speed / reference - 1.0;

@@ -5,8 +5,8 @@ use bevy::math::DVec2;
 
 /// Side of a cell, m. Steering looks 2 m around each agent and 3 m along the lane ahead
 /// (`CrowdSnapshot::neighbours_ahead`), the move about 0.7 m: a query's box then spans a handful
-/// of cells per axis, and since the cells
-/// of a row are stored one after the other it reads one contiguous run per row.
+/// of cells per axis, and since the cells of a row are stored one after the other it reads one
+/// contiguous run per row.
 pub const CELL: f64 = 1.0;
 /// Cells per level are capped at this many per agent on the level (but at least `MIN_CELLS`), so
 /// that a huge, nearly empty level costs no more to rebuild than its agents; its cells grow instead.

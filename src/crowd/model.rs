@@ -403,8 +403,9 @@ impl Context<'_> {
                 continue;
             }
             let l = r + other.radius;
-            crowd += u32::from(dist < OVERTAKE_CROWD_RADIUS);
-            crowd_ahead += u32::from(dist < OVERTAKE_CROWD_RADIUS && offset.dot(self.e0) < 0.0);
+            let around = dist < OVERTAKE_CROWD_RADIUS;
+            crowd += u32::from(around);
+            crowd_ahead += u32::from(around && offset.dot(self.e0) < 0.0);
             repelled += offset / dist * a * exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.

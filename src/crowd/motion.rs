@@ -415,9 +415,12 @@ fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> boo
         // Held up for a while just outside the destination (by those who stopped at its edge,
         // who do not make way while they stay): there among them counts as arrived. Otherwise
         // the walker waits behind them until they leave, as if they were a wall.
+        if !stalled {
+            return false;
+        }
         let [dx, dy] = field.dir[k];
         let ahead = body.pos + DVec2::new(f64::from(dx), f64::from(dy)) * ARRIVAL_EDGE_REACH;
-        stalled && grid.cell_at(ahead).is_some_and(|j| field.source[j] == CellSource::InDestination)
+        grid.cell_at(ahead).is_some_and(|j| field.source[j] == CellSource::InDestination)
     })
 }
 

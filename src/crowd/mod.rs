@@ -132,9 +132,16 @@ struct HeadingLevel {
     nx: usize,
     ny: usize,
     counts: Vec<[u16; 8]>,
+    /// Per cell and sector, those heading into that sector or either next to it (what `oncoming`
+    /// reads), summed once per step instead of at every look.
+    within_sector: Vec<[u32; 8]>,
     /// Cells counted in this step, cleared at the next.
     touched: Vec<u32>,
 }
+
+/// Squared distance, m², at or below which someone stands on the very spot of an agent and is not
+/// counted in the crowd around it (steering skips them too: they have no direction).
+const CROWD_SAME_SPOT2: f64 = 1e-18;
 
 /// How far ahead people look for others coming towards them, m (in 1 m cells).
 const LOOK_AHEAD: usize = 10;
@@ -171,13 +178,21 @@ impl HeadingGrid {
                 .iter()
                 .map(|g| {
                     let (nx, ny) = ((g.nx as f64 * g.cell).ceil() as usize, (g.ny as f64 * g.cell).ceil() as usize);
-                    HeadingLevel { origin: g.origin, nx, ny, counts: vec![[0; 8]; nx * ny], touched: Vec::new() }
+                    HeadingLevel {
+                        origin: g.origin,
+                        nx,
+                        ny,
+                        counts: vec![[0; 8]; nx * ny],
+                        within_sector: vec![[0; 8]; nx * ny],
+                        touched: Vec::new(),
+                    }
                 })
                 .collect();
         }
         for level in &mut self.levels {
             for &k in &level.touched {
                 level.counts[k as usize] = [0; 8];
+                level.within_sector[k as usize] = [0; 8];
             }
             level.touched.clear();
         }
@@ -195,6 +210,13 @@ impl HeadingGrid {
                 counts[s] = counts[s].saturating_add(1);
             }
         }
+        for level in &mut self.levels {
+            for &k in &level.touched {
+                let c = level.counts[k as usize];
+                level.within_sector[k as usize] =
+                    std::array::from_fn(|s| c[s] as u32 + c[(s + 1) % 8] as u32 + c[(s + 7) % 8] as u32);
+            }
+        }
     }
 
     /// People heading against `e0` (within 67.5° of the opposite direction) in the cells up to
@@ -207,9 +229,7 @@ impl HeadingGrid {
         for (k, &weight) in (1..=LOOK_AHEAD).zip(&self.weights) {
             for m in [-1.0, 0.0, 1.0] {
                 if let Some(cell) = grid.cell(p + e0 * k as f64 + left * m) {
-                    let c = &grid.counts[cell];
-                    let n = c[against] as u32 + c[(against + 1) % 8] as u32 + c[(against + 7) % 8] as u32;
-                    total += weight * n as f64;
+                    total += weight * grid.within_sector[cell][against] as f64;
                 }
             }
         }
@@ -354,10 +374,13 @@ impl CrowdSnapshot {
         );
     }
 
-    /// Like `neighbours` within `near` of `p`, and besides them those up to `far` away that are
-    /// ahead of `p` along the unit `ahead` and less than `half_width` to either side of that line:
-    /// the disc and the lane ahead that steering reads, without the rest of the wider disc.
-    pub fn neighbours_ahead(
+    /// Fills `out` like `neighbours` within `near` of `p`, and besides them with those up to `far`
+    /// away that are ahead of `p` along the unit `ahead` and less than `half_width` to either side
+    /// of that line: the disc and the lane ahead that steering reads, without the rest of the
+    /// wider disc. Returns the crowd around `p`: how many agents are within `crowd_radius` (other
+    /// than any on `p` itself), and how many of those are ahead, counted in the same pass.
+    #[allow(clippy::too_many_arguments)]
+    pub fn neighbours_ahead_and_crowd(
         &self,
         level: LevelId,
         p: DVec2,
@@ -365,20 +388,36 @@ impl CrowdSnapshot {
         far: f64,
         ahead: DVec2,
         half_width: f64,
+        crowd_radius: f64,
         out: &mut Vec<u32>,
-    ) {
-        let (near2, far2) = (near * near, far * far);
+    ) -> (u32, u32) {
+        let (near2, far2, crowd2) = (near * near, far * far, crowd_radius * crowd_radius);
         let across = ahead.perp();
-        // The box around the disc and the lane's far corners.
+        // The box around the disc, the crowd's disc and the lane's far corners.
         let (a, b) = (p + ahead * far + across * half_width, p + ahead * far - across * half_width);
-        let margin = DVec2::splat(cells::MARGIN);
-        let lo = (p - DVec2::splat(near)).min(a).min(b) - margin;
-        let hi = (p + DVec2::splat(near)).max(a).max(b) + margin;
-        self.collect(level, lo, hi, out, |q| {
-            let offset = q - p;
-            let d2 = offset.length_squared();
-            (d2 <= near2) | ((d2 <= far2) & (offset.dot(ahead) > 0.0) & (offset.dot(across).abs() < half_width))
+        let disc = DVec2::splat(near.max(crowd_radius));
+        let lo = (p - disc).min(a).min(b) - DVec2::splat(cells::MARGIN);
+        let hi = (p + disc).max(a).max(b) + DVec2::splat(cells::MARGIN);
+        let (mut crowd, mut crowd_ahead) = (0u32, 0u32);
+        out.clear();
+        self.cells.for_each_run_in(level.index(), lo, hi, |indices, points, _| {
+            // Without a branch: every candidate is written, and only those kept are counted.
+            let mut n = out.len();
+            out.resize(n + points.len(), 0);
+            for (q, &index) in points.iter().zip(indices) {
+                let offset = *q - p;
+                let d2 = offset.length_squared();
+                let forward = offset.dot(ahead);
+                let keep = (d2 <= near2) | ((d2 <= far2) & (forward > 0.0) & (offset.dot(across).abs() < half_width));
+                out[n] = index;
+                n += keep as usize;
+                let around = (d2 < crowd2) & (d2 > CROWD_SAME_SPOT2);
+                crowd += around as u32;
+                crowd_ahead += (around & (forward > 0.0)) as u32;
+            }
+            out.truncate(n);
         });
+        (crowd, crowd_ahead)
     }
 
     /// The snapshot indices of agents on `level` in the box `lo`–`hi` for which `keep(position)`.

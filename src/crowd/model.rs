@@ -366,7 +366,17 @@ impl Context<'_> {
         // someone coming towards the agent, or walking ahead of it, is seen from further off.
         let near = (r + self.snapshot.max_radius + self.v0 * self.walker.time_gap).max(OVERTAKE_CROWD_RADIUS);
         let lane = r + self.snapshot.max_radius + PASSING_MARGIN;
-        self.snapshot.neighbours_ahead(self.body.level, p, near, near.max(SIDESTEP_REACH), self.e0, lane, buf);
+        let far = near.max(SIDESTEP_REACH);
+        let (crowd, crowd_ahead) = self.snapshot.neighbours_ahead_and_crowd(
+            self.body.level,
+            p,
+            near,
+            far,
+            self.e0,
+            lane,
+            OVERTAKE_CROWD_RADIUS,
+            buf,
+        );
         let left = self.e0.perp();
         // Whether the floor goes on a body's breadth and a margin to either side, there and
         // `OVERTAKE_LOOKAHEAD` further on (for overtaking: not where the way narrows ahead).
@@ -381,8 +391,6 @@ impl Context<'_> {
         let mut aside = DVec2::ZERO;
         // Overtaking, applied after the loop if the crowd within `OVERTAKE_CROWD_RADIUS` is sparse.
         let mut overtake = DVec2::ZERO;
-        let mut crowd = 0u32;
-        let mut crowd_ahead = 0u32;
         let mut make_way = DVec2::ZERO;
         // Stepping back out of the way of those with precedence (against their direction).
         let mut make_way_back = DVec2::ZERO;
@@ -403,9 +411,6 @@ impl Context<'_> {
                 continue;
             }
             let l = r + other.radius;
-            let around = dist < OVERTAKE_CROWD_RADIUS;
-            crowd += u32::from(around);
-            crowd_ahead += u32::from(around && offset.dot(self.e0) < 0.0);
             repelled += offset / dist * a * exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
@@ -490,21 +495,29 @@ impl Context<'_> {
         let mut boxed = false;
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
+            if other.id == self.id {
+                continue;
+            }
             let ahead = other.pos - p;
-            let l = r + other.radius;
-            boxed |= other.id != self.id && ahead.dot(e) < 0.0 && ahead.length() - r - other.radius < MAKE_WAY_CONTACT;
+            let forward = ahead.dot(e);
+            // Those behind only box the agent in; only those ahead hold it back.
+            if !(forward >= 0.0) {
+                boxed |= forward < 0.0 && !boxed && ahead.length() - r - other.radius < MAKE_WAY_CONTACT;
+                continue;
+            }
             // Two bodies on the very same spot would each hold the other at zero distance for
             // ever; the one with the smaller id walks on, and they part.
             if ahead.length_squared() <= 1e-18 && other.id > self.id {
                 continue;
             }
+            let l = r + other.radius;
             let lateral = ahead.dot(side).abs();
             // Someone stalled stops only for those nearly straight ahead; past the others the
             // body rule lets it slide (`motion::keep_bodies_apart`), so that who can move does.
             if self.relieve && lateral > RELIEF_HEAD_ON * l {
                 continue;
             }
-            if other.id != self.id && ahead.dot(e) >= 0.0 && lateral <= l {
+            if lateral <= l {
                 let yields = !self.relieve || precedes(other);
                 // A relieved agent closes in on those it does not yield to at distance / T: the
                 // move itself never lets bodies overlap (`motion::keep_bodies_apart`), it presses

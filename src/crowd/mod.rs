@@ -399,30 +399,21 @@ impl CrowdSnapshot {
         let lo = (p - disc).min(a).min(b) - DVec2::splat(cells::MARGIN);
         let hi = (p + disc).max(a).max(b) + DVec2::splat(cells::MARGIN);
         let (mut crowd, mut crowd_ahead) = (0u32, 0u32);
-        out.clear();
-        self.cells.for_each_run_in(level.index(), lo, hi, |indices, points, _| {
-            // Without a branch: every candidate is written, and only those kept are counted.
-            let mut n = out.len();
-            out.resize(n + points.len(), 0);
-            for (q, &index) in points.iter().zip(indices) {
-                let offset = *q - p;
-                let d2 = offset.length_squared();
-                let forward = offset.dot(ahead);
-                let keep = (d2 <= near2) | ((d2 <= far2) & (forward > 0.0) & (offset.dot(across).abs() < half_width));
-                out[n] = index;
-                n += keep as usize;
-                let around = (d2 < crowd2) & (d2 > CROWD_SAME_SPOT2);
-                crowd += around as u32;
-                crowd_ahead += (around & (forward > 0.0)) as u32;
-            }
-            out.truncate(n);
+        self.collect(level, lo, hi, out, |q| {
+            let offset = q - p;
+            let d2 = offset.length_squared();
+            let forward = offset.dot(ahead);
+            let around = (d2 < crowd2) & (d2 > CROWD_SAME_SPOT2);
+            crowd += around as u32;
+            crowd_ahead += (around & (forward > 0.0)) as u32;
+            (d2 <= near2) | ((d2 <= far2) & (forward > 0.0) & (offset.dot(across).abs() < half_width))
         });
         (crowd, crowd_ahead)
     }
 
     /// The snapshot indices of agents on `level` in the box `lo`–`hi` for which `keep(position)`.
     #[inline]
-    fn collect(&self, level: LevelId, lo: DVec2, hi: DVec2, out: &mut Vec<u32>, keep: impl Fn(DVec2) -> bool) {
+    fn collect(&self, level: LevelId, lo: DVec2, hi: DVec2, out: &mut Vec<u32>, mut keep: impl FnMut(DVec2) -> bool) {
         out.clear();
         self.cells.for_each_run_in(level.index(), lo, hi, |indices, points, _| {
             // Without a branch: every candidate is written, and only those kept are counted.

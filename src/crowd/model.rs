@@ -502,7 +502,9 @@ impl Context<'_> {
             let forward = ahead.dot(e);
             // Those behind only box the agent in; only those ahead hold it back.
             if !(forward >= 0.0) {
-                boxed |= forward < 0.0 && !boxed && ahead.length() - r - other.radius < MAKE_WAY_CONTACT;
+                if forward < 0.0 && !boxed {
+                    boxed = ahead.length() - r - other.radius < MAKE_WAY_CONTACT;
+                }
                 continue;
             }
             // Two bodies on the very same spot would each hold the other at zero distance for

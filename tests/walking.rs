@@ -67,3 +67,25 @@ fn pedestrians_cross_the_street_only_at_the_crossing() {
     assert_eq!(out.census.exited, 30, "everyone reaches the far sidewalk's exit");
     assert_eq!(crossed, 30, "everyone crosses the carriageway once, at the crossing");
 }
+
+#[test]
+fn a_walker_on_the_next_leg_of_a_route_is_not_stalled() {
+    // Progress counts towards the current target only: after reaching the first point, the way to
+    // the exit starts longer than the way to the point was, and is no lack of progress. Counted as
+    // stalled, a walker would take deadlock relief all the way (pressing into others in crowds).
+    use unitwin::crowd::Stalled;
+    use unitwin::crowd::model::DEADLOCK_RELIEF_AFTER;
+    let checked = load("tests/scenes/route_legs.ron");
+    let mut longest = 0.0f32;
+    let out = run_verified(&mut app(&checked, 1), |world| {
+        let mut q = world.query::<&Stalled>();
+        for s in q.iter(world) {
+            longest = longest.max(s.since);
+        }
+    });
+    assert_eq!(out.census.exited, 1, "the walker leaves after the point");
+    assert!(longest < DEADLOCK_RELIEF_AFTER, "a free walker counted as stalled for {longest:.2} s");
+    // RiMEA 3.0 test 1's band scaled from 40 m to 60 m: 39–51 s at 1.33 m/s.
+    assert!((39.0..=51.0).contains(&out.end), "60 m in two legs took {:.2} s, reference 39–51 s", out.end);
+    println!("two legs: {:.2} s, longest without progress {longest:.2} s", out.end);
+}

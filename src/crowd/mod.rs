@@ -64,16 +64,20 @@ pub struct Heading {
 }
 
 /// Progress towards the current target: the best travel time to it reached so far, and for how
-/// long it has not improved (s).
+/// long it has not improved (s). The best counts only for the target, level and walls it was
+/// measured on: with a new leg of a route, a new level or a new floor field, progress starts
+/// afresh (else a stroller bound for the next point, farther than the one just reached, would
+/// count as stalled all the way there).
 #[derive(Component, Clone, Copy, Debug)]
 pub struct Stalled {
     pub best: f32,
     pub since: f32,
+    pub measured_on: Option<(TargetId, LevelId, u64)>,
 }
 
 impl Default for Stalled {
     fn default() -> Self {
-        Stalled { best: f32::INFINITY, since: 0.0 }
+        Stalled { best: f32::INFINITY, since: 0.0, measured_on: None }
     }
 }
 

@@ -173,8 +173,9 @@ pub fn steer(
             velocity.0 = v;
             *heading = Heading { desired: e0, intent, boxed, yielding, free_speed: v0 };
             let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
-            if !walking || remaining < stalled.best - PROGRESS {
-                *stalled = Stalled { best: remaining, since: 0.0 };
+            let measured_on = Some((plan.target, body.level, space.walls_version));
+            if !walking || stalled.measured_on != measured_on || remaining < stalled.best - PROGRESS {
+                *stalled = Stalled { best: remaining, since: 0.0, measured_on };
             } else {
                 stalled.since += dt as f32;
             }

@@ -73,19 +73,33 @@ fn a_walker_on_the_next_leg_of_a_route_is_not_stalled() {
     // Progress counts towards the current target only: after reaching the first point, the way to
     // the exit starts longer than the way to the point was, and is no lack of progress. Counted as
     // stalled, a walker would take deadlock relief all the way (pressing into others in crowds).
-    use unitwin::crowd::Stalled;
     use unitwin::crowd::model::DEADLOCK_RELIEF_AFTER;
+    use unitwin::crowd::{Activity, Body, Plan, Stalled};
     let checked = load("tests/scenes/route_legs.ron");
     let mut longest = 0.0f32;
+    let mut reached_at = None;
     let out = run_verified(&mut app(&checked, 1), |world| {
-        let mut q = world.query::<&Stalled>();
-        for s in q.iter(world) {
+        let mut q = world.query::<(&Stalled, &Plan, &Body)>();
+        for (s, plan, body) in q.iter(world) {
             longest = longest.max(s.since);
+            if reached_at.is_none() && matches!(plan.activity, Activity::Dwelling { .. }) {
+                reached_at = Some(body.pos.x);
+            }
         }
     });
+    // Nobody stays at the point: it is reached on setting foot in it (at 20 m, within a step of
+    // 6.7 cm), not 0.75 m further in, where everyone passing would be drawn to one spot.
+    let reached_at = reached_at.expect("the walker reaches the point");
+    assert!(
+        (20.0..20.2).contains(&reached_at),
+        "the point passed by was reached at x = {reached_at:.2} m, not at its edge"
+    );
     assert_eq!(out.census.exited, 1, "the walker leaves after the point");
     assert!(longest < DEADLOCK_RELIEF_AFTER, "a free walker counted as stalled for {longest:.2} s");
     // RiMEA 3.0 test 1's band scaled from 40 m to 60 m: 39–51 s at 1.33 m/s.
     assert!((39.0..=51.0).contains(&out.end), "60 m in two legs took {:.2} s, reference 39–51 s", out.end);
-    println!("two legs: {:.2} s, longest without progress {longest:.2} s", out.end);
+    println!(
+        "two legs: {:.2} s, longest without progress {longest:.2} s, point reached at x = {reached_at:.2} m",
+        out.end
+    );
 }

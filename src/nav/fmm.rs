@@ -61,7 +61,10 @@ impl Seeds {
     /// The cells inside a destination polygon. The field goes on inside it, up to `SETTLE_DEPTH`
     /// from its edge (or half its greatest depth, if it is narrower), so that those arriving walk
     /// in and leave the edge to those behind them instead of stopping where they first set foot.
-    pub fn area(&mut self, grid: &NavGrid, level: LevelId, polygon: &[[f64; 2]]) {
+    /// A place `passed_by` (nobody stays) is reached at its edge: walking in would only draw
+    /// everyone passing it to one spot in its middle, and turn them there, in the thick of the
+    /// crowd (a stroll point across a lane of Tianzifang became a jam).
+    pub fn area(&mut self, grid: &NavGrid, level: LevelId, polygon: &[[f64; 2]], passed_by: bool) {
         if polygon.is_empty() {
             return;
         }
@@ -83,7 +86,7 @@ impl Seeds {
             }
         });
         let deepest = inside.iter().map(|c| c.1).fold(0.0, f64::max);
-        let settle = SETTLE_DEPTH.min(0.5 * deepest);
+        let settle = if passed_by { 0.0 } else { SETTLE_DEPTH.min(0.5 * deepest) };
         for (k, d) in inside {
             self.source[level][k] = CellSource::InDestination;
             self.cells.push((level, k, (settle - d).max(0.0) * grid.slowness[k] as f64));

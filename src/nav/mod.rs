@@ -200,7 +200,7 @@ impl Navigation {
             }
             TargetKey::Destination { destination } => {
                 if let Some(d) = space.destinations.get(*destination) {
-                    seeds.area(&self.grids[d.level], d.level, &d.area);
+                    seeds.area(&self.grids[d.level], d.level, &d.area, d.passed_by);
                 }
             }
         }

@@ -421,12 +421,14 @@ pub enum LineRelease {
     },
 }
 
-/// A place agents walk to and stay at.
+/// A place agents walk to and stay at, or pass by.
 #[derive(Clone, Debug)]
 pub struct DestinationGeom {
     pub id: String,
     pub level: LevelId,
     pub area: Vec<Point>,
+    /// Nobody stays (the dwell is always zero): reached on setting foot in it, not walked into.
+    pub passed_by: bool,
 }
 
 /// What a building is used for.

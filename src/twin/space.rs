@@ -344,7 +344,8 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
     }
     for d in &scene.destinations {
         if let Some(level) = level_of(&d.level) {
-            space.destinations.push(DestinationGeom { id: d.id.clone(), level, area: d.area.clone() });
+            let passed_by = matches!(d.dwell, crate::scene::Distribution::Constant(t) if t <= 0.0);
+            space.destinations.push(DestinationGeom { id: d.id.clone(), level, area: d.area.clone(), passed_by });
         }
     }
     for b in scene.buildings.iter().filter(|b| usable(&b.id)) {

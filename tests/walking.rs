@@ -69,7 +69,7 @@ fn pedestrians_cross_the_street_only_at_the_crossing() {
 }
 
 #[test]
-fn a_walker_on_the_next_leg_of_a_route_is_not_stalled() {
+fn a_route_point_is_passed_at_its_edge_and_the_next_leg_is_not_stalled() {
     // Progress counts towards the current target only: after reaching the first point, the way to
     // the exit starts longer than the way to the point was, and is no lack of progress. Counted as
     // stalled, a walker would take deadlock relief all the way (pressing into others in crowds).

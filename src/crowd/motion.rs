@@ -13,7 +13,7 @@ use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
 use crate::space::{Portal, Space, SpaceRes, Walls};
-use crate::traffic::outside::{critical_gap, gap_accepted};
+use crate::traffic::outside::{critical_gap, gap_accepted, vehicle_clearance};
 use crate::traffic::{CrossingGates, CrossingMap, Network, TrafficNet, Vehicles};
 
 use super::crossing::KerbWait;
@@ -168,9 +168,22 @@ pub fn advance(
                     if wait.crosses_anywhere {
                         step_off_kerb(space, grid, net, vehicles, walker.v0, start_up, &mut body, &mut wait);
                     }
+                    let door = doorway(space, nav, &plan, &body);
+                    if door.is_none()
+                        && let Some(held) = held_at_openings(space, grid, &body)
+                    {
+                        // Held short of where the step went: the body rule is asked again for the
+                        // step actually taken (a part of a step can pass closer to someone than its end).
+                        let taken = held - body.prev;
+                        let allowed = BODIES
+                            .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, false, squeeze));
+                        let q = body.prev + allowed;
+                        let clear = !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();
+                        body.pos = if clear { q } else { body.prev };
+                    }
                     // Walls and blocked zones take away the motion they stop (it matters for inertial models).
                     velocity.0 = (body.pos - body.prev) / dt;
-                    if let Some(door) = doorway(space, nav, &plan, &body) {
+                    if let Some(door) = door {
                         plan.activity = match space.doors[door].portal() {
                             Some(portal) => Activity::Crossing { portal },
                             None => Activity::Left { door },
@@ -278,6 +291,18 @@ fn step_off_kerb(
 ) {
     let kerbs = space.levels[body.level].walls_for(false);
     let clear = |p: DVec2| kerbs.near(p, body.radius * 0.999).next().is_none();
+    // On the carriageway nobody walks into a vehicle's body: a parked car stands there like a
+    // wall (moving ones brake for those on the carriageway). Someone a vehicle has come up against
+    // may still step away from it.
+    if wait.off_kerb {
+        let (now, before) = (
+            vehicle_clearance(net, vehicles, wait.street, body.pos),
+            vehicle_clearance(net, vehicles, wait.street, body.prev),
+        );
+        if now < body.radius && now < before {
+            body.pos = body.prev;
+        }
+    }
     if wait.off_kerb {
         if clear(body.pos) && grid.street_at(body.pos).is_none() {
             // On a sidewalk (or a crossing) again: across, or back where they stepped off (pushed
@@ -367,8 +392,9 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     let through = |d: DoorId| {
         let door = &space.doors[d];
         let passable = door.is_open_exit() || (door.open && door.portal().is_some_and(|p| space.portals[p].allowed));
-        let reached =
-            (body.pos - door.a).dot(door.normal) >= 0.0 && distance_to_segment(body.pos, door.a, door.b) <= body.radius;
+        // On the line counts (to rounding): `hold_at_openings` stops there those it did not let through.
+        let reached = (body.pos - door.a).dot(door.normal) >= -LINE_TOLERANCE
+            && distance_to_segment(body.pos, door.a, door.b) <= body.radius;
         passable && (reached || (body.prev != body.pos && segments_intersect(body.prev, body.pos, door.a, door.b)))
     };
     let field = nav.field(plan.target, level);
@@ -401,6 +427,48 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     }
     None
 }
+
+/// Someone whose step takes its centre over the line of an opening it does not go through (a
+/// visitor on the way up pushed back over the stair opening below by those coming down) stops at
+/// the line: beyond it there is no floor, and where an opening spans a level's whole side, no wall
+/// either (on the Bund's landing such visitors drifted metres off it). Someone already past the
+/// line goes no further out. Returns where it is held, if it is.
+fn held_at_openings(space: &Space, grid: &NavGrid, body: &Body) -> Option<DVec2> {
+    let off_floor = grid.cell_at(body.prev).is_none_or(|k| !grid.walkable[k]);
+    let mut pos = body.pos;
+    for (_, door) in space.doors_on(body.level) {
+        if !door.boundary || !door.cuts_wall(&space.portals) {
+            continue;
+        }
+        let beyond = (pos - door.a).dot(door.normal);
+        let before = (body.prev - door.a).dot(door.normal);
+        if beyond <= 0.0 {
+            continue;
+        }
+        // Where the step meets the line (or, for someone already past it, where it is now).
+        let crossing = before <= 0.0;
+        let at = if crossing { body.prev + (pos - body.prev) * (before / (before - beyond)) } else { pos };
+        let along = (door.b - door.a).normalize_or_zero();
+        if !(-body.radius..=door.width() + body.radius).contains(&(at - door.a).dot(along)) {
+            continue;
+        }
+        if crossing {
+            // Held on the line, to rounding on the inner side (where `doorway` counts it as there).
+            let over = (at - door.a).dot(door.normal);
+            pos = at - door.normal * (over + LINE_TOLERANCE / 2.0).max(0.0);
+        } else if off_floor && before <= DOORWAY_REACH_OUT && beyond > before {
+            pos -= door.normal * (beyond - before);
+        }
+    }
+    (pos != body.pos).then_some(pos)
+}
+
+/// How far past an opening's line someone off the floor is held from going further out, m: a
+/// step and a body (nobody gets further now that lines hold; this is for those placed there).
+const DOORWAY_REACH_OUT: f64 = 0.5;
+
+/// How near an opening's line, on the inner side, a centre counts as on it, m (rounding only).
+const LINE_TOLERANCE: f64 = 1e-9;
 
 /// Inside the destination and as far in as its field leads, or as far as others standing there let
 /// the agent get.

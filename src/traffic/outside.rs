@@ -111,6 +111,24 @@ pub fn gap_accepted(net: &Network, vehicles: &Vehicles, street: u32, p: DVec2, r
     })
 }
 
+/// How far the point `p` is from the body of the nearest vehicle on `street`'s lanes, m
+/// (infinite if none is within a vehicle's length and a few metres along them).
+pub fn vehicle_clearance(net: &Network, vehicles: &Vehicles, street: u32, p: DVec2) -> f64 {
+    let Some(st) = net.streets.get(street as usize) else { return f64::INFINITY };
+    let mut nearest = f64::INFINITY;
+    for &lane in st.forward.lanes.iter().chain(&st.backward.lanes) {
+        let (s, _) = net.links[lane as usize].project(p);
+        for &slot in &vehicles.on_link[lane as usize] {
+            let v = &vehicles.slots[slot as usize];
+            if v.s < s - 3.0 || v.s - net.params(v.kind).length > s + 3.0 {
+                continue;
+            }
+            nearest = nearest.min(distance_to_vehicle(net, v, p));
+        }
+    }
+    nearest
+}
+
 /// Whether the path across `lane` at `s` is clear of vehicles for `t_c` s, looking upstream.
 fn lane_clear(net: &Network, vehicles: &Vehicles, lane: u32, s: f64, radius: f64, t_c: f64) -> bool {
     // (link, where the path's near edge is in the link's own distance along it)

@@ -1,5 +1,5 @@
 //! Shared harness for the verification tests: load a scene, step it, and after every step check
-//! that no agent overlaps or crosses a wall or another body, and that agents are conserved.
+//! that every agent stands on walkable floor, overlaps no wall or body, and that agents are conserved.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -8,8 +8,9 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::crossing::KerbWait;
-use unitwin::crowd::{AgentId, Body, Census};
+use unitwin::crowd::{AgentId, Body, Census, Plan};
 use unitwin::geom::{distance_to_segment, segments_intersect};
+use unitwin::nav::Navigation;
 use unitwin::scene::read_scene;
 use unitwin::schedule::{SimClock, SimControl};
 use unitwin::space::SpaceRes;
@@ -43,9 +44,15 @@ pub struct Outcome {
 /// (reference: validation.md, body overlap), and the model's bodies are rigid discs.
 pub const BODY_OVERLAP_TOLERANCE: f64 = 0.04;
 
+/// How far beyond an opening's line a centre may be, m, beyond its radius: a walker's step in one
+/// tick at up to 4 m/s (0.05 s). Someone in a stair opening waits there with its centre past the
+/// line until the stair lets it on; someone leaving by an exit is gone within the step.
+pub const DOORWAY_REACH: f64 = 0.2;
+
 /// Checks the invariants on the current state; panics with the offending agent.
 pub fn check_invariants(world: &mut World) -> f64 {
     check_bodies(world);
+    check_on_floor(world);
     let space = world.resource::<SpaceRes>().0.clone();
     let census = world.resource::<Census>().clone();
     let t = world.resource::<SimClock>().now();
@@ -81,6 +88,47 @@ pub fn check_invariants(world: &mut World) -> f64 {
         census.exited
     );
     min_clearance
+}
+
+/// Panics when someone's centre is outside its level's walkable area and not in an open doorway
+/// there (within its radius and `DOORWAY_REACH` of the opening). Walls alone do not show it:
+/// where a level ends at a stair opening or an exit no wall goes on beyond it.
+pub fn check_on_floor(world: &mut World) {
+    use geo::Intersects;
+    let t = world.resource::<SimClock>().now();
+    let space = world.resource::<SpaceRes>().0.clone();
+    let mut q = world.query::<(&AgentId, &Body, &KerbWait, &Plan)>();
+    let nav = world.resource::<Navigation>();
+    for (id, body, kerb, plan) in q.iter(world) {
+        let grid = &nav.for_agent(kerb.crosses_anywhere).grids[body.level];
+        // A walkable cell has its centre on the floor; only elsewhere is the outline itself asked.
+        if grid.cell_at(body.pos).is_some_and(|k| grid.walkable[k]) {
+            continue;
+        }
+        let level = &space.levels[body.level];
+        let walkable = match (&level.open, kerb.crosses_anywhere) {
+            (Some(open), true) => &open.walkable,
+            _ => &level.walkable,
+        };
+        if walkable.intersects(&geo::Point::new(body.pos.x, body.pos.y)) {
+            continue;
+        }
+        let in_doorway = space.doors_on(body.level).any(|(_, d)| {
+            d.boundary && d.cuts_wall(&space.portals) && distance_to_segment(body.pos, d.a, d.b) <= body.radius + DOORWAY_REACH
+        });
+        assert!(
+            in_doorway,
+            "t = {t:.2} s: agent {} stands off the floor of level {} at ({:.3}, {:.3}), in no open doorway \
+             (from ({:.3}, {:.3}) this step; {:?})",
+            id.0,
+            level.id,
+            body.pos.x,
+            body.pos.y,
+            body.prev.x,
+            body.prev.y,
+            plan
+        );
+    }
 }
 
 /// Panics when two bodies on one level overlap by more than `BODY_OVERLAP_TOLERANCE`.

@@ -37,7 +37,8 @@ struct Junction {
 /// Runs the junction with arrivals scaled so that the alley carries `specific_flow` p/(m·s)
 /// (both ways together).
 fn junction(specific_flow: f64, seed: u64) -> Junction {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/scenes/counterflow/alley_junction.ron");
+    let path =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/scenes/counterflow/alley_junction.ron");
     let mut loaded = read_scene(&path).unwrap_or_else(|d| panic!("{d}"));
     let scale = specific_flow * ALLEY_WIDTH * 3600.0 / (2.0 * SCENE_ALLEY_EACH_WAY);
     for p in &mut loaded.scene.populations {

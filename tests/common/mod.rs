@@ -114,19 +114,15 @@ pub fn check_on_floor(world: &mut World) {
             continue;
         }
         let in_doorway = space.doors_on(body.level).any(|(_, d)| {
-            d.boundary && d.cuts_wall(&space.portals) && distance_to_segment(body.pos, d.a, d.b) <= body.radius + DOORWAY_REACH
+            d.boundary
+                && d.cuts_wall(&space.portals)
+                && distance_to_segment(body.pos, d.a, d.b) <= body.radius + DOORWAY_REACH
         });
         assert!(
             in_doorway,
             "t = {t:.2} s: agent {} stands off the floor of level {} at ({:.3}, {:.3}), in no open doorway \
              (from ({:.3}, {:.3}) this step; {:?})",
-            id.0,
-            level.id,
-            body.pos.x,
-            body.pos.y,
-            body.prev.x,
-            body.prev.y,
-            plan
+            id.0, level.id, body.pos.x, body.pos.y, body.prev.x, body.prev.y, plan
         );
     }
 }

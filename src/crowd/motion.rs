@@ -392,7 +392,7 @@ fn doorway(space: &Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<
     let through = |d: DoorId| {
         let door = &space.doors[d];
         let passable = door.is_open_exit() || (door.open && door.portal().is_some_and(|p| space.portals[p].allowed));
-        // On the line counts (to rounding): `hold_at_openings` stops there those it did not let through.
+        // On the line counts (to rounding): `held_at_openings` stops there those it did not let through.
         let reached = (body.pos - door.a).dot(door.normal) >= -LINE_TOLERANCE
             && distance_to_segment(body.pos, door.a, door.b) <= body.radius;
         passable && (reached || (body.prev != body.pos && segments_intersect(body.prev, body.pos, door.a, door.b)))

@@ -7,19 +7,15 @@ mod common;
 use std::path::Path;
 
 use common::run_verified;
-use unitwin::scene::{Placement, read_scene};
+use unitwin::scene::{Goal, Placement, read_scene};
 use unitwin::schedule::SimClock;
 
 /// The bidirectional maximum specific flow, p/(m·s) (validation.md: Zhang, Klingsch,
 /// Schadschneider & Seyfried 2012, about 1.5 against 1.9 one way; the same for crossing angles
 /// other than head-on, Zhang & Seyfried 2014).
 const BIDIRECTIONAL_CAPACITY: f64 = 1.5;
-/// The alley's width in the scene, m.
-const ALLEY_WIDTH: f64 = 2.0;
-/// The arrivals (persons/h) of `tests/scenes/counterflow/alley_junction.ron`: each way along the
-/// alley, and in total.
-const SCENE_ALLEY_EACH_WAY: f64 = 1800.0;
-const SCENE_TOTAL: f64 = 7200.0;
+/// The alley's end, where people come in and go out along it.
+const ALLEY_DOOR: &str = "alley_west";
 /// The run and the window measured once the flows have settled, s.
 const RUN: f64 = 1200.0;
 const SETTLED: f64 = 600.0;
@@ -40,7 +36,24 @@ fn junction(specific_flow: f64, seed: u64) -> Junction {
     let path =
         Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/scenes/counterflow/alley_junction.ron");
     let mut loaded = read_scene(&path).unwrap_or_else(|d| panic!("{d}"));
-    let scale = specific_flow * ALLEY_WIDTH * 3600.0 / (2.0 * SCENE_ALLEY_EACH_WAY);
+    // The scene's own rates (persons/h, one constant rate per population): in total, and along
+    // the alley, into it through its end and out of it to its end.
+    let scene = &loaded.scene;
+    let rate = |p: &unitwin::scene::Population| match &p.placement {
+        Placement::Arrivals { rates, .. } => {
+            assert_eq!(rates.len(), 1, "population {}: the test expects one constant rate", p.id);
+            rates[0].1
+        }
+        _ => 0.0,
+    };
+    let into_alley =
+        |p: &unitwin::scene::Population| matches!(&p.placement, Placement::Arrivals { door, .. } if door == ALLEY_DOOR);
+    let out_of_alley =
+        |p: &unitwin::scene::Population| matches!(&p.goal, Goal::Exits(e) if e.iter().any(|d| d == ALLEY_DOOR));
+    let total: f64 = scene.populations.iter().map(rate).sum();
+    let along_alley: f64 = scene.populations.iter().filter(|p| into_alley(p) || out_of_alley(p)).map(rate).sum();
+    let width = scene.doors.iter().find(|d| d.id == ALLEY_DOOR).expect("the alley's end door").width;
+    let scale = specific_flow * width * 3600.0 / along_alley;
     for p in &mut loaded.scene.populations {
         if let Placement::Arrivals { rates, .. } = &mut p.placement {
             for r in rates.iter_mut() {
@@ -59,7 +72,7 @@ fn junction(specific_flow: f64, seed: u64) -> Junction {
         }
     });
     Junction {
-        demanded: SCENE_TOTAL * scale * (RUN - SETTLED) / 3600.0,
+        demanded: total * scale * (RUN - SETTLED) / 3600.0,
         left: out.census.exited - left_before.expect("the run reaches the settled window"),
         on_site: out.census.on_site(),
     }

@@ -72,7 +72,9 @@ pub struct Heading {
 pub struct Stalled {
     pub best: f32,
     pub since: f32,
-    pub measured_on: Option<(TargetId, LevelId, u64)>,
+    /// The target, level, walls' version, and whether progress is measured towards the agent's spot
+    /// in its destination rather than along the floor field.
+    pub measured_on: Option<(TargetId, LevelId, u64, bool)>,
 }
 
 impl Default for Stalled {
@@ -106,6 +108,9 @@ pub struct Plan {
     pub activity: Activity,
     pub leg: u16,
     pub target: TargetId,
+    /// Where in the leg's destination the agent will stand: drawn once it sets foot in the place
+    /// (`motion::spot_in_destination`), cleared with a new leg or target.
+    pub spot: Option<DVec2>,
 }
 
 /// Positions of every agent at the start of the step (in storage order), with a cell list per

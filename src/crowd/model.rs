@@ -128,8 +128,7 @@ pub fn steer(
             let nav = all_nav.for_agent(kerb.crosses_anywhere);
             let walls = space.levels[body.level].walls_for(kerb.crosses_anywhere);
             let walking = plan.activity == Activity::Walking;
-            let e0 =
-                if walking { desired_direction(nav, space, plan.target, body.level, body.pos) } else { DVec2::ZERO };
+            let e0 = if walking { heading_for(nav, space, plan, body.level, body.pos) } else { DVec2::ZERO };
             let boxed = heading.boxed;
             let last_speed = velocity.0.length();
             let v0 =
@@ -172,8 +171,13 @@ pub fn steer(
             });
             velocity.0 = v;
             *heading = Heading { desired: e0, intent, boxed, yielding, free_speed: v0 };
-            let remaining = nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos);
-            let measured_on = Some((plan.target, body.level, space.walls_version));
+            // Inside the destination on the way to its spot, progress is coming nearer the spot.
+            let to_spot = plan.spot.filter(|_| walking && in_destination(nav, plan.target, body.level, body.pos));
+            let remaining = match to_spot {
+                Some(spot) => body.pos.distance(spot) as f32,
+                None => nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos),
+            };
+            let measured_on = Some((plan.target, body.level, space.walls_version, to_spot.is_some()));
             if !walking || stalled.measured_on != measured_on || remaining < stalled.best - PROGRESS {
                 *stalled = Stalled { best: remaining, since: 0.0, measured_on };
             } else {
@@ -194,6 +198,21 @@ pub fn stair_speed_factor(space: &Space, level: LevelId, e0: DVec2) -> f64 {
             (if e0.x >= 0.0 { stair.speed_up } else { stair.speed_down }) / 1.34
         }
     }
+}
+
+/// The way the agent heads: towards its spot once inside its destination, else along the floor field.
+pub fn heading_for(nav: &Navigation, space: &Space, plan: &Plan, level: LevelId, p: DVec2) -> DVec2 {
+    if let Some(spot) = plan.spot
+        && in_destination(nav, plan.target, level, p)
+    {
+        return (spot - p).normalize_or_zero();
+    }
+    desired_direction(nav, space, plan.target, level, p)
+}
+
+fn in_destination(nav: &Navigation, target: TargetId, level: LevelId, p: DVec2) -> bool {
+    let grid = &nav.grids[level];
+    grid.cell_at(p).is_some_and(|k| nav.field(target, level).source[k] == CellSource::InDestination)
 }
 
 pub fn desired_direction(nav: &Navigation, space: &Space, target: TargetId, level: LevelId, p: DVec2) -> DVec2 {

@@ -83,6 +83,7 @@ pub fn follow_exit_assignments(
             let target = super::spawn::leg_target(&space.0, walker.population, legs, plan.leg as usize);
             if plan.target != target {
                 plan.target = target;
+                plan.spot = None;
             }
         }
     }
@@ -158,6 +159,7 @@ pub fn choose_exits(
         }
         if best.1 != plan.target && best.0 < SWITCH_GAIN * current {
             plan.target = best.1;
+            plan.spot = None;
         }
     });
 }

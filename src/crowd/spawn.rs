@@ -300,7 +300,12 @@ pub fn spawn_agents(
                     crosses_anywhere: crosses_anywhere(populations.next_id),
                     ..Default::default()
                 },
-                Plan { activity, leg: 0, target: leg_target(&space.0, PopulationId::from_index(index), &plan.legs, 0) },
+                Plan {
+                    activity,
+                    leg: 0,
+                    target: leg_target(&space.0, PopulationId::from_index(index), &plan.legs, 0),
+                    spot: None,
+                },
             ));
             if let Some(group) = group {
                 agent.insert(super::Demographic(group));

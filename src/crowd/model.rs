@@ -210,7 +210,8 @@ pub fn heading_for(nav: &Navigation, space: &Space, plan: &Plan, level: LevelId,
     desired_direction(nav, space, plan.target, level, p)
 }
 
-fn in_destination(nav: &Navigation, target: TargetId, level: LevelId, p: DVec2) -> bool {
+/// Whether `p` lies in the destination that `target` leads to (never, for a target of exits).
+pub fn in_destination(nav: &Navigation, target: TargetId, level: LevelId, p: DVec2) -> bool {
     let grid = &nav.grids[level];
     grid.cell_at(p).is_some_and(|k| nav.field(target, level).source[k] == CellSource::InDestination)
 }

@@ -8,7 +8,7 @@ use super::model::Precedence;
 use super::spawn::{Populations, agent_rng};
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Heading, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
-use crate::geom::{closest_on_segment, distance_to_segment, ring_contains, segments_intersect, v};
+use crate::geom::{bounds, closest_on_segment, distance_to_segment, ring_contains, segments_intersect, v};
 use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation, TargetKey};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
@@ -486,14 +486,11 @@ fn spot_in_destination(space: &Space, nav: &Navigation, plan: &Plan, body: &Body
     if place.passed_by || place.level != body.level {
         return None;
     }
-    let grid = &nav.grids[body.level];
-    let field = nav.field(plan.target, body.level);
-    let inside = |q: DVec2| grid.cell_at(q).is_some_and(|k| field.source[k] == CellSource::InDestination);
+    let inside = |q: DVec2| super::model::in_destination(nav, plan.target, body.level, q);
     if !inside(body.pos) {
         return None;
     }
-    let lo = place.area.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
-    let hi = place.area.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
+    let (lo, hi) = bounds(&place.area);
     let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
     for _ in 0..SPOT_TRIES {
         let q = lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>());

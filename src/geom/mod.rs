@@ -9,6 +9,13 @@ use rstar::{AABB, RTree};
 /// A point in local metres: `[x, y]`, x east, y north.
 pub type Point = [f64; 2];
 
+/// The corners of a polygon's bounding box, lowest and highest.
+pub fn bounds(polygon: &[Point]) -> (DVec2, DVec2) {
+    let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
+    let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
+    (lo, hi)
+}
+
 /// e^x within 1e-9 relative error, from IEEE arithmetic alone (no platform maths and no fused
 /// multiply-add, so the same bits on every machine). The crowd's repulsions call it for every
 /// neighbour in every step; `libm::exp`, exact to the last bit, took a quarter of the step.

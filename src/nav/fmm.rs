@@ -8,7 +8,7 @@ use bevy::math::DVec2;
 
 use super::Link;
 use super::grid::NavGrid;
-use crate::geom::{closest_on_segment, distance_to_segment, ring_contains, segments_intersect};
+use crate::geom::{bounds, closest_on_segment, distance_to_segment, ring_contains, segments_intersect};
 use crate::ids::{DoorId, IdVec, LevelId};
 use crate::space::Space;
 
@@ -68,8 +68,7 @@ impl Seeds {
         if polygon.is_empty() {
             return;
         }
-        let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
-        let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
+        let (lo, hi) = bounds(polygon);
         let depth = |c: DVec2| {
             let n = polygon.len();
             (0..n)

@@ -5,17 +5,11 @@ use bevy::math::DVec2;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::geom::Point;
+use crate::geom::{Point, bounds};
 use crate::space::LevelSpace;
 
 /// Side of the grid of fixed lattice offsets tried when the random one leaves too few places.
 const FIXED_OFFSETS: usize = 4;
-
-fn bounds(polygon: &[Point]) -> (DVec2, DVec2) {
-    let lo = polygon.iter().fold(DVec2::splat(f64::INFINITY), |m, p| m.min(DVec2::new(p[0], p[1])));
-    let hi = polygon.iter().fold(DVec2::splat(f64::NEG_INFINITY), |m, p| m.max(DVec2::new(p[0], p[1])));
-    (lo, hi)
-}
 
 fn min_spacing(radius: f64) -> f64 {
     2.0 * radius + 0.01

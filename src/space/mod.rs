@@ -568,6 +568,9 @@ pub struct Space {
     pub exit_assignments: Vec<Option<AssignedExits>>,
     /// Bumped whenever a level's walls are rebuilt (a door closed or opened, a stair's direction set).
     pub walls_version: u64,
+    /// Each level's doors, in id order (indexed by `finish`): agents ask for those of their own
+    /// level every step, and a large scene has dozens on other levels.
+    level_doors: Vec<Vec<DoorId>>,
 }
 
 /// Exits assigned to a population: the doors, and the floor-field target that leads to them.
@@ -630,6 +633,10 @@ impl Space {
         self.hold_line_index = self.hold_lines.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
         self.barrier_index = self.barriers.enumerate().map(|(id, b)| (b.id.clone(), id)).collect();
         self.hazard_index = self.hazards.enumerate().map(|(id, h)| (h.id.clone(), id)).collect();
+        self.level_doors = vec![Vec::new(); self.levels.len()];
+        for (id, door) in self.doors.enumerate() {
+            self.level_doors[door.level.index()].push(id);
+        }
         for level in self.levels.ids() {
             self.rebuild_walls(level);
         }
@@ -794,7 +801,7 @@ impl Space {
     }
 
     pub fn doors_on(&self, level: LevelId) -> impl Iterator<Item = (DoorId, &DoorGeom)> {
-        self.doors.enumerate().filter(move |(_, d)| d.level == level)
+        self.level_doors[level.index()].iter().map(|&id| (id, &self.doors[id]))
     }
 
     /// Exits on the outer boundary that agents may leave by (open or not).

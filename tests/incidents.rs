@@ -448,7 +448,7 @@ fn nanjing_fire_rehearsal_phases_the_upper_floors() {
     assert_eq!((firings[0].issued, firings[1].issued), ("then", "after"));
     let density =
         |figure: &str| -> f64 { figure.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap() };
-    assert!(density(&firings[0].figure) > 1.0, "{}", firings[0].figure);
+    assert!(density(&firings[0].figure) > 0.8, "{}", firings[0].figure);
     assert!(density(&firings[1].figure) < 0.5, "{}", firings[1].figure);
     println!(
         "nanjing fire: held {:.0}–{:.0} s; last out at {:.0} s; {:?}",

@@ -23,6 +23,8 @@ use unitwin::twin::Twin;
 /// Local density (persons/m² in a 1 m disc) above which a crowd is in crush territory
 /// (validation.md: crush risk grows sharply above 5–6 persons/m²).
 const CRUSH: f64 = 6.5;
+/// Shanghai's post-2014 alarm density for a moving crowd (validation.md).
+const ALARM: f64 = 4.0;
 
 fn read(path: &str) -> LoadedScene {
     read_scene(&Path::new(&unitwin_manifest_dir()).join(path)).unwrap_or_else(|d| panic!("{path}:\n{d}"))
@@ -135,44 +137,30 @@ fn describe(r: &StairRun) -> String {
     )
 }
 
+/// At the scene's estimated shares of the 2014 arrivals (2 % up the stairway, 1.5 % down: at most 1.7
+/// and 1.3 persons/s at 310,000 an hour, 0.6 persons/(m·s) on its 5 m, under IMO's stair capacity of
+/// 0.88 up and 1.1 down), the stairway carries the whole compressed evening both ways, two-way as well
+/// as split one-way, without the road's signals bunching the arrivals (`tests/bund_rehearsal.rs` runs
+/// them). Until 2026-12-05 the two-way stairway locked in its openings (a defect: see the README's
+/// *Fixed: opposing flows no longer lock in stair openings*) and 102 of 816 got through.
 #[test]
-fn bund_two_way_stairway_jams_worse_than_the_one_way_split() {
-    // Each evening hour compressed to 120 s at its real rate (2 % up, 1.5 % down of the Bund's
-    // 120,000–310,000 persons/h): arrivals stop at 430 s; 900 s leaves time to clear.
+fn bund_stairway_below_capacity_carries_the_evening_two_way_and_split() {
+    // Each evening hour compressed to 120 s at its real rate: arrivals stop at 430 s; 900 s leaves
+    // time to clear.
     let (hour, until) = (120.0, 900.0);
     let two = bund_run("scenes/bund_chenyi.ron", hour, until);
     let one = bund_run("scenes/bund_chenyi_oneway.ron", hour, until);
     println!("Bund two-way stairway (5 m, both ways): {}", describe(&two));
     println!("Bund one-way stairs (2 × 2.5 m, up / down): {}", describe(&one));
-    // Not everyone is through by the end of the compressed evening even with one-way stairs (the
-    // square and platform stay congested); the measure must at least double what gets through.
-    assert!(
-        2 * (two.up + two.down) <= one.up + one.down,
-        "one-way stairs must pass at least twice as many as the two-way stairway ({})",
-        describe(&one)
-    );
-    assert!(
-        one.local_peak.0 < CRUSH,
-        "one-way stairs: local density must stay below {CRUSH} p/m² ({:.2} p/m² measured)",
-        one.local_peak.0
-    );
-    let (through_two, through_one) = (two.up + two.down, one.up + one.down);
-    assert!(
-        through_two < through_one,
-        "the two-way stairway must pass fewer people than the one-way split ({through_two} against {through_one})"
-    );
-    assert!(
-        two.stair_peak.1 > one.stair_peak.1,
-        "the two-way stairway must get denser than the one-way split ({:.2} against {:.2} p/m² on flights and landing)",
-        two.stair_peak.1,
-        one.stair_peak.1
-    );
-    assert!(
-        two.cleared.is_none() || one.cleared.is_some_and(|t| t < two.cleared.unwrap()),
-        "the two-way stairway must take longer to clear ({:?} against {:?})",
-        two.cleared,
-        one.cleared
-    );
+    for (name, r) in [("two-way", &two), ("one-way", &one)] {
+        assert!(r.cleared.is_some(), "{name}: everyone must get through ({})", describe(r));
+        assert!(
+            r.stair_peak.1 < ALARM,
+            "{name}: the stairway must stay below the alarm density of {ALARM} p/m² ({})",
+            describe(r)
+        );
+        assert!(r.local_peak.0 < CRUSH, "{name}: local density must stay below {CRUSH} p/m² ({})", describe(r));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -159,3 +159,46 @@ fn rimea_14_route_choice_across_floors_is_reported_and_stable() {
     assert!(hi - lo <= 6, "RiMEA 14: the route choice must be stable across seeds ({lo}–{hi} of 40 via the stairs)");
     assert!((lo > 20) == (hi > 20), "RiMEA 14: the majority route must not change between seeds");
 }
+
+/// Runs `tests/scenes/stairs/two_way_stairway.ron` with `up` and `down` persons/h; returns how many
+/// left by the river side (came up) and by the square side (came down).
+fn two_way_stairway(up: f64, down: f64) -> (u32, u32, f64) {
+    let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
+        .join("tests/scenes/stairs/two_way_stairway.ron");
+    let mut loaded = unitwin::scene::read_scene(&path).unwrap_or_else(|d| panic!("{d}"));
+    for p in &mut loaded.scene.populations {
+        let unitwin::scene::Placement::Arrivals { rates, .. } = &mut p.placement else { unreachable!() };
+        *rates = vec![(0.0, if p.id == "up" { up } else { down })];
+    }
+    let twin = unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("{d}"));
+    let out = run_verified(&mut app(&twin, 1), |_| {});
+    let left = |door: &str| out.per_exit.get(door).copied().unwrap_or(0);
+    (left("river_side"), left("square_side"), out.end)
+}
+
+/// The longest way through, from the square's far side to the platform's (about 57 m, 8.75 m of it
+/// on the stair), at Weidmann's first percentile of free speeds (0.74 m/s; on the stair IMO's 0.8 m/s
+/// up scaled alike) is about 90 s; with the crowd of these flows, at most 120 s.
+const LONGEST_WAY_THROUGH: f64 = 120.0;
+
+/// Opposing flows below the stair's capacity (IMO MSC.1/Circ.1533: 0.88 persons/(m·s) up, 1.1 down)
+/// get through a two-way stairway like the Bund's: everyone who came at least the longest way
+/// through before the end has left, either way. Until 2026-12-05 someone waiting in a stair opening
+/// to step through where those coming the other way stepped off, while one of them waited to step
+/// off where it stood, waited for good: at 10,800 up and 720 down an hour, 212 went up and 1 of 60
+/// came down in 300 s, and the lower flight stood packed at 6.4 persons/m².
+#[test]
+fn opposing_flows_below_capacity_pass_a_two_way_stairway() {
+    for (up, down) in [(10_800.0, 720.0), (7_200.0, 7_200.0)] {
+        let (went_up, came_down, end) = two_way_stairway(up, down);
+        let due = |rate: f64| (rate * (end - LONGEST_WAY_THROUGH) / 3600.0).floor() as u32;
+        println!(
+            "two-way stairway, {up} up and {down} down an hour: in {end:.0} s {went_up} went up (at least {} due), \
+             {came_down} came down (at least {} due)",
+            due(up),
+            due(down)
+        );
+        assert!(went_up >= due(up), "{up} up / {down} down an hour: {went_up} went up, {} due", due(up));
+        assert!(came_down >= due(down), "{up} up / {down} down an hour: {came_down} came down, {} due", due(down));
+    }
+}

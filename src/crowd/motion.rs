@@ -571,16 +571,25 @@ pub struct StairGates {
 }
 
 /// Where an agent crossing `portal` at `pos` comes out on the other side: the same place across
-/// the opening, kept clear of its frame, one body radius in.
-pub fn portal_exit(space: &Space, portal: PortalId, pos: DVec2, radius: f64) -> (LevelId, DVec2) {
+/// the opening moved `shift` metres along it, kept clear of its frame, one body radius in; `None`
+/// where the shift would put the body past the opening's end.
+fn portal_exit(space: &Space, portal: PortalId, pos: DVec2, radius: f64, shift: f64) -> Option<(LevelId, DVec2)> {
     let p = &space.portals[portal];
     let (door, peer) = (&space.doors[p.door], &space.doors[p.peer]);
     let u = ((pos - door.a).dot(door.b - door.a) / (door.b - door.a).length_squared()).clamp(0.0, 1.0);
     let margin = (radius / peer.width()).min(0.5);
-    let u = u.clamp(margin, 1.0 - margin);
+    let u = u.clamp(margin, 1.0 - margin) + shift / peer.width();
+    if shift != 0.0 && !(margin..=1.0 - margin).contains(&u) {
+        return None;
+    }
     let spot = peer.b + (peer.a - peer.b) * u - peer.normal * (radius + 0.02);
-    (peer.level, spot)
+    Some((peer.level, spot))
 }
+
+/// Where someone in a stair opening may step through beside the spot straight across, m, nearest
+/// first: a stride to either side. Straight across alone, someone going down who waits where
+/// those coming up step off, while one of them waits where it would step off, waits for good.
+const STEP_THROUGH_BESIDE: [f64; 11] = [0.0, 0.1, -0.1, 0.2, -0.2, 0.3, -0.3, 0.4, -0.4, 0.5, -0.5];
 
 /// Moves agents waiting in stair openings to the other side, in id order, when the stair's
 /// gate lets them on and there is room where they come out.
@@ -633,10 +642,12 @@ pub fn cross_portals(
         if onto && gates.tokens[portal.index()] < 1.0 - 1e-9 {
             continue;
         }
-        let (level, spot) = portal_exit(space, portal, body.pos, body.radius);
-        if !room_at(&snapshot, &placed, level, spot, body.radius, id) {
+        let Some((level, spot)) = STEP_THROUGH_BESIDE.iter().find_map(|&shift| {
+            let (level, spot) = portal_exit(space, portal, body.pos, body.radius, shift)?;
+            room_at(&snapshot, &placed, level, spot, body.radius, id).then_some((level, spot))
+        }) else {
             continue;
-        }
+        };
         if onto {
             gates.tokens[portal.index()] -= 1.0;
         }

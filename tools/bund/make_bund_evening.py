@@ -31,8 +31,9 @@ ENDS = [("greenway_north", 0.06), ("platform_north", 0.06), ("greenway_south", 0
 # Stairways up to the flood-wall platform, y of their centre lines; 0.0 is Chen Yi Square's. ESTIMATED
 # but the Chen Yi Square one.
 STAIRS = [480.0, 330.0, 180.0, 0.0, -150.0, -300.0, -450.0, -600.0, -750.0, -900.0, -1050.0, -1200.0]
-# Viewing stretches on the platform, each 150 m of the river railing, but the first and last 20 m
-# (those coming in at the platform's ends would otherwise stop right inside it and hold the rest off).
+# Viewing stretches: the platform along 150 m each, but the first and last 20 m (those coming in at the
+# platform's ends would otherwise stop right inside it and hold the rest off), and but a walkway along
+# the flood wall (those stepping off a stairway would otherwise stop at its head and hold the rest on it).
 VIEW_EDGES = [SOUTH + 150.0 * k for k in range(13)]
 VIEW_EDGES[0] += 20.0
 VIEW_EDGES[-1] -= 20.0
@@ -40,7 +41,7 @@ VIEW_EDGES[-1] -= 20.0
 BELT = (12.0, 71.5)
 PLANTING = (20.0, 64.0)
 PLATFORM = (81.25, 96.25)
-RAILING_STRIP = 7.0
+WALKWAY = 3.0
 assert abs(sum(s[4] for s in SIDE_STREETS) + sum(e[1] for e in ENDS) - 1.0) < 1e-9
 
 
@@ -103,8 +104,9 @@ HEADER = """\
 //     (9 risers), a 5 m × 3.5 m landing at 1.44 m, a 2.5 m upper flight (8 risers), 2.72 m in all;
 //     no ramps.
 //   - The platform: 15 m wide (x 81.25–96.25 m), 1.8 km long, open at both ends.
-//   - Visitors go to one of twelve 150 m stretches of the river railing (the 7 m strip along it; the
-//     first and last 20 m of the platform are left free), up the stairway within that stretch (static
+//   - Visitors go to one of twelve 150 m stretches of the platform (all of its width but a 3 m walkway
+//     along the flood wall, from which the river is in view over the crowd at the railing; the first
+//     and last 20 m of the platform are left free), up the stairway within that stretch (static
 //     shortest paths alone would send everyone from Nanjing East Road up the Chen Yi Square stairway),
 //     one of the three nearest their way in, and stay there a log-normal time (median 12 min,
 //     σ 0.5, 2–60 min: a mean stay of about 17 min with the walk, so that 310,000 arrivals an hour
@@ -216,7 +218,7 @@ def main():
     out.append("    destinations: [")
     for k, (a, b) in enumerate(zip(VIEW_EDGES, VIEW_EDGES[1:])):
         out.append(
-            f'        Destination(id: "view_{k + 1}", level: "platform", area: {rect(PLATFORM[1] - RAILING_STRIP, a, PLATFORM[1], b)}, dwell: LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)),'
+            f'        Destination(id: "view_{k + 1}", level: "platform", area: {rect(PLATFORM[0] + WALKWAY, a, PLATFORM[1], b)}, dwell: LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)),'
         )
     # The foot of each stairway, passed on the way up to the stretch it serves.
     for k, y in enumerate(STAIRS):

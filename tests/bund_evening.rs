@@ -5,7 +5,8 @@
 //! At that scale the crowd must still come in at the published rate (no way in held shut by the
 //! crowd), reach the riverside platform within the walk Weidmann's speeds allow, spread along it
 //! without crowding anywhere on it, and keep every physical invariant (`common::run_verified`:
-//! walls, bodies, walkable floor, conservation, no NaN).
+//! walls, bodies, walkable floor, conservation, no NaN). Reaching the platform in time and spreading
+//! along it are not met yet (issue 12): that test is ignored, and `--ignored` runs it.
 //! `cargo test --release --test bund_evening -- --nocapture` prints what it measured.
 
 mod common;

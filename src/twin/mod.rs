@@ -177,8 +177,25 @@ fn check_nav_size(scene: &Scene, src: &SourceMap, space: &Space, diags: &mut Dia
             widest = Some((nx * ny, &level.id));
         }
     }
-    // Fields: one per exit set and destination, at 16 bytes a cell; the grids at 12 bytes a cell.
-    let targets = 1 + scene.destinations.len() + scene.populations.len() + space.exits().count();
+    // Fields: one per destination and per distinct set of exits the populations leave by (all
+    // exits for those who take the nearest; one per exit where some choose the quickest), and
+    // the fallback to any exit, at 16 bytes a cell; the grids at 12 bytes a cell. Populations
+    // sharing a goal share its fields.
+    let exit_sets: std::collections::BTreeSet<Option<Vec<&str>>> = scene
+        .populations
+        .iter()
+        .map(|p| match &p.goal {
+            scene::Goal::Exits(list) => {
+                let mut doors: Vec<&str> = list.iter().map(String::as_str).collect();
+                doors.sort_unstable();
+                doors.dedup();
+                Some(doors)
+            }
+            _ => None,
+        })
+        .collect();
+    let per_exit = scene.populations.iter().any(|p| p.exit_choice == scene::ExitChoice::Quickest);
+    let targets = 1 + scene.destinations.len() + exit_sets.len() + if per_exit { space.exits().count() } else { 0 };
     let bytes = cells * (12.0 + 16.0 * targets as f64 + 12.0);
     if cells > MAX_NAV_CELLS as f64 || bytes > MAX_NAV_BYTES as f64 {
         let (_, level) = widest.unwrap_or((0.0, "?"));

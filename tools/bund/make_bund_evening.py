@@ -42,6 +42,16 @@ BELT = (12.0, 71.5)
 PLANTING = (20.0, 64.0)
 PLATFORM = (81.25, 96.25)
 WALKWAY = 3.0
+# Share of those coming in at ground level who watch from there: the west strip of the belt along the
+# road (x 12.5-19.5 m, in the same 150 m stretches as the platform's) or, in Chen Yi Square's stretch,
+# the square. ESTIMATED from "the embankment holds about 50,000" against peaks of 85,000-91,000
+# (mean 88,000) on the waterfront: 43 % of all stay below the platform, which, with the 12 % coming
+# along the platform itself, is 49 % of those coming in at ground level.
+GROUND_SHARE = 0.49
+GROUND_STRIP = (12.5, 19.5)
+# Where those watching in Chen Yi Square stand: its middle, leaving its edges to those walking to
+# and from the stairway and the Nanjing East Road crossing.
+SQUARE_VIEW = (24.0, -35.0, 60.0, 35.0)
 assert abs(sum(s[4] for s in SIDE_STREETS) + sum(e[1] for e in ENDS) - 1.0) < 1e-9
 
 
@@ -104,13 +114,19 @@ HEADER = """\
 //     (9 risers), a 5 m × 3.5 m landing at 1.44 m, a 2.5 m upper flight (8 risers), 2.72 m in all;
 //     no ramps.
 //   - The platform: 15 m wide (x 81.25–96.25 m), 1.8 km long, open at both ends.
-//   - Visitors go to one of twelve 150 m stretches of the platform (all of its width but a 3 m walkway
+//   - Those going up go to one of twelve 150 m stretches of the platform (all of its width but a 3 m walkway
 //     along the flood wall, from which the river is in view over the crowd at the railing; the first
 //     and last 20 m of the platform are left free), up the stairway within that stretch (static
 //     shortest paths alone would send everyone from Nanjing East Road up the Chen Yi Square stairway),
 //     one of the three nearest their way in, and stay there a log-normal time (median 12 min,
 //     σ 0.5, 2–60 min: a mean stay of about 17 min with the walk, so that 310,000 arrivals an hour
 //     hold about 90,000 on site), then leave by the nearest way out.
+//   - Not everyone goes up: the platform holds about 50,000 of the peak's 85,000-91,000 (mean 88,000),
+//     so 43 % of all watch from the ground. Of those coming in at ground level (all but the 12 %
+//     coming along the platform from its ends), 49 % stay on the ground: in twelve stretches of the
+//     belt's strip along the road (x 12.5-19.5 m, the platform's stretches), Chen Yi Square's being
+//     the square's middle (x 24-60 m, y -35-35 m); each way in is split over the three nearest, with
+//     the same stays.
 //   - Walking speeds: Weidmann (1993) defaults. Routing: static shortest paths.
 """
 
@@ -220,6 +236,12 @@ def main():
         out.append(
             f'        Destination(id: "view_{k + 1}", level: "platform", area: {rect(PLATFORM[0] + WALKWAY, a, PLATFORM[1], b)}, dwell: LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)),'
         )
+    # Where those staying on the ground watch from.
+    for k, (a, b) in enumerate(zip(VIEW_EDGES, VIEW_EDGES[1:])):
+        area = rect(*SQUARE_VIEW) if a <= 0.0 < b else rect(GROUND_STRIP[0], a, GROUND_STRIP[1], b)
+        out.append(
+            f'        Destination(id: "ground_view_{k + 1}", level: "ground", area: {area}, dwell: LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)),'
+        )
     # The foot of each stairway, passed on the way up to the stretch it serves.
     for k, y in enumerate(STAIRS):
         out.append(f'        Destination(id: "stair_{k + 1}_foot", level: "ground", area: {rect(66.5, y - 2.5, 71.5, y + 2.5)}),')
@@ -233,9 +255,14 @@ def main():
             # From the ground, up the stairway within the stretch (each stretch holds one).
             (stair,) = [n for n, s in enumerate(STAIRS) if VIEW_EDGES[k] <= s < VIEW_EDGES[k + 1]]
             route = f'"view_{k + 1}"' if level == "platform" else f'"stair_{stair + 1}_foot", "view_{k + 1}"'
+            up = 1.0 if level == "platform" else 1.0 - GROUND_SHARE
             out.append(
-                f'        Population(id: "{door}_to_view_{k + 1}", level: "{level}", placement: Arrivals(door: "{door}", rates: {rates(share / 3.0)}), goal: Route([{route}])),'
+                f'        Population(id: "{door}_to_view_{k + 1}", level: "{level}", placement: Arrivals(door: "{door}", rates: {rates(share * up / 3.0)}), goal: Route([{route}])),'
             )
+            if level == "ground":
+                out.append(
+                    f'        Population(id: "{door}_to_ground_view_{k + 1}", level: "ground", placement: Arrivals(door: "{door}", rates: {rates(share * GROUND_SHARE / 3.0)}), goal: Route(["ground_view_{k + 1}"])),'
+                )
     out.append("    ],")
     # Measurements at the Chen Yi Square stairway, as in bund_chenyi.ron, and on the platform.
     out.append(

@@ -42,12 +42,15 @@ BELT = (12.0, 71.5)
 PLANTING = (20.0, 64.0)
 PLATFORM = (81.25, 96.25)
 WALKWAY = 3.0
+# How long visitors stay where they watch from. ESTIMATED (see the header).
+DWELL = f"LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)"
 # Share of those coming in at ground level who watch from there: the west strip of the belt along the
 # road (x 12.5-19.5 m, in the same 150 m stretches as the platform's) or, in Chen Yi Square's stretch,
 # the square. ESTIMATED from "the embankment holds about 50,000" against peaks of 85,000-91,000
 # (mean 88,000) on the waterfront: 43 % of all stay below the platform, which, with the 12 % coming
 # along the platform itself, is 49 % of those coming in at ground level.
-GROUND_SHARE = 0.49
+WATCH_FROM_GROUND = 1.0 - 50000.0 / 88000.0
+GROUND_SHARE = round(WATCH_FROM_GROUND / (1.0 - sum(share for door, share in ENDS if door.startswith("platform"))), 2)
 GROUND_STRIP = (12.5, 19.5)
 # Where those watching in Chen Yi Square stand: its middle, leaving its edges to those walking to
 # and from the stairway and the Nanjing East Road crossing.
@@ -234,13 +237,13 @@ def main():
     out.append("    destinations: [")
     for k, (a, b) in enumerate(zip(VIEW_EDGES, VIEW_EDGES[1:])):
         out.append(
-            f'        Destination(id: "view_{k + 1}", level: "platform", area: {rect(PLATFORM[0] + WALKWAY, a, PLATFORM[1], b)}, dwell: LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)),'
+            f'        Destination(id: "view_{k + 1}", level: "platform", area: {rect(PLATFORM[0] + WALKWAY, a, PLATFORM[1], b)}, dwell: {DWELL}),'
         )
     # Where those staying on the ground watch from.
     for k, (a, b) in enumerate(zip(VIEW_EDGES, VIEW_EDGES[1:])):
         area = rect(*SQUARE_VIEW) if a <= 0.0 < b else rect(GROUND_STRIP[0], a, GROUND_STRIP[1], b)
         out.append(
-            f'        Destination(id: "ground_view_{k + 1}", level: "ground", area: {area}, dwell: LogNormal(mu: {math.log(720.0):.4f}, sigma: 0.5, min: 120.0, max: 3600.0)),'
+            f'        Destination(id: "ground_view_{k + 1}", level: "ground", area: {area}, dwell: {DWELL}),'
         )
     # The foot of each stairway, passed on the way up to the stretch it serves.
     for k, y in enumerate(STAIRS):

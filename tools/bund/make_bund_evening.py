@@ -55,6 +55,11 @@ GROUND_STRIP = (12.5, 19.5)
 # Where those watching in Chen Yi Square stand: its middle, leaving its edges to those walking to
 # and from the stairway and the Nanjing East Road crossing.
 SQUARE_VIEW = (24.0, -35.0, 60.0, 35.0)
+# Half the width of the way kept clear through where people stand on the ground: in front of each
+# stairway's path through the planting (which is as wide), and across Chen Yi Square from the Nanjing
+# East Road crossing (15 m) to its stairway. People standing at random spots there held up everyone
+# going up (a first run: 127 waiting in front of one path, 35 in the square).
+PATH_HALF = 10.0
 assert abs(sum(s[4] for s in SIDE_STREETS) + sum(e[1] for e in ENDS) - 1.0) < 1e-9
 
 
@@ -74,6 +79,18 @@ def views_near(y, n=3):
     centres = [(0.5 * (a + b), k) for k, (a, b) in enumerate(zip(VIEW_EDGES, VIEW_EDGES[1:]))]
     centres.sort(key=lambda c: (abs(c[0] - y), c[1]))
     return sorted(k for _, k in centres[:n])
+
+
+def ground_views(k):
+    """Where those watching from the ground in stretch `k` stand: (side, (x0, y0, x1, y1)), south
+    and north of the way up to its stairway kept clear."""
+    a, b = VIEW_EDGES[k], VIEW_EDGES[k + 1]
+    if a <= 0.0 < b:
+        x0, y0, x1, y1 = SQUARE_VIEW
+        return [("south", (x0, y0, x1, -PATH_HALF)), ("north", (x0, PATH_HALF, x1, y1))]
+    (stair,) = [s for s in STAIRS if a <= s < b]
+    x0, x1 = GROUND_STRIP
+    return [("south", (x0, a, x1, stair - PATH_HALF)), ("north", (x0, stair + PATH_HALF, x1, b))]
 
 
 HEADER = """\
@@ -128,8 +145,10 @@ HEADER = """\
 //     so 43 % of all watch from the ground. Of those coming in at ground level (all but the 12 %
 //     coming along the platform from its ends), 49 % stay on the ground: in twelve stretches of the
 //     belt's strip along the road (x 12.5-19.5 m, the platform's stretches), Chen Yi Square's being
-//     the square's middle (x 24-60 m, y -35-35 m); each way in is split over the three nearest, with
-//     the same stays.
+//     the square's middle (x 24-60 m, y -35-35 m), but for 20 m kept clear in front of each stairway's
+//     path through the planting and across the square from the Nanjing East Road crossing to its
+//     stairway; each way in is split over the three nearest, each of those over the two sides of the
+//     way kept clear by their areas, with the same stays.
 //   - Walking speeds: Weidmann (1993) defaults. Routing: static shortest paths.
 """
 
@@ -239,12 +258,12 @@ def main():
         out.append(
             f'        Destination(id: "view_{k + 1}", level: "platform", area: {rect(PLATFORM[0] + WALKWAY, a, PLATFORM[1], b)}, dwell: {DWELL}),'
         )
-    # Where those staying on the ground watch from.
-    for k, (a, b) in enumerate(zip(VIEW_EDGES, VIEW_EDGES[1:])):
-        area = rect(*SQUARE_VIEW) if a <= 0.0 < b else rect(GROUND_STRIP[0], a, GROUND_STRIP[1], b)
-        out.append(
-            f'        Destination(id: "ground_view_{k + 1}", level: "ground", area: {area}, dwell: {DWELL}),'
-        )
+    # Where those staying on the ground watch from: north and south of the way up kept clear.
+    for k in range(len(VIEW_EDGES) - 1):
+        for side, (x0, y0, x1, y1) in ground_views(k):
+            out.append(
+                f'        Destination(id: "ground_view_{k + 1}_{side}", level: "ground", area: {rect(x0, y0, x1, y1)}, dwell: {DWELL}),'
+            )
     # The foot of each stairway, passed on the way up to the stretch it serves.
     for k, y in enumerate(STAIRS):
         out.append(f'        Destination(id: "stair_{k + 1}_foot", level: "ground", area: {rect(66.5, y - 2.5, 71.5, y + 2.5)}),')
@@ -263,9 +282,14 @@ def main():
                 f'        Population(id: "{door}_to_view_{k + 1}", level: "{level}", placement: Arrivals(door: "{door}", rates: {rates(share * up / 3.0)}), goal: Route([{route}])),'
             )
             if level == "ground":
-                out.append(
-                    f'        Population(id: "{door}_to_ground_view_{k + 1}", level: "ground", placement: Arrivals(door: "{door}", rates: {rates(share * GROUND_SHARE / 3.0)}), goal: Route(["ground_view_{k + 1}"])),'
-                )
+                # Split over the two sides by their areas, so that both fill alike.
+                views = ground_views(k)
+                total = sum((x1 - x0) * (y1 - y0) for _, (x0, y0, x1, y1) in views)
+                for side, (x0, y0, x1, y1) in views:
+                    part = (x1 - x0) * (y1 - y0) / total
+                    out.append(
+                        f'        Population(id: "{door}_to_ground_view_{k + 1}_{side}", level: "ground", placement: Arrivals(door: "{door}", rates: {rates(share * GROUND_SHARE / 3.0 * part)}), goal: Route(["ground_view_{k + 1}_{side}"])),'
+                    )
     out.append("    ],")
     # Measurements at the Chen Yi Square stairway, as in bund_chenyi.ron, and on the platform.
     out.append(

@@ -111,6 +111,12 @@ pub struct Plan {
     /// Where in the leg's destination the agent will stand: drawn once it sets foot in the place
     /// (`motion::spot_in_destination`), cleared with a new leg or target.
     pub spot: Option<DVec2>,
+    /// The spot was drawn while the agent was held up just outside the place, in view (no wall in
+    /// between): it heads straight there from where it is (`motion::spot_in_view`).
+    pub spot_in_view: bool,
+    /// A spot in view was drawn on this leg (it is drawn once: held up again outside the place on
+    /// the way there, the agent gives it up and waits at the place's edge as before).
+    pub looked_in_view: bool,
 }
 
 /// Positions of every agent at the start of the step (in storage order), with a cell list per

@@ -171,8 +171,10 @@ pub fn steer(
             });
             velocity.0 = v;
             *heading = Heading { desired: e0, intent, boxed, yielding, free_speed: v0 };
-            // Inside the destination on the way to its spot, progress is coming nearer the spot.
-            let to_spot = plan.spot.filter(|_| walking && in_destination(nav, plan.target, body.level, body.pos));
+            // On the way to its spot (inside the destination, or in view), progress is coming nearer the spot.
+            let to_spot = plan
+                .spot
+                .filter(|_| walking && (plan.spot_in_view || in_destination(nav, plan.target, body.level, body.pos)));
             let remaining = match to_spot {
                 Some(spot) => body.pos.distance(spot) as f32,
                 None => nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos),
@@ -200,10 +202,11 @@ pub fn stair_speed_factor(space: &Space, level: LevelId, e0: DVec2) -> f64 {
     }
 }
 
-/// The way the agent heads: towards its spot once inside its destination, else along the floor field.
+/// The way the agent heads: towards its spot once inside its destination (or from where it was
+/// held up, for a spot in view), else along the floor field.
 pub fn heading_for(nav: &Navigation, space: &Space, plan: &Plan, level: LevelId, p: DVec2) -> DVec2 {
     if let Some(spot) = plan.spot
-        && in_destination(nav, plan.target, level, p)
+        && (plan.spot_in_view || in_destination(nav, plan.target, level, p))
     {
         return (spot - p).normalize_or_zero();
     }

@@ -74,6 +74,8 @@ pub fn advance(
                         plan.leg = leg as u16;
                         plan.target = super::spawn::leg_target(space, walker.population, legs, leg);
                         plan.spot = None;
+                        plan.spot_in_view = false;
+                        plan.looked_in_view = false;
                         plan.activity = Activity::Walking;
                     }
                 }
@@ -193,6 +195,25 @@ pub fn advance(
                         && let Some(spot) = spot_in_destination(space, nav, &plan, &body, seed, id.0)
                     {
                         plan.spot = Some(spot);
+                        plan.spot_in_view = false;
+                    } else if plan.spot.is_none()
+                        && !plan.looked_in_view
+                        && stalled.since >= super::model::DEADLOCK_RELIEF_AFTER
+                        && stalled.since - (dt as f32) < super::model::DEADLOCK_RELIEF_AFTER
+                        && let Some(spot) = spot_in_view(space, nav, walls, &plan, &body, seed, id.0)
+                    {
+                        plan.spot = Some(spot);
+                        plan.spot_in_view = true;
+                        plan.looked_in_view = true;
+                    } else if plan.spot_in_view
+                        && stalled.since >= super::model::DEADLOCK_RELIEF_AFTER
+                        && !in_or_at_edge(nav, &plan, &body, true)
+                    {
+                        // Held up again on the way, outside the place: it gives up the spot and
+                        // waits at the place's edge as before (pressing on, those on their way to
+                        // spots in view and those leaving held each other for good).
+                        plan.spot = None;
+                        plan.spot_in_view = false;
                     } else if arrived(nav, &plan, &body, stalled) {
                         let leg = &legs[plan.leg as usize];
                         let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
@@ -507,6 +528,49 @@ fn spot_in_destination(space: &Space, nav: &Navigation, plan: &Plan, body: &Body
     Some(body.pos)
 }
 
+/// Someone held up just outside the place it stays at (by those standing there already, as a
+/// rule) looks for room further in or along: a spot anywhere in the place that it can walk
+/// straight to from where it is (no wall between), drawn as in `spot_in_destination`, when it has
+/// just been held up for a second (found once a leg). Visitors who find the near end of a viewing strip full walk on along it to
+/// where there is room; waiting at the near end, they queued back onto the pavement and blocked
+/// it for everyone (the Bund's ground viewers, issue 12).
+fn spot_in_view(
+    space: &Space,
+    nav: &Navigation,
+    walls: Walls<'_>,
+    plan: &Plan,
+    body: &Body,
+    seed: u64,
+    id: u32,
+) -> Option<DVec2> {
+    let TargetKey::Destination { destination } = nav.key(plan.target) else { return None };
+    let place = space.destinations.get(*destination)?;
+    if place.passed_by || place.level != body.level {
+        return None;
+    }
+    let n = place.area.len();
+    let reach = (0..n)
+        .map(|i| distance_to_segment(body.pos, v(place.area[i]), v(place.area[(i + 1) % n])))
+        .fold(f64::INFINITY, f64::min);
+    if reach > SPOT_VIEW_REACH {
+        return None;
+    }
+    let inside = |q: DVec2| super::model::in_destination(nav, plan.target, body.level, q);
+    let (lo, hi) = bounds(&place.area);
+    let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
+    (0..SPOT_VIEW_TRIES).find_map(|_| {
+        let q = lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>());
+        (ring_contains(&place.area, q) && inside(q) && !crosses_wall(walls, body.pos, q)).then_some(q)
+    })
+}
+
+/// How far outside its place someone held up looks for room in it, m: a few rows of people
+/// standing at its edge [est].
+const SPOT_VIEW_REACH: f64 = 3.0;
+/// Random points tried for a spot in view, each time someone is held up near its place (a wall
+/// check each, so fewer than `SPOT_TRIES`).
+const SPOT_VIEW_TRIES: u32 = 16;
+
 /// The random stream of an agent's spot in a destination, plus the leg.
 const SPOT_STREAM: u64 = 0x8000;
 /// Random points tried for a spot; a place covering under 1 % of its bounding box takes where the
@@ -520,12 +584,21 @@ const SPOT_REACH: f64 = 0.1;
 /// there already (the place is full around it); without a spot: inside the destination and as far
 /// in as its field leads, or as far as others standing there let the agent get.
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> bool {
+    let stalled = stalled.since >= super::model::DEADLOCK_RELIEF_AFTER;
     if let Some(spot) = plan.spot {
-        return body.pos.distance(spot) <= SPOT_REACH || stalled.since >= super::model::DEADLOCK_RELIEF_AFTER;
+        // On the way to a spot in view, held up outside the place: it stays only at the place's
+        // edge (as below), not on the pavement on the way.
+        let held_there = stalled && (!plan.spot_in_view || in_or_at_edge(nav, plan, body, true));
+        return body.pos.distance(spot) <= SPOT_REACH || held_there;
     }
+    in_or_at_edge(nav, plan, body, stalled)
+}
+
+/// Without a spot: inside the destination and as far in as its field leads (or anywhere inside
+/// once `stalled`), or, `stalled`, just outside it with the destination ahead.
+fn in_or_at_edge(nav: &Navigation, plan: &Plan, body: &Body, stalled: bool) -> bool {
     let grid = &nav.grids[body.level];
     let field = nav.field(plan.target, body.level);
-    let stalled = stalled.since >= super::model::DEADLOCK_RELIEF_AFTER;
     grid.cell_at(body.pos).is_some_and(|k| {
         if field.source[k] == CellSource::InDestination {
             return field.time[k] <= 0.0 || stalled;

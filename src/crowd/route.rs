@@ -84,6 +84,8 @@ pub fn follow_exit_assignments(
             if plan.target != target {
                 plan.target = target;
                 plan.spot = None;
+                plan.spot_in_view = false;
+                plan.looked_in_view = false;
             }
         }
     }
@@ -160,6 +162,8 @@ pub fn choose_exits(
         if best.1 != plan.target && best.0 < SWITCH_GAIN * current {
             plan.target = best.1;
             plan.spot = None;
+            plan.spot_in_view = false;
+            plan.looked_in_view = false;
         }
     });
 }

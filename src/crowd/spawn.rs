@@ -305,6 +305,8 @@ pub fn spawn_agents(
                     leg: 0,
                     target: leg_target(&space.0, PopulationId::from_index(index), &plan.legs, 0),
                     spot: None,
+                    spot_in_view: false,
+                    looked_in_view: false,
                 },
             ));
             if let Some(group) = group {

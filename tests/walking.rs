@@ -103,3 +103,33 @@ fn a_route_point_is_passed_at_its_edge_and_the_next_leg_is_not_stalled() {
         out.end
     );
 }
+
+/// Visitors coming in at one end of a 30 m × 7 m viewing strip beside a walkway (the Bund's ground
+/// viewers in small, `tests/scenes/viewing_strip.ron`): 300 at 1.5 persons/s, each staying 1,000 s
+/// at a random spot. The strip holds them all at 1.4 persons/m², under the 4.7 of a standing crowd
+/// (Shanghai's critical density, validation.md), so 100 s after the last arrival all but 1 % stand
+/// in it, not on the walkway. Known deviation (issue 12): they settle where they are first held up
+/// near the corner they come in at, and a queue stays on the walkway.
+#[test]
+#[ignore = "known deviation (issue 12): 57 of 300 still wait on the walkway 100 s after the last arrival (74 before those held up outside looked for room in the strip)"]
+fn visitors_find_room_along_a_viewing_strip() {
+    use unitwin::crowd::Body;
+    let checked = load("tests/scenes/viewing_strip.ron");
+    let mut app = app(&checked, 1);
+    let out = run_verified(&mut app, |_| {});
+    let world = app.world_mut();
+    let bodies: Vec<_> = world.query::<&Body>().iter(world).map(|b| b.pos).collect();
+    let on_walkway = bodies.iter().filter(|p| p.y < 4.0).count();
+    let far_half = bodies.iter().filter(|p| p.y >= 4.0 && p.x > 20.0).count();
+    println!(
+        "viewing strip at {:.0} s: {} on site, {on_walkway} on the walkway, {far_half} in the strip's far half",
+        out.end,
+        bodies.len()
+    );
+    assert_eq!(out.census.spawned, 300, "300 arrive");
+    assert!(
+        on_walkway as f64 <= 0.01 * bodies.len() as f64,
+        "{on_walkway} of {} still wait on the walkway 100 s after the last arrival",
+        bodies.len()
+    );
+}

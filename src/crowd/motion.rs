@@ -12,7 +12,7 @@ use crate::geom::{bounds, closest_on_segment, distance_to_segment, ring_contains
 use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation, TargetKey};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
-use crate::space::{Portal, Space, SpaceRes, Walls};
+use crate::space::{DestinationGeom, Portal, Space, SpaceRes, Walls};
 use crate::traffic::outside::{critical_gap, gap_accepted, vehicle_clearance};
 use crate::traffic::{CrossingGates, CrossingMap, Network, TrafficNet, Vehicles};
 use rand::Rng;
@@ -508,32 +508,20 @@ const LINE_TOLERANCE: f64 = 1e-9;
 /// (where they stood at 4–7 persons/m² with the rest of the place empty). Places nobody stays at
 /// are reached at their edge and get no spot.
 fn spot_in_destination(space: &Space, nav: &Navigation, plan: &Plan, body: &Body, seed: u64, id: u32) -> Option<DVec2> {
-    let TargetKey::Destination { destination } = nav.key(plan.target) else { return None };
-    let place = space.destinations.get(*destination)?;
-    if place.passed_by || place.level != body.level {
-        return None;
-    }
+    let place = place_to_stay(space, nav, plan, body)?;
     let inside = |q: DVec2| super::model::in_destination(nav, plan.target, body.level, q);
     if !inside(body.pos) {
         return None;
     }
-    let (lo, hi) = bounds(&place.area);
-    let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
-    for _ in 0..SPOT_TRIES {
-        let q = lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>());
-        if ring_contains(&place.area, q) && inside(q) {
-            return Some(q);
-        }
-    }
-    Some(body.pos)
+    Some(random_spot(place, plan, seed, id, SPOT_TRIES, inside).unwrap_or(body.pos))
 }
 
 /// Someone held up just outside the place it stays at (by those standing there already, as a
 /// rule) looks for room further in or along: a spot anywhere in the place that it can walk
 /// straight to from where it is (no wall between), drawn as in `spot_in_destination`, when it has
-/// just been held up for a second (found once a leg). Visitors who find the near end of a viewing strip full walk on along it to
-/// where there is room; waiting at the near end, they queued back onto the pavement and blocked
-/// it for everyone (the Bund's ground viewers, issue 12).
+/// just been held up for a second (found once a leg). Visitors who find the near end of a viewing
+/// strip full walk on along it to where there is room; waiting at the near end, they queued back
+/// onto the pavement and blocked it for everyone (the Bund's ground viewers, issue 12).
 fn spot_in_view(
     space: &Space,
     nav: &Navigation,
@@ -543,11 +531,7 @@ fn spot_in_view(
     seed: u64,
     id: u32,
 ) -> Option<DVec2> {
-    let TargetKey::Destination { destination } = nav.key(plan.target) else { return None };
-    let place = space.destinations.get(*destination)?;
-    if place.passed_by || place.level != body.level {
-        return None;
-    }
+    let place = place_to_stay(space, nav, plan, body)?;
     let n = place.area.len();
     let reach = (0..n)
         .map(|i| distance_to_segment(body.pos, v(place.area[i]), v(place.area[(i + 1) % n])))
@@ -555,12 +539,33 @@ fn spot_in_view(
     if reach > SPOT_VIEW_REACH {
         return None;
     }
-    let inside = |q: DVec2| super::model::in_destination(nav, plan.target, body.level, q);
+    random_spot(place, plan, seed, id, SPOT_VIEW_TRIES, |q| {
+        super::model::in_destination(nav, plan.target, body.level, q) && !crosses_wall(walls, body.pos, q)
+    })
+}
+
+/// The place the agent's leg leads to, if people stay there and it is on the agent's level.
+fn place_to_stay<'a>(space: &'a Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<&'a DestinationGeom> {
+    let TargetKey::Destination { destination } = nav.key(plan.target) else { return None };
+    let place = space.destinations.get(*destination)?;
+    (!place.passed_by && place.level == body.level).then_some(place)
+}
+
+/// The first of `tries` points drawn uniformly over the place's bounding box, from the agent's own
+/// stream for this leg, that lies in the place and that `accept` takes.
+fn random_spot(
+    place: &DestinationGeom,
+    plan: &Plan,
+    seed: u64,
+    id: u32,
+    tries: u32,
+    accept: impl Fn(DVec2) -> bool,
+) -> Option<DVec2> {
     let (lo, hi) = bounds(&place.area);
     let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
-    (0..SPOT_VIEW_TRIES).find_map(|_| {
+    (0..tries).find_map(|_| {
         let q = lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>());
-        (ring_contains(&place.area, q) && inside(q) && !crosses_wall(walls, body.pos, q)).then_some(q)
+        (ring_contains(&place.area, q) && accept(q)).then_some(q)
     })
 }
 

@@ -118,15 +118,15 @@ fn weidmann_spread() -> unitwin::scene::Distribution {
     unitwin::scene::Distribution::Normal { mean: 1.34, sd: 0.26, min: 0.5, max: 2.0 }
 }
 
-/// The corridor at `nominal` persons/m² with Weidmann's spread of free speeds: for each person who
+/// The narrow corridor at `nominal` persons/m² with Weidmann's spread of free speeds: for each person who
 /// walks through the 10 m between 140 and 150 m before 70 s, the speed of that walk and their own
 /// free speed.
 fn corridor_walks(nominal: f64, seed: u64) -> Vec<(f64, f64)> {
     use unitwin::crowd::Walker;
-    let path = Path::new(&unitwin_manifest_dir()).join("scenes/verification/fd_corridor.ron");
+    let path = Path::new(&unitwin_manifest_dir()).join(NARROW.scene);
     let mut loaded = read_scene(&path).unwrap();
     let Placement::Area { count, .. } = &mut loaded.scene.populations[0].placement else { unreachable!() };
-    *count = (nominal * 600.0).round() as u32;
+    *count = (nominal * NARROW.area).round() as u32;
     loaded.scene.populations[0].speed = weidmann_spread();
     let checked = unitwin::twin::build(loaded).unwrap();
     let mut app = headless_app(&checked, &RunOptions { seed, until: 70.0, threads: None, replay: None }).unwrap();

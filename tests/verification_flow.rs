@@ -1,5 +1,6 @@
 //! Flow verification against measured crowds: the fundamental diagram (Weidmann 1993, RiMEA 3.0
-//! test 4) and bottleneck flows (Seyfried et al. 2009). Every run also checks walls and conservation.
+//! test 4; single file, RiMEA 4.1.1 test 16) and bottleneck flows (Seyfried et al. 2009). Every run
+//! also checks walls and conservation.
 
 mod common;
 
@@ -16,22 +17,33 @@ fn weidmann(density: f64) -> f64 {
     1.34 * (1.0 - (-1.913 * (1.0 / density - 1.0 / 5.4)).exp())
 }
 
-/// A corridor for the fundamental diagram: its scene, its floor area (m²) and the measured area's
-/// (the whole width between 140 and 150 m).
+/// A corridor for the fundamental diagram: its scene, its floor area (m²; for the single file its
+/// length, m), the stretch measured across its whole width (x from, to) and that stretch's area (m²;
+/// its length, m). Densities are per m² (per m).
 struct Corridor {
     scene: &'static str,
     area: f64,
+    stretch: (f64, f64),
     measured: f64,
 }
 
 /// 200 m × 3 m: a corridor as narrow as Tianzifang's lanes, where people walk in a few files.
-const NARROW: Corridor = Corridor { scene: "scenes/verification/fd_corridor.ron", area: 600.0, measured: 30.0 };
+const NARROW: Corridor =
+    Corridor { scene: "scenes/verification/fd_corridor.ron", area: 600.0, stretch: (140.0, 150.0), measured: 30.0 };
 /// 200 m × 10 m: RiMEA's corridor for test 4 is 10 m wide (and 1000 m long, which a crowd filled
 /// at these densities does not need between 10 and 70 s).
-const RIMEA: Corridor = Corridor { scene: "scenes/verification/fd_corridor_rimea.ron", area: 2000.0, measured: 100.0 };
+const RIMEA: Corridor = Corridor {
+    scene: "scenes/verification/fd_corridor_rimea.ron",
+    area: 2000.0,
+    stretch: (140.0, 150.0),
+    measured: 100.0,
+};
+/// 300 m × 0.5 m: single file (RiMEA 4.1.1 test 16), densities per metre.
+const SINGLE_FILE: Corridor =
+    Corridor { scene: "scenes/verification/fd_single_file.ron", area: 300.0, stretch: (140.0, 160.0), measured: 20.0 };
 
-/// Runs `corridor` filled at `nominal` persons/m²; returns the mean density and mean speed
-/// measured between 140 and 150 m from 10 s to 70 s.
+/// Runs `corridor` filled at `nominal` persons/m² (per m in single file); returns the mean density
+/// and mean speed measured in its stretch from 10 s to 70 s.
 fn fundamental_diagram_point(corridor: &Corridor, nominal: f64) -> (f64, f64) {
     let path = Path::new(&unitwin_manifest_dir()).join(corridor.scene);
     let mut loaded = read_scene(&path).unwrap();
@@ -49,7 +61,7 @@ fn fundamental_diagram_point(corridor: &Corridor, nominal: f64) -> (f64, f64) {
         let mut q = world.query::<(&AgentId, &Body)>();
         let mut inside = 0;
         for (_, body) in q.iter(world) {
-            if (140.0..150.0).contains(&body.pos.x) {
+            if (corridor.stretch.0..corridor.stretch.1).contains(&body.pos.x) {
                 inside += 1;
                 speed_sum += (body.pos.x - body.prev.x) / clock.dt;
                 speed_samples += 1;
@@ -66,7 +78,8 @@ fn fundamental_diagram_point(corridor: &Corridor, nominal: f64) -> (f64, f64) {
 fn diagram_failures(corridor: &Corridor, nominals: &[f64], band: f64) -> Vec<String> {
     let mut failures = Vec::new();
     // Printed at once at the end: the tests run side by side.
-    let mut table = format!("fundamental diagram ({}, measured at 140–150 m, 10–70 s):\n", corridor.scene);
+    let (from, to) = corridor.stretch;
+    let mut table = format!("fundamental diagram ({}, measured at {from}–{to} m, 10–70 s):\n", corridor.scene);
     for &nominal in nominals {
         let (density, speed) = fundamental_diagram_point(corridor, nominal);
         let reference = weidmann(density);
@@ -112,6 +125,68 @@ fn fundamental_diagram_matches_weidmann_within_20_percent() {
     assert!(failures.is_empty(), "fundamental diagram off:\n{}", failures.join("\n"));
 }
 
+/// A single-file run of an experiment (RiMEA 4.1.1 test 16 compares with the 10th–90th percentile
+/// band of such runs): its density, persons/m (1 / mean distance to the next person ahead), and the
+/// 10th and 90th percentiles of its walking speeds, m/s. From the single-file runs PedPy ships as
+/// demo data (PedestrianDynamics/PedPy, commit ef4df98, notebooks/demo-data/single_file), worked
+/// out by `tools/single_file/empirical_band.py`. Both lie near Seyfried et al. (2005)'s line, each
+/// walker needing 0.36 m + 1.06 s × speed of the file.
+struct SingleFileRun {
+    name: &'static str,
+    density: f64,
+    p10: f64,
+    p90: f64,
+}
+
+/// 56 in the circuit: 2,391 observations, mean headway 0.495 m, median speed 0.146 m/s.
+const RUN_N56: SingleFileRun = SingleFileRun { name: "n56_cam1", density: 2.02, p10: 0.045, p90: 0.226 };
+/// 34 in the circuit: 1,101 observations, mean headway 0.793 m, median speed 0.468 m/s.
+const RUN_N34: SingleFileRun = SingleFileRun { name: "n34_cam2", density: 1.26, p10: 0.344, p90: 0.558 };
+
+/// The single-file corridor filled at the run's density, with Weidmann's spread of free speeds:
+/// the measured density must lie within 10 % of the run's (else the comparison is off), and the
+/// mean speed within the run's 10th–90th percentile band.
+fn single_file_failures(run: &SingleFileRun) -> Vec<String> {
+    let (density, speed) = fundamental_diagram_point(&SINGLE_FILE, run.density);
+    println!(
+        "single file filled at {} p/m ({}): measured {density:.2} p/m, mean speed {speed:.3} m/s; the run's band \
+         {:.3}–{:.3} m/s; Seyfried et al. (2005) {:.3} m/s",
+        run.density,
+        run.name,
+        run.p10,
+        run.p90,
+        (1.0 / density - 0.36) / 1.06
+    );
+    let mut failures = Vec::new();
+    if (density / run.density - 1.0).abs() > 0.1 {
+        failures.push(format!("measured {density:.2} p/m, not within 10 % of the run's {} p/m", run.density));
+    }
+    if !(run.p10..=run.p90).contains(&speed) {
+        failures.push(format!(
+            "mean speed {speed:.3} m/s outside the run's 10th–90th percentile band {:.3}–{:.3} m/s",
+            run.p10, run.p90
+        ));
+    }
+    failures
+}
+
+/// RiMEA 4.1.1 test 16 (single-file fundamental diagram) at the dense run's density, 2 persons/m.
+#[test]
+fn single_file_speed_within_empirical_band_at_2_persons_per_metre() {
+    let failures = single_file_failures(&RUN_N56);
+    assert!(failures.is_empty(), "single file off:\n{}", failures.join("\n"));
+}
+
+/// Known deviation (README, *Validation*): at 1.26 persons/m the model's file walks at about 0.7 m/s,
+/// above the run's 90th percentile: the collision-free speed model's time gap (0.55 s) is set for
+/// the planar diagram, where the one ahead is seldom straight ahead; a file keeps about 1.06 s.
+#[test]
+#[ignore = "known deviation: the file walks about 60 % faster than the experiment at 1.26 persons/m"]
+fn single_file_speed_within_empirical_band_at_1_26_persons_per_metre() {
+    let failures = single_file_failures(&RUN_N34);
+    assert!(failures.is_empty(), "single file off:\n{}", failures.join("\n"));
+}
+
 /// Weidmann (1993): free walking speeds on the level spread about 1.34 m/s with a standard
 /// deviation of 0.26 m/s.
 fn weidmann_spread() -> unitwin::scene::Distribution {
@@ -139,10 +214,11 @@ fn corridor_walks(nominal: f64, seed: u64) -> Vec<(f64, f64)> {
             if body.prev.x < 140.0 && body.pos.x >= 140.0 {
                 entered.insert(id.0, t);
             }
-            if body.prev.x < 150.0 && body.pos.x >= 150.0 {
-                if let Some(t0) = entered.remove(&id.0) {
-                    walks.push((10.0 / (t - t0), walker.v0));
-                }
+            if body.prev.x < 150.0
+                && body.pos.x >= 150.0
+                && let Some(t0) = entered.remove(&id.0)
+            {
+                walks.push((10.0 / (t - t0), walker.v0));
             }
         }
     });

@@ -6,12 +6,14 @@ Reads single-file trajectories in PedPy's demo CSV layout (ID,Frame,x,y,v_x,v_y;
 everyone walking along x, one camera's view of a straight part of the circuit) and prints, per run,
 the mean headway (distance along x to the next person ahead in the same frame), the density it
 implies (1 / headway, persons per metre) and the 10th, 50th and 90th percentiles of the speeds
-along x. The two runs used are PedPy's demo data, not part of this repository:
+along x. The two runs used are PedPy's demo data, not part of this repository. From the top of
+this repository:
 
-    git clone https://github.com/PedestrianDynamics/PedPy && cd PedPy
-    git show ef4df98:notebooks/demo-data/single_file/n34_cam2.csv > n34_cam2.csv
-    git show ef4df98:notebooks/demo-data/single_file/n56_cam1.csv > n56_cam1.csv
-    python3 tools/single_file/empirical_band.py n34_cam2.csv n56_cam1.csv
+    git clone https://github.com/PedestrianDynamics/PedPy /tmp/PedPy
+    for run in n34_cam2 n56_cam1; do
+        git -C /tmp/PedPy show ef4df98:notebooks/demo-data/single_file/$run.csv > /tmp/$run.csv
+    done
+    python3 tools/single_file/empirical_band.py /tmp/n34_cam2.csv /tmp/n56_cam1.csv
 
 Percentiles are the nearest-rank kind on the sorted speeds (index p * (n - 1), rounded down).
 """
@@ -26,7 +28,8 @@ def percentile(sorted_values, p):
 
 
 def band(path):
-    rows = list(csv.DictReader(open(path, encoding="ascii")))
+    with open(path, encoding="ascii", newline="") as f:
+        rows = list(csv.DictReader(f))
     direction = 1.0 if statistics.mean(float(r["v_x"]) for r in rows) > 0 else -1.0
     frames = collections.defaultdict(list)
     for r in rows:

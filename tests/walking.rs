@@ -108,10 +108,9 @@ fn a_route_point_is_passed_at_its_edge_and_the_next_leg_is_not_stalled() {
 /// viewers in small, `tests/scenes/viewing_strip.ron`): 300 at 1.5 persons/s, each staying 1,000 s
 /// at a random spot. The strip holds them all at 1.4 persons/m², under the 4.7 of a standing crowd
 /// (Shanghai's critical density, validation.md), so 100 s after the last arrival all but 1 % stand
-/// in it, not on the walkway. Known deviation (issue 12): they settle where they are first held up
-/// near the corner they come in at, and a queue stays on the walkway.
+/// in it, not on the walkway. Those standing step aside for a visitor pressing through to their
+/// spot; before they did (issue 12), 57 still waited on the walkway.
 #[test]
-#[ignore = "known deviation (issue 12): 57 of 300 still wait on the walkway 100 s after the last arrival (74 before those held up outside looked for room in the strip)"]
 fn visitors_find_room_along_a_viewing_strip() {
     use unitwin::crowd::Body;
     let checked = load("tests/scenes/viewing_strip.ron");

@@ -157,6 +157,9 @@ pub fn steer(
                     grid,
                 };
                 match *model {
+                    PedModel::CollisionFreeSpeed { .. } if matches!(plan.activity, Activity::Dwelling { .. }) => {
+                        ctx.make_way_while_staying(buf)
+                    }
                     PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false, false),
                     PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
                         ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
@@ -171,10 +174,10 @@ pub fn steer(
             });
             velocity.0 = v;
             *heading = Heading { desired: e0, intent, boxed, yielding, free_speed: v0 };
-            // On the way to its spot (inside the destination, or in view), progress is coming nearer the spot.
-            let to_spot = plan
-                .spot
-                .filter(|_| walking && (plan.spot_in_view || in_destination(nav, plan.target, body.level, body.pos)));
+            // On the way to its spot, progress is coming nearer the spot, also while pressed back out
+            // of the place over its edge (measured by the floor field only there, someone standing on
+            // the edge had its progress restarted at every crossing of it, and never settled).
+            let to_spot = plan.spot.filter(|_| walking);
             let remaining = match to_spot {
                 Some(spot) => body.pos.distance(spot) as f32,
                 None => nav.field(plan.target, body.level).time_at(&nav.grids[body.level], body.pos),
@@ -587,6 +590,57 @@ impl Context<'_> {
         (v, intent, boxed, intent != e)
     }
 
+    /// Someone staying at their place (dwelling) steps aside for a walker held up against them who
+    /// presses on along its way, as people standing at a railing or in a shop shift to let someone
+    /// through: aside from the walker's line and a little on along its way, at the speed of making
+    /// way. Without it, a gap narrower than two bodies between those standing is a wall, and
+    /// visitors bound for the free part of a place queue for good behind those at its edge.
+    /// Returns the velocity, the direction stepped in, and whether it steps out of someone's way.
+    fn make_way_while_staying(&self, buf: &mut Vec<u32>) -> (DVec2, DVec2, bool, bool) {
+        let (p, r) = (self.body.pos, self.body.radius);
+        let reach = 2.0 * r + self.snapshot.max_radius + MAKE_WAY_CONTACT + 2.0 * MAKE_WAY_SPEED * self.dt;
+        self.neighbours(reach, buf);
+        let (mut aside, mut on) = (DVec2::ZERO, DVec2::ZERO);
+        for &j in buf.iter() {
+            let other = &self.snapshot.agents[j as usize];
+            if other.id == self.id || !other.relieved || other.heading == DVec2::ZERO {
+                continue;
+            }
+            let offset = p - other.pos;
+            let l = r + other.radius;
+            let across = other.intent.perp();
+            if offset.length() - l < MAKE_WAY_CONTACT && offset.dot(other.intent) > 0.0 && offset.dot(across).abs() <= l
+            {
+                aside += if offset.dot(across) >= 0.0 { across } else { -across };
+                on += other.intent;
+            }
+        }
+        if let Some(away) = aside.try_normalize() {
+            let intent = self.make_way_direction(away, on, buf);
+            return (intent * MAKE_WAY_SPEED, intent, false, true);
+        }
+        // Someone who stopped at the edge of their place, behind those standing on it, moves in
+        // as room opens there.
+        let inward = self.grid.cell_at(p).and_then(|k| match self.field.source[k] {
+            CellSource::InDestination => None,
+            _ => DVec2::new(f64::from(self.field.dir[k][0]), f64::from(self.field.dir[k][1])).try_normalize(),
+        });
+        match inward {
+            Some(d) if self.room_for(d, buf) >= MAKE_WAY_ROOM * MAKE_WAY_SPEED * self.dt => {
+                (d * MAKE_WAY_SPEED, d, false, false)
+            }
+            _ => (DVec2::ZERO, DVec2::ZERO, false, false),
+        }
+    }
+
+    /// How far a step at the speed of making way in direction `d` gets past walls and bodies, m.
+    fn room_for(&self, d: DVec2, buf: &[u32]) -> f64 {
+        let p = self.body.pos;
+        let full = MAKE_WAY_SPEED * self.dt;
+        let walled = super::motion::constrain(self.walls, p, p + d * full, self.body.radius) - p;
+        super::motion::keep_bodies_apart(self.snapshot, buf, self.id, self.body, walled, false, None).length()
+    }
+
     /// Which way to make way: aside and a little back if walls and bodies leave room for most of
     /// a step there, else straight back, else aside. At a door's jamb the side alone is often
     /// wall, and two people there would stand as an arch for good.
@@ -594,14 +648,9 @@ impl Context<'_> {
         let back = back.try_normalize().unwrap_or(DVec2::ZERO);
         let candidates = [(aside + back * MAKE_WAY_BACK).normalize_or_zero(), back, aside];
         let full = MAKE_WAY_SPEED * self.dt;
-        let room = |d: DVec2| {
-            let p = self.body.pos;
-            let walled = super::motion::constrain(self.walls, p, p + d * full, self.body.radius) - p;
-            super::motion::keep_bodies_apart(self.snapshot, buf, self.id, self.body, walled, false, None).length()
-        };
         let mut best = (aside, -1.0);
         for d in candidates.into_iter().filter(|d| *d != DVec2::ZERO) {
-            let r = room(d);
+            let r = self.room_for(d, buf);
             if r >= MAKE_WAY_ROOM * full {
                 return d;
             }

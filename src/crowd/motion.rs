@@ -68,7 +68,27 @@ pub fn advance(
                     }
                 }
                 Activity::Dwelling { until } => {
-                    velocity.0 = DVec2::ZERO;
+                    // Steering asks someone staying to step aside only for a walker held up against
+                    // them; the step keeps clear of walls, bodies and blocked zones, or is not taken.
+                    let step = velocity.0 * dt;
+                    if step != DVec2::ZERO {
+                        let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
+                        let walled = constrain(walls, body.pos, body.pos + step, body.radius) - body.pos;
+                        let allowed = BODIES.with_borrow_mut(|buf| {
+                            let reach = 2.0 * body.radius + snapshot.max_radius + 2.0 * step.length();
+                            snapshot.neighbours(body.level, body.pos, reach, buf);
+                            keep_bodies_apart(snapshot, buf, id.0, &body, walled, false, None)
+                        });
+                        let q = body.pos + allowed;
+                        let clear = allowed == walled
+                            || (!crosses_wall(walls, body.pos, q) && walls.near(q, body.radius).next().is_none());
+                        // Those standing in their place stay in it.
+                        let inside = |q| super::model::in_destination(nav, plan.target, body.level, q);
+                        if clear && !nav.grids[body.level].is_closed(q) && (inside(q) || !inside(body.pos)) {
+                            body.pos = q;
+                        }
+                    }
+                    velocity.0 = (body.pos - body.prev) / dt;
                     if now + dt >= until || nav.grids[body.level].is_closed(body.pos) {
                         let leg = (plan.leg as usize + 1).min(legs.len() - 1);
                         plan.leg = leg as u16;
@@ -589,7 +609,7 @@ const SPOT_REACH: f64 = 0.1;
 /// there already (the place is full around it); without a spot: inside the destination and as far
 /// in as its field leads, or as far as others standing there let the agent get.
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> bool {
-    let stalled = stalled.since >= super::model::DEADLOCK_RELIEF_AFTER;
+    let stalled = stalled.since >= SETTLE_AFTER;
     if let Some(spot) = plan.spot {
         // On the way to a spot in view, held up outside the place: it stays only at the place's
         // edge (as below), not on the pavement on the way.
@@ -598,6 +618,11 @@ fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> boo
     }
     in_or_at_edge(nav, plan, body, stalled)
 }
+
+/// How long a visitor held up on the way to their place, or inside it on the way to their spot,
+/// presses on before staying where they are, s: from `DEADLOCK_RELIEF_AFTER` on, those standing in
+/// their way step aside for them (`model`, making way while staying) [est].
+const SETTLE_AFTER: f32 = 3.0;
 
 /// Without a spot: inside the destination and as far in as its field leads (or anywhere inside
 /// once `stalled`), or, `stalled`, just outside it with the destination ahead.

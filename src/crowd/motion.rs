@@ -80,8 +80,7 @@ pub fn advance(
                             keep_bodies_apart(snapshot, buf, id.0, &body, walled, false, None)
                         });
                         let q = body.pos + allowed;
-                        let clear = allowed == walled
-                            || (!crosses_wall(walls, body.pos, q) && walls.near(q, body.radius).next().is_none());
+                        let clear = allowed == walled || reached_clear_of_walls(walls, body.pos, q, body.radius);
                         // Those standing in their place stay in it.
                         let inside = |q| super::model::in_destination(nav, plan.target, body.level, q);
                         if clear && !nav.grids[body.level].is_closed(q) && (inside(q) || !inside(body.pos)) {
@@ -171,8 +170,7 @@ pub fn advance(
                             .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, false, squeeze));
                         if allowed != taken {
                             let q = body.prev + allowed;
-                            let clear =
-                                !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();
+                            let clear = reached_clear_of_walls(walls, body.prev, q, body.radius);
                             body.pos = if clear { q } else { body.prev };
                         }
                     }
@@ -201,7 +199,7 @@ pub fn advance(
                         let allowed = BODIES
                             .with_borrow(|buf| keep_bodies_apart(snapshot, buf, id.0, &start, taken, false, squeeze));
                         let q = body.prev + allowed;
-                        let clear = !crosses_wall(walls, body.prev, q) && walls.near(q, body.radius).next().is_none();
+                        let clear = reached_clear_of_walls(walls, body.prev, q, body.radius);
                         body.pos = if clear { q } else { body.prev };
                     }
                     // Walls and blocked zones take away the motion they stop (it matters for inertial models).
@@ -426,6 +424,11 @@ pub fn constrain(walls: Walls<'_>, from: DVec2, to: DVec2, radius: f64) -> DVec2
         }
     }
     if crosses_wall(walls, from, p) || walls.near(p, radius * 0.999).next().is_some() { from } else { p }
+}
+
+/// Whether a body of `radius` stepping from `from` to `to` crosses no wall and ends touching none.
+fn reached_clear_of_walls(walls: Walls<'_>, from: DVec2, to: DVec2, radius: f64) -> bool {
+    !crosses_wall(walls, from, to) && walls.near(to, radius).next().is_none()
 }
 
 /// Whether the segment `a`–`b` crosses or touches a wall.

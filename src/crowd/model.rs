@@ -86,6 +86,12 @@ const OVERTAKE_LEFT: f64 = 0.05;
 const DISCHARGE_LOPSIDED: f64 = 0.25;
 const DISCHARGE_GAP_CUT: f64 = 0.65;
 
+/// Whether someone at `offset` (at distance `dist`) from another, their radii summing to `l`, stands
+/// in that other's path along `intent`, in contact: the one to make way for them.
+fn blocks_path(offset: DVec2, dist: f64, l: f64, intent: DVec2) -> bool {
+    dist - l < MAKE_WAY_CONTACT && offset.dot(intent) > 0.0 && offset.dot(intent.perp()).abs() <= l
+}
+
 /// The scenario's model and constants, as a resource.
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct ModelParams(pub PedModel);
@@ -441,11 +447,7 @@ impl Context<'_> {
             repelled += offset / dist * a * exp((l - dist) / d);
             // Someone stalled for a while, with precedence over the agent, whose way the agent
             // blocks (it stands in their path, in contact): the agent steps out of that path.
-            if (other.relieved || other.yielding)
-                && dist - l < MAKE_WAY_CONTACT
-                && offset.dot(other.intent) > 0.0
-                && offset.dot(other.intent.perp()).abs() <= l
-            {
+            if (other.relieved || other.yielding) && blocks_path(offset, dist, l, other.intent) {
                 if other.yielding {
                     make_way += other.intent;
                 } else if precedes(other) {
@@ -607,10 +609,8 @@ impl Context<'_> {
                 continue;
             }
             let offset = p - other.pos;
-            let l = r + other.radius;
-            let across = other.intent.perp();
-            if offset.length() - l < MAKE_WAY_CONTACT && offset.dot(other.intent) > 0.0 && offset.dot(across).abs() <= l
-            {
+            if blocks_path(offset, offset.length(), r + other.radius, other.intent) {
+                let across = other.intent.perp();
                 aside += if offset.dot(across) >= 0.0 { across } else { -across };
                 on += other.intent;
             }

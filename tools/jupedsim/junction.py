@@ -14,6 +14,7 @@ and stopped there (JuPedSim slows as the jam grows).
 
     pip install jupedsim==1.4.2          # once
     python3 tools/jupedsim/junction.py [--flows 0.5,0.625,0.75,0.875,1.0] [--seeds 1,2] [--until 1200]
+                                       [--time-gap 0.55]
 """
 
 import argparse
@@ -46,7 +47,7 @@ ENTRY = {
 KEEPS_PACE = 0.9
 
 
-def run(flow: float, seed: int, until: float, step: float, locked: int) -> dict:
+def run(flow: float, seed: int, until: float, step: float, locked: int, time_gap: float) -> dict:
     import jupedsim as jps
     import shapely
 
@@ -85,7 +86,7 @@ def run(flow: float, seed: int, until: float, step: float, locked: int) -> dict:
                     stage_id=stages[exit_],
                     desired_speed=min(2.0, max(0.5, rng.gauss(1.34, 0.26))),
                     radius=0.21,
-                    time_gap=0.55,
+                    time_gap=time_gap,
                 )
             )
         waiting = still
@@ -118,6 +119,7 @@ def main() -> int:
     parser.add_argument("--until", type=float, default=1200.0, help="simulated s (the test's 1,200)")
     parser.add_argument("--step", type=float, default=0.05, help="s (unitwin's default step)")
     parser.add_argument("--locked", type=int, default=1500, help="stop once this many are on site")
+    parser.add_argument("--time-gap", type=float, default=0.55, help="s (unitwin's default; JuPedSim's own is 1.0)")
     args = parser.parse_args()
     try:
         import jupedsim  # noqa: F401
@@ -128,7 +130,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for flow in (float(f) for f in args.flows.split(",")):
         for seed in (int(s) for s in args.seeds.split(",")):
-            r = run(flow, seed, args.until, args.step, args.locked)
+            r = run(flow, seed, args.until, args.step, args.locked, args.time_gap)
             last = (
                 f"{r['left_last_half']} / {r['demanded_last_half']:.0f}"
                 if r["left_last_half"] is not None

@@ -112,15 +112,38 @@ def run(flow: float, seed: int, until: float, step: float, locked: int, time_gap
     }
 
 
+def numbers(kind, text: str, least) -> list:
+    """A comma-separated list of positive numbers of `kind`, or a clear error naming the bad item."""
+    out = []
+    for item in text.split(","):
+        try:
+            value = kind(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{item}' is not a number") from None
+        if not value >= least:
+            raise argparse.ArgumentTypeError(f"{item} must be at least {least}")
+        out.append(value)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--flows", default="0.5,0.625,0.75,0.875,1.0", help="p/(m·s) in the alley, both ways")
-    parser.add_argument("--seeds", default="1,2")
+    parser.add_argument(
+        "--flows",
+        type=lambda t: numbers(float, t, 0.01),
+        default="0.5,0.625,0.75,0.875,1.0",
+        help="p/(m·s) in the alley, both ways",
+    )
+    parser.add_argument("--seeds", type=lambda t: numbers(int, t, 0), default="1,2")
     parser.add_argument("--until", type=float, default=1200.0, help="simulated s (the test's 1,200)")
     parser.add_argument("--step", type=float, default=0.05, help="s (unitwin's default step)")
     parser.add_argument("--locked", type=int, default=1500, help="stop once this many are on site")
     parser.add_argument("--time-gap", type=float, default=0.55, help="s (unitwin's default; JuPedSim's own is 1.0)")
     args = parser.parse_args()
+    for name, value, low, high in [("--until", args.until, 1.0, 86400.0), ("--step", args.step, 0.001, 0.5),
+                                   ("--time-gap", args.time_gap, 0.01, 10.0), ("--locked", args.locked, 1, 10**6)]:
+        if not low <= value <= high:
+            parser.error(f"{name} must be between {low} and {high} (got {value})")
     try:
         import jupedsim  # noqa: F401
     except ImportError:
@@ -128,8 +151,8 @@ def main() -> int:
         return 2
     print("| p/(m·s) in the alley | seed | left in the last half / arrivals due | on site at the end | keeps pace |")
     print("|---|---|---|---|---|")
-    for flow in (float(f) for f in args.flows.split(",")):
-        for seed in (int(s) for s in args.seeds.split(",")):
+    for flow in args.flows:
+        for seed in args.seeds:
             r = run(flow, seed, args.until, args.step, args.locked, args.time_gap)
             last = (
                 f"{r['left_last_half']} / {r['demanded_last_half']:.0f}"

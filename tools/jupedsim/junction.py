@@ -21,8 +21,7 @@ import argparse
 import random
 import sys
 
-# (entrance, exit, persons/h) as in alley_junction.ron, where the alley carries 0.5 p/(m·s): its
-# streams in and out (900 + 900 + 900 + 900 persons/h) over its 2 m.
+# (entrance, exit, persons/h) as in alley_junction.ron.
 STREAMS = [
     ("alley_west", "lane_north", 900.0),
     ("alley_west", "lane_south", 900.0),
@@ -31,8 +30,9 @@ STREAMS = [
     ("lane_north", "alley_west", 900.0),
     ("lane_north", "lane_south", 1800.0),
 ]
-SCENE_FLOW = 0.5
 ALLEY = (0.0, 38.0, 40.0, 40.0)
+# The alley's flow at the scene's rates, p/(m·s): its streams in and out over its width.
+SCENE_FLOW = sum(r for a, b, r in STREAMS if "alley_west" in (a, b)) / (ALLEY[3] - ALLEY[1]) / 3600.0
 LANE = (40.0, 0.0, 43.5, 80.0)
 EXITS = {
     "alley_west": (0.0, 38.0, 0.3, 40.0),
@@ -64,7 +64,7 @@ def run(flow: float, seed: int, until: float, step: float, locked: int, time_gap
     waiting: list[int] = []
     arrived = 0
     half = until / 2.0
-    at_half = None
+    left_by_half = None
     while sim.elapsed_time() < until:
         t = sim.elapsed_time()
         for i, (_, _, rate) in enumerate(STREAMS):
@@ -91,29 +91,28 @@ def run(flow: float, seed: int, until: float, step: float, locked: int, time_gap
             )
         waiting = still
         sim.iterate()
-        left = arrived - len(waiting) - sim.agent_count()
-        if at_half is None and sim.elapsed_time() >= half:
-            at_half = (left, arrived)
+        if left_by_half is None and sim.elapsed_time() >= half:
+            left_by_half = arrived - len(waiting) - sim.agent_count()
         if sim.agent_count() > locked:
             break
     left = arrived - len(waiting) - sim.agent_count()
     demanded = sum(rate for _, _, rate in STREAMS) * scale * (until - half) / 3600.0
     end = sim.elapsed_time()
-    keeps_pace = end >= until and at_half is not None and left - at_half[0] >= KEEPS_PACE * demanded
+    left_last_half = None if left_by_half is None or end < until else left - left_by_half
     return {
         "flow": flow,
         "seed": seed,
         "end": end,
         "left": left,
-        "left_last_half": None if at_half is None or end < until else left - at_half[0],
+        "left_last_half": left_last_half,
         "demanded_last_half": demanded,
         "on_site": sim.agent_count(),
-        "keeps_pace": keeps_pace,
+        "keeps_pace": left_last_half is not None and left_last_half >= KEEPS_PACE * demanded,
     }
 
 
 def numbers(kind, text: str, least) -> list:
-    """A comma-separated list of positive numbers of `kind`, or a clear error naming the bad item."""
+    """A comma-separated list of numbers of `kind`, each at least `least`, or a clear error naming the bad item."""
     out = []
     for item in text.split(","):
         try:

@@ -901,8 +901,10 @@ fn clear_spot(
 }
 
 /// How far from where a new wall pushes someone out a clear spot is looked for, m, and how far
-/// apart the spots tried are.
-const CLEAR_SPOT_REACH: f64 = 2.0;
+/// apart the spots tried are. 2 m was too short beside a stair head with a queue on it: with no
+/// clear spot the body was put down into a neighbour (8.6 cm deep, `tests/measures.rs`'s switched
+/// stair under a model variant); at 4 m it was put down 2.4 m along the wall instead.
+const CLEAR_SPOT_REACH: f64 = 4.0;
 const CLEAR_SPOT_STEP: f64 = 0.1;
 
 /// The spots tried by `clear_spot`, in steps outwards and along the wall, nearest first.

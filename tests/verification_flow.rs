@@ -101,19 +101,10 @@ fn diagram_failures(corridor: &Corridor, nominals: &[f64], band: f64) -> Vec<Str
 }
 
 /// RiMEA 3.0 test 4 in its own geometry (a 10 m wide corridor) against Weidmann, within issue 12's
-/// ±15 %, up to 3.5 persons/m². Above that see the ignored test below.
+/// ±15 %, up to 4 persons/m².
 #[test]
 fn fundamental_diagram_in_rimea_corridor_within_15_percent() {
-    let failures = diagram_failures(&RIMEA, &[0.5, 1.0, 2.0, 2.5, 3.0, 3.5], 0.15);
-    assert!(failures.is_empty(), "fundamental diagram off:\n{}", failures.join("\n"));
-}
-
-/// Known deviation (issue 12 asks for ±15 % up to 4 persons/m²): in the 10 m corridor the crowd
-/// walks about a fifth faster than Weidmann at 3.75–4 persons/m² (README, *Validation*).
-#[test]
-#[ignore = "known deviation: about +20 % at 4 persons/m² in RiMEA's corridor"]
-fn fundamental_diagram_in_rimea_corridor_within_15_percent_up_to_4() {
-    let failures = diagram_failures(&RIMEA, &[3.75, 4.0], 0.15);
+    let failures = diagram_failures(&RIMEA, &[0.5, 1.0, 2.0, 2.5, 3.0, 3.5, 3.75, 4.0], 0.15);
     assert!(failures.is_empty(), "fundamental diagram off:\n{}", failures.join("\n"));
 }
 

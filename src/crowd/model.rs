@@ -89,9 +89,9 @@ const DISCHARGE_GAP_CUT: f64 = 0.65;
 /// hexagonal packing spaces centres 0.462 m apart, so with it the speed reaches zero at 5.4
 /// persons/m², not at bodies' contact (0.42 m, 6.5 persons/m²). It grows from nothing at
 /// `JAM_GAP_FROM` persons/m² around the agent, below which the model matches Weidmann's diagram
-/// without it, to the whole at `WEIDMANN_JAM_DENSITY`; it fades with the discharge of a queue, as the time gap
-/// shrinks there, and is not kept to someone standing at their place, whom visitors press past to
-/// their own. Without it RiMEA's corridor ran +13 % and +22 % fast at 3.75 and 4 persons/m²
+/// without it, to the whole at `WEIDMANN_JAM_DENSITY`; it fades with the discharge of a queue, as
+/// the time gap shrinks there, and is not kept to someone standing at their place, whom visitors
+/// press past to their own. Without it RiMEA's corridor ran +13 % and +22 % fast at 3.75 and 4 persons/m²
 /// (`docs/design/jam-gap.md`).
 const JAM_GAP: f64 = 0.04;
 const JAM_GAP_FROM: f64 = 3.0;

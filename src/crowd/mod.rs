@@ -259,10 +259,10 @@ impl HeadingGrid {
         for level in &mut self.levels {
             for &k in &level.touched {
                 let c = level.counts[k as usize];
-                level.within_sector[k as usize] =
+                let within: [u32; 8] =
                     std::array::from_fn(|s| c[s] as u32 + c[(s + 1) % 8] as u32 + c[(s + 7) % 8] as u32);
-                level.any_within_sector[k as usize] =
-                    (0..8).filter(|&s| level.within_sector[k as usize][s] != 0).fold(0, |m, s| m | 1 << s);
+                level.within_sector[k as usize] = within;
+                level.any_within_sector[k as usize] = (0..8).fold(0, |m, s| m | u8::from(within[s] != 0) << s);
             }
         }
     }

@@ -151,7 +151,7 @@ struct HeadingLevel {
     /// reads), summed once per step instead of at every look.
     within_sector: Vec<[u32; 8]>,
     /// Per cell, bit `s` set where `within_sector[s]` is not zero: one byte per cell, so that the
-    /// look ahead reads a compact array and skips the empty cells, most of them.
+    /// look ahead reads a compact array and skips the empty cells.
     any_within_sector: Vec<u8>,
     /// Cells counted in this step, cleared at the next.
     touched: Vec<u32>,

@@ -54,7 +54,7 @@ fn dump_dom(browser: &Path, url: &str, work: &Path, limit: Duration) -> String {
             "--disable-gpu",
             "--no-first-run",
             "--disable-extensions",
-            "--virtual-time-budget=5000",
+            "--virtual-time-budget=10000",
             "--window-size=1000,1400",
         ])
         .arg(format!("--user-data-dir={}", work.join("profile").display()))
@@ -115,7 +115,7 @@ fn the_report_plays_in_a_headless_browser_and_shows_the_summary() {
     let dom = dump_dom(&browser, &url, dir.path(), Duration::from_secs(90));
     let status = attributes(&dom, "<div id=\"selftest\"").unwrap_or_else(|| {
         panic!(
-            "the page wrote no #selftest status (its script did not run to the end); DOM tail: {}",
+            "the page wrote no #selftest status (its script did not run to the end, or the PNG export never answered); DOM tail: {}",
             &dom[dom.len().saturating_sub(2000)..]
         )
     });

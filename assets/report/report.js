@@ -37,7 +37,12 @@
       g.fillRect(0, 0, canvas.width, canvas.height);
       g.drawImage(img, 0, 0, canvas.width, canvas.height);
       URL.revokeObjectURL(url);
-      canvas.toBlob(function (png) { done(png); }, 'image/png');
+      // toDataURL encodes on this thread: toBlob's off-thread encoding is not waited for by a headless
+      // browser's virtual time, so the self-test could report before the PNG existed.
+      var bytes = atob(canvas.toDataURL('image/png').split(',')[1]);
+      var array = new Uint8Array(bytes.length);
+      for (var i = 0; i < bytes.length; i++) { array[i] = bytes.charCodeAt(i); }
+      done(array.length > 0 ? new Blob([array], { type: 'image/png' }) : null);
     };
     img.onerror = function () { URL.revokeObjectURL(url); done(null); };
     img.src = url;
@@ -182,47 +187,53 @@
     var startFrame = frame;
     speedSelect.value = '10';
     play();
-    var pngResult = 'pending';
     var firstChart = document.querySelector('figure.chart');
+    var pngResult = firstChart ? 'pending' : 'no chart';
+    var advancedTo = null;
+    // The status is written once both the replay has played and the PNG export has answered.
     if (firstChart) {
-      pngOf(firstChart, function (png) { pngResult = png && png.size > 0 ? 'ok' : 'failed'; });
+      pngOf(firstChart, function (png) { pngResult = png && png.size > 0 ? 'ok' : 'failed'; writeStatus(); });
     }
     setTimeout(function () {
-      var advancedTo = frame;
+      advancedTo = frame;
       pause();
-      // Count the pixels painted in a LoS colour at the busiest frame: the agents drawn.
-      var busiest = 0;
-      head.n.forEach(function (n, k) { if (n > head.n[busiest]) { busiest = k; } });
-      show(busiest);
-      var colours = head.losColours.map(function (c) { return [1, 3, 5].map(function (k) { return parseInt(c.substr(k, 2), 16); }); });
-      var image = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-      var agentPixels = 0;
-      for (var p = 0; p < image.length; p += 4) {
-        for (var c = 0; c < colours.length; c++) {
-          if (image[p] === colours[c][0] && image[p + 1] === colours[c][1] && image[p + 2] === colours[c][2]) { agentPixels++; break; }
-        }
-      }
-      var out = document.createElement('div');
-      out.id = 'selftest';
-      out.setAttribute('data-errors', String(problems.length));
-      out.setAttribute('data-messages', problems.join(' | '));
-      out.setAttribute('data-frame-start', String(startFrame));
-      out.setAttribute('data-frame-now', String(advancedTo));
-      out.setAttribute('data-frame-advanced', advancedTo > startFrame ? '1' : '0');
-      out.setAttribute('data-busiest-frame', String(busiest));
-      out.setAttribute('data-frames', String(head.t.length));
-      out.setAttribute('data-last-on-site', String(head.onSite[head.onSite.length - 1] || 0));
-      out.setAttribute('data-coloured-pixels', String(agentPixels));
-      out.setAttribute('data-svg-export', new XMLSerializer().serializeToString(document.querySelector('figure.chart svg')).indexOf('<svg') === 0 ? 'ok' : 'failed');
-      out.setAttribute('data-png-export', pngResult);
-      document.querySelectorAll('[data-figure]').forEach(function (el) {
-        var item = document.createElement('span');
-        item.setAttribute('data-name', el.getAttribute('data-figure'));
-        item.setAttribute('data-value', el.getAttribute('data-value') || '');
-        item.setAttribute('data-text', el.textContent);
-        out.appendChild(item);
-      });
-      document.body.appendChild(out);
+      writeStatus();
     }, 1500);
+  }
+  function writeStatus() {
+    if (advancedTo === null || pngResult === 'pending' || document.getElementById('selftest')) { return; }
+    // Count the pixels painted in a LoS colour at the busiest frame: the agents drawn.
+    var busiest = 0;
+    head.n.forEach(function (n, k) { if (n > head.n[busiest]) { busiest = k; } });
+    show(busiest);
+    var colours = head.losColours.map(function (c) { return [1, 3, 5].map(function (k) { return parseInt(c.substr(k, 2), 16); }); });
+    var image = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    var agentPixels = 0;
+    for (var p = 0; p < image.length; p += 4) {
+      for (var c = 0; c < colours.length; c++) {
+        if (image[p] === colours[c][0] && image[p + 1] === colours[c][1] && image[p + 2] === colours[c][2]) { agentPixels++; break; }
+      }
+    }
+    var out = document.createElement('div');
+    out.id = 'selftest';
+    out.setAttribute('data-errors', String(problems.length));
+    out.setAttribute('data-messages', problems.join(' | '));
+    out.setAttribute('data-frame-start', String(startFrame));
+    out.setAttribute('data-frame-now', String(advancedTo));
+    out.setAttribute('data-frame-advanced', advancedTo > startFrame ? '1' : '0');
+    out.setAttribute('data-busiest-frame', String(busiest));
+    out.setAttribute('data-frames', String(head.t.length));
+    out.setAttribute('data-last-on-site', String(head.onSite[head.onSite.length - 1] || 0));
+    out.setAttribute('data-coloured-pixels', String(agentPixels));
+    out.setAttribute('data-svg-export', new XMLSerializer().serializeToString(document.querySelector('figure.chart svg')).indexOf('<svg') === 0 ? 'ok' : 'failed');
+    out.setAttribute('data-png-export', pngResult);
+    document.querySelectorAll('[data-figure]').forEach(function (el) {
+      var item = document.createElement('span');
+      item.setAttribute('data-name', el.getAttribute('data-figure'));
+      item.setAttribute('data-value', el.getAttribute('data-value') || '');
+      item.setAttribute('data-text', el.textContent);
+      out.appendChild(item);
+    });
+    document.body.appendChild(out);
   }
 })();

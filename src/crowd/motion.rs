@@ -39,6 +39,7 @@ pub fn advance(
     let (space, all_nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
     let (net, vehicles) = (&*net.0, &*vehicles);
     let start_up = net.rules.outside_crossings.as_ref().map_or(0.0, |o| o.start_up);
+    let one_way_doors = space.doors.iter().any(|d| d.open && d.one_way.is_some());
     type Item<'a> = (
         &'a AgentId,
         &'a Walker,
@@ -102,7 +103,7 @@ pub fn advance(
                     let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
                     let grid = &nav.grids[body.level];
                     // Someone stalled presses a little into those it goes before (not into those it yields to).
-                    let rank = (stalled.since >= super::model::DEADLOCK_RELIEF_AFTER).then(|| {
+                    let rank = stalled.relieved().then(|| {
                         let field = nav.field(plan.target, body.level);
                         Precedence::new(id.0, plan.target, wait.crosses_anywhere, heading.boxed, body.pos, field, grid)
                     });
@@ -118,6 +119,7 @@ pub fn advance(
                         );
                         keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true, squeeze)
                     });
+                    let travel = if one_way_doors { along_one_way_doors(space, &body, travel) } else { travel };
                     if grid.near_wall(body.pos) {
                         // A step longer than a body's radius is taken in pieces, so that sliding along a
                         // wall or through a door frame works for fast walkers and long steps too.
@@ -395,6 +397,24 @@ fn nearest_street(space: &Space, body: &Body) -> Option<u32> {
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, id)| id)
+}
+
+/// A step through an open one-way door against its direction slides along the door's line
+/// instead, as along a wall: `measures` turns back any step that crosses against it, and a whole
+/// step turned back left someone in the doorway whose way had the slightest part across the line
+/// standing there for good, and everyone on either side held up behind them.
+fn along_one_way_doors(space: &Space, body: &Body, travel: DVec2) -> DVec2 {
+    let (from, to) = (body.pos, body.pos + travel);
+    let mut travel = travel;
+    for (_, door) in space.doors_on(body.level) {
+        if let Some(towards) = door.one_way
+            && door.open
+            && door.against(from, to)
+        {
+            travel -= towards * travel.dot(towards);
+        }
+    }
+    travel
 }
 
 /// Moves from `from` towards `to` but never closer than `radius` to a wall, and never across one.

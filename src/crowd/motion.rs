@@ -12,7 +12,7 @@ use crate::geom::{bounds, closest_on_segment, distance_to_segment, ring_contains
 use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation, TargetKey};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
-use crate::space::{DestinationGeom, Portal, Space, SpaceRes, Walls};
+use crate::space::{DestinationGeom, DoorGeom, Portal, Space, SpaceRes, Walls};
 use crate::traffic::outside::{critical_gap, gap_accepted, vehicle_clearance};
 use crate::traffic::{CrossingGates, CrossingMap, Network, TrafficNet, Vehicles};
 use rand::Rng;
@@ -119,7 +119,11 @@ pub fn advance(
                         );
                         keep_bodies_apart(snapshot, buf, id.0, &body, velocity.0 * dt, true, squeeze)
                     });
-                    let travel = if one_way_doors { along_one_way_doors(space, &body, travel) } else { travel };
+                    let travel = if one_way_doors {
+                        along_one_way_doors(space.doors_on(body.level).map(|(_, d)| d), body.pos, travel)
+                    } else {
+                        travel
+                    };
                     if grid.near_wall(body.pos) {
                         // A step longer than a body's radius is taken in pieces, so that sliding along a
                         // wall or through a door frame works for fast walkers and long steps too.
@@ -403,10 +407,10 @@ fn nearest_street(space: &Space, body: &Body) -> Option<u32> {
 /// instead, as along a wall: `measures` turns back any step that crosses against it, and a whole
 /// step turned back left someone in the doorway whose way had the slightest part across the line
 /// standing there for good, and everyone on either side held up behind them.
-fn along_one_way_doors(space: &Space, body: &Body, travel: DVec2) -> DVec2 {
-    let (from, to) = (body.pos, body.pos + travel);
+fn along_one_way_doors<'a>(doors: impl Iterator<Item = &'a DoorGeom>, from: DVec2, travel: DVec2) -> DVec2 {
+    let to = from + travel;
     let mut travel = travel;
-    for (_, door) in space.doors_on(body.level) {
+    for door in doors {
         if let Some(towards) = door.one_way
             && door.open
             && door.against(from, to)
@@ -949,4 +953,50 @@ fn room_at(
     let reach = radius + snapshot.max_radius + 0.2;
     snapshot.all_within(level, spot, reach, |other| other.id == own || clear(other.pos, other.radius))
         && placed.iter().all(|&(l, q, r)| l != level || clear(q, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::DoorKind;
+
+    /// The one-way door test's south door: x = 12, y 1.2–2.8, passed westward only.
+    fn westward_door() -> DoorGeom {
+        DoorGeom {
+            id: "south_door".into(),
+            level: LevelId::from_index(0),
+            a: DVec2::new(12.0, 1.2),
+            b: DVec2::new(12.0, 2.8),
+            open: true,
+            boundary: false,
+            exit: false,
+            normal: DVec2::X,
+            kind: DoorKind::Scene,
+            one_way: Some(-DVec2::X),
+        }
+    }
+
+    #[test]
+    fn a_step_against_a_one_way_door_slides_along_its_line() {
+        let door = westward_door();
+        // On the line's west side, walking north with a little eastward, as the walker who stood there for good.
+        let from = DVec2::new(11.9996, 1.93);
+        let travel = DVec2::new(0.0095, 0.049);
+        assert!(door.against(from, from + travel), "the step crosses the door against its arrow");
+        let slid = along_one_way_doors(std::iter::once(&door), from, travel);
+        assert_eq!(slid, DVec2::new(0.0, 0.049), "only the part along the door is left");
+        assert!(!door.against(from, from + slid));
+    }
+
+    #[test]
+    fn steps_the_door_allows_are_left_alone() {
+        let door = westward_door();
+        let west = DVec2::new(-0.05, 0.01);
+        assert_eq!(along_one_way_doors(std::iter::once(&door), DVec2::new(12.02, 2.0), west), west);
+        // Eastward but past the door's end: no door is crossed.
+        let east = DVec2::new(0.05, 0.0);
+        assert_eq!(along_one_way_doors(std::iter::once(&door), DVec2::new(11.98, 3.5), east), east);
+        let closed = DoorGeom { open: false, ..westward_door() };
+        assert_eq!(along_one_way_doors(std::iter::once(&closed), DVec2::new(11.98, 2.0), east), east);
+    }
 }

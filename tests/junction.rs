@@ -1,6 +1,6 @@
 //! Flows meeting where a 2 m alley joins a 3.5 m lane (as alley_w1 meets lane 248 in Tianzifang),
 //! against Zhang et al. (2012) and Zhang & Seyfried (2014): below capacity the streams keep moving.
-//! Known deviation (issue 12): at two thirds of the bidirectional capacity the junction locks.
+//! Up to two thirds of the bidirectional capacity since walkers pass behind crossers (issue 12).
 
 mod common;
 
@@ -103,8 +103,9 @@ fn a_third_of_capacity_gets_through_the_junction() {
     check(BIDIRECTIONAL_CAPACITY / 3.0);
 }
 
+/// Locked for good until walkers passed behind crossers and were relieved sooner among them
+/// (2026-12-06; `docs/design/junction-turns.md`).
 #[test]
-#[ignore = "known deviation (issue 12): the junction locks at two thirds of capacity"]
 fn two_thirds_of_capacity_gets_through_the_junction() {
     check(2.0 * BIDIRECTIONAL_CAPACITY / 3.0);
 }

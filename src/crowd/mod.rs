@@ -75,11 +75,21 @@ pub struct Stalled {
     /// The target, level, walls' version, and whether progress is measured towards the agent's spot
     /// in its destination rather than along the floor field.
     pub measured_on: Option<(TargetId, LevelId, u64, bool)>,
+    /// Last step it had someone crossing its way within reach (see `model::RELIEF_AMONG_CROSSERS_AFTER`).
+    pub among_crossers: bool,
+}
+
+impl Stalled {
+    /// Stalled long enough for deadlock relief: sooner among crossers.
+    pub fn relieved(&self) -> bool {
+        self.since >= model::DEADLOCK_RELIEF_AFTER
+            || (self.among_crossers && self.since >= model::RELIEF_AMONG_CROSSERS_AFTER)
+    }
 }
 
 impl Default for Stalled {
     fn default() -> Self {
-        Stalled { best: f32::INFINITY, since: 0.0, measured_on: None }
+        Stalled { best: f32::INFINITY, since: 0.0, measured_on: None, among_crossers: false }
     }
 }
 
@@ -387,7 +397,7 @@ fn build_snapshot(
         intent: heading.intent,
         boxed: heading.boxed,
         yielding: heading.yielding,
-        relieved: stalled.since >= model::DEADLOCK_RELIEF_AFTER,
+        relieved: stalled.relieved(),
         free_speed: heading.free_speed,
         radius: body.radius,
         target: plan.target,

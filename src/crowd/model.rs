@@ -23,6 +23,18 @@ use crate::twin::{PedModel, Scenario};
 /// different exits can defeat. Without this, people pressed together at the corners of a narrow
 /// door, or crossing towards different exits, can hold each other off for ever.
 pub const DEADLOCK_RELIEF_AFTER: f32 = 1.0;
+/// Among crossers (someone within `CROSSER_REACH` whose desired direction is within 45° of square
+/// to the agent's and who is bound elsewhere) relief starts sooner, s. Where streams cross, waiting
+/// turns into cycles of people each holding up the next within a second; bottlenecks (one target)
+/// and head-on counterflow have no crossers, so their calibration is untouched. With passing behind
+/// crossers it keeps a junction flowing at two thirds of capacity (`docs/design/junction-turns.md`).
+pub const RELIEF_AMONG_CROSSERS_AFTER: f32 = 0.25;
+/// How far around an agent crossers count, m.
+const CROSSER_REACH: f64 = 2.0;
+/// A desired direction within 45° of square to the agent's crosses its way (|cos| below this).
+const CROSSING_COS: f64 = std::f64::consts::FRAC_1_SQRT_2;
+/// Someone slower than this (m/s) is not passed behind: they are not going anywhere.
+const CROSSER_MIN_SPEED: f64 = 0.1;
 /// Coming this much nearer the target (s of travel time at 1 m/s) counts as progress.
 const PROGRESS: f32 = 0.05;
 /// A stalled agent stops for someone ahead only when their contact is within 30° of its
@@ -150,8 +162,9 @@ pub fn steer(
             let last_speed = velocity.0.length();
             let v0 =
                 walker.v0 * stair_speed_factor(space, body.level, e0) * nav.grids[body.level].smoke_factor(body.pos);
-            let (v, intent, boxed, yielding) = NEIGHBOURS.with_borrow_mut(|buf| {
+            let (v, intent, boxed, yielding, among_crossers) = NEIGHBOURS.with_borrow_mut(|buf| {
                 let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
+                let stalled_for = stalled.since;
                 let field = nav.field(plan.target, body.level);
                 let grid = &nav.grids[body.level];
                 let target = plan.target;
@@ -166,6 +179,7 @@ pub fn steer(
                     snapshot,
                     walls,
                     relieve,
+                    stalled_for,
                     boxed,
                     last_speed,
                     dt,
@@ -175,15 +189,17 @@ pub fn steer(
                 };
                 match *model {
                     PedModel::CollisionFreeSpeed { .. } if matches!(plan.activity, Activity::Dwelling { .. }) => {
-                        ctx.make_way_while_staying(buf)
+                        let (v, intent, boxed, yielding) = ctx.make_way_while_staying(buf);
+                        (v, intent, boxed, yielding, false)
                     }
-                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false, false),
+                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false, false, false),
                     PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
                         ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
                     }
                     PedModel::SocialForce { strength, range, body_force, friction, mass } => (
                         ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf),
                         e0,
+                        false,
                         false,
                         false,
                     ),
@@ -201,9 +217,10 @@ pub fn steer(
             };
             let measured_on = Some((plan.target, body.level, space.walls_version, to_spot.is_some()));
             if !walking || stalled.measured_on != measured_on || remaining < stalled.best - PROGRESS {
-                *stalled = Stalled { best: remaining, since: 0.0, measured_on };
+                *stalled = Stalled { best: remaining, since: 0.0, measured_on, among_crossers };
             } else {
                 stalled.since += dt as f32;
+                stalled.among_crossers = among_crossers;
             }
         }
     );
@@ -346,6 +363,8 @@ struct Context<'a> {
     walls: Walls<'a>,
     /// Stalled long enough to step along the desired direction if it is free.
     relieve: bool,
+    /// How long it has come no nearer its target, s.
+    stalled_for: f32,
     /// Could not step back last step (`Heading::boxed`).
     boxed: bool,
     /// The speed it moved at last step, m/s.
@@ -400,9 +419,9 @@ impl Context<'_> {
         a_wall: f64,
         d_wall: f64,
         buf: &mut Vec<u32>,
-    ) -> (DVec2, DVec2, bool, bool) {
+    ) -> (DVec2, DVec2, bool, bool, bool) {
         if self.e0 == DVec2::ZERO {
-            return (DVec2::ZERO, DVec2::ZERO, false, false);
+            return (DVec2::ZERO, DVec2::ZERO, false, false, false);
         }
         let (p, r) = (self.body.pos, self.body.radius);
         // Beyond this distance a neighbour neither limits the speed nor counts for the crowd around,
@@ -447,9 +466,18 @@ impl Context<'_> {
             })
         };
         let precedes = |other: &super::SnapAgent| rank().precedes(other);
+        let mut among_crossers = false;
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
             let offset = p - other.pos;
+            if other.id != self.id
+                && other.target != self.target
+                && other.heading != DVec2::ZERO
+                && other.heading.dot(self.e0).abs() < CROSSING_COS
+                && offset.length_squared() <= CROSSER_REACH * CROSSER_REACH
+            {
+                among_crossers = true;
+            }
             let dist = offset.length();
             if other.id == self.id || dist <= 1e-9 {
                 continue;
@@ -477,6 +505,20 @@ impl Context<'_> {
                 let weight =
                     SIDESTEP * exp(-time_to_contact / ANTICIPATION) * (1.0 - lateral.abs() / (l + PASSING_MARGIN));
                 aside += if lateral > -KEEP_RIGHT { -left } else { left } * weight;
+            } else if ahead > 0.0
+                && lateral.abs() < l + PASSING_MARGIN
+                && other.target != self.target
+                && other.heading.dot(self.e0).abs() < CROSSING_COS
+                && other.vel.length_squared() > CROSSER_MIN_SPEED * CROSSER_MIN_SPEED
+            {
+                // Someone ahead walking across the agent's way, bound elsewhere: it passes behind
+                // them, on the side they come from, as walkers in crossing streams do (rather than
+                // stopping until they have gone, which at a junction holds up the stream behind the
+                // agent too). Not those bound for the same place: round a corner or before a door
+                // those ahead have only turned first, and passing behind them sent people wide.
+                let time_to_contact = (ahead - l).max(0.0) / self.v0.max(MIN_CLOSING);
+                let weight = SIDESTEP * exp(-time_to_contact / ANTICIPATION);
+                aside += if other.vel.dot(left) > 0.0 { -left } else { left } * weight;
             } else if ahead > 0.0 && lateral.abs() < l + PASSING_MARGIN && other.heading.dot(self.e0) > ONCOMING_COS {
                 // Someone ahead going the same way at their own free pace, slower than the agent
                 // wants to go: it steps out, and past them, as walkers do where there is room;
@@ -513,7 +555,8 @@ impl Context<'_> {
         // lanes before they meet instead of meeting head on across the whole width.
         let oncoming = self.snapshot.headings.oncoming(self.body.level, p, self.e0);
         aside -= left * KEEP_RIGHT_DRIFT * (1.0 - exp(-oncoming / ONCOMING_SCALE));
-        let mut e = if self.relieve { self.e0 + aside } else { repelled + aside };
+        let relieve = self.relieve || (among_crossers && self.stalled_for >= RELIEF_AMONG_CROSSERS_AFTER);
+        let mut e = if relieve { self.e0 + aside } else { repelled + aside };
         e = e.try_normalize().unwrap_or(self.e0);
         // Walls take away the part of the direction that points into them: fully at contact, fading
         // with the model's exponential further off. (The published additive push turns people round
@@ -567,11 +610,11 @@ impl Context<'_> {
             let lateral = ahead.dot(side).abs();
             // Someone stalled stops only for those nearly straight ahead; past the others the
             // body rule lets it slide (`motion::keep_bodies_apart`), so that who can move does.
-            if self.relieve && lateral > RELIEF_HEAD_ON * l {
+            if relieve && lateral > RELIEF_HEAD_ON * l {
                 continue;
             }
             if lateral <= l {
-                let yields = !self.relieve || precedes(other);
+                let yields = !relieve || precedes(other);
                 // A relieved agent closes in on those it does not yield to at distance / T: the
                 // move itself never lets bodies overlap (`motion::keep_bodies_apart`), it presses
                 // and slides past them, and they make way for it.
@@ -588,7 +631,7 @@ impl Context<'_> {
             // Who can walk on clears the way by walking; who cannot steps aside, and does only
             // that: pressing on into the other would keep the jam as it is.
             Some(away) => {
-                let squeeze = self.relieve.then(rank);
+                let squeeze = relieve.then(rank);
                 // Whether it can walk on with walls as well as bodies in the way: two people
                 // pressed into the jambs of a narrow door each had room among bodies but none
                 // past the jamb, and neither made way for the other, for good.
@@ -607,7 +650,7 @@ impl Context<'_> {
             }
             None => walk,
         };
-        (v, intent, boxed, intent != e)
+        (v, intent, boxed, intent != e, among_crossers)
     }
 
     /// Someone staying at their place (dwelling) steps aside for a walker held up against them who

@@ -103,7 +103,7 @@ pub fn advance(
                     let walls = space.levels[body.level].walls_for(wait.crosses_anywhere);
                     let grid = &nav.grids[body.level];
                     // Someone stalled presses a little into those it goes before (not into those it yields to).
-                    let rank = (stalled.since >= super::model::DEADLOCK_RELIEF_AFTER).then(|| {
+                    let rank = stalled.relieved().then(|| {
                         let field = nav.field(plan.target, body.level);
                         Precedence::new(id.0, plan.target, wait.crosses_anywhere, heading.boxed, body.pos, field, grid)
                     });

@@ -162,7 +162,7 @@ pub fn steer(
             let last_speed = velocity.0.length();
             let v0 =
                 walker.v0 * stair_speed_factor(space, body.level, e0) * nav.grids[body.level].smoke_factor(body.pos);
-            let (v, intent, boxed, yielding, among_crossers) = NEIGHBOURS.with_borrow_mut(|buf| {
+            let steering = NEIGHBOURS.with_borrow_mut(|buf| {
                 let relieve = stalled.since >= DEADLOCK_RELIEF_AFTER;
                 let stalled_for = stalled.since;
                 let field = nav.field(plan.target, body.level);
@@ -189,22 +189,25 @@ pub fn steer(
                 };
                 match *model {
                     PedModel::CollisionFreeSpeed { .. } if matches!(plan.activity, Activity::Dwelling { .. }) => {
-                        let (v, intent, boxed, yielding) = ctx.make_way_while_staying(buf);
-                        (v, intent, boxed, yielding, false)
+                        ctx.make_way_while_staying(buf)
                     }
-                    PedModel::CollisionFreeSpeed { .. } if !walking => (DVec2::ZERO, DVec2::ZERO, false, false, false),
+                    PedModel::CollisionFreeSpeed { .. } if !walking => Steering::still(),
                     PedModel::CollisionFreeSpeed { neighbour_strength, neighbour_range, wall_strength, wall_range } => {
                         ctx.collision_free_velocity(neighbour_strength, neighbour_range, wall_strength, wall_range, buf)
                     }
-                    PedModel::SocialForce { strength, range, body_force, friction, mass } => (
-                        ctx.social_force_velocity(velocity.0, dt, [strength, range, body_force, friction, mass], buf),
-                        e0,
-                        false,
-                        false,
-                        false,
-                    ),
+                    PedModel::SocialForce { strength, range, body_force, friction, mass } => Steering {
+                        velocity: ctx.social_force_velocity(
+                            velocity.0,
+                            dt,
+                            [strength, range, body_force, friction, mass],
+                            buf,
+                        ),
+                        intent: e0,
+                        ..Steering::still()
+                    },
                 }
             });
+            let Steering { velocity: v, intent, boxed, yielding, among_crossers } = steering;
             velocity.0 = v;
             *heading = Heading { desired: e0, intent, boxed, yielding, free_speed: v0 };
             // On the way to its spot, progress is coming nearer the spot, also while pressed back out
@@ -351,6 +354,27 @@ impl<'a> Precedence<'a> {
     }
 }
 
+/// What one agent's steering decides for this step.
+#[derive(Clone, Copy)]
+struct Steering {
+    velocity: DVec2,
+    /// The direction the agent tries to walk in.
+    intent: DVec2,
+    /// Someone touches it from behind: it could not step back.
+    boxed: bool,
+    /// It steps out of someone's way instead of walking on.
+    yielding: bool,
+    /// A crosser bound elsewhere is within `CROSSER_REACH`.
+    among_crossers: bool,
+}
+
+impl Steering {
+    /// Standing still, with nobody around that matters.
+    fn still() -> Self {
+        Self { velocity: DVec2::ZERO, intent: DVec2::ZERO, boxed: false, yielding: false, among_crossers: false }
+    }
+}
+
 struct Context<'a> {
     id: u32,
     crosses_anywhere: bool,
@@ -410,18 +434,9 @@ impl Context<'_> {
     /// agent, ahead and within passing distance, makes it step aside early, to its right unless
     /// the other is already clearly on that side. Both sides of an encounter apply the same rule
     /// to the same lateral offset, so they always step apart, and opposing streams form lanes.
-    /// Returns the velocity, the direction the agent tries to walk in, and whether someone
-    /// touches it from behind.
-    fn collision_free_velocity(
-        &self,
-        a: f64,
-        d: f64,
-        a_wall: f64,
-        d_wall: f64,
-        buf: &mut Vec<u32>,
-    ) -> (DVec2, DVec2, bool, bool, bool) {
+    fn collision_free_velocity(&self, a: f64, d: f64, a_wall: f64, d_wall: f64, buf: &mut Vec<u32>) -> Steering {
         if self.e0 == DVec2::ZERO {
-            return (DVec2::ZERO, DVec2::ZERO, false, false, false);
+            return Steering::still();
         }
         let (p, r) = (self.body.pos, self.body.radius);
         // Beyond this distance a neighbour neither limits the speed nor counts for the crowd around,
@@ -466,20 +481,23 @@ impl Context<'_> {
             })
         };
         let precedes = |other: &super::SnapAgent| rank().precedes(other);
+        // Walking across the agent's way (within 45° of square to it) and bound elsewhere.
+        let crosses = |other: &super::SnapAgent| {
+            other.target != self.target
+                && other.heading != DVec2::ZERO
+                && other.heading.dot(self.e0).abs() < CROSSING_COS
+        };
         let mut among_crossers = false;
         for &j in buf.iter() {
             let other = &self.snapshot.agents[j as usize];
-            let offset = p - other.pos;
-            if other.id != self.id
-                && other.target != self.target
-                && other.heading != DVec2::ZERO
-                && other.heading.dot(self.e0).abs() < CROSSING_COS
-                && offset.length_squared() <= CROSSER_REACH * CROSSER_REACH
-            {
-                among_crossers = true;
+            if other.id == self.id {
+                continue;
             }
+            let offset = p - other.pos;
             let dist = offset.length();
-            if other.id == self.id || dist <= 1e-9 {
+            let crossing = crosses(other);
+            among_crossers |= crossing && dist <= CROSSER_REACH;
+            if dist <= 1e-9 {
                 continue;
             }
             let l = r + other.radius;
@@ -507,8 +525,7 @@ impl Context<'_> {
                 aside += if lateral > -KEEP_RIGHT { -left } else { left } * weight;
             } else if ahead > 0.0
                 && lateral.abs() < l + PASSING_MARGIN
-                && other.target != self.target
-                && other.heading.dot(self.e0).abs() < CROSSING_COS
+                && crossing
                 && other.vel.length_squared() > CROSSER_MIN_SPEED * CROSSER_MIN_SPEED
             {
                 // Someone ahead walking across the agent's way, bound elsewhere: it passes behind
@@ -650,7 +667,7 @@ impl Context<'_> {
             }
             None => walk,
         };
-        (v, intent, boxed, intent != e, among_crossers)
+        Steering { velocity: v, intent, boxed, yielding: intent != e, among_crossers }
     }
 
     /// Someone staying at their place (dwelling) steps aside for a walker held up against them who
@@ -658,8 +675,7 @@ impl Context<'_> {
     /// through: aside from the walker's line and a little on along its way, at the speed of making
     /// way. Without it, a gap narrower than two bodies between those standing is a wall, and
     /// visitors bound for the free part of a place queue for good behind those at its edge.
-    /// Returns the velocity, the direction stepped in, and whether it steps out of someone's way.
-    fn make_way_while_staying(&self, buf: &mut Vec<u32>) -> (DVec2, DVec2, bool, bool) {
+    fn make_way_while_staying(&self, buf: &mut Vec<u32>) -> Steering {
         let (p, r) = (self.body.pos, self.body.radius);
         let reach = 2.0 * r + self.snapshot.max_radius + MAKE_WAY_CONTACT + 2.0 * MAKE_WAY_SPEED * self.dt;
         self.neighbours(reach, buf);
@@ -678,7 +694,7 @@ impl Context<'_> {
         }
         if let Some(away) = aside.try_normalize() {
             let intent = self.make_way_direction(away, on, buf);
-            return (intent * MAKE_WAY_SPEED, intent, false, true);
+            return Steering { velocity: intent * MAKE_WAY_SPEED, intent, yielding: true, ..Steering::still() };
         }
         // Someone who stopped at the edge of their place, behind those standing on it, moves in
         // as room opens there.
@@ -688,9 +704,9 @@ impl Context<'_> {
         });
         match inward {
             Some(d) if self.room_for(d, buf) >= MAKE_WAY_ROOM * MAKE_WAY_SPEED * self.dt => {
-                (d * MAKE_WAY_SPEED, d, false, false)
+                Steering { velocity: d * MAKE_WAY_SPEED, intent: d, ..Steering::still() }
             }
-            _ => (DVec2::ZERO, DVec2::ZERO, false, false),
+            _ => Steering::still(),
         }
     }
 

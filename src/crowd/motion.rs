@@ -242,6 +242,11 @@ pub fn advance(
                         let leg = &legs[plan.leg as usize];
                         let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
                         let dwell = leg.dwell.as_ref().map_or(0.0, |d| super::spawn::sample(d, &mut rng));
+                        // Held up outside a place that is full, a visitor passes it by and goes on
+                        // to their next leg: staying at the edge, those waiting to get in and those
+                        // done inside held each other at shop doors for good (tianzifang-shops.md).
+                        let got_in = super::model::in_destination(nav, plan.target, body.level, body.pos);
+                        let dwell = if got_in { dwell } else { 0.0 };
                         plan.activity = Activity::Dwelling { until: now + dt + dwell };
                     }
                 }
@@ -635,6 +640,8 @@ const SPOT_REACH: f64 = 0.1;
 /// At its spot in the destination, or held up on the way there for a second by those standing
 /// there already (the place is full around it); without a spot: inside the destination and as far
 /// in as its field leads, or as far as others standing there let the agent get.
+/// Arrived outside the place (held up behind those standing at its edge), the visitor does not
+/// stay but passes the place by.
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> bool {
     let stalled = stalled.since >= SETTLE_AFTER;
     if let Some(spot) = plan.spot {

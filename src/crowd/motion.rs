@@ -242,11 +242,12 @@ pub fn advance(
                         let leg = &legs[plan.leg as usize];
                         let mut rng = agent_rng(seed, id.0, 1 + plan.leg as u64);
                         let dwell = leg.dwell.as_ref().map_or(0.0, |d| super::spawn::sample(d, &mut rng));
-                        // Held up outside a place that is full, a visitor passes it by and goes on
-                        // to their next leg: staying at the edge, those waiting to get in and those
-                        // done inside held each other at shop doors for good (tianzifang-shops.md).
-                        let got_in = super::model::in_destination(nav, plan.target, body.level, body.pos);
-                        let dwell = if got_in { dwell } else { 0.0 };
+                        // Held up outside a full shop, a visitor passes it by and goes on to their
+                        // next leg: staying at the edge, those waiting to get in and those done
+                        // inside held each other at shop doors for good (tianzifang-shops.md).
+                        let passes_by = place_to_stay(space, nav, &plan, &body).is_some_and(|p| p.pass_by_when_full)
+                            && !super::model::in_destination(nav, plan.target, body.level, body.pos);
+                        let dwell = if passes_by { 0.0 } else { dwell };
                         plan.activity = Activity::Dwelling { until: now + dt + dwell };
                     }
                 }
@@ -640,8 +641,8 @@ const SPOT_REACH: f64 = 0.1;
 /// At its spot in the destination, or held up on the way there for a second by those standing
 /// there already (the place is full around it); without a spot: inside the destination and as far
 /// in as its field leads, or as far as others standing there let the agent get.
-/// Arrived outside the place (held up behind those standing at its edge), the visitor does not
-/// stay but passes the place by.
+/// Arrived outside the place (held up behind those standing at its edge), a visitor to a place
+/// with `WhenFull::PassBy` does not stay but passes it by.
 fn arrived(nav: &Navigation, plan: &Plan, body: &Body, stalled: &Stalled) -> bool {
     let stalled = stalled.since >= SETTLE_AFTER;
     if let Some(spot) = plan.spot {

@@ -374,6 +374,24 @@ pub struct Destination {
     pub area: Vec<Point>,
     #[serde(default)]
     pub dwell: Distribution,
+    #[serde(default, skip_serializing_if = "WhenFull::is_wait")]
+    pub when_full: WhenFull,
+}
+
+/// What a visitor does who finds the place full: held up just outside it by those standing there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WhenFull {
+    /// Stays at the edge for the whole stay and moves in as room opens: a sight people came to see.
+    #[default]
+    Wait,
+    /// Passes the place by and goes on to the next leg: a shop too full to walk into.
+    PassBy,
+}
+
+impl WhenFull {
+    fn is_wait(&self) -> bool {
+        *self == WhenFull::Wait
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

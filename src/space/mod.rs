@@ -429,6 +429,8 @@ pub struct DestinationGeom {
     pub area: Vec<Point>,
     /// Nobody stays (the dwell is always zero): reached on setting foot in it, not walked into.
     pub passed_by: bool,
+    /// A visitor held up outside the place when it is full passes it by instead of staying at its edge.
+    pub pass_by_when_full: bool,
 }
 
 /// What a building is used for.

@@ -345,7 +345,14 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
     for d in &scene.destinations {
         if let Some(level) = level_of(&d.level) {
             let passed_by = matches!(d.dwell, crate::scene::Distribution::Constant(t) if t <= 0.0);
-            space.destinations.push(DestinationGeom { id: d.id.clone(), level, area: d.area.clone(), passed_by });
+            let pass_by_when_full = d.when_full == crate::scene::WhenFull::PassBy;
+            space.destinations.push(DestinationGeom {
+                id: d.id.clone(),
+                level,
+                area: d.area.clone(),
+                passed_by,
+                pass_by_when_full,
+            });
         }
     }
     for b in scene.buildings.iter().filter(|b| usable(&b.id)) {

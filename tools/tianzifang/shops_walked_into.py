@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
-"""Tianzifang's holiday afternoon with the shops walked into (issue 12, item 6): an experiment.
+"""Writes scenes/tianzifang.ron, Tianzifang's holiday afternoon with the shops walked into (issue 12, item 6).
 
-Writes a variant of scenes/tianzifang.ron in which
+It is written from docs/design/tianzifang_eight_strolls.ron (the scene before 2026-12-07, whose routes past
+eight stroll points spread over the quarter asked the lanes to carry twice what crowds carry):
   - each shop's sales floor takes in the ground floor of its house (8 m x 11 m instead of 8 m x 5 m),
     and the house (its upper floors, drawn only) moves back behind it, clipped where the lanes, the
     floors or another house leave less room (one house with under 1 m left is left out);
@@ -10,12 +10,14 @@ Writes a variant of scenes/tianzifang.ron in which
   - each of the 24 visitor groups is split in two (48 routes, the same arrival rates in all), and
     each route goes stroll point, shop, stroll point, shop, stroll point, shop, then out by the
     nearest way: each next point the least visited within 60 m (Manhattan, lanes run north-south and
-    alleys east-west) of the last, no shop in more than 3 routes; seeded, so the file is reproducible.
+    alleys east-west) of the last, no shop in more than 3 routes where the routes allow; each route is
+    given a way out in the entrances' shares and its last shop is one nearest that way out; seeded,
+    so the file is reproducible byte for byte.
 Little's law at the peak's 10,000 an hour: 3 shops x 7.5 min + about 7 min of walking is W = 30 min,
 N = 5,000 on site (the published instantaneous peak), about 3,750 of them in shops.
 
-    python3 tools/tianzifang/shops_walked_into.py            # writes docs/design/tianzifang_shops.ron
-    unitwin run docs/design/tianzifang_shops.ron --until 9000
+    python3 tools/tianzifang/shops_walked_into.py --force    # rewrites scenes/tianzifang.ron
+    unitwin run scenes/tianzifang.ron --until 9000
 
 What it showed is in docs/design/tianzifang-shops.md.
 """
@@ -48,10 +50,46 @@ def overlaps(a, b):
     return a[0] < b[2] - 1e-9 and b[0] < a[2] - 1e-9 and a[1] < b[3] - 1e-9 and b[1] < a[3] - 1e-9
 
 
+def rewrite_header(s, a):
+    """The scene's own comment, describing the scene written, not the one it was written from."""
+    lo, hi = a.dwell[0] / 60, a.dwell[1] / 60
+    title = (
+        "// Tianzifang (田子坊), Taikang Road lanes 210 / 248 / 274: holiday afternoon.\n"
+        "// Visitors arrive at the three lane mouths on Taikang Road and at a gate on Jianguo Middle Road, walk a\n"
+        f"// local route of {a.strolls} stroll points and {a.shops} shops, stay {lo:g}-{hi:g} minutes in each shop, and leave by the\n"
+        "// way out nearest their last shop.\n"
+        "// Written by tools/tianzifang/shops_walked_into.py from docs/design/tianzifang_eight_strolls.ron, the\n"
+        "// scene before 2026-12-07, whose routes asked the lanes to carry twice what crowds carry (see\n"
+        "// docs/design/tianzifang-shops.md); edit the tool, not this file.\n"
+    )
+    shops = (
+        "//   - Shops: 49 of the 329, each a sales floor of 8.0 m x 11.0 m open to the lane: its front 3 m is\n"
+        "//     where people walk in, the rest (8.0 m x 8.0 m) the destination, where each visitor stands at a\n"
+        "//     spot of their own. A `use: Shop` house (2-3 floors, drawn) stands behind each floor, clipped\n"
+        "//     where lanes or other houses leave less room; shop_lane_248_e4's is left out (sizes ESTIMATED).\n"
+    )
+    stay = (
+        "//   - Routes and stay (ESTIMATED): each group is split in two (48 routes, each at half the group's\n"
+        "//     rates). A route goes stroll point, shop, stroll point, shop, stroll point, shop, each next\n"
+        f"//     point the least visited within {a.reach:g} m (Manhattan) of the last, a shop in at most {a.shop_cap}\n"
+        "//     routes where the routes allow; each route is given a way out in the entrances' shares, and its\n"
+        f"//     last shop is one nearest that way out. A stay in a shop is {lo:g}-{hi:g} min (uniform). W = 3 x 7.5 min\n"
+        "//     in shops + about 300 m of walking = about 30 min; Little's law, N = lambda W: 10,000/h x 0.5 h =\n"
+        "//     5,000 on site at the peak (the 2023-04-29 instantaneous peak), about 3,750 of them in shops.\n"
+        "//     A visitor held up outside a shop that is full passes it by (`when_full: PassBy`).\n"
+    )
+    s = re.sub(r'\A(// .*\n)*?//\n', lambda m: title + '//\n', s, count=1)
+    s, n1 = re.subn(r'//   - Shops:.*?\n(?=//   - )', lambda m: shops, s, count=1, flags=re.S)
+    s, n2 = re.subn(r'//   - Stay \(ESTIMATED\):.*?\n(?=//   - )', lambda m: stay, s, count=1, flags=re.S)
+    assert n1 == n2 == 1, 'the source scene\'s comment has no Shops or Stay entry'
+    return s
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--scene', default=os.path.join(ROOT, 'scenes', 'tianzifang.ron'))
-    ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'design', 'tianzifang_shops.ron'))
+    ap.add_argument('--scene', default=os.path.join(ROOT, 'docs', 'design', 'tianzifang_eight_strolls.ron'),
+                    help='the scene written from (default: the scene before 2026-12-07)')
+    ap.add_argument('--out', default=os.path.join(ROOT, 'scenes', 'tianzifang.ron'))
     ap.add_argument('--dwell', nargs=2, type=float, default=[300.0, 600.0], metavar=('MIN', 'MAX'),
                     help='stay in a shop, s, uniform (default 300 600)')
     ap.add_argument('--reach', type=float, default=60.0, help='how far the next point is looked for first, m')
@@ -128,7 +166,7 @@ def main():
         else:
             s = re.sub(r'        Building\(id: "' + k + r'_house".*\n', '', s)
         s = re.sub(r'(Destination\(id: "' + k + r'", level: "lanes", area: )\[[^\]]*\], dwell: [^)]*\)\)',
-                   lambda m: m.group(1) + ring(place[k]) + ', dwell: ' + dwell + ')', s)
+                   lambda m: m.group(1) + ring(place[k]) + ', dwell: ' + dwell + ', when_full: PassBy)', s)
 
     dest = {m.group(1): bounds(points(m.group(2)))
             for m in re.finditer(r'Destination\(id: "([a-z0-9_]+)", level: "lanes", area: (\[[^\]]*\])', s)}
@@ -146,21 +184,48 @@ def main():
 
     def pick(at, pool, used, cap):
         reach = a.reach
-        while True:
+        while reach <= 400.0:
             near = [k for k in pool if k not in used and 5 < dist(at, centre[k]) <= reach and visits[k] < cap]
             if near:
                 least = min(visits[k] for k in near)
                 return rng.choice([k for k in near if visits[k] == least])
             reach += 15.0
+        return None
+
+    def nearest_door(p):
+        return min(sorted(doors), key=lambda d: dist(p, doors[d]))
+
+    # The way out each route is given, in the entrances' shares (each group's door, twice), at random;
+    # its last shop is one whose nearest way out that is, so the engine's nearest exit takes it there.
+    groups = re.findall(r'Population\(\n            id: "visitors_[a-z0-9_]+",\n.*?door: "([a-z_0-9]+)"', src, flags=re.S)
+    ways_out = [d for d in groups for _ in 'ab']
+    rng.shuffle(ways_out)
+    # The last shops are taken first, so that the shops nearest each way out are kept for them.
+    last_shop = []
+    for way_out in ways_out:
+        region = [k for k in shops if nearest_door(centre[k]) == way_out and visits[k] < a.shop_cap]
+        if not region:
+            sys.exit(f"the shops nearest {way_out} are all in {a.shop_cap} routes: raise --shop-cap")
+        least = min(visits[k] for k in region)
+        k = rng.choice([k for k in region if visits[k] == least])
+        visits[k] += 1
+        last_shop.append(k)
+    routes_made = []
 
     def route(door):
+        n = len(routes_made)
         at, seq = doors[door], []
         kinds = [kind for i in range(a.shops) for kind in (('stroll', 'shop') if i < a.strolls else ('shop',))]
-        for kind in kinds:
-            k = pick(at, shops if kind == 'shop' else strolls, seq, a.shop_cap if kind == 'shop' else 10**9)
+        for kind in kinds[:-1]:
+            pool = shops if kind == 'shop' else strolls
+            k = pick(at, pool, seq + [last_shop[n]], a.shop_cap if kind == 'shop' else 10**9)
+            if k is None:
+                sys.exit(f"no {kind} is left for a route from {door}: raise --shop-cap or lower --shops")
             visits[k] += 1
             seq.append(k)
             at = centre[k]
+        seq.append(last_shop[n])
+        routes_made.append(seq)
         return seq
 
     lengths = []
@@ -181,16 +246,9 @@ def main():
         return ',\n'.join(out)
 
     s = re.sub(r'        Population\(\n            id: "visitors_.*?\n        \)', split, s, flags=re.S)
-    s = s.replace('holiday afternoon",', 'holiday afternoon, shops walked into",', 1)
-    header = (
-        "// EXPERIMENT (issue 12, item 6), written by tools/tianzifang/shops_walked_into.py from scenes/tianzifang.ron:\n"
-        f"// shops' floors take in their houses' ground floors (8 m x 11 m), visitors stay {a.dwell[0]:.0f}-{a.dwell[1]:.0f} s\n"
-        "// anywhere in a shop but its front 3 m, and 48 routes (each group of the scene split in two) go stroll point,\n"
-        "// shop, stroll point, shop, stroll point, shop, each next the least visited within 60 m. See\n"
-        "// docs/design/tianzifang-shops.md. The comment below is the scene's own and describes the original.\n"
-    )
+    s = rewrite_header(s, a)
     with open(a.out + '.tmp', 'w', encoding='utf-8') as f:
-        f.write(header + s)
+        f.write(s)
     os.replace(a.out + '.tmp', a.out)
     n = sorted(v for k, v in visits.items() if k in shops)
     print(f"wrote {a.out}: shops in {n[0]}-{n[-1]} routes each; route from the entrance to its last shop "

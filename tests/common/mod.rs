@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use bevy::math::DVec2;
 use bevy::prelude::*;
 use unitwin::app::{RunOptions, headless_app};
 use unitwin::crowd::crossing::KerbWait;
@@ -13,7 +12,7 @@ use unitwin::geom::{distance_to_segment, segments_intersect};
 use unitwin::nav::Navigation;
 use unitwin::scene::read_scene;
 use unitwin::schedule::{SimClock, SimControl};
-use unitwin::space::SpaceRes;
+use unitwin::space::{Space, SpaceRes};
 use unitwin::twin::Twin;
 
 pub fn load(path: &str) -> Twin {
@@ -36,7 +35,7 @@ pub struct Outcome {
     pub per_exit: std::collections::BTreeMap<String, u32>,
     /// Simulated time when the run ended.
     pub end: f64,
-    /// Smallest clearance (centre-to-wall distance minus radius) seen, m.
+    /// Smallest clearance (centre-to-wall distance minus radius) seen, m, if under `CLEARANCE_SEEN_WITHIN`.
     pub min_clearance: f64,
 }
 
@@ -49,46 +48,35 @@ pub const BODY_OVERLAP_TOLERANCE: f64 = 0.04;
 /// line until the stair lets it on; someone leaving by an exit is gone within the step.
 pub const DOORWAY_REACH: f64 = 0.2;
 
-/// Clearances from walls up to this, m, are reported exactly by `check_invariants`; larger ones as at least it.
-pub const CLEARANCE_SEEN_WITHIN: f64 = 1.0;
+/// Clearances from walls up to this, m, are reported exactly by `check_invariants` (it looks no further for
+/// walls: a wider look costs the largest scenes more than their run).
+pub const CLEARANCE_SEEN_WITHIN: f64 = 0.1;
 
-/// Checks the invariants on the current state; panics with the offending agent.
+/// One agent as the invariant checks see it: copied out of the world once a step.
+#[derive(Clone, Copy)]
+struct Seen {
+    entity: Entity,
+    id: u32,
+    body: Body,
+    crosses_anywhere: bool,
+}
+
+/// Below this many agents the checks run on the calling thread: starting threads every step would
+/// cost small scenes more than the checks.
+const CHECK_IN_PARALLEL_FROM: usize = 2_000;
+
+/// Checks the invariants on the current state; panics with the offending agent. Returns the
+/// smallest clearance from a wall seen (see `CLEARANCE_SEEN_WITHIN`).
 pub fn check_invariants(world: &mut World) -> f64 {
-    check_bodies(world);
-    check_on_floor(world);
-    let mut q = world.query::<(&AgentId, &Body, &KerbWait)>();
+    let mut q = world.query::<(Entity, &AgentId, &Body, &KerbWait)>();
+    let mut seen: Vec<Seen> = q
+        .iter(world)
+        .map(|(entity, id, body, kerb)| Seen { entity, id: id.0, body: *body, crosses_anywhere: kerb.crosses_anywhere })
+        .collect();
     let world: &World = world;
-    let space = &world.resource::<SpaceRes>().0;
-    let census = world.resource::<Census>();
     let t = world.resource::<SimClock>().now();
-    let mut present = 0u32;
-    let mut min_clearance = f64::INFINITY;
-    for (id, body, kerb) in q.iter(world) {
-        present += 1;
-        // Those who cross streets anywhere meet the open level's walls (no kerbs on unfenced streets).
-        let walls = space.levels[body.level].walls_for(kerb.crosses_anywhere);
-        assert_eq!(walls.tree.size(), walls.segments.len(), "t = {t:.2} s: the wall index does not hold every wall");
-        // A wall the body overlaps is within its radius, one crossed this step within the step's length;
-        // the margin keeps the smallest clearance exact below it (the R-tree makes this linear in agents).
-        let reach = body.radius + body.prev.distance(body.pos) + CLEARANCE_SEEN_WITHIN;
-        for wall in walls.near(body.pos, reach).map(|w| &walls.segments[w.data as usize]) {
-            let d = distance_to_segment(body.pos, wall.a, wall.b);
-            min_clearance = min_clearance.min(d - body.radius);
-            assert!(
-                d >= body.radius - 1e-6,
-                "t = {t:.2} s: agent {} overlaps a wall (centre {d:.3} m from it, radius {})",
-                id.0,
-                body.radius
-            );
-            assert!(
-                body.prev == body.pos || !segments_intersect(body.prev, body.pos, wall.a, wall.b),
-                "t = {t:.2} s: agent {} crossed a wall between {:?} and {:?}",
-                id.0,
-                body.prev,
-                body.pos
-            );
-        }
-    }
+    let census = world.resource::<Census>();
+    let present = seen.len() as u32;
     assert_eq!(
         census.spawned,
         present + census.exited,
@@ -96,82 +84,165 @@ pub fn check_invariants(world: &mut World) -> f64 {
         census.spawned,
         census.exited
     );
+    let space = &world.resource::<SpaceRes>().0;
+    let nav = world.resource::<Navigation>();
+    let checked = in_parallel(&seen, |agents| check_walls_and_floor(space, nav, agents, t));
+    let min_clearance = match checked {
+        Ok(clearances) => clearances.into_iter().fold(f64::INFINITY, f64::min),
+        Err(message) => panic!("{message}{}", plan_of(world, &seen, &message)),
+    };
+    if let Err(message) = check_bodies(&mut seen, t) {
+        panic!("{message}");
+    }
     min_clearance
 }
 
-/// Panics when someone's centre is outside its level's walkable area and not in an open doorway
-/// there (within its radius and `DOORWAY_REACH` of the opening). Walls alone do not show it:
-/// where a level ends at a stair opening or an exit no wall goes on beyond it.
-pub fn check_on_floor(world: &mut World) {
+/// The plan of the agent a failure message names (`agent N ...`), to say what it was doing.
+fn plan_of(world: &World, seen: &[Seen], message: &str) -> String {
+    let named = message.split("agent ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u32>().ok());
+    named
+        .and_then(|id| seen.iter().find(|s| s.id == id))
+        .and_then(|s| world.get::<Plan>(s.entity))
+        .map(|plan| format!(" ({plan:?})"))
+        .unwrap_or_default()
+}
+
+/// Runs `check` over `agents`, split across the machine's threads when there are many; the first
+/// failure (in agent order) wins.
+fn in_parallel<T: Send>(
+    agents: &[Seen],
+    check: impl Fn(&[Seen]) -> Result<T, String> + Sync,
+) -> Result<Vec<T>, String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if agents.len() < CHECK_IN_PARALLEL_FROM || threads == 1 {
+        return check(agents).map(|r| vec![r]);
+    }
+    let chunk = agents.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = agents.chunks(chunk).map(|part| s.spawn(|| check(part))).collect();
+        handles.into_iter().map(|h| h.join().expect("the check thread does not panic")).collect()
+    })
+}
+
+/// Every agent's position is finite, overlaps no wall and crossed none this step, and stands on its
+/// level's walkable floor or in an open doorway. Returns the smallest clearance from a wall seen.
+fn check_walls_and_floor(space: &Space, nav: &Navigation, agents: &[Seen], t: f64) -> Result<f64, String> {
+    let mut min_clearance = f64::INFINITY;
+    for &Seen { id, body, crosses_anywhere, .. } in agents {
+        if !(body.pos.is_finite() && body.prev.is_finite() && body.radius.is_finite()) {
+            return Err(format!(
+                "t = {t:.2} s: agent {id} is not at a finite position ({:?} from {:?})",
+                body.pos, body.prev
+            ));
+        }
+        // Those who cross streets anywhere meet the open level's walls (no kerbs on unfenced streets).
+        let walls = space.levels[body.level].walls_for(crosses_anywhere);
+        if walls.tree.size() != walls.segments.len() {
+            return Err(format!("t = {t:.2} s: the wall index does not hold every wall"));
+        }
+        // A wall the body overlaps is within its radius, one crossed this step within the step's length;
+        // the margin keeps the smallest clearance exact below it (the R-tree makes this linear in agents).
+        let reach = body.radius + body.prev.distance(body.pos) + CLEARANCE_SEEN_WITHIN;
+        for wall in walls.near(body.pos, reach).map(|w| &walls.segments[w.data as usize]) {
+            let d = distance_to_segment(body.pos, wall.a, wall.b);
+            min_clearance = min_clearance.min(d - body.radius);
+            if d < body.radius - 1e-6 {
+                return Err(format!(
+                    "t = {t:.2} s: agent {id} overlaps a wall (centre {d:.3} m from it, radius {})",
+                    body.radius
+                ));
+            }
+            if body.prev != body.pos && segments_intersect(body.prev, body.pos, wall.a, wall.b) {
+                return Err(format!(
+                    "t = {t:.2} s: agent {id} crossed a wall between {:?} and {:?}",
+                    body.prev, body.pos
+                ));
+            }
+        }
+        if !on_floor(space, nav, &body, crosses_anywhere) {
+            return Err(format!(
+                "t = {t:.2} s: agent {id} stands off the floor of level {} at ({:.3}, {:.3}), in no open doorway \
+                 (from ({:.3}, {:.3}) this step)",
+                space.levels[body.level].id, body.pos.x, body.pos.y, body.prev.x, body.prev.y
+            ));
+        }
+    }
+    Ok(min_clearance)
+}
+
+/// Whether someone's centre is on its level's walkable area or in an open doorway there (within its
+/// radius and `DOORWAY_REACH` of the opening). Walls alone do not show it: where a level ends at a
+/// stair opening or an exit no wall goes on beyond it.
+fn on_floor(space: &Space, nav: &Navigation, body: &Body, crosses_anywhere: bool) -> bool {
     use geo::Intersects;
-    let mut q = world.query::<(&AgentId, &Body, &KerbWait, &Plan)>();
-    let world: &World = world;
-    let t = world.resource::<SimClock>().now();
-    let space = &world.resource::<SpaceRes>().0;
-    let nav = world.resource::<Navigation>();
-    for (id, body, kerb, plan) in q.iter(world) {
-        let grid = &nav.for_agent(kerb.crosses_anywhere).grids[body.level];
-        // A walkable cell has its centre on the floor; only elsewhere is the outline itself asked.
-        if grid.cell_at(body.pos).is_some_and(|k| grid.walkable[k]) {
-            continue;
-        }
-        let level = &space.levels[body.level];
-        let walkable = match (&level.open, kerb.crosses_anywhere) {
-            (Some(open), true) => &open.walkable,
-            _ => &level.walkable,
-        };
-        if walkable.intersects(&geo::Point::new(body.pos.x, body.pos.y)) {
-            continue;
-        }
-        let in_doorway = space.doors_on(body.level).any(|(_, d)| {
+    let grid = &nav.for_agent(crosses_anywhere).grids[body.level];
+    // A walkable cell has its centre on the floor; only elsewhere is the outline itself asked.
+    if grid.cell_at(body.pos).is_some_and(|k| grid.walkable[k]) {
+        return true;
+    }
+    let level = &space.levels[body.level];
+    let walkable = match (&level.open, crosses_anywhere) {
+        (Some(open), true) => &open.walkable,
+        _ => &level.walkable,
+    };
+    walkable.intersects(&geo::Point::new(body.pos.x, body.pos.y))
+        || space.doors_on(body.level).any(|(_, d)| {
             d.boundary
                 && d.cuts_wall(&space.portals)
                 && distance_to_segment(body.pos, d.a, d.b) <= body.radius + DOORWAY_REACH
-        });
-        assert!(
-            in_doorway,
-            "t = {t:.2} s: agent {} stands off the floor of level {} at ({:.3}, {:.3}), in no open doorway \
-             (from ({:.3}, {:.3}) this step; {:?})",
-            id.0, level.id, body.pos.x, body.pos.y, body.prev.x, body.prev.y, plan
-        );
-    }
+        })
 }
 
-/// Panics when two bodies on one level overlap by more than `BODY_OVERLAP_TOLERANCE`.
-/// Bodies are hashed into 1 m cells (no radius exceeds 0.5 m), so the check is linear.
-pub fn check_bodies(world: &mut World) {
-    let t = world.resource::<SimClock>().now();
-    let mut q = world.query::<(&AgentId, &Body)>();
-    let mut bodies: Vec<(u32, i64, i64, u32, DVec2, f64)> = q
-        .iter(world)
-        .map(|(id, b)| (b.level.index() as u32, b.pos.x.floor() as i64, b.pos.y.floor() as i64, id.0, b.pos, b.radius))
+/// Fails when two bodies on one level overlap by more than `BODY_OVERLAP_TOLERANCE`. Bodies are
+/// sorted into 1 m cells (no radius exceeds 0.5 m), so each meets only those in its own cell and the
+/// next ones; the check is linear in agents but for the sort.
+fn check_bodies(seen: &mut [Seen], t: f64) -> Result<(), String> {
+    // The cell as one sortable key: level, then column, then row (positions are finite, checked above,
+    // and within ±2^23 m of the origin).
+    const OFFSET: i64 = 1 << 23;
+    let key =
+        |level: usize, x: i64, y: i64| ((level as u64) << 48) | (((x + OFFSET) as u64) << 24) | (y + OFFSET) as u64;
+    let cell = |s: &Seen| (s.body.level.index(), s.body.pos.x.floor() as i64, s.body.pos.y.floor() as i64);
+    if let Some(far) =
+        seen.iter().find(|s| s.body.pos.x.abs() >= (OFFSET - 4) as f64 || s.body.pos.y.abs() >= (OFFSET - 4) as f64)
+    {
+        return Err(format!("t = {t:.2} s: agent {} is {:?}, beyond any scene", far.id, far.body.pos));
+    }
+    seen.sort_unstable_by_key(|s| {
+        let (l, x, y) = cell(s);
+        (key(l, x, y), s.id)
+    });
+    let keys: Vec<u64> = seen
+        .iter()
+        .map(|s| {
+            let (l, x, y) = cell(s);
+            key(l, x, y)
+        })
         .collect();
-    bodies.sort_by_key(|b| (b.0, b.1, b.2, b.3));
-    let cell = |level: u32, x: i64, y: i64| {
-        let start = bodies.partition_point(|b| (b.0, b.1, b.2) < (level, x, y));
-        let end = bodies.partition_point(|b| (b.0, b.1, b.2) <= (level, x, y));
-        start..end
+    let first_at_or_after = |k: u64| keys.partition_point(|&c| c < k);
+    let check_pair = |a: &Seen, b: &Seen| {
+        let apart = a.body.pos.distance(b.body.pos);
+        let overlap = a.body.radius + b.body.radius - apart;
+        if overlap > BODY_OVERLAP_TOLERANCE {
+            let (first, second) = if a.id < b.id { (a.id, b.id) } else { (b.id, a.id) };
+            return Err(format!(
+                "t = {t:.2} s: agents {first} and {second} overlap by {overlap:.3} m (centres {apart:.3} m apart; \
+                 tolerance {BODY_OVERLAP_TOLERANCE} m)"
+            ));
+        }
+        Ok(())
     };
-    for a in &bodies {
-        for dx in -1..=1 {
-            for dy in -1..=1 {
-                for b in &bodies[cell(a.0, a.1 + dx, a.2 + dy)] {
-                    if b.3 <= a.3 {
-                        continue;
-                    }
-                    let overlap = a.5 + b.5 - a.4.distance(b.4);
-                    assert!(
-                        overlap <= BODY_OVERLAP_TOLERANCE,
-                        "t = {t:.2} s: agents {} and {} overlap by {:.3} m (centres {:.3} m apart; tolerance {BODY_OVERLAP_TOLERANCE} m)",
-                        a.3,
-                        b.3,
-                        overlap,
-                        a.4.distance(b.4)
-                    );
-                }
-            }
+    for (i, a) in seen.iter().enumerate() {
+        let (l, x, y) = cell(a);
+        // Each pair once: those after `a` in its own column up to the next row, then the next column's
+        // three rows (the previous column's pairs were met from there).
+        let own_column_end = first_at_or_after(key(l, x, y + 2));
+        let next_column = first_at_or_after(key(l, x + 1, y - 1))..first_at_or_after(key(l, x + 1, y + 2));
+        for b in seen[i + 1..own_column_end].iter().chain(&seen[next_column]) {
+            check_pair(a, b)?;
         }
     }
+    Ok(())
 }
 
 /// Steps to the end of the run, checking the invariants after every step and calling `observe`.

@@ -108,7 +108,7 @@ fn plan_of(world: &World, seen: &[Seen], message: &str) -> String {
 }
 
 /// Runs `check` over `agents`, split across the machine's threads when there are many; the first
-/// failure (in agent order) wins.
+/// failure (in the order the agents were seen) wins.
 fn in_parallel<T: Send>(
     agents: &[Seen],
     check: impl Fn(&[Seen]) -> Result<T, String> + Sync,

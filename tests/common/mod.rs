@@ -89,7 +89,7 @@ pub fn check_invariants(world: &mut World) -> f64 {
     let checked = in_parallel(&seen, |agents| check_walls_and_floor(space, nav, agents, t));
     let min_clearance = match checked {
         Ok(clearances) => clearances.into_iter().fold(f64::INFINITY, f64::min),
-        Err(message) => panic!("{message}{}", plan_of(world, &seen, &message)),
+        Err((agent, message)) => panic!("{message}; plan: {:?}", world.get::<Plan>(agent)),
     };
     if let Err(message) = check_bodies(&mut seen, t) {
         panic!("{message}");
@@ -97,22 +97,9 @@ pub fn check_invariants(world: &mut World) -> f64 {
     min_clearance
 }
 
-/// The plan of the agent a failure message names (`agent N ...`), to say what it was doing.
-fn plan_of(world: &World, seen: &[Seen], message: &str) -> String {
-    let named = message.split("agent ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u32>().ok());
-    named
-        .and_then(|id| seen.iter().find(|s| s.id == id))
-        .and_then(|s| world.get::<Plan>(s.entity))
-        .map(|plan| format!(" ({plan:?})"))
-        .unwrap_or_default()
-}
-
 /// Runs `check` over `agents`, split across the machine's threads when there are many; the first
 /// failure (in the order the agents were seen) wins.
-fn in_parallel<T: Send>(
-    agents: &[Seen],
-    check: impl Fn(&[Seen]) -> Result<T, String> + Sync,
-) -> Result<Vec<T>, String> {
+fn in_parallel<T: Send, E: Send>(agents: &[Seen], check: impl Fn(&[Seen]) -> Result<T, E> + Sync) -> Result<Vec<T>, E> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if agents.len() < CHECK_IN_PARALLEL_FROM || threads == 1 {
         return check(agents).map(|r| vec![r]);
@@ -126,19 +113,19 @@ fn in_parallel<T: Send>(
 
 /// Every agent's position is finite, overlaps no wall and crossed none this step, and stands on its
 /// level's walkable floor or in an open doorway. Returns the smallest clearance from a wall seen.
-fn check_walls_and_floor(space: &Space, nav: &Navigation, agents: &[Seen], t: f64) -> Result<f64, String> {
+fn check_walls_and_floor(space: &Space, nav: &Navigation, agents: &[Seen], t: f64) -> Result<f64, (Entity, String)> {
     let mut min_clearance = f64::INFINITY;
-    for &Seen { id, body, crosses_anywhere, .. } in agents {
+    for &Seen { entity, id, body, crosses_anywhere } in agents {
         if !(body.pos.is_finite() && body.prev.is_finite() && body.radius.is_finite()) {
-            return Err(format!(
-                "t = {t:.2} s: agent {id} is not at a finite position ({:?} from {:?})",
-                body.pos, body.prev
+            return Err((
+                entity,
+                format!("t = {t:.2} s: agent {id} is not at a finite position ({:?} from {:?})", body.pos, body.prev),
             ));
         }
         // Those who cross streets anywhere meet the open level's walls (no kerbs on unfenced streets).
         let walls = space.levels[body.level].walls_for(crosses_anywhere);
         if walls.tree.size() != walls.segments.len() {
-            return Err(format!("t = {t:.2} s: the wall index does not hold every wall"));
+            return Err((entity, format!("t = {t:.2} s: the wall index does not hold every wall")));
         }
         // A wall the body overlaps is within its radius, one crossed this step within the step's length;
         // the margin keeps the smallest clearance exact below it (the R-tree makes this linear in agents).
@@ -147,23 +134,29 @@ fn check_walls_and_floor(space: &Space, nav: &Navigation, agents: &[Seen], t: f6
             let d = distance_to_segment(body.pos, wall.a, wall.b);
             min_clearance = min_clearance.min(d - body.radius);
             if d < body.radius - 1e-6 {
-                return Err(format!(
-                    "t = {t:.2} s: agent {id} overlaps a wall (centre {d:.3} m from it, radius {})",
-                    body.radius
+                return Err((
+                    entity,
+                    format!(
+                        "t = {t:.2} s: agent {id} overlaps a wall (centre {d:.3} m from it, radius {})",
+                        body.radius
+                    ),
                 ));
             }
             if body.prev != body.pos && segments_intersect(body.prev, body.pos, wall.a, wall.b) {
-                return Err(format!(
-                    "t = {t:.2} s: agent {id} crossed a wall between {:?} and {:?}",
-                    body.prev, body.pos
+                return Err((
+                    entity,
+                    format!("t = {t:.2} s: agent {id} crossed a wall between {:?} and {:?}", body.prev, body.pos),
                 ));
             }
         }
         if !on_floor(space, nav, &body, crosses_anywhere) {
-            return Err(format!(
-                "t = {t:.2} s: agent {id} stands off the floor of level {} at ({:.3}, {:.3}), in no open doorway \
-                 (from ({:.3}, {:.3}) this step)",
-                space.levels[body.level].id, body.pos.x, body.pos.y, body.prev.x, body.prev.y
+            return Err((
+                entity,
+                format!(
+                    "t = {t:.2} s: agent {id} stands off the floor of level {} at ({:.3}, {:.3}), in no open doorway \
+                     (from ({:.3}, {:.3}) this step)",
+                    space.levels[body.level].id, body.pos.x, body.pos.y, body.prev.x, body.prev.y
+                ),
             ));
         }
     }

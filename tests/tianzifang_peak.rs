@@ -31,8 +31,8 @@ const IN_SHOPS_AT_LEAST: f64 = 0.5;
 /// lanes and alleys; in the shops it is a known deviation (README, *The pilot units*).
 const CRUSH: f64 = 6.5;
 
-/// The scene from 13:00 to 15:30 at its own seed, every invariant checked at every step (1,157 s on
-/// 2 cores with another run beside it, 2026-12-07; at 5,000 on site a step costs about 7 ms and its
+/// The scene from 13:00 to 15:30 at its own seed, every invariant checked at every step (889 s on
+/// 2 cores, 2026-12-07; at 5,000 on site a step costs about 7 ms and its
 /// checks 2 ms): the count on site at 15:30 and its highest from 14:30 lie in the band of the
 /// peaks on record, over half of them are in shops, departures keep pace with arrivals from 15:00, and
 /// the lanes and alleys never reach a crush.

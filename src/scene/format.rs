@@ -376,6 +376,25 @@ pub struct Destination {
     pub dwell: Distribution,
     #[serde(default, skip_serializing_if = "WhenFull::is_wait")]
     pub when_full: WhenFull,
+    #[serde(default, skip_serializing_if = "Fill::is_anywhere")]
+    pub fill: Fill,
+}
+
+/// Where in the place a visitor makes for, drawn on setting foot in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fill {
+    /// A spot anywhere in it at random: visitors spread along a railing or a viewing strip.
+    #[default]
+    Anywhere,
+    /// The furthest from the entry of a few random spots with room around them: a room walked into
+    /// by its door (a shop) fills from the back, so those arriving need not pass those standing.
+    FromTheBack,
+}
+
+impl Fill {
+    fn is_anywhere(&self) -> bool {
+        *self == Fill::Anywhere
+    }
 }
 
 /// What a visitor does who finds the place full: held up just outside it by those standing there.

@@ -431,6 +431,8 @@ pub struct DestinationGeom {
     pub passed_by: bool,
     /// A visitor held up outside the place when it is full passes it by instead of staying at its edge.
     pub pass_by_when_full: bool,
+    /// Visitors make for the furthest spot with room, not a spot anywhere (`scene::Fill`).
+    pub fills_from_back: bool,
 }
 
 /// What a building is used for.

@@ -346,12 +346,14 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
         if let Some(level) = level_of(&d.level) {
             let passed_by = matches!(d.dwell, crate::scene::Distribution::Constant(t) if t <= 0.0);
             let pass_by_when_full = d.when_full == crate::scene::WhenFull::PassBy;
+            let fills_from_back = d.fill == crate::scene::Fill::FromTheBack;
             space.destinations.push(DestinationGeom {
                 id: d.id.clone(),
                 level,
                 area: d.area.clone(),
                 passed_by,
                 pass_by_when_full,
+                fills_from_back,
             });
         }
     }

@@ -5,8 +5,8 @@ eight stroll points spread over the quarter asked the lanes to carry twice what 
   - each shop's sales floor takes in the ground floor of its house (8 m x 11 m instead of 8 m x 5 m),
     and the house (its upper floors, drawn only) moves back behind it, clipped where the lanes, the
     floors or another house leave less room (one house with under 1 m left is left out);
-  - a visitor stays anywhere in the shop but its front 3 m (the engine's random spot in the place),
-    for the dwell given (default 5-10 min, uniform) instead of 20-70 s at a counter;
+  - a visitor stays in the shop but its front 3 m, the shop filling from the back (the engine's
+    `fill: FromTheBack`: the furthest of a few random spots with room around them), for the dwell given (default 5-10 min, uniform) instead of 20-70 s at a counter;
   - each of the 24 visitor groups is split in two (48 routes, the same arrival rates in all), and
     each route goes stroll point, shop, stroll point, shop, stroll point, shop, then out by the
     nearest way: each next point the least visited within 60 m (Manhattan, lanes run north-south and
@@ -76,7 +76,9 @@ def rewrite_header(s, a):
         f"//     last shop is one nearest that way out. A stay in a shop is {lo:g}-{hi:g} min (uniform). W = 3 x 7.5 min\n"
         "//     in shops + about 300 m of walking = about 30 min; Little's law, N = lambda W: 10,000/h x 0.5 h =\n"
         "//     5,000 on site at the peak (the 2023-04-29 instantaneous peak), about 3,750 of them in shops.\n"
-        "//     A visitor held up outside a shop that is full passes it by (`when_full: PassBy`).\n"
+        "//     A visitor held up outside a shop that is full passes it by (`when_full: PassBy`). A shop\n"
+        "//     fills from the back (`fill: FromTheBack`): a visitor makes for the furthest of a few spots\n"
+        "//     with room around them, so those coming in need not pass those standing (ESTIMATED).\n"
     )
     s = re.sub(r'\A(// .*\n)*?//\n', lambda m: title + '//\n', s, count=1)
     s, n1 = re.subn(r'//   - Shops:.*?\n(?=//   - )', lambda m: shops, s, count=1, flags=re.S)
@@ -166,7 +168,7 @@ def main():
         else:
             s = re.sub(r'        Building\(id: "' + k + r'_house".*\n', '', s)
         s = re.sub(r'(Destination\(id: "' + k + r'", level: "lanes", area: )\[[^\]]*\], dwell: [^)]*\)\)',
-                   lambda m: m.group(1) + ring(place[k]) + ', dwell: ' + dwell + ', when_full: PassBy)', s)
+                   lambda m: m.group(1) + ring(place[k]) + ', dwell: ' + dwell + ', when_full: PassBy, fill: FromTheBack)', s)
 
     dest = {m.group(1): bounds(points(m.group(2)))
             for m in re.finditer(r'Destination\(id: "([a-z0-9_]+)", level: "lanes", area: (\[[^\]]*\])', s)}

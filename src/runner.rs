@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{RunOptions, headless_app};
 use crate::command::{CommandLog, CommandScript, ReplayCommands, SCRIPT_VERSION, read_script};
-use crate::crowd::Census;
+use crate::crowd::{Census, PlaceVisits};
 use crate::metrics::{FrameSink, Measurements, Recorder, VehicleRecorder, VehicleSink, record_frame};
 use crate::report::{
     OutputError, ReplayBuffer, ReplayTee, ReportInput, RunRecord, Staging, Summary, TrafficSummary, TrajectoryWriter,
@@ -34,6 +34,8 @@ pub struct Run {
 pub struct RunOutcome {
     pub clock: SimClock,
     pub census: Census,
+    /// How many stayed at each destination and how many passed it by full, in destination order.
+    pub place_visits: Vec<[u32; 2]>,
     pub measurements: Measurements,
     pub commands: CommandLog,
     pub everyone_left: bool,
@@ -149,6 +151,7 @@ impl Run {
             measures,
             clock: *world.resource::<SimClock>(),
             census: world.resource::<Census>().clone(),
+            place_visits: world.get_resource::<PlaceVisits>().map(PlaceVisits::totals).unwrap_or_default(),
             measurements: world.remove_resource::<Measurements>().unwrap_or_else(|| Measurements::new(&[])),
             commands: world.remove_resource::<CommandLog>().unwrap_or_default(),
             everyone_left: world.resource::<SimControl>().everyone_left,
@@ -268,6 +271,7 @@ impl FolderRun {
             request.options.seed,
             &outcome.clock,
             &outcome.census,
+            &outcome.place_visits,
             &outcome.measurements,
             &outcome.commands,
             outcome.everyone_left,

@@ -142,31 +142,90 @@ fn visitors_find_room_along_a_viewing_strip() {
 /// reached 4.1 persons/m² here, and 4–7 in Tianzifang's busiest shops (issue 12).
 #[test]
 fn a_shop_fills_from_the_back() {
-    use unitwin::crowd::{Activity, Plan};
+    let twin = load("tests/scenes/shop_from_the_back.ron");
+    let shop = run_shop(&twin);
+    assert_eq!(shop.arrived, 100, "100 arrive");
+    assert_eq!(shop.standing_in_shop, 100, "{} of 100 stand in the shop", shop.standing_in_shop);
+    assert_eq!(shop.visits, [100, 0], "stays begun and passed by");
+    assert!(
+        shop.depth_at_half > 7.0,
+        "halfway through, those standing stood {:.1} m from the lane on average",
+        shop.depth_at_half
+    );
+    assert!(
+        shop.peak.0 < CRITICAL_MOVING,
+        "the shop's crowd reaches {:.2} persons/m² at {:?}",
+        shop.peak.0,
+        shop.peak.1
+    );
+}
+
+/// The same shop with twice the visitors (200 within 100 s), passed by when full (`when_full:
+/// PassBy`): a visitor who finds no room in it, or finds it holding as many as spots with room
+/// allow, goes on from its threshold. Every visit is counted once, as a stay or as passed by; those
+/// who passed it by have left; and the shop's crowd stays under the same critical density. With
+/// spots anywhere it reached 5.4 persons/m², above the 4.7 of a standing crowd too.
+#[test]
+fn a_full_shop_is_passed_by_from_its_threshold() {
+    let mut twin = load("tests/scenes/shop_from_the_back.ron");
+    let scene = &mut twin.loaded.scene;
+    scene.destinations[0].when_full = unitwin::scene::WhenFull::PassBy;
+    let unitwin::scene::Placement::Arrivals { rates, .. } = &mut scene.populations[0].placement else {
+        panic!("the shoppers arrive at the lane's end")
+    };
+    rates[0].1 = 7200.0;
+    let twin = unitwin::twin::build(twin.loaded).expect("the variant checks");
+    let shop = run_shop(&twin);
+    assert_eq!(shop.arrived, 200, "200 arrive");
+    let [stayed, passed_by] = shop.visits;
+    assert_eq!(stayed + passed_by, 200, "every visit is counted once: {stayed} stays and {passed_by} passed by");
+    assert!(passed_by > 0, "nobody found the shop full");
+    assert_eq!(shop.left, passed_by, "those who passed the shop by go on, out of the lane");
+    assert!(
+        shop.peak.0 < CRITICAL_MOVING,
+        "the shop's crowd reaches {:.2} persons/m² at {:?}",
+        shop.peak.0,
+        shop.peak.1
+    );
+}
+
+/// Shanghai's critical density for a crowd that moves, persons/m² (validation.md).
+const CRITICAL_MOVING: f32 = 4.0;
+
+struct ShopRun {
+    arrived: u32,
+    left: u32,
+    standing_in_shop: usize,
+    /// Stays begun and visitors who passed the shop by.
+    visits: [u32; 2],
+    /// How far from the lane those standing stood on average 50 s in, m.
+    depth_at_half: f64,
+    /// The highest local density in the shop (a 1 m disc), and where.
+    peak: (f32, bevy::math::DVec2),
+}
+
+/// Runs the shop scene with every invariant checked; the shop is everything north of y = 4 m.
+fn run_shop(twin: &unitwin::twin::Twin) -> ShopRun {
+    use unitwin::crowd::{Activity, Body, PlaceVisits, Plan};
     use unitwin::metrics::Measurements;
-    const CRITICAL_MOVING: f32 = 4.0;
-    let checked = load("tests/scenes/shop_from_the_back.ron");
-    let mut app = app(&checked, 1);
-    let (mut depth_at_half, mut taken) = (0.0, false);
+    let mut app = app(twin, 1);
+    let standing_depths = |world: &mut bevy::prelude::World| {
+        let mut q = world.query::<(&Plan, &Body)>();
+        q.iter(world)
+            .filter(|(p, b)| matches!(p.activity, Activity::Dwelling { .. }) && b.pos.y > 4.0)
+            .map(|(_, b)| b.pos.y - 4.0)
+            .collect::<Vec<f64>>()
+    };
+    let mut depth_at_half = None;
     let out = run_verified(&mut app, |world| {
-        // Halfway through the arrivals: those already standing stand deep in the shop.
-        if !taken && world.resource::<unitwin::schedule::SimClock>().now() >= 50.0 {
-            taken = true;
-            let mut q = world.query::<(&Plan, &unitwin::crowd::Body)>();
-            let standing: Vec<f64> = q
-                .iter(world)
-                .filter(|(p, _)| matches!(p.activity, Activity::Dwelling { .. }))
-                .map(|(_, b)| b.pos.y - 4.0)
-                .collect();
-            depth_at_half = standing.iter().sum::<f64>() / standing.len().max(1) as f64;
+        if depth_at_half.is_none() && world.resource::<unitwin::schedule::SimClock>().now() >= 50.0 {
+            let depths = standing_depths(world);
+            depth_at_half = Some(depths.iter().sum::<f64>() / depths.len().max(1) as f64);
         }
     });
     let world = app.world_mut();
-    let mut q = world.query::<(&Plan, &unitwin::crowd::Body)>();
-    let in_shop = q
-        .iter(world)
-        .filter(|(p, b)| matches!(p.activity, Activity::Dwelling { .. }) && b.pos.y > 4.0)
-        .count();
+    let standing_in_shop = standing_depths(world).len();
+    let visits = world.resource::<PlaceVisits>().totals()[0];
     let mut peak = (0.0f32, bevy::math::DVec2::ZERO);
     for map in &world.resource::<Measurements>().cells.floors {
         for (k, &density) in map.peak.iter().enumerate() {
@@ -176,13 +235,12 @@ fn a_shop_fills_from_the_back() {
             }
         }
     }
+    let depth_at_half = depth_at_half.expect("the run reaches 50 s");
     println!(
-        "shop at {:.0} s: {in_shop} of {} standing in it; at 50 s those standing stood {depth_at_half:.1} m \
-         from the lane on average (the part they stay in runs 3–11 m); local peak {:.2} persons/m² at {:?}",
-        out.end, out.census.spawned, peak.0, peak.1
+        "shop at {:.0} s: {} arrived, {} left, {standing_in_shop} standing in it; {} stays, {} passed by; at 50 s \
+         those standing stood {depth_at_half:.1} m from the lane on average (the part they stay in runs 3–11 m); local \
+         peak {:.2} persons/m² at {:?}",
+        out.end, out.census.spawned, out.census.exited, visits[0], visits[1], peak.0, peak.1
     );
-    assert_eq!(out.census.spawned, 100, "100 arrive");
-    assert_eq!(in_shop, 100, "{in_shop} of 100 stand in the shop");
-    assert!(depth_at_half > 7.0, "halfway through, those standing stood {depth_at_half:.1} m from the lane on average");
-    assert!(peak.0 < CRITICAL_MOVING, "the shop's crowd reaches {:.2} persons/m² at {:?}", peak.0, peak.1);
+    ShopRun { arrived: out.census.spawned, left: out.census.exited, standing_in_shop, visits, depth_at_half, peak }
 }

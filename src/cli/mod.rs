@@ -586,6 +586,14 @@ fn run(args: RunArgs) -> ExitCode {
                     p.t
                 );
             }
+            if !s.places.is_empty() {
+                let (stayed, passed_by) = s.places.iter().fold((0, 0), |(a, b), p| (a + p.stayed, b + p.passed_by));
+                say!(
+                    "  places to stay at ({}): {stayed} stays begun; {passed_by} times a visitor found one full and \
+                     passed it by",
+                    s.places.len()
+                );
+            }
             if let Some(t) = &s.traffic
                 && t.vehicles_spawned + t.vehicles_on_road > 0
             {

@@ -9,12 +9,13 @@ pub mod route;
 pub mod spawn;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use bevy::math::DVec2;
 use bevy::prelude::*;
 
 pub use crate::ids::AgentId;
-use crate::ids::{DoorId, Id, LevelId, PopulationId, PortalId, TargetId};
+use crate::ids::{DestinationId, DoorId, Id, LevelId, PopulationId, PortalId, TargetId};
 use crate::nav::Navigation;
 use crate::schedule::{SimClock, SimControl, SimStep, SimSystems};
 use crate::space::SpaceRes;
@@ -339,6 +340,32 @@ impl Census {
     }
 }
 
+/// Stays begun at each place people stay at, by destination: how many stayed, and how many found
+/// it full and passed it by (`when_full: PassBy`). Counted from the parallel step with atomics:
+/// sums of integers, so the order agents are stepped in never shows.
+#[derive(Resource)]
+pub struct PlaceVisits(Vec<[AtomicU32; 2]>);
+
+impl FromWorld for PlaceVisits {
+    fn from_world(world: &mut World) -> Self {
+        let places = world.get_resource::<SpaceRes>().map_or(0, |s| s.0.destinations.len());
+        PlaceVisits((0..places).map(|_| [AtomicU32::new(0), AtomicU32::new(0)]).collect())
+    }
+}
+
+impl PlaceVisits {
+    pub fn count(&self, place: DestinationId, passed_by: bool) {
+        if let Some(counts) = self.0.get(place.index()) {
+            counts[usize::from(passed_by)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many stayed and how many passed by, for each destination in order.
+    pub fn totals(&self) -> Vec<[u32; 2]> {
+        self.0.iter().map(|c| [c[0].load(Ordering::Relaxed), c[1].load(Ordering::Relaxed)]).collect()
+    }
+}
+
 /// The crowd: spawning, the snapshot, routes, steering, movement, leaving and stairs.
 pub struct CrowdPlugin;
 
@@ -346,6 +373,7 @@ impl Plugin for CrowdPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CrowdSnapshot>()
             .init_resource::<Census>()
+            .init_resource::<PlaceVisits>()
             .init_resource::<spawn::Populations>()
             .init_resource::<model::ModelParams>()
             .init_resource::<route::Routing>()

@@ -6,10 +6,12 @@ use bevy::prelude::*;
 
 use super::model::Precedence;
 use super::spawn::{Populations, agent_rng};
-use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Heading, Plan, Stalled, Velocity, Walker};
+use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Heading, PlaceVisits, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
-use crate::geom::{bounds, closest_on_segment, distance_to_segment, ring_contains, segments_intersect, v};
-use crate::ids::{DoorId, Id, LevelId, PortalId, StreetId};
+use crate::geom::{
+    bounds, closest_on_segment, distance_to_segment, ring_contains, ring_signed_area, segments_intersect, v,
+};
+use crate::ids::{DestinationId, DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation, TargetKey};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
 use crate::space::{DestinationGeom, DoorGeom, Portal, Space, SpaceRes, Walls};
@@ -32,9 +34,10 @@ pub fn advance(
     net: Res<TrafficNet>,
     vehicles: Res<Vehicles>,
     snapshot: Res<CrowdSnapshot>,
+    visits: Res<PlaceVisits>,
     mut agents: Query<(&AgentId, &Walker, &Stalled, &Heading, &mut Body, &mut Velocity, &mut Plan, &mut KerbWait)>,
 ) {
-    let snapshot = &*snapshot;
+    let (snapshot, visits) = (&*snapshot, &*visits);
     let (now, dt, seed) = (clock.now(), clock.dt, seed.0);
     let (space, all_nav, populations, crossings, gates) = (&space.0, &*nav, &*populations, &*crossings, &*gates);
     let (net, vehicles) = (&*net.0, &*vehicles);
@@ -216,10 +219,20 @@ pub fn advance(
                             None => Activity::Left { door },
                         };
                     } else if plan.spot.is_none()
-                        && let Some(spot) = spot_in_destination(space, nav, snapshot, &plan, &body, seed, id.0)
+                        && let Some(choice) = spot_in_destination(space, nav, snapshot, &plan, &body, seed, id.0)
                     {
-                        plan.spot = Some(spot);
-                        plan.spot_in_view = false;
+                        match choice {
+                            SpotChoice::At(spot) => {
+                                plan.spot = Some(spot);
+                                plan.spot_in_view = false;
+                            }
+                            // A shop with no room left in it is passed by from its threshold, as
+                            // from outside when held up there.
+                            SpotChoice::Full(place) => {
+                                visits.count(place, true);
+                                plan.activity = Activity::Dwelling { until: now + dt };
+                            }
+                        }
                     } else if plan.spot.is_none()
                         && !plan.looked_in_view
                         && stalled.since >= super::model::DEADLOCK_RELIEF_AFTER
@@ -245,8 +258,12 @@ pub fn advance(
                         // Held up outside a full shop, a visitor passes it by and goes on to their
                         // next leg: staying at the edge, those waiting to get in and those done
                         // inside held each other at shop doors for good (tianzifang-shops.md).
-                        let passes_by = place_to_stay(space, nav, &plan, &body).is_some_and(|p| p.pass_by_when_full)
+                        let place = place_to_stay(space, nav, &plan, &body);
+                        let passes_by = place.is_some_and(|(_, p)| p.pass_by_when_full)
                             && !super::model::in_destination(nav, plan.target, body.level, body.pos);
+                        if let Some((id, _)) = place {
+                            visits.count(id, passes_by);
+                        }
                         let dwell = if passes_by { 0.0 } else { dwell };
                         plan.activity = Activity::Dwelling { until: now + dt + dwell };
                     }
@@ -560,7 +577,8 @@ const LINE_TOLERANCE: f64 = 1e-9;
 /// visitors spread along a railing or through a shop, instead of all stopping a step inside its edge
 /// (where they stood at 4–7 persons/m² with the rest of the place empty). Places nobody stays at
 /// are reached at their edge and get no spot.
-/// A place that fills from the back (`scene::Fill::FromTheBack`) takes `spot_at_the_back` instead.
+/// A place that fills from the back (`scene::Fill::FromTheBack`) takes `spot_at_the_back` instead;
+/// if that finds no room and the place is passed by when full, it is `Full`.
 fn spot_in_destination(
     space: &Space,
     nav: &Navigation,
@@ -569,23 +587,35 @@ fn spot_in_destination(
     body: &Body,
     seed: u64,
     id: u32,
-) -> Option<DVec2> {
-    let place = place_to_stay(space, nav, plan, body)?;
+) -> Option<SpotChoice> {
+    let (place_id, place) = place_to_stay(space, nav, plan, body)?;
     let inside = |q: DVec2| super::model::in_destination(nav, plan.target, body.level, q);
     if !inside(body.pos) {
         return None;
     }
     let spot = if place.fills_from_back {
-        spot_at_the_back(place, snapshot, plan, body, seed, id, inside)
+        let found = spot_at_the_back(place, snapshot, plan, body, seed, id, inside);
+        let no_room = found.is_none_or(|(_, room)| !room) || people_in(place, snapshot) >= capacity(place);
+        if no_room && place.pass_by_when_full {
+            return Some(SpotChoice::Full(place_id));
+        }
+        found.map(|(q, _)| q)
     } else {
         random_spot(place, plan, seed, id, SPOT_TRIES, inside)
     };
-    Some(spot.unwrap_or(body.pos))
+    Some(SpotChoice::At(spot.unwrap_or(body.pos)))
+}
+
+/// Where a visitor setting foot in its place makes for.
+enum SpotChoice {
+    At(DVec2),
+    /// Nowhere: the place has no room left, and it is passed by when full.
+    Full(DestinationId),
 }
 
 /// Of `BACK_CANDIDATES` spots drawn as in `random_spot`, the one with the fewest others within
 /// `ROOM` of it (at the start of the step), and of those the furthest from where the visitor sets
-/// foot in the place. A shop then fills from the back and its front stays free for those coming in
+/// foot in the place; and whether it has room (nobody within `ROOM`). A shop then fills from the back and its front stays free for those coming in
 /// and going out: with spots anywhere, those making for the back were held up by those standing
 /// in front and stayed where they were, and the front half stood at 4–7 persons/m² while the back
 /// half was empty (`docs/design/tianzifang-shops.md`).
@@ -597,7 +627,7 @@ fn spot_at_the_back(
     seed: u64,
     id: u32,
     inside: impl Fn(DVec2) -> bool,
-) -> Option<DVec2> {
+) -> Option<(DVec2, bool)> {
     let (lo, hi) = bounds(&place.area);
     let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
     let (mut best, mut drawn) = (None::<(u32, f64, DVec2)>, 0);
@@ -620,8 +650,29 @@ fn spot_at_the_back(
             break;
         }
     }
-    best.map(|(_, _, q)| q)
+    best.map(|(others, _, q)| (q, others == 0))
 }
+
+/// How many agents (at the start of the step) stand or walk in the place.
+fn people_in(place: &DestinationGeom, snapshot: &CrowdSnapshot) -> usize {
+    let (lo, hi) = bounds(&place.area);
+    let mut n = 0;
+    snapshot.cells.for_each_run_in(place.level.index(), lo, hi, |_, points, _| {
+        n += points.iter().filter(|&&q| ring_contains(&place.area, q)).count();
+    });
+    n
+}
+
+/// How many a place filling from the back holds once full of spots with room (`ROOM`): its area
+/// over `AREA_PER_VISITOR`. Visitors coming in faster than they reach their spots would each find
+/// room at spots the others are still walking to; the count keeps them from overfilling it.
+fn capacity(place: &DestinationGeom) -> usize {
+    (ring_signed_area(&place.area).abs() / AREA_PER_VISITOR) as usize
+}
+
+/// The area each visitor has once a place is full of spots drawn with `ROOM` about them, m²:
+/// random sequential packing covers 55 % of the floor with discs of `ROOM`'s diameter.
+const AREA_PER_VISITOR: f64 = std::f64::consts::PI * (ROOM / 2.0) * (ROOM / 2.0) / 0.547;
 
 /// Spots weighed by a visitor to a place that fills from the back.
 const BACK_CANDIDATES: u32 = 16;
@@ -646,7 +697,7 @@ fn spot_in_view(
     seed: u64,
     id: u32,
 ) -> Option<DVec2> {
-    let place = place_to_stay(space, nav, plan, body)?;
+    let (_, place) = place_to_stay(space, nav, plan, body)?;
     let n = place.area.len();
     let reach = (0..n)
         .map(|i| distance_to_segment(body.pos, v(place.area[i]), v(place.area[(i + 1) % n])))
@@ -660,10 +711,15 @@ fn spot_in_view(
 }
 
 /// The place the agent's leg leads to, if people stay there and it is on the agent's level.
-fn place_to_stay<'a>(space: &'a Space, nav: &Navigation, plan: &Plan, body: &Body) -> Option<&'a DestinationGeom> {
+fn place_to_stay<'a>(
+    space: &'a Space,
+    nav: &Navigation,
+    plan: &Plan,
+    body: &Body,
+) -> Option<(DestinationId, &'a DestinationGeom)> {
     let TargetKey::Destination { destination } = nav.key(plan.target) else { return None };
     let place = space.destinations.get(*destination)?;
-    (!place.passed_by && place.level == body.level).then_some(place)
+    (!place.passed_by && place.level == body.level).then_some((*destination, place))
 }
 
 /// The first of `tries` points drawn uniformly over the place's bounding box, from the agent's own

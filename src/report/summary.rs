@@ -33,6 +33,15 @@ pub struct PeakDensity {
     pub y: f64,
 }
 
+/// A place people stay at, over the run: stays begun there, and visitors who found it full and
+/// passed it by (`when_full: PassBy`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PlaceVisitsSummary {
+    pub id: String,
+    pub stayed: u32,
+    pub passed_by: u32,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct EventRecord {
     pub t: f64,
@@ -103,6 +112,9 @@ pub struct Summary {
     pub person_seconds_above_6: f64,
     pub lines: Vec<LineCounter>,
     pub areas: Vec<AreaMonitor>,
+    /// Places people stay at (destinations with a dwell), absent if there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<PlaceVisitsSummary>,
     /// Each fallen person of the scene: how long they lay there and how the crowd pressed round
     /// them; absent without fallen persons.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -132,6 +144,7 @@ impl Summary {
         seed: u64,
         clock: &SimClock,
         census: &Census,
+        place_visits: &[[u32; 2]],
         measurements: &Measurements,
         commands: &CommandLog,
         everyone_left: bool,
@@ -165,6 +178,13 @@ impl Summary {
             person_seconds_above_6: measurements.person_seconds_above[1],
             lines: measurements.lines.clone(),
             areas: measurements.areas.clone(),
+            places: space
+                .destinations
+                .iter()
+                .zip(place_visits)
+                .filter(|(place, _)| !place.passed_by)
+                .map(|(place, &[stayed, passed_by])| PlaceVisitsSummary { id: place.id.clone(), stayed, passed_by })
+                .collect(),
             fallen: measurements.fallen.clone(),
             events: commands
                 .entries

@@ -19,9 +19,13 @@ fn fruin(density: f64) -> &'static str {
 }
 
 fn run(out: &Path, extra: &[&str]) {
+    run_scene(SCENE, out, extra);
+}
+
+fn run_scene(scene: &str, out: &Path, extra: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_unitwin"))
         .current_dir(unitwin_manifest_dir())
-        .args(["run", SCENE, "--quiet", "--out"])
+        .args(["run", scene, "--quiet", "--out"])
         .arg(out)
         .args(extra)
         .output()
@@ -271,4 +275,27 @@ fn the_report_names_no_path_of_this_machine() {
         assert!(!text.contains(&root), "{file} names the checkout {root}");
         assert!(!text.contains(&dir.path().display().to_string()), "{file} names the output folder");
     }
+}
+
+/// A scene with a place people stay at: the page lists it with its stays and those who passed it by,
+/// as `summary.json` counts them, and every visit is one or the other.
+#[test]
+fn the_report_lists_the_places_people_stay_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    run_scene("tests/scenes/shop_from_the_back.ron", &out, &[]);
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
+    let doc = roxmltree::Document::parse_with_options(&html, options).unwrap();
+    assert!(doc.descendants().any(|n| n.attribute("id") == Some("places")), "no section #places");
+    let f = figures(&doc);
+    let places = summary["places"].as_array().expect("summary.json lists the places");
+    assert_eq!(places.len(), 1, "the shop");
+    let (stayed, passed_by) = (places[0]["stayed"].as_u64().unwrap(), places[0]["passed_by"].as_u64().unwrap());
+    assert_eq!(stayed + passed_by, summary["agents"]["spawned"].as_u64().unwrap(), "every shopper's visit, once");
+    assert_eq!(f["stayed:shop"], stayed.to_string());
+    assert_eq!(f["passed_by:shop"], passed_by.to_string());
+    assert_eq!(f["places_stayed"], stayed.to_string());
+    assert_eq!(f["places_passed_by"], passed_by.to_string());
 }

@@ -470,6 +470,7 @@ fn page(input: &ReportInput, data: &ReportData) -> String {
     o.push_str(&los_section(input));
     o.push_str(&maps_section(input, &draw));
     o.push_str(&hotspots_section(&data.hotspots));
+    o.push_str(&places_section(input));
     o.push_str(&timeline_section(input, data));
     o.push_str(&notes(input));
     let _ = write!(
@@ -1131,6 +1132,43 @@ fn hotspots_section(hotspots: &[Hotspot]) -> String {
         );
     }
     o.push_str("</tbody></table><p class=\"note\">Durations: the longest any one cell of the group spent there (frames × output interval).</p></section>");
+    o
+}
+
+/// Places people stay at: stays begun, and visitors who found one full and passed it by, the most
+/// passed by first (nothing for a scene without such places).
+fn places_section(input: &ReportInput) -> String {
+    let places = &input.summary.places;
+    if places.is_empty() {
+        return String::new();
+    }
+    let (stayed, passed_by) = places.iter().fold((0u32, 0u32), |(a, b), p| (a + p.stayed, b + p.passed_by));
+    let mut o = String::from(r#"<section id="places"><h2>Places people stay at</h2>"#);
+    let _ = write!(
+        o,
+        r#"<p>{} stays begun at {} places; {} times a visitor found a place full (no room, with <code>when_full: PassBy</code>) and passed it by.</p><table class="data" id="places-table"><thead><tr><th>place</th><th>stays begun</th><th>passed by full</th><th>share passed by</th></tr></thead><tbody>"#,
+        figure("places_stayed", stayed, &stayed.to_string()),
+        places.len(),
+        figure("places_passed_by", passed_by, &passed_by.to_string()),
+    );
+    let mut rows: Vec<_> = places.iter().collect();
+    rows.sort_by(|a, b| b.passed_by.cmp(&a.passed_by).then_with(|| a.id.cmp(&b.id)));
+    for p in rows {
+        let visits = p.stayed + p.passed_by;
+        let share = if visits > 0 {
+            format!("{:.0} %", 100.0 * f64::from(p.passed_by) / f64::from(visits))
+        } else {
+            "-".into()
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{share}</td></tr>",
+            esc(&p.id),
+            figure(&format!("stayed:{}", p.id), p.stayed, &p.stayed.to_string()),
+            figure(&format!("passed_by:{}", p.id), p.passed_by, &p.passed_by.to_string()),
+        );
+    }
+    o.push_str("</tbody></table></section>");
     o
 }
 

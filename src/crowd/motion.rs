@@ -677,10 +677,12 @@ const AREA_PER_VISITOR: f64 = std::f64::consts::PI * (ROOM / 2.0) * (ROOM / 2.0)
 /// Spots weighed by a visitor to a place that fills from the back.
 const BACK_CANDIDATES: u32 = 16;
 /// Nobody else within this of a spot, m, leaves room at it [est]: with spots drawn so, a place is
-/// full at about 1.1 persons/m² (random sequential packing covers 55 % of the floor with these
-/// discs: 0.92 m² each, Fruin's level of service D, where people still move about), against the
-/// 4–7 persons/m² of a shop's front half with spots anywhere.
-const ROOM: f64 = 0.8;
+/// full at about 1.4 persons/m² (random sequential packing covers 55 % of the floor with discs of
+/// this diameter: 0.70 m² each, Fruin's level of service E for walkways, still short of the
+/// 4.7 persons/m² Shanghai takes as critical for a standing crowd). At 0.8 m (1.1 persons/m²)
+/// Tianzifang's shops turned away a fifth of their visitors and the quarter held 4,300 at the
+/// peak; at 0.7 m a tenth and 4,800 (`docs/design/tianzifang-shops.md`).
+const ROOM: f64 = 0.7;
 
 /// Someone held up just outside the place it stays at (by those standing there already, as a
 /// rule) looks for room further in or along: a spot anywhere in the place that it can walk

@@ -732,6 +732,22 @@ fn check_numbers(scene: &Scene, src: &SourceMap, p: &mut Precheck) {
     }
     for d in &scene.destinations {
         check_distribution(src, &d.id, "dwell", &d.dwell, 0.0, 1e6, diags);
+        // How a place fills and what a visitor does when it is full mean nothing where nobody stays.
+        let nobody_stays = matches!(d.dwell, Distribution::Constant(t) if t <= 0.0);
+        for (set, option) in [(d.fill != Fill::Anywhere, "fill"), (d.when_full != WhenFull::Wait, "when_full")] {
+            if set && nobody_stays {
+                diags.push(
+                    src.at_id(
+                        "destination",
+                        &d.id,
+                        format!(
+                            "`{option}` is for a place people stay at, and nobody stays here (dwell Constant(0.0))"
+                        ),
+                    )
+                    .hint("give it a dwell, e.g. dwell: Uniform(min: 300.0, max: 600.0), or leave the option out"),
+                );
+            }
+        }
     }
     for (i, e) in scene.events.iter().enumerate() {
         if !finite_in(e.at, 0.0, MAX_DURATION) {

@@ -32,8 +32,8 @@ const IN_SHOPS_AT_LEAST: f64 = 0.5;
 /// (2026-12-07: 6.68 persons/m² in a shop's front half, with spots anywhere in it).
 const CRUSH: f64 = 6.5;
 
-/// The scene from 13:00 to 15:30 at its own seed, every invariant checked at every step (889 s on
-/// 2 cores, 2026-12-07, before the shops filled from the back; at 5,000 on site a step costs about
+/// The scene from 13:00 to 15:30 at its own seed, every invariant checked at every step (911 s on
+/// 2 cores in `.ci/run`, 2026-12-07, with about 4,800 on site; at 5,000 on site a step costs about
 /// 7 ms and its checks 2 ms): the count on site at 15:30 and its highest from 14:30 lie in the band of the
 /// peaks on record, over half of them are in shops, departures keep pace with arrivals from 15:00, and
 /// neither the lanes and alleys nor the shops reach a crush.

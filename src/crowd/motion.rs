@@ -578,7 +578,8 @@ const LINE_TOLERANCE: f64 = 1e-9;
 /// (where they stood at 4–7 persons/m² with the rest of the place empty). Places nobody stays at
 /// are reached at their edge and get no spot.
 /// A place that fills from the back (`scene::Fill::FromTheBack`) takes `spot_at_the_back` instead;
-/// if that finds no room and the place is passed by when full, it is `Full`.
+/// if that finds no spot with room, or the place holds its `capacity` already (the visitor
+/// included), and the place is passed by when full, it is `Full`.
 fn spot_in_destination(
     space: &Space,
     nav: &Navigation,
@@ -615,10 +616,10 @@ enum SpotChoice {
 
 /// Of `BACK_CANDIDATES` spots drawn as in `random_spot`, the one with the fewest others within
 /// `ROOM` of it (at the start of the step), and of those the furthest from where the visitor sets
-/// foot in the place; and whether it has room (nobody within `ROOM`). A shop then fills from the back and its front stays free for those coming in
-/// and going out: with spots anywhere, those making for the back were held up by those standing
-/// in front and stayed where they were, and the front half stood at 4–7 persons/m² while the back
-/// half was empty (`docs/design/tianzifang-shops.md`).
+/// foot in the place; and whether it has room (nobody within `ROOM`). A shop then fills from the
+/// back and its front stays free for those coming in and going out: with spots anywhere, those
+/// making for the back were held up by those standing in front and stayed where they were, and the
+/// front half stood at 4–7 persons/m² while the back half was empty (`docs/design/tianzifang-shops.md`).
 fn spot_at_the_back(
     place: &DestinationGeom,
     snapshot: &CrowdSnapshot,

@@ -8,9 +8,7 @@ use super::model::Precedence;
 use super::spawn::{Populations, agent_rng};
 use super::{Activity, AgentId, Body, Census, CrowdSnapshot, Heading, PlaceVisits, Plan, Stalled, Velocity, Walker};
 use crate::for_each_agent;
-use crate::geom::{
-    bounds, closest_on_segment, distance_to_segment, ring_contains, ring_signed_area, segments_intersect, v,
-};
+use crate::geom::{bounds, closest_on_segment, distance_to_segment, ring_contains, segments_intersect, v};
 use crate::ids::{DestinationId, DoorId, Id, LevelId, PortalId, StreetId};
 use crate::nav::{CellSource, NavGrid, Navigation, TargetKey};
 use crate::schedule::{SimClock, SimSeed, SimThreads};
@@ -629,14 +627,8 @@ fn spot_at_the_back(
     id: u32,
     inside: impl Fn(DVec2) -> bool,
 ) -> Option<(DVec2, bool)> {
-    let (lo, hi) = bounds(&place.area);
-    let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
-    let (mut best, mut drawn) = (None::<(u32, f64, DVec2)>, 0);
-    for _ in 0..SPOT_TRIES {
-        let q = lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>());
-        if !(ring_contains(&place.area, q) && inside(q)) {
-            continue;
-        }
+    let mut best = None::<(u32, f64, DVec2)>;
+    for q in spot_candidates(place, plan, seed, id, SPOT_TRIES, inside).take(BACK_CANDIDATES) {
         let mut others = 0u32;
         snapshot.all_within(body.level, q, ROOM, |a| {
             others += u32::from(a.id != id);
@@ -645,10 +637,6 @@ fn spot_at_the_back(
         let far = q.distance_squared(body.pos);
         if best.is_none_or(|(n, d, _)| others < n || (others == n && far > d)) {
             best = Some((others, far, q));
-        }
-        drawn += 1;
-        if drawn == BACK_CANDIDATES {
-            break;
         }
     }
     best.map(|(others, _, q)| (q, others == 0))
@@ -668,7 +656,7 @@ fn people_in(place: &DestinationGeom, snapshot: &CrowdSnapshot) -> usize {
 /// over `AREA_PER_VISITOR`. Visitors coming in faster than they reach their spots would each find
 /// room at spots the others are still walking to; the count keeps them from overfilling it.
 fn capacity(place: &DestinationGeom) -> usize {
-    (ring_signed_area(&place.area).abs() / AREA_PER_VISITOR) as usize
+    (place.area_m2 / AREA_PER_VISITOR) as usize
 }
 
 /// The area each visitor has once a place is full of spots drawn with `ROOM` about them, m²:
@@ -676,7 +664,7 @@ fn capacity(place: &DestinationGeom) -> usize {
 const AREA_PER_VISITOR: f64 = std::f64::consts::PI * (ROOM / 2.0) * (ROOM / 2.0) / 0.547;
 
 /// Spots weighed by a visitor to a place that fills from the back.
-const BACK_CANDIDATES: u32 = 16;
+const BACK_CANDIDATES: usize = 16;
 /// Nobody else within this of a spot, m, leaves room at it [est]: with spots drawn so, a place is
 /// full at about 1.4 persons/m² (random sequential packing covers 55 % of the floor with discs of
 /// this diameter: 0.70 m² each, Fruin's level of service E for walkways, still short of the
@@ -735,12 +723,26 @@ fn random_spot(
     tries: u32,
     accept: impl Fn(DVec2) -> bool,
 ) -> Option<DVec2> {
+    spot_candidates(place, plan, seed, id, tries, accept).next()
+}
+
+/// Of `tries` points drawn uniformly over the place's bounding box from the agent's own stream for
+/// this leg, those that lie in the place and that `accept` takes, in the order drawn. Lazy: a
+/// caller taking the first few draws no more than those need, so every spot function draws the
+/// same points from the same stream.
+fn spot_candidates<'a>(
+    place: &'a DestinationGeom,
+    plan: &Plan,
+    seed: u64,
+    id: u32,
+    tries: u32,
+    accept: impl Fn(DVec2) -> bool + 'a,
+) -> impl Iterator<Item = DVec2> + 'a {
     let (lo, hi) = bounds(&place.area);
     let mut rng = agent_rng(seed, id, SPOT_STREAM + u64::from(plan.leg));
-    (0..tries).find_map(|_| {
-        let q = lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>());
-        (ring_contains(&place.area, q) && accept(q)).then_some(q)
-    })
+    (0..tries)
+        .map(move |_| lo + (hi - lo) * DVec2::new(rng.random::<f64>(), rng.random::<f64>()))
+        .filter(move |&q| ring_contains(&place.area, q) && accept(q))
 }
 
 /// How far outside its place someone held up looks for room in it, m: a few rows of people

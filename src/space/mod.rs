@@ -427,6 +427,8 @@ pub struct DestinationGeom {
     pub id: String,
     pub level: LevelId,
     pub area: Vec<Point>,
+    /// The area's size, m² (its ring's area).
+    pub area_m2: f64,
     /// Nobody stays (the dwell is always zero): reached on setting foot in it, not walked into.
     pub passed_by: bool,
     /// A visitor held up outside the place when it is full passes it by instead of staying at its edge.

@@ -351,6 +351,7 @@ pub fn build_space(scene: &Scene, src: &SourceMap, pre: &Precheck, diags: &mut D
                 id: d.id.clone(),
                 level,
                 area: d.area.clone(),
+                area_m2: crate::geom::ring_signed_area(&d.area).abs(),
                 passed_by,
                 pass_by_when_full,
                 fills_from_back,

@@ -239,7 +239,8 @@ fn tianzifang_lanes_fill_with_shoppers() {
 
 /// Where the lane entrances congest, the local density stays below the 6.5 persons/m² crush level
 /// (Fruin: crush risk above 5–6). Ignored while deadlock relief let bodies pass through each other
-/// (5.7–7.6 p/m² over seeds 1–6); with bodies kept apart, 2.9–4.1 at seeds 1–3 (2026-12-02).
+/// (5.7–7.6 p/m² over seeds 1–6); with bodies kept apart, 2.9–4.1 at seeds 1–3 (2026-12-02); with the
+/// shops walked into and the one-way variant written from that scene, 2.23–2.86 (2026-12-07).
 #[test]
 fn tianzifang_lanes_stay_below_crush_density() {
     for path in ["scenes/tianzifang.ron", "scenes/tianzifang_oneway.ron"] {

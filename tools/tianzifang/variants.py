@@ -6,10 +6,11 @@ written by tools/tianzifang/shops_walked_into.py) and change only what the measu
     only), lane 248's Taikang Road mouth is closed (a police barrier), and visitors leave by lane 274 or the
     Jianguo Middle Road gate; each route's stops are taken from east to west, so the net flow runs
     210 -> 248 -> 274.
-  - scenes/tianzifang_wave_release.ron: the quarter gets a maximum capacity, hold lines 6 m inside the four
-    entrances and a playbook that releases waves at them while the quarter is at orange, as staff did at
-    gate 7 on 2019-10-02 (about 100 every 2-3 minutes); plus an incident library (a fallen visitor in the
-    1.6 m alley_w2, a shop on fire on lane 210).
+  - scenes/tianzifang_wave_release.ron: the quarter gets a maximum capacity, hold lines 1 m inside the four
+    entrances (--hold-depth) and a playbook that releases waves at them while the quarter is at orange, as
+    staff did at gate 7 on 2019-10-02 (about 100 every 2-3 minutes; --wave-every 30 gives waves of a fifth
+    at the same rate); plus an incident library (a fallen visitor in the 1.6 m alley_w2, a shop on fire on
+    lane 210).
 The capacity is not published. On 2019-10-02 the quarter was over it from about 14:00 and peaked at 5,328 at
 15:30; the default (--capacity 3300) is what the scene without measures holds at 14:00 (3,265 at seed 210,
 2026-12-07), so that it too is over capacity from about 14:00.
@@ -84,7 +85,10 @@ def one_way(src):
     return s
 
 
-def wave_release(src, capacity):
+def wave_release(src, capacity, hold_depth, every):
+    # 2019's gate 7: about 100 every 2-3 minutes at lane 210's arch; the others by their share of arrivals.
+    sizes = [max(1, round(n * every / 150.0)) for n in (100, 55, 35, 25)]
+    gate7 = "as at gate 7" if every == 150.0 else "at the rate of gate 7's 100 every 150 s"
     walkable = walkable_area(src)
     per_person = round(walkable / capacity, 2)
     cap = walkable / per_person
@@ -97,16 +101,19 @@ def wave_release(src, capacity):
         + WRITTEN +
         "//\n"
         "// Added here:\n"
-        f"//   - `quarter`: the whole modelled frame as a measurement area with a capacity of {cap:,.0f}: its\n"
-        f"//     walkable {walkable:,.0f} m² at {per_person:g} m² per visitor (ESTIMATED: the capacity is not published; it is\n"
+        f"//   - `quarter`: the whole modelled frame as a measurement area with a capacity of about {round(cap, -1):,.0f}:\n"
+        f"//     its walkable {round(walkable, -1):,.0f} m² at {per_person:g} m² per visitor (ESTIMATED: the capacity is not published; it is\n"
         "//     what the afternoon without measures holds at 14:00, 3,265 at seed 210, so that here too the\n"
-        f"//     quarter is over it from about 14:00), so yellow / orange / red at {0.8 * cap:,.0f} / {0.9 * cap:,.0f} / {cap:,.0f} on site.\n"
-        "//   - A hold line 6 m inside each of the four entrances, held only for people coming in (leavers pass\n"
-        "//     freely), with the entrance's first 6 m as its queue area.\n"
+        f"//     quarter is over it from about 14:00), so yellow / orange / red at about {round(0.8 * cap, -1):,.0f} / {round(0.9 * cap, -1):,.0f} / {round(cap, -1):,.0f}.\n"
+        f"//   - A hold line {hold_depth:g} m inside each of the four entrances, held only for people coming in (leavers\n"
+        "//     pass freely), with the entrance's first metre as its queue area: those not yet let through wait\n"
+        "//     outside, in the street (arrivals wait outside the frame until there is room at the door), as at\n"
+        "//     gate 7. Held 6 m inside (the variant before 2026-12-07), the held crowd filled the lane mouths at up\n"
+        "//     to 7 persons/m² and those leaving by them could not get past (docs/design/tianzifang-shops.md).\n"
         "//   - A playbook: when the quarter has been at orange or above for 60 s, every entrance releases\n"
-        "//     waves every 150 s (2.5 min) sized by its share of arrivals, 100 at lane 210's arch (as at\n"
-        "//     gate 7), 55 at lane 248, 35 at lane 274 and 25 at Jianguo Middle Road; when the quarter has been\n"
-        "//     below yellow for 120 s, the entrances open again.\n"
+        f"//     waves every {every:g} s sized by its share of arrivals, {sizes[0]} at lane 210's arch ({gate7}), {sizes[1]} at\n"
+        f"//     lane 248, {sizes[2]} at lane 274 and {sizes[3]} at Jianguo Middle Road; when the quarter has been below\n"
+        "//     yellow for 120 s, the entrances open again.\n"
         "// Score it against scenes/tianzifang.ron with `unitwin compare` (same seeds).\n"
         "// Also in the incident library, not ordered here: `fallen_visitor_alley_w2`, a visitor fallen in the\n"
         "// 1.6 m alley_w2 (a local risk while down); `shop_lane_210_e1_fire`, the sales floor of a shop on lane\n"
@@ -114,28 +121,30 @@ def wave_release(src, capacity):
     )
     s = retitle(src, title, "holiday peak with wave release")
     fire = re.search(r'Area\(id: "shop_lane_210_e1_floor", outer: (\[[^\]]*\])', s).group(1)
+    d, h = hold_depth, hold_depth / 2
     areas = (
         f'        Area(id: "quarter", level: "lanes", polygon: [(-10.0, -1.0), (185.0, -1.0), (185.0, 185.0), (-10.0, 185.0)], area_per_person: Some({per_person})),\n'
-        '        Area(id: "mouth_248", level: "lanes", polygon: [(93.25, 0.0), (96.75, 0.0), (96.75, 6.0), (93.25, 6.0)]),\n'
-        '        Area(id: "mouth_274", level: "lanes", polygon: [(18.5, 0.0), (21.5, 0.0), (21.5, 6.0), (18.5, 6.0)]),\n'
-        '        Area(id: "mouth_jianguo", level: "lanes", polygon: [(93.25, 169.0), (96.75, 169.0), (96.75, 175.0), (93.25, 175.0)]),\n'
+        f'        Area(id: "mouth_210", level: "lanes", polygon: [(168.0, 0.0), (172.0, 0.0), (172.0, {d}), (168.0, {d})]),\n'
+        f'        Area(id: "mouth_248", level: "lanes", polygon: [(93.25, 0.0), (96.75, 0.0), (96.75, {d}), (93.25, {d})]),\n'
+        f'        Area(id: "mouth_274", level: "lanes", polygon: [(18.5, 0.0), (21.5, 0.0), (21.5, {d}), (18.5, {d})]),\n'
+        f'        Area(id: "mouth_jianguo", level: "lanes", polygon: [(93.25, {175 - d}), (96.75, {175 - d}), (96.75, 175.0), (93.25, 175.0)]),\n'
     )
     measures = (
         '    hold_lines: [\n'
-        '        HoldLine(id: "hold_210", level: "lanes", from: (168.0, 6.0), to: (172.0, 6.0), held_from: (170.0, 3.0), queue: Some("lane_210_arch")),\n'
-        '        HoldLine(id: "hold_248", level: "lanes", from: (93.25, 6.0), to: (96.75, 6.0), held_from: (95.0, 3.0), queue: Some("mouth_248")),\n'
-        '        HoldLine(id: "hold_274", level: "lanes", from: (18.5, 6.0), to: (21.5, 6.0), held_from: (20.0, 3.0), queue: Some("mouth_274")),\n'
-        '        HoldLine(id: "hold_jianguo", level: "lanes", from: (93.25, 169.0), to: (96.75, 169.0), held_from: (95.0, 172.0), queue: Some("mouth_jianguo")),\n'
+        f'        HoldLine(id: "hold_210", level: "lanes", from: (168.0, {d}), to: (172.0, {d}), held_from: (170.0, {h}), queue: Some("mouth_210")),\n'
+        f'        HoldLine(id: "hold_248", level: "lanes", from: (93.25, {d}), to: (96.75, {d}), held_from: (95.0, {h}), queue: Some("mouth_248")),\n'
+        f'        HoldLine(id: "hold_274", level: "lanes", from: (18.5, {d}), to: (21.5, {d}), held_from: (20.0, {h}), queue: Some("mouth_274")),\n'
+        f'        HoldLine(id: "hold_jianguo", level: "lanes", from: (93.25, {175 - d}), to: (96.75, {175 - d}), held_from: (95.0, {175 - h}), queue: Some("mouth_jianguo")),\n'
         '    ],\n'
         '    playbooks: [\n'
         '        Playbook(\n'
         '            id: "wave_release_at_the_entrances",\n'
         '            when: WarningAtLeast(area: "quarter", level: Orange, for: 60.0),\n'
         '            then: [\n'
-        '                HoldLine(line: "hold_210", release: Batches(size: 100, every: 150.0)),\n'
-        '                HoldLine(line: "hold_248", release: Batches(size: 55, every: 150.0)),\n'
-        '                HoldLine(line: "hold_274", release: Batches(size: 35, every: 150.0)),\n'
-        '                HoldLine(line: "hold_jianguo", release: Batches(size: 25, every: 150.0)),\n'
+        f'                HoldLine(line: "hold_210", release: Batches(size: {sizes[0]}, every: {every:.1f})),\n'
+        f'                HoldLine(line: "hold_248", release: Batches(size: {sizes[1]}, every: {every:.1f})),\n'
+        f'                HoldLine(line: "hold_274", release: Batches(size: {sizes[2]}, every: {every:.1f})),\n'
+        f'                HoldLine(line: "hold_jianguo", release: Batches(size: {sizes[3]}, every: {every:.1f})),\n'
         '            ],\n'
         '            until: Some(WarningBelow(area: "quarter", level: Yellow, for: 120.0)),\n'
         '            after: [ReleaseLine("hold_210"), ReleaseLine("hold_248"), ReleaseLine("hold_274"), ReleaseLine("hold_jianguo")],\n'
@@ -201,11 +210,15 @@ def main():
     ap.add_argument('--out-dir', default=os.path.join(ROOT, 'scenes'))
     ap.add_argument('--capacity', type=float, default=3300.0,
                     help="the quarter's maximum capacity, visitors (default 3300: see above)")
+    ap.add_argument('--hold-depth', type=float, default=1.0,
+                    help="how far inside each entrance its hold line runs, m (default 1.0: see above)")
+    ap.add_argument('--wave-every', type=float, default=150.0,
+                    help="seconds between waves, their sizes scaled to keep gate 7's rate (default 150: 100 at lane 210)")
     ap.add_argument('--force', action='store_true', help='replace the variants if they exist')
     a = ap.parse_args()
     src = open(a.scene, encoding='utf-8').read()
     write(os.path.join(a.out_dir, 'tianzifang_oneway.ron'), one_way(src), a.force)
-    write(os.path.join(a.out_dir, 'tianzifang_wave_release.ron'), wave_release(src, a.capacity), a.force)
+    write(os.path.join(a.out_dir, 'tianzifang_wave_release.ron'), wave_release(src, a.capacity, a.hold_depth, a.wave_every), a.force)
 
 
 if __name__ == '__main__':

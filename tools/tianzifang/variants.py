@@ -23,12 +23,7 @@ import os
 import re
 import sys
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-NUM = r'(-?[0-9.]+)'
-
-
-def points(text):
-    return [(float(a), float(b)) for a, b in re.findall(r'\(' + NUM + r', ' + NUM + r'\)', text)]
+from shops_walked_into import ROOT, points
 
 
 def centres(s):

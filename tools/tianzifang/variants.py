@@ -25,6 +25,9 @@ import sys
 
 from shops_walked_into import ROOT, points
 
+# What the afternoon without measures holds at 14:00 (3,265 at seed 210), rounded.
+DEFAULT_CAPACITY = 3300.0
+
 
 def centres(s):
     out = {}
@@ -84,6 +87,10 @@ def wave_release(src, capacity, hold_depth, every):
     # 2019's gate 7: about 100 every 2-3 minutes at lane 210's arch; the others by their share of arrivals.
     sizes = [max(1, round(n * every / 150.0)) for n in (100, 55, 35, 25)]
     gate7 = "as at gate 7" if every == 150.0 else "at the rate of gate 7's 100 every 150 s"
+    why = ("it is\n"
+           "//     what the afternoon without measures holds at 14:00, 3,265 at seed 210, so that here too the\n"
+           "//     quarter is over it from about 14:00" if capacity == DEFAULT_CAPACITY else
+           f"chosen with --capacity {capacity:g}")
     walkable = walkable_area(src)
     per_person = round(walkable / capacity, 2)
     cap = walkable / per_person
@@ -97,9 +104,7 @@ def wave_release(src, capacity, hold_depth, every):
         "//\n"
         "// Added here:\n"
         f"//   - `quarter`: the whole modelled frame as a measurement area with a capacity of about {round(cap, -1):,.0f}:\n"
-        f"//     its walkable {round(walkable, -1):,.0f} m² at {per_person:g} m² per visitor (ESTIMATED: the capacity is not published; it is\n"
-        "//     what the afternoon without measures holds at 14:00, 3,265 at seed 210, so that here too the\n"
-        f"//     quarter is over it from about 14:00), so yellow / orange / red at about {round(0.8 * cap, -1):,.0f} / {round(0.9 * cap, -1):,.0f} / {round(cap, -1):,.0f}.\n"
+        f"//     its walkable {round(walkable, -1):,.0f} m² at {per_person:g} m² per visitor (ESTIMATED: the capacity is not published; {why}), so yellow / orange / red at about {round(0.8 * cap, -1):,.0f} / {round(0.9 * cap, -1):,.0f} / {round(cap, -1):,.0f}.\n"
         f"//   - A hold line {hold_depth:g} m inside each of the four entrances, held only for people coming in (leavers\n"
         "//     pass freely), with the entrance's first metre as its queue area: those not yet let through wait\n"
         "//     outside, in the street (arrivals wait outside the frame until there is room at the door), as at\n"
@@ -203,7 +208,7 @@ def main():
     ap.add_argument('--scene', default=os.path.join(ROOT, 'scenes', 'tianzifang.ron'),
                     help='the scene the variants are written from (default: scenes/tianzifang.ron)')
     ap.add_argument('--out-dir', default=os.path.join(ROOT, 'scenes'))
-    ap.add_argument('--capacity', type=float, default=3300.0,
+    ap.add_argument('--capacity', type=float, default=DEFAULT_CAPACITY,
                     help="the quarter's maximum capacity, visitors (default 3300: see above)")
     ap.add_argument('--hold-depth', type=float, default=1.0,
                     help="how far inside each entrance its hold line runs, m (default 1.0: see above)")

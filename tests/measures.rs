@@ -986,3 +986,131 @@ fn density_alarms_follow_the_moving_and_standing_thresholds() {
         record.spells.iter().map(|s| s.peak_density).fold(0.0, f64::max)
     );
 }
+
+/// Ten people bound for a side door stand 5 s in the held gate's queue area (the forecourt) and then
+/// leave by that door, as leavers pass through the entrance mouths at Tianzifang while the waves are
+/// held. They never meant to cross the line: once they have left, the line does not count them as
+/// still waiting (it counted all ten before), and the held visitors' waits are unchanged.
+#[test]
+fn leavers_who_stood_in_the_queue_area_are_not_left_waiting() {
+    let text = scene_text()
+        .replacen(
+            "        Door(id: \"lane_end\"",
+            "        Door(id: \"side_exit\", level: \"ground\", at: (18.0, 0.0), width: 2.0),\n        Door(id: \"lane_end\"",
+            1,
+        )
+        .replacen("goal: NearestExit,", "goal: Exits([\"lane_end\"]),", 1)
+        .replacen(
+            "    ],\n    measurements: [",
+            r#"        Population(
+            id: "leavers",
+            level: "ground",
+            placement: Area(polygon: [(16.0, 1.0), (19.0, 1.0), (19.0, 3.0), (16.0, 3.0)], count: 10),
+            speed: Normal(mean: 1.34, sd: 0.26, min: 0.5, max: 2.0),
+            premovement: Constant(5.0),
+            goal: Exits(["side_exit"]),
+        ),
+    ],
+    measurements: ["#,
+            1,
+        );
+    let loaded = parse_scene(SourceMap::new(Path::new("gate_leavers.ron"), text), String::new())
+        .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
+    let twin = unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"));
+    // The leavers' ids follow the 120 visitors'; they stand in the forecourt until 5 s.
+    let mut leavers_in_forecourt_at_4s = 0;
+    let mut app = run(&twin, |t, agents| {
+        if (t - 4.0).abs() < 1e-6 {
+            leavers_in_forecourt_at_4s =
+                agents.iter().filter(|&&(id, p)| id >= 120 && p.x < 20.0 && p.y > 0.0 && p.y < 10.0).count();
+        }
+    });
+    assert_eq!(leavers_in_forecourt_at_4s, 10, "the leavers stood in the queue area while the gate was held");
+    let census = app.world().resource::<unitwin::crowd::Census>().clone();
+    assert_eq!((census.spawned, census.exited), (130, 130), "everyone leaves");
+    let lines = app.world_mut().remove_resource::<HoldLines>().unwrap();
+    let gate = &lines.0[0];
+    assert_eq!(gate.crossed, 120, "only the visitors cross the gate");
+    assert_eq!(gate.still_waiting(), 0, "nobody is still waiting at the gate once everyone has left");
+    let side = twin.space.doors.iter().position(|d| d.id == "side_exit").unwrap();
+    let by_side: u32 = census.per_exit.iter().filter(|(d, _)| d.index() == side).map(|(_, n)| n).sum();
+    assert_eq!(by_side, 10, "the leavers left by the side door, and nobody else did");
+}
+
+/// Arrivals kept outside for want of room (issue 12's wave release keeps thousands beyond the
+/// twin's edge): at one a second through a 4 m gate, far below its capacity (Seyfried et al. 2009:
+/// 1.9 persons/(m·s), 7.6 a second), nobody is kept outside; with a cordon 1 m inside the gate,
+/// closed from 0 to 60 s, the strip before it fills and the rest of those due by the order (one a
+/// second) wait outside, each counted, until it opens; then all come in. The count kept outside
+/// is checked at every step against the order: due by then, less those who have appeared.
+#[test]
+fn arrivals_kept_outside_are_counted_against_the_order() {
+    use unitwin::crowd::Census;
+    let text =
+        std::fs::read_to_string(Path::new(&unitwin_manifest_dir()).join("tests/scenes/measures/arrivals.ron")).unwrap();
+    let start = text.find("    events: [").unwrap();
+    let scene = |events: &str| {
+        let text = format!(
+            "{}    hold_lines: [\n        HoldLine(id: \"cordon\", level: \"ground\", from: (1.0, 0.0), to: (1.0, 10.0), \
+             held_from: (0.5, 5.0)),\n    ],\n{events}\n)\n",
+            &text[..start]
+        );
+        let loaded = parse_scene(SourceMap::new(Path::new("arrivals_cordon.ron"), text), String::new())
+            .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
+        unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"))
+    };
+    // Steps a twin to its end; returns the app, the most kept outside by the order at any step,
+    // those kept outside at 60 s, and every step where the count disagrees with the order.
+    let run_counting = |twin: &Twin| {
+        let options = RunOptions { seed: 5, until: twin.scene().run.duration, threads: Some(2), replay: None };
+        let mut app = headless_app(twin, &options).unwrap();
+        let (mut most, mut at_60, mut mismatches) = (0u32, 0u32, Vec::new());
+        while !app.world().resource::<SimControl>().finished {
+            app.update();
+            common::check_invariants(app.world_mut());
+            let census = app.world().resource::<Census>();
+            let t = app.world().resource::<SimClock>().now();
+            // The k-th arrival is due at k s; this step's arrivals were due by its start.
+            let due = ((t - 0.05 + 1e-9).floor() as u32).min(100);
+            let total = census.outside_total;
+            if total.due != due || total.now() != due - census.spawned {
+                mismatches.push(format!(
+                    "t {t:.2}: due {} (by the order {due}), outside {} (spawned {})",
+                    total.due,
+                    total.now(),
+                    census.spawned
+                ));
+            }
+            most = most.max(due - census.spawned);
+            if (t - 60.0).abs() < 1e-6 {
+                at_60 = total.now();
+            }
+        }
+        assert!(mismatches.is_empty(), "{}", mismatches[..mismatches.len().min(5)].join("\n"));
+        (app, most, at_60)
+    };
+    let (app, most_outside, _) = run_counting(&scene("    events: [],"));
+    let census = app.world().resource::<Census>().clone();
+    assert_eq!((census.outside_total.due, census.outside_total.let_in, census.outside_total.peak), (100, 100, 0));
+    assert_eq!(most_outside, 0);
+
+    let (app, most_outside, outside_at_60) = run_counting(&scene(
+        r#"    events: [
+        TimedEvent(at: 0.0, action: HoldLine(line: "cordon", release: Closed)),
+        TimedEvent(at: 60.0, action: ReleaseLine("cordon")),
+    ],"#,
+    ));
+    let census = app.world().resource::<Census>().clone();
+    let total = census.outside_total;
+    println!(
+        "cordon 1 m inside the gate: {} kept outside at 60 s, at most {} (at {:.2} s); {} of {} in by the end",
+        outside_at_60, total.peak, total.peak_at, total.let_in, total.due
+    );
+    // The strip before the cordon is 10 m²: at Weidmann's jam density (5.4 persons/m²) it holds
+    // at most 54 of the 60 due by 60 s, so some must wait outside.
+    assert!(outside_at_60 >= 6, "{outside_at_60} kept outside at 60 s");
+    assert_eq!(total.peak, most_outside, "the peak is the largest count at any step");
+    assert!(total.peak_at <= 60.0 + 1e-9, "the most were outside before the cordon opened: {:.2} s", total.peak_at);
+    assert_eq!((total.due, total.let_in, total.now()), (100, 100, 0), "all come in once the cordon opens");
+    assert_eq!(census.exited, 100);
+}

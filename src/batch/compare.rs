@@ -484,6 +484,16 @@ pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
             f(&line["still_waiting"]),
         );
     }
+    let kept = &s["kept_outside"];
+    if kept.is_object() {
+        push(
+            "kept_outside_peak".into(),
+            "most arrivals kept outside at once (no room at the door)".into(),
+            "persons",
+            f(&kept["peak"]),
+        );
+        push("kept_outside_at_end".into(), "arrivals kept outside at the end".into(), "persons", f(&kept["at_end"]));
+    }
     if let Some(firings) = s["playbooks"].as_array() {
         push("playbook_firings".into(), "playbook firings".into(), "count", Some(firings.len() as f64));
     }

@@ -109,6 +109,8 @@ pub fn lower_is_better(key: &str) -> Option<bool> {
         | "wait_mean"
         | "wait_p95"
         | "still_waiting"
+        | "kept_outside_peak"
+        | "kept_outside_at_end"
         | "vehicle_delay"
         | "intervention_delay"
         | "conflicts"

@@ -332,6 +332,30 @@ pub struct Census {
     pub exited: u32,
     pub per_exit: BTreeMap<DoorId, u32>,
     pub last_exit: Option<f64>,
+    /// Each arrival flow's people kept outside: due by its rate but not yet in, for want of room
+    /// at the door or behind a held line's queue (absent for populations placed at the start).
+    pub outside: BTreeMap<PopulationId, Outside>,
+    /// All arrival flows together (the peak is of the sum, not the sum of each flow's peak).
+    pub outside_total: Outside,
+}
+
+/// People due by an arrival flow who have not found room to come in (yet): now, and at most.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Outside {
+    /// Due by the rate (after any far-end control's share) up to now.
+    pub due: u32,
+    /// Come in.
+    pub let_in: u32,
+    /// The most kept outside at once, and when that was first reached, s.
+    pub peak: u32,
+    pub peak_at: f64,
+}
+
+impl Outside {
+    /// Kept outside now.
+    pub fn now(&self) -> u32 {
+        self.due.saturating_sub(self.let_in)
+    }
 }
 
 impl Census {

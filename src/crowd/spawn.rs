@@ -277,6 +277,11 @@ pub fn spawn_agents(
                     positions.push(p);
                     *emitted += 1;
                 }
+                let outside = census.outside.entry(PopulationId::from_index(index)).or_default();
+                (outside.due, outside.let_in) = (due, *emitted);
+                if outside.now() > outside.peak {
+                    (outside.peak, outside.peak_at) = (outside.now(), now);
+                }
             }
         }
         for pos in positions {
@@ -314,6 +319,14 @@ pub fn spawn_agents(
             }
             populations.next_id += 1;
             census.spawned += 1;
+        }
+    }
+    if !census.outside.is_empty() {
+        let (due, let_in) = census.outside.values().fold((0, 0), |(due, let_in), o| (due + o.due, let_in + o.let_in));
+        let total = &mut census.outside_total;
+        (total.due, total.let_in) = (due, let_in);
+        if total.now() > total.peak {
+            (total.peak, total.peak_at) = (total.now(), now);
         }
     }
 }

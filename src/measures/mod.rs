@@ -126,7 +126,7 @@ pub struct LineRecord {
     /// For each person who was held and then crossed: seconds from first being held to crossing.
     pub waits: Vec<f64>,
     /// People waiting (held at the line, or standing in its queue area while it is held) who
-    /// have not crossed (yet), with the time their wait began.
+    /// have neither crossed (yet) nor left the space, with the time their wait began.
     #[serde(skip)]
     held_since: BTreeMap<u32, f64>,
     /// Who has crossed.
@@ -143,7 +143,7 @@ pub struct LineRecord {
 }
 
 impl LineRecord {
-    /// People waiting when the run ended.
+    /// People waiting when the run ended (still in the space, not crossed).
     pub fn still_waiting(&self) -> usize {
         self.held_since.len()
     }
@@ -392,6 +392,23 @@ fn hold_at_lines(
             }
             record.held_now += 1;
             record.held_since.entry(agent).or_insert(clock.now());
+        }
+    }
+    forget_leavers(&mut lines, &agents);
+}
+
+/// Whoever leaves the space this step without having crossed was not waiting to cross: someone
+/// bound for an exit who stood in a queue area on the way out (leavers pass through the entrance
+/// mouths where arrivals are held), or someone who gave up. They drop out of the waiting.
+fn forget_leavers(lines: &mut HoldLines, agents: &Query<(Entity, &AgentId, &mut Body, &mut Velocity, &mut Plan)>) {
+    if lines.0.iter().all(|r| r.held_since.is_empty()) {
+        return;
+    }
+    for (_, id, _, _, plan) in agents.iter() {
+        if matches!(plan.activity, Activity::Left { .. }) {
+            for record in &mut lines.0 {
+                record.held_since.remove(&id.0);
+            }
         }
     }
 }

@@ -496,6 +496,23 @@ fn key_figures(input: &ReportInput, data: &ReportData) -> String {
         figure("exited", s.agents.exited, &s.agents.exited.to_string()),
         figure("on_site", s.agents.on_site, &s.agents.on_site.to_string()),
     );
+    if let Some(k) = &s.kept_outside {
+        let peak = match k.peak_at {
+            Some(t) => format!(
+                "up to {} kept outside at once ({}) for want of room at their door",
+                figure("kept_outside_peak", k.peak, &k.peak.to_string()),
+                fmt_time(t)
+            ),
+            None => format!("{} kept outside at any time", figure("kept_outside_peak", 0, "nobody")),
+        };
+        let _ = write!(
+            o,
+            "<dt>Arrivals</dt><dd>{} due, {} came in; {peak}; {} outside at the end</dd>",
+            figure("arrivals_due", k.due, &k.due.to_string()),
+            figure("arrivals_let_in", k.let_in, &k.let_in.to_string()),
+            figure("kept_outside_at_end", k.at_end, &k.at_end.to_string()),
+        );
+    }
     match s.evacuation_time {
         Some(t) => {
             let _ = write!(

@@ -51,6 +51,33 @@ pub struct EventRecord {
     pub origin: String,
 }
 
+/// An arrival flow over the run: who was due by its rate, who came in, and who was kept outside
+/// for want of room at the door (a queue beyond the twin's edge, which no other figure shows).
+#[derive(Clone, Debug, Serialize)]
+pub struct ArrivalSummary {
+    pub population: String,
+    pub door: String,
+    /// Due by the rate up to the end (after any far-end control's share).
+    pub due: u32,
+    pub let_in: u32,
+    /// Due but not in at the end.
+    pub outside_at_end: u32,
+    /// The most kept outside at once, and when that was first reached (null if nobody ever was).
+    pub outside_peak: u32,
+    pub outside_peak_at: Option<f64>,
+}
+
+/// All arrival flows together over the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeptOutside {
+    pub due: u32,
+    pub let_in: u32,
+    pub at_end: u32,
+    /// The most kept outside at once (all flows summed at each step), and when first reached.
+    pub peak: u32,
+    pub peak_at: Option<f64>,
+}
+
 /// A hold line over the run.
 #[derive(Clone, Debug, Serialize)]
 pub struct HoldLineSummary {
@@ -59,7 +86,7 @@ pub struct HoldLineSummary {
     pub crossed: u32,
     /// People standing at the line at the end.
     pub held_at_end: u32,
-    /// People held at some time who had not crossed by the end.
+    /// People held at some time who had neither crossed nor left the space by the end.
     pub still_waiting: u32,
     pub waves: Vec<Wave>,
     /// People who were held and then crossed, and their waits (s).
@@ -121,6 +148,12 @@ pub struct Summary {
     pub fallen: Vec<FallenMonitor>,
     /// Commands applied (timed scene events and live commands), in order.
     pub events: Vec<EventRecord>,
+    /// All arrival flows together: due, let in and kept outside; absent without arrival flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_outside: Option<KeptOutside>,
+    /// Each arrival flow: due, let in and kept outside; absent without arrival flows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arrivals: Vec<ArrivalSummary>,
     /// Each hold line: crossings, waves and waiting times; absent without hold lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hold_lines: Vec<HoldLineSummary>,
@@ -190,6 +223,36 @@ impl Summary {
                 .entries
                 .iter()
                 .map(|c| EventRecord { t: c.t, action: c.command.to_string(), origin: format!("{:?}", c.origin) })
+                .collect(),
+            kept_outside: (!census.outside.is_empty()).then(|| {
+                let total = &census.outside_total;
+                KeptOutside {
+                    due: total.due,
+                    let_in: total.let_in,
+                    at_end: total.now(),
+                    peak: total.peak,
+                    peak_at: (total.peak > 0).then_some(total.peak_at),
+                }
+            }),
+            arrivals: census
+                .outside
+                .iter()
+                .map(|(&population, outside)| {
+                    let plan = &twin.scenario.populations[population.index()];
+                    let door = match plan.origin {
+                        crate::twin::Origin::Arrivals { door, .. } => space.doors[door].id.clone(),
+                        crate::twin::Origin::Area { .. } => String::new(),
+                    };
+                    ArrivalSummary {
+                        population: plan.id.clone(),
+                        door,
+                        due: outside.due,
+                        let_in: outside.let_in,
+                        outside_at_end: outside.now(),
+                        outside_peak: outside.peak,
+                        outside_peak_at: (outside.peak > 0).then_some(outside.peak_at),
+                    }
+                })
                 .collect(),
             hold_lines: measures.hold_lines.iter().map(HoldLineSummary::new).collect(),
             alarms: measures.alarms.iter().filter(|a| !a.spells.is_empty()).cloned().collect(),

@@ -1094,12 +1094,13 @@ fn arrivals_kept_outside_are_counted_against_the_order() {
     assert_eq!((census.outside_total.due, census.outside_total.let_in, census.outside_total.peak), (100, 100, 0));
     assert_eq!(most_outside, 0);
 
-    let (app, most_outside, outside_at_60) = run_counting(&scene(
+    let cordoned = scene(
         r#"    events: [
         TimedEvent(at: 0.0, action: HoldLine(line: "cordon", release: Closed)),
         TimedEvent(at: 60.0, action: ReleaseLine("cordon")),
     ],"#,
-    ));
+    );
+    let (app, most_outside, outside_at_60) = run_counting(&cordoned);
     let census = app.world().resource::<Census>().clone();
     let total = census.outside_total;
     println!(
@@ -1113,4 +1114,39 @@ fn arrivals_kept_outside_are_counted_against_the_order() {
     assert!(total.peak_at <= 60.0 + 1e-9, "the most were outside before the cordon opened: {:.2} s", total.peak_at);
     assert_eq!((total.due, total.let_in, total.now()), (100, 100, 0), "all come in once the cordon opens");
     assert_eq!(census.exited, 100);
+
+    // The run's folder says the same: summary.json, and the report's N(t) table frame by frame.
+    let dir = tempfile::tempdir().unwrap();
+    let options = RunOptions { seed: 5, until: cordoned.scene().run.duration, threads: Some(1), replay: None };
+    let out = dir.path().join("cordon");
+    let request = RunRequest { options, out_dir: out.clone(), force: false, progress: false, commands_file: None };
+    run_to_folder(&cordoned, &request, &AtomicBool::new(false)).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let kept = &summary["kept_outside"];
+    assert_eq!(
+        [&kept["due"], &kept["let_in"], &kept["at_end"], &kept["peak"]].map(|v| v.as_u64().unwrap()),
+        [100, 100, 0, u64::from(total.peak)],
+        "{kept}"
+    );
+    assert_eq!(summary["arrivals"][0]["door"], "west_gate");
+    let nt = std::fs::read_to_string(out.join("report_nt.csv")).unwrap();
+    let mut lines = nt.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (t_col, kept_col) = (0, header.iter().position(|c| *c == "kept_outside").expect("a kept_outside column"));
+    let rows: Vec<(f64, u32)> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[t_col].parse().unwrap(), cells[kept_col].parse().unwrap())
+        })
+        .collect();
+    // Frames every 0.5 s, at the start of a step once its arrivals came: at most those due by then.
+    for &(t, n) in &rows {
+        let due = ((t + 1e-9).floor() as u32).min(100);
+        assert!(n <= due && n <= total.peak, "{t} s: {n} kept outside, {due} due, peak {}", total.peak);
+    }
+    assert_eq!(rows.last().unwrap().1, 0, "nobody outside at the end");
+    assert!(rows.iter().any(|&(t, n)| (t - 60.0).abs() < 0.3 && n + 1 >= outside_at_60), "{rows:?}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains(">kept outside<"), "the N(t) chart shows those kept outside");
 }

@@ -120,6 +120,9 @@ pub struct TimelineRow {
     pub spawned: u32,
     pub on_site: u32,
     pub exited: u32,
+    /// Arrivals due but kept outside for want of room at their door (scenes with arrival flows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_outside: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -420,6 +423,7 @@ pub fn record_frame(
         spawned: census.spawned,
         on_site: census.on_site(),
         exited: census.exited,
+        kept_outside: (!census.outside.is_empty()).then(|| census.outside_total.now()),
     });
     let m = &mut *measurements;
     m.exit_series.extend(m.exit_doors.iter().map(|d| census.per_exit.get(d).copied().unwrap_or(0)));

@@ -94,6 +94,8 @@ struct ReportData {
     on_site: Vec<u32>,
     spawned: Vec<u32>,
     exited: Vec<u32>,
+    /// Arrivals kept outside for want of room at their door (scenes with arrival flows).
+    kept_outside: Option<Vec<u32>>,
     /// Exit name → agents out by it so far, per frame (by name, as in `summary.json`).
     exits: BTreeMap<String, Vec<u32>>,
     lines: Vec<LineSeries>,
@@ -112,6 +114,8 @@ impl ReportData {
         let mut on_site: Vec<u32> = m.timeline.iter().map(|r| r.on_site).collect();
         let mut spawned: Vec<u32> = m.timeline.iter().map(|r| r.spawned).collect();
         let mut exited: Vec<u32> = m.timeline.iter().map(|r| r.exited).collect();
+        let mut kept_outside: Option<Vec<u32>> =
+            s.kept_outside.as_ref().map(|_| m.timeline.iter().map(|r| r.kept_outside.unwrap_or(0)).collect());
         // Frames are taken at the start of a step; the run's end (the summary's figures) comes after
         // the last one, so counts over time end with a row at the end of the run.
         let end_row = times.last().is_none_or(|&t| s.simulated_time > t + 1e-9);
@@ -120,6 +124,9 @@ impl ReportData {
             on_site.push(s.agents.on_site);
             spawned.push(s.agents.spawned);
             exited.push(s.agents.exited);
+            if let (Some(series), Some(k)) = (kept_outside.as_mut(), &s.kept_outside) {
+                series.push(k.at_end);
+            }
         }
         let rows = times.len();
         let mut exits = BTreeMap::new();
@@ -179,6 +186,7 @@ impl ReportData {
             on_site,
             spawned,
             exited,
+            kept_outside,
             times,
             interval,
             exits,
@@ -193,10 +201,16 @@ impl ReportData {
         for name in self.exits.keys() {
             let _ = write!(o, ",exit:{name}");
         }
+        if self.kept_outside.is_some() {
+            o.push_str(",kept_outside");
+        }
         o.push('\n');
         for (i, t) in self.times.iter().enumerate() {
             let _ = write!(o, "{t:.3},{},{},{}", self.on_site[i], self.spawned[i], self.exited[i]);
             for series in self.exits.values() {
+                let _ = write!(o, ",{}", series[i]);
+            }
+            if let Some(series) = &self.kept_outside {
                 let _ = write!(o, ",{}", series[i]);
             }
             o.push('\n');
@@ -672,6 +686,13 @@ fn charts(input: &ReportInput, data: &ReportData) -> String {
             dashed: false,
         });
     }
+    if let Some(kept) = data.kept_outside.as_ref().filter(|k| k.iter().any(|&n| n > 0)) {
+        series.push(Series {
+            name: "kept outside".into(),
+            points: t.iter().zip(kept).map(|(t, n)| (*t, *n as f64)).collect(),
+            dashed: true,
+        });
+    }
     let nt = LineChart {
         id: "chart-nt",
         title: "Persons on site and out by each exit, N(t)",
@@ -685,7 +706,8 @@ fn charts(input: &ReportInput, data: &ReportData) -> String {
     o.push_str(&chart_figure(
         "chart-nt",
         &nt.svg(),
-        "On site: spawned minus exited. Exits: agents who left by each, so far.",
+        "On site: spawned minus exited. Exits: agents who left by each, so far. Kept outside (dashed, shown once \
+         anyone was): arrivals due by the arrival rates but not yet in for want of room at their door.",
         "report_nt.csv",
     ));
     if !data.lines.is_empty() {

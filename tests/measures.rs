@@ -1070,6 +1070,11 @@ fn arrivals_kept_outside_are_counted_against_the_order() {
             common::check_invariants(app.world_mut());
             let census = app.world().resource::<Census>();
             let t = app.world().resource::<SimClock>().now();
+            // What a viewer's panel shows is the census's count.
+            let drawn = app.world().resource::<unitwin::draw::DrawFigures>().kept_outside;
+            if t > 0.0 {
+                assert_eq!(drawn, Some(census.outside_total.now()), "the published figure at {t:.2} s");
+            }
             // The k-th arrival is due at k s; this step's arrivals were due by its start.
             let due = ((t - 0.05 + 1e-9).floor() as u32).min(100);
             let total = census.outside_total;

@@ -302,6 +302,8 @@ pub struct DrawFigures {
     pub spawned: u32,
     pub exited: u32,
     pub on_site: u32,
+    /// Arrivals due but kept outside for want of room at their door (scenes with arrival flows).
+    pub kept_outside: Option<u32>,
     /// Agents out by each exit so far (exits nobody used yet are absent), by door id.
     pub per_exit: Vec<(DoorId, u32)>,
     /// Persons/m² within 1 m of an agent (the summary's peak), when and where (world x, y, floor).
@@ -801,6 +803,7 @@ fn publish_figures(
     out.spawned = census.spawned;
     out.exited = census.exited;
     out.on_site = census.on_site();
+    out.kept_outside = (!census.outside.is_empty()).then(|| census.outside_total.now());
     // Cleared and refilled: no allocation per step once every exit has been used.
     out.per_exit.clear();
     out.per_exit.extend(census.per_exit.iter().map(|(&door, &n)| (door, n)));

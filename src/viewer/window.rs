@@ -394,6 +394,9 @@ fn panel(
         ui.label(state);
         ui.separator();
         ui.label(format!("on site {}   exited {}   came {}", figures.on_site, figures.exited, figures.spawned));
+        if let Some(kept) = figures.kept_outside.filter(|&n| n > 0) {
+            ui.label(format!("kept outside {kept} (due, no room at their door yet)"));
+        }
         for (door, n) in &figures.per_exit {
             let name = twin.doors.iter().find(|d| d.id == *door).map_or("?", |d| d.name.as_str());
             ui.label(format!("  by {name}: {n}"));

@@ -33,10 +33,14 @@ fn scene_text() -> String {
 fn variant(events_and_more: &str) -> Twin {
     let text = scene_text();
     let start = text.find("    events: [").expect("the scene has events");
-    let text = format!("{}{events_and_more}\n)\n", &text[..start]);
-    let loaded = parse_scene(SourceMap::new(Path::new("gate_variant.ron"), text), String::new())
-        .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
-    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"))
+    twin_from_text("gate_variant.ron", format!("{}{events_and_more}\n)\n", &text[..start]))
+}
+
+/// A scene variant written out in full, parsed and checked as `unitwin run` would.
+fn twin_from_text(name: &str, text: String) -> Twin {
+    let loaded = parse_scene(SourceMap::new(Path::new(name), text), String::new())
+        .unwrap_or_else(|d| panic!("the variant {name} does not parse:\n{d}"));
+    unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant {name} does not check:\n{d}"))
 }
 
 /// Steps a twin to its end with the invariants checked, calling `each` after every step with the
@@ -556,8 +560,7 @@ fn a_gate_made_entrance_only_is_not_left_by() {
          TimedEvent(at: 3.0, action: SetExit(door: \"south_gate\", exit: true))],",
     );
     assert!(text.contains("SetExit"), "the variant replaced the events");
-    let loaded = parse_scene(SourceMap::new(Path::new("entrance_only.ron"), text), String::new()).unwrap();
-    let twin = unitwin::twin::build(loaded).unwrap();
+    let twin = twin_from_text("entrance_only.ron", text);
     let step = twin.scene().run.step;
     let mut last: std::collections::BTreeMap<u32, DVec2> = Default::default();
     let (mut south_early, mut south_late, mut north) = (Vec::new(), 0, 0);
@@ -688,8 +691,7 @@ fn with_no_other_way_people_wait_at_a_one_way_door_until_it_is_opened_both_ways(
          TimedEvent(at: 0.0, action: SetExit(door: \"east_exit\", exit: false)",
     );
     assert!(text.contains("Towards((20.0, 2.0))"), "the variant replaced the south door's order");
-    let loaded = parse_scene(SourceMap::new(Path::new("no_way_west.ron"), text), String::new()).unwrap();
-    let twin = unitwin::twin::build(loaded).unwrap();
+    let twin = twin_from_text("no_way_west.ron", text);
     let step = twin.scene().run.step;
     let options = RunOptions { seed: 11, until: twin.scene().run.duration, threads: Some(2), replay: None };
     let mut app = headless_app(&twin, &options).unwrap();
@@ -768,8 +770,7 @@ fn exits_assigned_to_a_population_are_the_only_ones_it_leaves_by() {
          TimedEvent(at: 9.0, action: AssignExits(population: \"westbound\", exits: [])),\n    ],\n)\n",
         &original[..start]
     );
-    let loaded = parse_scene(SourceMap::new(Path::new("assigned_exits.ron"), text), String::new()).unwrap();
-    let twin = unitwin::twin::build(loaded).unwrap();
+    let twin = twin_from_text("assigned_exits.ron", text);
     let step = twin.scene().run.step;
     // Who started in the east room (the westbound), and by which side each one left, when.
     let mut westbound = std::collections::BTreeSet::new();
@@ -932,8 +933,7 @@ fn density_alarms_follow_the_moving_and_standing_thresholds() {
         "        Area(id: \"at_gate\", level: \"ground\", polygon: [(20.0, 3.0), (22.0, 3.0), (22.0, 7.0), (20.0, 7.0)]),\n        Area(id: \"plaza\", level: \"ground\"",
     );
     assert!(text.contains("at_gate"), "the variant adds the area");
-    let loaded = parse_scene(SourceMap::new(Path::new("gate_alarm.ron"), text), String::new()).unwrap();
-    let twin = unitwin::twin::build(loaded).unwrap();
+    let twin = twin_from_text("gate_alarm.ron", text);
     let options = RunOptions { seed: 11, until: twin.scene().run.duration, threads: Some(2), replay: None };
     let mut app = headless_app(&twin, &options).unwrap();
     // (crowd when raised, from, to, peak density)
@@ -1014,9 +1014,7 @@ fn leavers_who_stood_in_the_queue_area_are_not_left_waiting() {
     measurements: ["#,
             1,
         );
-    let loaded = parse_scene(SourceMap::new(Path::new("gate_leavers.ron"), text), String::new())
-        .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
-    let twin = unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"));
+    let twin = twin_from_text("gate_leavers.ron", text);
     // The leavers' ids follow the 120 visitors'; they stand in the forecourt until 5 s.
     let mut leavers_in_forecourt_at_4s = 0;
     let mut app = run(&twin, |t, agents| {
@@ -1055,9 +1053,7 @@ fn arrivals_kept_outside_are_counted_against_the_order() {
              held_from: (0.5, 5.0)),\n    ],\n{events}\n)\n",
             &text[..start]
         );
-        let loaded = parse_scene(SourceMap::new(Path::new("arrivals_cordon.ron"), text), String::new())
-            .unwrap_or_else(|d| panic!("the variant does not parse:\n{d}"));
-        unitwin::twin::build(loaded).unwrap_or_else(|d| panic!("the variant does not check:\n{d}"))
+        twin_from_text("arrivals_cordon.ron", text)
     };
     // Steps a twin to its end; returns the app, the most kept outside by the order at any step,
     // those kept outside at 60 s, and every step where the count disagrees with the order.

@@ -362,6 +362,12 @@ impl Census {
     pub fn on_site(&self) -> u32 {
         self.spawned - self.exited
     }
+
+    /// All arrival flows' people kept outside, or `None` in a scene without arrival flows (whose
+    /// outputs then carry no such figure at all, rather than a zero that means nothing).
+    pub fn kept_outside(&self) -> Option<&Outside> {
+        (!self.outside.is_empty()).then_some(&self.outside_total)
+    }
 }
 
 /// Stays begun at each place people stay at, by destination: how many stayed, and how many found

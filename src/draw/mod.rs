@@ -4,7 +4,7 @@
 use bevy::math::DVec2;
 use bevy::prelude::*;
 
-use crate::crowd::{Activity, AgentId, Body, Census, Plan, Velocity, Walker};
+use crate::crowd::{Activity, AgentId, Body, Census, Outside, Plan, Velocity, Walker};
 use crate::geom::Point;
 use crate::ids::{DoorId, LevelId, PopulationId, StairId, ZoneId};
 use crate::metrics::Measurements;
@@ -803,7 +803,7 @@ fn publish_figures(
     out.spawned = census.spawned;
     out.exited = census.exited;
     out.on_site = census.on_site();
-    out.kept_outside = (!census.outside.is_empty()).then(|| census.outside_total.now());
+    out.kept_outside = census.kept_outside().map(Outside::now);
     // Cleared and refilled: no allocation per step once every exit has been used.
     out.per_exit.clear();
     out.per_exit.extend(census.per_exit.iter().map(|(&door, &n)| (door, n)));

@@ -9,7 +9,7 @@ use bevy::math::DVec2;
 use bevy::prelude::*;
 use rstar::RTree;
 
-use crate::crowd::{AgentId, Body, Census};
+use crate::crowd::{AgentId, Body, Census, Outside};
 use crate::geom::{distance_to_segment, ring_contains, ring_signed_area, segments_intersect};
 use crate::ids::{BarrierId, DoorId, Id, LevelId};
 use crate::schedule::{SimClock, SimStep, SimSystems};
@@ -423,7 +423,7 @@ pub fn record_frame(
         spawned: census.spawned,
         on_site: census.on_site(),
         exited: census.exited,
-        kept_outside: (!census.outside.is_empty()).then(|| census.outside_total.now()),
+        kept_outside: census.kept_outside().map(Outside::now),
     });
     let m = &mut *measurements;
     m.exit_series.extend(m.exit_doors.iter().map(|d| census.per_exit.get(d).copied().unwrap_or(0)));

@@ -224,15 +224,12 @@ impl Summary {
                 .iter()
                 .map(|c| EventRecord { t: c.t, action: c.command.to_string(), origin: format!("{:?}", c.origin) })
                 .collect(),
-            kept_outside: (!census.outside.is_empty()).then(|| {
-                let total = &census.outside_total;
-                KeptOutside {
-                    due: total.due,
-                    let_in: total.let_in,
-                    at_end: total.now(),
-                    peak: total.peak,
-                    peak_at: (total.peak > 0).then_some(total.peak_at),
-                }
+            kept_outside: census.kept_outside().map(|total| KeptOutside {
+                due: total.due,
+                let_in: total.let_in,
+                at_end: total.now(),
+                peak: total.peak,
+                peak_at: (total.peak > 0).then_some(total.peak_at),
             }),
             arrivals: census
                 .outside

@@ -990,7 +990,8 @@ fn density_alarms_follow_the_moving_and_standing_thresholds() {
 /// Ten people bound for a side door stand 5 s in the held gate's queue area (the forecourt) and then
 /// leave by that door, as leavers pass through the entrance mouths at Tianzifang while the waves are
 /// held. They never meant to cross the line: once they have left, the line does not count them as
-/// still waiting (it counted all ten before), and the held visitors' waits are unchanged.
+/// still waiting (it counted all ten before), but as having waited and left another way, and the
+/// held visitors' waits are unchanged.
 #[test]
 fn leavers_who_stood_in_the_queue_area_are_not_left_waiting() {
     let text = scene_text()
@@ -1030,6 +1031,10 @@ fn leavers_who_stood_in_the_queue_area_are_not_left_waiting() {
     let gate = &lines.0[0];
     assert_eq!(gate.crossed, 120, "only the visitors cross the gate");
     assert_eq!(gate.still_waiting(), 0, "nobody is still waiting at the gate once everyone has left");
+    assert_eq!(
+        gate.left_without_crossing, 10,
+        "the ten who stood in the held gate's queue area and left by the side door are counted as such"
+    );
     let side = twin.space.doors.iter().position(|d| d.id == "side_exit").unwrap();
     let by_side: u32 = census.per_exit.iter().filter(|(d, _)| d.index() == side).map(|(_, n)| n).sum();
     assert_eq!(by_side, 10, "the leavers left by the side door, and nobody else did");

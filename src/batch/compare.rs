@@ -483,6 +483,12 @@ pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
             "persons",
             f(&line["still_waiting"]),
         );
+        push(
+            format!("hold:{id}:left_without_crossing"),
+            format!("hold line {id}: people who waited, then left another way"),
+            "persons",
+            f(&line["left_without_crossing"]),
+        );
     }
     let kept = &s["kept_outside"];
     if kept.is_object() {

@@ -129,6 +129,9 @@ pub struct LineRecord {
     /// have neither crossed (yet) nor left the space, with the time their wait began.
     #[serde(skip)]
     held_since: BTreeMap<u32, f64>,
+    /// People who waited (as in `held_since`) and then left the space another way, without
+    /// crossing: bound for another exit past the line's queue, or turned away by the wait.
+    pub left_without_crossing: u32,
     /// Who has crossed.
     #[serde(skip)]
     through: BTreeSet<u32>,
@@ -407,7 +410,9 @@ fn forget_leavers(lines: &mut HoldLines, agents: &Query<(Entity, &AgentId, &mut 
     for (_, id, _, _, plan) in agents.iter() {
         if matches!(plan.activity, Activity::Left { .. }) {
             for record in &mut lines.0 {
-                record.held_since.remove(&id.0);
+                if record.held_since.remove(&id.0).is_some() {
+                    record.left_without_crossing += 1;
+                }
             }
         }
     }

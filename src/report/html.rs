@@ -1239,12 +1239,16 @@ fn timeline_section(input: &ReportInput, data: &ReportData) -> String {
                     line.wait_p95.unwrap_or(m)
                 )
             });
+            let left = match line.left_without_crossing {
+                0 => String::new(),
+                n => format!("; {n} waited, then left another way"),
+            };
             rows.push((
                 first.t,
                 usize::MAX - 4,
                 "waves".into(),
                 format!(
-                    "hold line '{}': {} wave(s) from {} to {}, {through} through{wait}",
+                    "hold line '{}': {} wave(s) from {} to {}, {through} through{wait}{left}",
                     esc(&line.id),
                     line.waves.len(),
                     fmt_clock(first.t),

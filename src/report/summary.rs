@@ -88,6 +88,8 @@ pub struct HoldLineSummary {
     pub held_at_end: u32,
     /// People held at some time who had neither crossed nor left the space by the end.
     pub still_waiting: u32,
+    /// People who waited and then left the space another way, without crossing.
+    pub left_without_crossing: u32,
     pub waves: Vec<Wave>,
     /// People who were held and then crossed, and their waits (s).
     pub waited: u32,
@@ -108,6 +110,7 @@ impl HoldLineSummary {
             crossed: record.crossed,
             held_at_end: record.held_now,
             still_waiting: record.still_waiting() as u32,
+            left_without_crossing: record.left_without_crossing,
             waves: record.waves.clone(),
             waited: n as u32,
             wait_mean: (n > 0).then(|| waits.iter().sum::<f64>() / n as f64),

@@ -485,7 +485,7 @@ pub fn run_figures(dir: &Path) -> Result<Vec<Figure>, String> {
         );
         push(
             format!("hold:{id}:left_without_crossing"),
-            format!("hold line {id}: people who waited, then left another way"),
+            format!("hold line {id}: people who stood at the line or in its queue, then left without crossing it"),
             "persons",
             f(&line["left_without_crossing"]),
         );

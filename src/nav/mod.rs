@@ -8,6 +8,7 @@ pub use fmm::{CellSource, FloorField};
 pub use grid::{NEAR_WALL, NavGrid};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bevy::math::DVec2;
 use bevy::prelude::Resource;
@@ -52,7 +53,9 @@ pub struct Link {
 #[derive(Resource, Clone, Debug)]
 pub struct Navigation {
     pub grids: IdVec<LevelId, NavGrid>,
-    fields: IdVec<TargetId, IdVec<LevelId, FloorField>>,
+    /// Shared, not copied, when the navigation is cloned (the twin keeps one, the world another):
+    /// at full scale the fields are most of a run's memory. Recomputing replaces a target's fields.
+    fields: IdVec<TargetId, Arc<IdVec<LevelId, FloorField>>>,
     pub keys: BTreeMap<TargetKey, TargetId>,
     targets: IdVec<TargetId, TargetKey>,
     /// The target "nearest open exit anywhere", used when an agent's own target cannot be reached.
@@ -143,7 +146,7 @@ impl Navigation {
             open.target(space, key.clone());
         }
         let fields = self.compute(space, &key);
-        let id = self.fields.push(fields);
+        let id = self.fields.push(Arc::new(fields));
         self.targets.push(key.clone());
         self.keys.insert(key, id);
         id
@@ -181,7 +184,7 @@ impl Navigation {
 
     fn recompute_all(&mut self, space: &Space) {
         for id in self.targets.ids() {
-            self.fields[id] = self.compute(space, &self.targets[id].clone());
+            self.fields[id] = Arc::new(self.compute(space, &self.targets[id].clone()));
         }
     }
 

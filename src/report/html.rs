@@ -1241,7 +1241,7 @@ fn timeline_section(input: &ReportInput, data: &ReportData) -> String {
             });
             let left = match line.left_without_crossing {
                 0 => String::new(),
-                n => format!("; {n} waited, then left another way"),
+                n => format!("; {n} stood at the line or in its queue, then left without crossing it"),
             };
             rows.push((
                 first.t,

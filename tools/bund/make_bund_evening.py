@@ -314,9 +314,9 @@ def main():
                         f'        Population(id: "{door}_to_ground_view_{k + 1}_{side}", level: "ground", placement: Arrivals(door: "{door}", rates: {rates(share * GROUND_SHARE / 3.0 * part)}), goal: Route(["ground_view_{k + 1}_{side}"])),'
                     )
     out.append("    ],")
+    chen_yi = STAIRS.index(0.0) + 1  # stairways are numbered from 1, north to south
     if cordon:
         # 2014: the Chen Yi Square stairway one-way until the cordon broke at 22:37 (t = 9,420 s).
-        chen_yi = STAIRS.index(0.0) + 1
         out.append("    events: [")
         for t, direction in ((0.0, CORDON_DIRECTION), (CORDON_BROKE, "Both")):
             for flight in ("lower", "upper"):
@@ -327,8 +327,8 @@ def main():
     # Measurements at the Chen Yi Square stairway, as in bund_chenyi.ron, at its neighbours (where
     # its flow goes while it is one-way) and on the platform.
     neighbours = []
-    for y in (STAIRS[STAIRS.index(0.0) - 1], STAIRS[STAIRS.index(0.0) + 1]):
-        n = STAIRS.index(y) + 1
+    for n in (chen_yi - 1, chen_yi + 1):
+        y = STAIRS[n - 1]
         neighbours += [
             f'        Area(id: "stair_{n}_foot_area", level: "ground", polygon: {rect(66.5, y - 5.0, 71.5, y + 5.0)}),',
             f'        Area(id: "stair_{n}_landing", level: "landings", polygon: {rect(74.25, y - 2.5, 77.75, y + 2.5)}),',
